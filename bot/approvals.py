@@ -1,0 +1,330 @@
+"""The domain: what the bot knows about each approval it tracks, and the rules for it.
+
+Pure data and pure functions — no I/O. Imports only OpenTrain's wire models
+(a leaf package) so the tracker, the store and the cards speak one language.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any, Literal, NamedTuple
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from bot.opentrain.models import Approval, ApprovalStatus, ApprovalType
+
+CENT = Decimal("0.01")
+MARKETPLACE_FEE_RATE = Decimal("0.10")
+CONTRACT_INITIATION_FEE = Decimal("9.95")
+
+
+# --- money -------------------------------------------------------------------
+
+
+class HireCost(NamedTuple):
+    amount: Decimal
+    marketplace_fee: Decimal
+    initiation_fee: Decimal
+    total: Decimal
+
+
+def hire_cost(amount: Decimal) -> HireCost:
+    """What the human confirms for a hire: amount + 10 % marketplace fee + $9.95 initiation."""
+    amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    fee = (amount * MARKETPLACE_FEE_RATE).quantize(CENT, rounding=ROUND_HALF_UP)
+    return HireCost(amount, fee, CONTRACT_INITIATION_FEE, amount + fee + CONTRACT_INITIATION_FEE)
+
+
+def parse_amount(text: str, maximum: Decimal) -> Decimal:
+    """A USD amount as a person types it ("450", "$1,250.50"); ValueError says what is wrong."""
+    cleaned = text.strip().removeprefix("$").replace(",", "")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError(f"“{text}” is not an amount — type dollars like 450 or 450.50") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError("the amount must be more than $0")
+    if amount != amount.quantize(CENT):
+        raise ValueError("the amount can have at most two decimals (cents)")
+    if amount > maximum:
+        raise ValueError(f"the amount must be at most {format_usd(maximum)}")
+    return amount.quantize(CENT)
+
+
+def format_usd(amount: Decimal) -> str:
+    sign = "-" if amount < 0 else ""
+    return f"{sign}${abs(amount).quantize(CENT, rounding=ROUND_HALF_UP):,.2f}"
+
+
+# --- who asked, and what was asked -------------------------------------------
+
+
+class Requester(BaseModel):
+    """A Slack user or a named agent (from AGENT_TOKENS) who started a co-sign."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["slack", "agent"]
+    id: str  # Slack user id, or the agent's configured name
+    note: str | None = None
+
+
+class HireTerms(BaseModel):
+    """The exact milestone terms a hire request sent; a retry must resend them unchanged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str
+    amount: Decimal
+    due_date: date | None = None
+    confirm_not_fit_override: bool = False
+
+    def request_body(self) -> bytes:
+        """The hire request body, byte for byte; stored so retries cannot drift."""
+        milestone: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "amount": _json_number(self.amount),
+        }
+        if self.due_date is not None:
+            milestone["dueDate"] = self.due_date.isoformat()
+        body: dict[str, Any] = {"milestone": milestone}
+        if self.confirm_not_fit_override:
+            body["confirmNotFitOverride"] = True
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @property
+    def cost(self) -> HireCost:
+        return hire_cost(self.amount)
+
+
+def _json_number(amount: Decimal) -> int | float:
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+class ApprovalDetails(BaseModel):
+    """What the card shows beyond OpenTrain's approval object (read when the request was made)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_title: str | None = None
+    freelancer_name: str | None = None  # masked as OpenTrain returns it ("Ada L.")
+    milestone_name: str | None = None
+    contract_title: str | None = None
+    amount_usd: Decimal | None = None  # hire: milestone amount; fund/payout: milestone; end: escrow
+
+
+# --- tracked approvals --------------------------------------------------------
+
+
+class TrackedStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"  # a newer hire request for the same proposal replaced it
+    NOT_FOUND = "not_found"  # OpenTrain answers 404 for it (token changed, other account)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self is not TrackedStatus.PENDING
+
+
+class TrackedApproval(BaseModel):
+    """Everything the bot keeps about one approval; the store persists it as JSON."""
+
+    model_config = ConfigDict(frozen=True)
+
+    approval_id: str
+    type: ApprovalType
+    status: TrackedStatus = TrackedStatus.PENDING
+    approval_url: str
+    expires_at: AwareDatetime
+    created_at: AwareDatetime | None = None
+    resolved_at: AwareDatetime | None = None
+    job_id: str | None = None
+    proposal_id: str | None = None
+    contract_id: str | None = None
+    milestone_id: str | None = None
+    result: dict[str, Any] | None = None
+    details: ApprovalDetails = Field(default_factory=ApprovalDetails)
+    terms: HireTerms | None = None
+    requester: Requester
+    channel_id: str | None = None
+    card_ts: str | None = None
+    superseded_by: str | None = None
+    next_check_at: AwareDatetime
+    adopted_at: AwareDatetime
+    version: int = 0
+
+    def evolve(self, **changes: Any) -> TrackedApproval:
+        return self.model_copy(update=changes)
+
+
+def adopt(
+    approval: Approval,
+    *,
+    requester: Requester,
+    now: datetime,
+    details: ApprovalDetails | None = None,
+    terms: HireTerms | None = None,
+    channel_id: str | None = None,
+) -> TrackedApproval:
+    """A new TrackedApproval for a freshly returned (or handed-over) OpenTrain approval."""
+    tracked = TrackedApproval(
+        approval_id=approval.id,
+        type=approval.type,
+        status=TrackedStatus.PENDING,
+        approval_url=approval.approval_url,
+        expires_at=approval.expires_at,
+        created_at=approval.created_at,
+        job_id=approval.job_id,
+        proposal_id=approval.proposal_id,
+        contract_id=approval.contract_id,
+        milestone_id=approval.milestone_id,
+        details=details or ApprovalDetails(),
+        terms=terms,
+        requester=requester,
+        channel_id=channel_id,
+        next_check_at=now,
+        adopted_at=now,
+    )
+    outcome = outcome_of(approval)
+    if outcome is not TrackedStatus.PENDING:
+        tracked = resolve(tracked, approval)
+    return tracked.evolve(next_check_at=first_check_at(tracked, now))
+
+
+def outcome_of(approval: Approval) -> TrackedStatus:
+    """Map OpenTrain's status onto ours. Unknown statuses are not guessed at: stay pending."""
+    return {
+        ApprovalStatus.PENDING: TrackedStatus.PENDING,
+        ApprovalStatus.CONFIRMED: TrackedStatus.CONFIRMED,
+        ApprovalStatus.DECLINED: TrackedStatus.DECLINED,
+        ApprovalStatus.EXPIRED: TrackedStatus.EXPIRED,
+    }.get(approval.status, TrackedStatus.PENDING)
+
+
+def resolve(tracked: TrackedApproval, approval: Approval) -> TrackedApproval:
+    """The tracked approval after OpenTrain reported `approval` (assumed terminal)."""
+    return tracked.evolve(
+        status=outcome_of(approval),
+        resolved_at=approval.resolved_at,
+        result=approval.result,
+        contract_id=approval.contract_id or tracked.contract_id,
+        milestone_id=approval.milestone_id or tracked.milestone_id,
+        approval_url=approval.approval_url,
+        expires_at=approval.expires_at,
+    )
+
+
+# --- when to look again -------------------------------------------------------
+
+# Just after expiry a read flips a stale pending approval to `expired` (lazy expiry).
+EXPIRY_GRACE = timedelta(seconds=5)
+# While the /updates feed works, each approval still gets an occasional direct read.
+SAFETY_NET_INTERVAL = timedelta(hours=6)
+
+
+def first_check_at(tracked: TrackedApproval, now: datetime) -> datetime:
+    return min(tracked.expires_at + EXPIRY_GRACE, now + SAFETY_NET_INTERVAL)
+
+
+def next_check_at(
+    tracked: TrackedApproval, now: datetime, *, feed_healthy: bool, jitter: float = 0.0
+) -> datetime:
+    """When to read this pending approval again.
+
+    With a healthy feed the feed tells us about outcomes, so only expiry and a
+    slow safety net remain. Without it we poll: often while the approval is
+    fresh (humans tend to act soon after being asked), less as it ages.
+    `jitter` in [0, 1) spreads replicas' polls so they do not arrive in bursts.
+    """
+    at_expiry = tracked.expires_at + EXPIRY_GRACE
+    if now >= at_expiry:
+        return now + poll_interval(timedelta(hours=72)) * (1 + jitter / 2)
+    if feed_healthy:
+        return min(at_expiry, now + SAFETY_NET_INTERVAL * (1 + jitter / 10))
+    age = now - tracked.adopted_at
+    return min(at_expiry, now + poll_interval(age) * (1 + jitter / 2))
+
+
+def poll_interval(age: timedelta) -> timedelta:
+    """Fallback polling cadence by age: 15 s in the first 10 min, up to 10 min after a day."""
+    if age < timedelta(minutes=10):
+        return timedelta(seconds=15)
+    if age < timedelta(hours=1):
+        return timedelta(minutes=1)
+    if age < timedelta(hours=24):
+        return timedelta(minutes=5)
+    return timedelta(minutes=10)
+
+
+# --- effects the outcome has on Slack (queued in the store's outbox) ------------
+
+
+class EffectKind(StrEnum):
+    POST_CARD = "post_card"  # first post of the card in its channel
+    UPDATE_CARD = "update_card"  # re-render the card from the approval's current state
+    OUTCOME_REPLY = "outcome_reply"  # one thread reply under the card when it resolves
+    REQUESTER_DM = "requester_dm"  # DM the requester (expiry, or when the channel is gone)
+    REMINDER_DM = "reminder_dm"  # DM one approver before expiry
+
+
+class Effect(BaseModel):
+    """One Slack side effect, delivered at least once and recorded so it lands once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str  # deterministic, so enqueuing the same effect twice is a no-op
+    approval_id: str
+    kind: EffectKind
+    due_at: AwareDatetime
+    payload: dict[str, Any] = Field(default_factory=dict)
+    attempts: int = 0
+    last_error: str | None = None
+    done: bool = False
+    result: dict[str, Any] | None = None  # e.g. {"ts": "...", "channel": "..."} once it landed
+
+
+def effect(
+    approval_id: str,
+    kind: EffectKind,
+    now: datetime,
+    *,
+    key: str = "",
+    payload: dict[str, Any] | None = None,
+) -> Effect:
+    effect_id = f"{approval_id}:{kind.value}" + (f":{key}" if key else "")
+    return Effect(
+        id=effect_id, approval_id=approval_id, kind=kind, due_at=now, payload=payload or {}
+    )
+
+
+def outcome_effects(tracked: TrackedApproval, now: datetime) -> list[Effect]:
+    """What Slack must see once `tracked` reached a terminal status (enqueued by the CAS winner)."""
+    status = tracked.status.value
+    effects = [
+        effect(tracked.approval_id, EffectKind.UPDATE_CARD, now, key=status),
+        effect(tracked.approval_id, EffectKind.OUTCOME_REPLY, now, key=status),
+    ]
+    if tracked.status is TrackedStatus.EXPIRED and tracked.requester.kind == "slack":
+        effects.append(effect(tracked.approval_id, EffectKind.REQUESTER_DM, now, key=status))
+    return effects
+
+
+# --- audit ---------------------------------------------------------------------
+
+
+class AuditEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    at: AwareDatetime
+    action: str  # e.g. "request", "card_posted", "outcome", "reminder", "refused"
+    actor: str  # "slack:U123", "agent:name", "bot"
+    approval_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,140 @@
+"""Settings: every knob the bot reads from the environment, in one class.
+
+Names are fixed by DESIGN.md §10 (other tools set them); secrets are `SecretStr`
+so they never show up in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from decimal import Decimal
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.durations import parse_duration
+
+
+class QuietHours:
+    """An approver-local window (may span midnight) in which non-final reminders wait."""
+
+    def __init__(self, start: time, end: time) -> None:
+        self.start = start
+        self.end = end
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours:
+        try:
+            start_text, end_text = text.strip().split("-")
+            return cls(time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip()))
+        except ValueError as exc:
+            raise ValueError(f"expected HH:MM-HH:MM, got {text!r}") from exc
+
+    def contains(self, local: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", populate_by_name=True, case_sensitive=False
+    )
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_team_id: str | None = None  # when set, requests from any other workspace are refused
+
+    # OpenTrain
+    ot_api_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OT_API_TOKEN", "OPENTRAIN_API_TOKEN")
+    )
+    ot_api_base_url: str = "https://app.opentrain.ai"
+    ot_webhook_secret: SecretStr | None = None
+    ot_poll_interval_seconds: float = Field(default=10.0, gt=0)
+
+    # Serving and storage
+    port: int = Field(default=3000, ge=0, le=65535)
+    database_url: str = "sqlite:///cosign.db"
+    redis_url: SecretStr | None = None
+
+    # Routing, access, reminders
+    default_channel: str | None = None
+    agent_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    allowed_requesters: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    reminder_offsets: Annotated[list[timedelta], NoDecode] = Field(
+        default_factory=lambda: [timedelta(hours=24), timedelta(hours=2)]
+    )
+    quiet_hours: Annotated[str, NoDecode] = "20:00-08:00"
+    digest_channel: str | None = None
+    digest_time: time | None = None
+
+    log_level: str = "INFO"
+    sandbox_clock_url: str | None = None
+
+    # Money sanity bound for amounts typed by people or agents (USD).
+    max_amount_usd: Decimal = Decimal("100000")
+
+    @field_validator("agent_tokens", mode="before")
+    @classmethod
+    def _parse_agent_tokens(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        tokens: dict[str, str] = {}
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            name, sep, token = pair.partition(":")
+            if not sep or not name.strip() or not token.strip():
+                raise ValueError("AGENT_TOKENS must look like name:token,name2:token2")
+            tokens[name.strip()] = token.strip()
+        return tokens
+
+    @field_validator("allowed_requesters", mode="before")
+    @classmethod
+    def _parse_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("reminder_offsets", mode="before")
+    @classmethod
+    def _parse_offsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            offsets = [parse_duration(item) for item in value.split(",") if item.strip()]
+            return sorted(offsets, reverse=True)
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _check_quiet_hours(cls, value: str) -> str:
+        QuietHours.parse(value)
+        return value
+
+    @field_validator("ot_api_base_url", "slack_api_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @property
+    def quiet_window(self) -> QuietHours:
+        return QuietHours.parse(self.quiet_hours)
+
+    @property
+    def has_slack_credentials(self) -> bool:
+        return self.slack_bot_token is not None
+
+    @property
+    def opentrain_host(self) -> str:
+        """The only host whose approval links the bot will ever show (anti-phishing)."""
+        return urlsplit(self.ot_api_base_url).netloc.lower()

@@ -1,0 +1,157 @@
+"""The store protocol: everything the bot persists, and the atomic operations it needs.
+
+Two implementations share one contract test suite (tests/integration/test_store_contract.py):
+`SqliteStore` (embedded default, one process) and `RedisStore` (several replicas).
+Records are pydantic models serialised as JSON — never pickles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
+
+
+class StoreUnavailable(Exception):
+    """The store could not be reached or answered with an error; the operation did not happen."""
+
+
+class Store(Protocol):
+    # --- tracked approvals ------------------------------------------------------
+    async def add_approval(self, approval: TrackedApproval) -> bool:
+        """Insert if no approval with this id exists (idempotent adopt). True if inserted."""
+        ...
+
+    async def get_approval(self, approval_id: str) -> TrackedApproval | None: ...
+
+    async def update_approval(self, approval: TrackedApproval) -> TrackedApproval | None:
+        """Optimistic write of non-status fields (card ts, channel…).
+
+        Succeeds only if the stored version equals `approval.version` and the stored
+        status equals `approval.status`; returns the stored record (version + 1), or
+        None when someone else changed it first (re-read and retry).
+        """
+        ...
+
+    async def transition(
+        self,
+        approval_id: str,
+        expected: TrackedStatus,
+        updated: TrackedApproval,
+        effects: Sequence[Effect] = (),
+    ) -> bool:
+        """Compare-and-set of the status, atomically with enqueuing `effects`.
+
+        If the stored status is `expected`, store `updated` (version + 1; removed
+        from the due index when terminal) and enqueue `effects`; return True.
+        Otherwise change nothing and return False — another process won.
+        """
+        ...
+
+    async def list_approvals(
+        self, *, status: TrackedStatus | None = None, limit: int = 1000
+    ) -> list[TrackedApproval]:
+        """Newest adopted first."""
+        ...
+
+    async def count_approvals(self, *, status: TrackedStatus | None = None) -> int: ...
+
+    async def approvals_for_proposal(self, proposal_id: str) -> list[TrackedApproval]: ...
+
+    # --- due index --------------------------------------------------------------
+    async def claim_due(
+        self, now: datetime, owner: str, *, limit: int, lease: timedelta
+    ) -> list[TrackedApproval]:
+        """Pending approvals with next_check_at <= now, claimed by `owner` for `lease`.
+
+        Claiming pushes each item's next check to now + lease, so no other process
+        gets it until the lease lapses or `reschedule` sets the real next time.
+        """
+        ...
+
+    async def reschedule(self, approval_id: str, at: datetime) -> None:
+        """Set a pending approval's next check time (ends any claim on it)."""
+        ...
+
+    async def next_due_at(self) -> datetime | None: ...
+
+    # --- /updates cursor ----------------------------------------------------------
+    async def get_cursor(self) -> str | None: ...
+
+    async def set_cursor(self, cursor: str) -> None: ...
+
+    # --- leases (leader election) ---------------------------------------------------
+    async def acquire_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
+        """Take the lease if free or expired, or renew it if `owner` holds it."""
+        ...
+
+    async def release_lease(self, name: str, owner: str) -> bool:
+        """Release only if `owner` holds it (token-checked)."""
+        ...
+
+    async def lease_holder(self, name: str) -> str | None: ...
+
+    # --- once-keys (webhook deliveries, throttles) ----------------------------------
+    async def claim_key(self, key: str, ttl: timedelta) -> bool:
+        """Set `key` if absent, expiring after `ttl`. True only for the caller that set it."""
+        ...
+
+    # --- outbox of Slack effects ------------------------------------------------------
+    async def enqueue_effects(self, effects: Sequence[Effect]) -> int:
+        """Add effects whose id is not yet known (idempotent). Returns how many were new."""
+        ...
+
+    async def claim_effects(
+        self, now: datetime, owner: str, *, limit: int, lease: timedelta
+    ) -> list[Effect]:
+        """Undone effects due by `now`, oldest due first, leased to `owner` for `lease`."""
+        ...
+
+    async def complete_effect(self, effect_id: str, result: dict[str, Any] | None) -> None: ...
+
+    async def retry_effect(self, effect_id: str, at: datetime, error: str) -> None:
+        """Count an attempt, remember the error and make the effect due again at `at`."""
+        ...
+
+    async def get_effect(self, effect_id: str) -> Effect | None: ...
+
+    async def count_effects(self, *, done: bool | None = None) -> int: ...
+
+    # --- routes and configuration (approvers, …) ---------------------------------------
+    async def set_route(self, key: str, channel_id: str) -> None: ...
+
+    async def get_route(self, key: str) -> str | None: ...
+
+    async def delete_route(self, key: str) -> bool: ...
+
+    async def list_routes(self) -> dict[str, str]: ...
+
+    async def get_config(self, key: str) -> Any | None:
+        """A JSON value stored under `key` (e.g. approvers per channel)."""
+        ...
+
+    async def set_config(self, key: str, value: Any) -> None: ...
+
+    async def list_config(self, prefix: str) -> dict[str, Any]: ...
+
+    # --- audit log (append-only) -------------------------------------------------------
+    async def append_audit(self, entry: AuditEntry) -> None: ...
+
+    async def read_audit(
+        self,
+        *,
+        approval_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 10_000,
+    ) -> list[AuditEntry]:
+        """Oldest first."""
+        ...
+
+    # --- lifecycle -------------------------------------------------------------------
+    async def ping(self) -> str:
+        """A short description of the backend ("sqlite 3.40 at /path", "redis 7.0.15")."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Fixtures for opentrain_sim (filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""Fixtures for redis_server (filled in by its owner)."""

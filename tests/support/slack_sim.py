@@ -1,0 +1,1 @@
+"""Fixtures for slack_sim (filled in by its owner)."""

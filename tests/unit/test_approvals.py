@@ -1,0 +1,124 @@
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from bot.approvals import (
+    HireTerms,
+    Requester,
+    TrackedStatus,
+    adopt,
+    format_usd,
+    hire_cost,
+    next_check_at,
+    parse_amount,
+)
+from bot.opentrain.models import Approval
+
+NOW = datetime(2026, 6, 12, 10, 0, tzinfo=UTC)
+
+
+def pending(**overrides: object) -> Approval:
+    data = {
+        "id": "apr_1",
+        "type": "proposal_hire",
+        "status": "pending",
+        "jobId": "job_1",
+        "proposalId": "prop_1",
+        "approvalUrl": "https://app.opentrain.ai/approvals/apr_1",
+        "expiresAt": "2026-06-15T10:00:00.000Z",
+        "createdAt": "2026-06-12T10:00:00.000Z",
+        **overrides,
+    }
+    return Approval.model_validate(data)
+
+
+def test_hire_cost_adds_ten_percent_and_initiation_fee() -> None:
+    cost = hire_cost(Decimal("300"))
+    assert cost.marketplace_fee == Decimal("30.00")
+    assert cost.initiation_fee == Decimal("9.95")
+    assert cost.total == Decimal("339.95")
+
+
+def test_hire_cost_rounds_fee_to_cents_half_up() -> None:
+    assert hire_cost(Decimal("0.05")).marketplace_fee == Decimal("0.01")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("450", "450.00"), ("$1,250.50", "1250.50"), (" 0.01 ", "0.01")],
+)
+def test_parse_amount_accepts_what_people_type(text: str, expected: str) -> None:
+    assert parse_amount(text, Decimal("100000")) == Decimal(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("abc", "not an amount"),
+        ("0", "more than $0"),
+        ("-5", "more than $0"),
+        ("1.234", "two decimals"),
+        ("1000001", "at most $100,000.00"),
+        ("NaN", "more than $0"),
+    ],
+)
+def test_parse_amount_explains_bad_input(text: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        parse_amount(text, Decimal("100000"))
+
+
+def test_format_usd() -> None:
+    assert format_usd(Decimal("1234.5")) == "$1,234.50"
+    assert format_usd(Decimal("-3")) == "-$3.00"
+
+
+def test_hire_terms_body_is_stable_and_exact() -> None:
+    terms = HireTerms(name="Batch 1", description="10k boxes", amount=Decimal("450.00"))
+    assert (
+        terms.request_body()
+        == b'{"milestone":{"name":"Batch 1","description":"10k boxes","amount":450}}'
+    )
+    override = terms.model_copy(
+        update={"confirm_not_fit_override": True, "amount": Decimal("450.5")}
+    )
+    assert b'"amount":450.5' in override.request_body()
+    assert override.request_body().endswith(b',"confirmNotFitOverride":true}')
+
+
+def test_adopt_pending_checks_again_at_expiry() -> None:
+    tracked = adopt(pending(), requester=Requester(kind="slack", id="U1"), now=NOW)
+    assert tracked.status is TrackedStatus.PENDING
+    assert tracked.next_check_at <= tracked.expires_at + timedelta(seconds=5)
+
+
+def test_adopt_of_resolved_approval_records_outcome() -> None:
+    approval = pending(
+        status="confirmed", resolvedAt="2026-06-12T11:00:00.000Z", result={"hired": True}
+    )
+    tracked = adopt(approval, requester=Requester(kind="agent", id="scout"), now=NOW)
+    assert tracked.status is TrackedStatus.CONFIRMED
+    assert tracked.result == {"hired": True}
+
+
+def test_unknown_status_stays_pending_rather_than_guessing() -> None:
+    tracked = adopt(pending(status="on_hold"), requester=Requester(kind="slack", id="U1"), now=NOW)
+    assert tracked.status is TrackedStatus.PENDING
+
+
+def test_fallback_polling_slows_with_age_and_never_passes_expiry() -> None:
+    tracked = adopt(pending(), requester=Requester(kind="slack", id="U1"), now=NOW)
+    fresh = next_check_at(tracked, NOW + timedelta(minutes=1), feed_healthy=False)
+    old = next_check_at(tracked, NOW + timedelta(hours=30), feed_healthy=False)
+    assert fresh - (NOW + timedelta(minutes=1)) == timedelta(seconds=15)
+    assert old - (NOW + timedelta(hours=30)) == timedelta(minutes=10)
+    near_expiry = next_check_at(
+        tracked, tracked.expires_at - timedelta(seconds=1), feed_healthy=False
+    )
+    assert near_expiry == tracked.expires_at + timedelta(seconds=5)
+
+
+def test_healthy_feed_means_only_expiry_and_safety_net() -> None:
+    tracked = adopt(pending(), requester=Requester(kind="slack", id="U1"), now=NOW)
+    assert next_check_at(tracked, NOW, feed_healthy=True) == NOW + timedelta(hours=6)
