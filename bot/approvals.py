@@ -6,8 +6,7 @@ Pure data and pure functions — no I/O. Imports only OpenTrain's wire models
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple
@@ -15,6 +14,9 @@ from typing import Any, Literal, NamedTuple
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from bot.opentrain.models import Approval, ApprovalStatus, ApprovalType
+
+# Re-exported: the domain speaks of hire terms too; the cost of a hire is `hire_cost(terms.amount)`.
+from bot.opentrain.models import HireTerms as HireTerms
 
 CENT = Decimal("0.01")
 MARKETPLACE_FEE_RATE = Decimal("0.10")
@@ -47,10 +49,11 @@ def parse_amount(text: str, maximum: Decimal) -> Decimal:
         raise ValueError(f"“{text}” is not an amount — type dollars like 450 or 450.50") from None
     if not amount.is_finite() or amount <= 0:
         raise ValueError("the amount must be more than $0")
-    if amount != amount.quantize(CENT):
-        raise ValueError("the amount can have at most two decimals (cents)")
+    # The maximum first: quantizing an absurdly large number (1e400) raises InvalidOperation.
     if amount > maximum:
         raise ValueError(f"the amount must be at most {format_usd(maximum)}")
+    if amount != amount.quantize(CENT):
+        raise ValueError("the amount can have at most two decimals (cents)")
     return amount.quantize(CENT)
 
 
@@ -70,40 +73,6 @@ class Requester(BaseModel):
     kind: Literal["slack", "agent"]
     id: str  # Slack user id, or the agent's configured name
     note: str | None = None
-
-
-class HireTerms(BaseModel):
-    """The exact milestone terms a hire request sent; a retry must resend them unchanged."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    description: str
-    amount: Decimal
-    due_date: date | None = None
-    confirm_not_fit_override: bool = False
-
-    def request_body(self) -> bytes:
-        """The hire request body, byte for byte; stored so retries cannot drift."""
-        milestone: dict[str, Any] = {
-            "name": self.name,
-            "description": self.description,
-            "amount": _json_number(self.amount),
-        }
-        if self.due_date is not None:
-            milestone["dueDate"] = self.due_date.isoformat()
-        body: dict[str, Any] = {"milestone": milestone}
-        if self.confirm_not_fit_override:
-            body["confirmNotFitOverride"] = True
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-
-    @property
-    def cost(self) -> HireCost:
-        return hire_cost(self.amount)
-
-
-def _json_number(amount: Decimal) -> int | float:
-    return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
 class ApprovalDetails(BaseModel):
@@ -156,6 +125,7 @@ class TrackedApproval(BaseModel):
     requester: Requester
     channel_id: str | None = None
     card_ts: str | None = None
+    card_permalink: str | None = None
     superseded_by: str | None = None
     next_check_at: AwareDatetime
     adopted_at: AwareDatetime
@@ -190,13 +160,12 @@ def adopt(
         terms=terms,
         requester=requester,
         channel_id=channel_id,
-        next_check_at=now,
+        next_check_at=approval.expires_at + EXPIRY_GRACE,
         adopted_at=now,
     )
-    outcome = outcome_of(approval)
-    if outcome is not TrackedStatus.PENDING:
-        tracked = resolve(tracked, approval)
-    return tracked.evolve(next_check_at=first_check_at(tracked, now))
+    if outcome_of(approval) is not TrackedStatus.PENDING:
+        return resolve(tracked, approval)
+    return tracked
 
 
 def outcome_of(approval: Approval) -> TrackedStatus:
@@ -226,29 +195,28 @@ def resolve(tracked: TrackedApproval, approval: Approval) -> TrackedApproval:
 
 # Just after expiry a read flips a stale pending approval to `expired` (lazy expiry).
 EXPIRY_GRACE = timedelta(seconds=5)
-# While the /updates feed works, each approval still gets an occasional direct read.
-SAFETY_NET_INTERVAL = timedelta(hours=6)
-
-
-def first_check_at(tracked: TrackedApproval, now: datetime) -> datetime:
-    return min(tracked.expires_at + EXPIRY_GRACE, now + SAFETY_NET_INTERVAL)
+# After expiry, if OpenTrain still says pending (clock skew), look again this often.
+AFTER_EXPIRY_INTERVAL = timedelta(minutes=10)
 
 
 def next_check_at(
     tracked: TrackedApproval, now: datetime, *, feed_healthy: bool, jitter: float = 0.0
 ) -> datetime:
-    """When to read this pending approval again.
+    """When to read this pending approval from OpenTrain again.
 
-    With a healthy feed the feed tells us about outcomes, so only expiry and a
-    slow safety net remain. Without it we poll: often while the approval is
-    fresh (humans tend to act soon after being asked), less as it ages.
-    `jitter` in [0, 1) spreads replicas' polls so they do not arrive in bursts.
+    With a healthy `/updates` feed, the feed is the ledger: it reports every
+    confirmation, decline and expiry-on-read, so the only direct read an
+    approval needs is the one just after `expiresAt` (the read that flips it to
+    `expired`). That keeps idle cost flat in the number of approvals. Without
+    the feed we poll: often while the approval is fresh (humans tend to act soon
+    after being asked), less as it ages. `jitter` in [0, 1) spreads replicas'
+    polls so they do not arrive in bursts.
     """
     at_expiry = tracked.expires_at + EXPIRY_GRACE
     if now >= at_expiry:
-        return now + poll_interval(timedelta(hours=72)) * (1 + jitter / 2)
+        return now + AFTER_EXPIRY_INTERVAL * (1 + jitter / 2)
     if feed_healthy:
-        return min(at_expiry, now + SAFETY_NET_INTERVAL * (1 + jitter / 10))
+        return at_expiry
     age = now - tracked.adopted_at
     return min(at_expiry, now + poll_interval(age) * (1 + jitter / 2))
 
@@ -273,6 +241,7 @@ class EffectKind(StrEnum):
     OUTCOME_REPLY = "outcome_reply"  # one thread reply under the card when it resolves
     REQUESTER_DM = "requester_dm"  # DM the requester (expiry, or when the channel is gone)
     REMINDER_DM = "reminder_dm"  # DM one approver before expiry
+    REFRESH_HOME = "refresh_home"  # re-publish the Home tab of everyone who sees the approval
 
 
 class Effect(BaseModel):
@@ -314,6 +283,7 @@ def outcome_effects(tracked: TrackedApproval, now: datetime) -> list[Effect]:
     ]
     if tracked.status is TrackedStatus.EXPIRED and tracked.requester.kind == "slack":
         effects.append(effect(tracked.approval_id, EffectKind.REQUESTER_DM, now, key=status))
+    effects.append(effect(tracked.approval_id, EffectKind.REFRESH_HOME, now, key=status))
     return effects
 
 

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_team_id: str | None = None  # when set, requests from any other workspace are refused
+    # >1 speeds up the notifier's pacing to match a time-scaled Slack simulator (benchmarks).
+    slack_rate_limit_scale: float = Field(default=1.0, gt=0)
 
     # OpenTrain
     ot_api_token: SecretStr | None = Field(
@@ -62,6 +64,12 @@ class Settings(BaseSettings):
     ot_api_base_url: str = "https://app.opentrain.ai"
     ot_webhook_secret: SecretStr | None = None
     ot_poll_interval_seconds: float = Field(default=10.0, gt=0)
+    # Per-request timeout of OpenTrain calls; co-sign requests retry a timeout with the same body.
+    ot_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How often pending approvals whose next check is due are read (expiry, fallback polling).
+    due_check_interval_seconds: float = Field(default=5.0, gt=0)
+    # How often the outbox is drained besides the wake-ups new effects give it (retries).
+    outbox_interval_seconds: float = Field(default=2.0, gt=0)
 
     # Serving and storage
     port: int = Field(default=3000, ge=0, le=65535)

@@ -1,0 +1,45 @@
+"""Slack listeners only: parse → call bot services → ack/respond.
+
+`register(app, services)` wires every listener kind (one module each) and the
+workspace guard that drops requests from any other Slack team.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+from bot.services import Services
+from handlers import actions, commands, events, home, views
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    expected_team = services.settings.slack_team_id
+
+    @app.middleware
+    async def only_our_workspace(
+        context: AsyncBoltContext,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse:
+        team = expected_team or (
+            context.authorize_result.team_id if context.authorize_result else None
+        )
+        if team and context.team_id and context.team_id != team:
+            log.warning("request from another workspace refused team=%s", context.team_id)
+            return BoltResponse(status=403, body="This app serves another workspace.")
+        return await next()
+
+    commands.register(app, services)
+    actions.register(app, services)
+    views.register(app, services)
+    events.register(app, services)
+    home.register(app, services)

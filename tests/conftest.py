@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.opentrain_sim",
     "tests.support.slack_sim",
     "tests.support.redis_server",
+    "tests.support.bot_harness",
 ]

@@ -32,7 +32,7 @@ class FaultSpec(BaseModel):
 
     path: str = "*"  # glob over the path the simulator reports (see `match_path`)
     method: str | None = None
-    status: int | None = Field(default=None, ge=400, le=599)
+    status: int | None = Field(default=None, ge=200, le=599)  # 200 + `error`: Slack-style failure
     count: int | None = Field(default=None, ge=1)  # how many matching requests; None = unlimited
     for_seconds: float | None = Field(default=None, gt=0)  # or a time window
     latency_ms: int = Field(default=0, ge=0, le=120_000)

@@ -20,8 +20,11 @@ class StoreUnavailable(Exception):
 
 class Store(Protocol):
     # --- tracked approvals ------------------------------------------------------
-    async def add_approval(self, approval: TrackedApproval) -> bool:
-        """Insert if no approval with this id exists (idempotent adopt). True if inserted."""
+    async def add_approval(self, approval: TrackedApproval, effects: Sequence[Effect] = ()) -> bool:
+        """Insert if no approval with this id exists (idempotent adopt). True if inserted.
+
+        `effects` (its card) are enqueued in the same atomic write, only when inserted.
+        """
         ...
 
     async def get_approval(self, approval_id: str) -> TrackedApproval | None: ...
@@ -31,7 +34,8 @@ class Store(Protocol):
 
         Succeeds only if the stored version equals `approval.version` and the stored
         status equals `approval.status`; returns the stored record (version + 1), or
-        None when someone else changed it first (re-read and retry).
+        None when someone else changed it first (re-read and retry). `next_check_at`
+        is left to the due index, so a stale copy cannot undo a claim or reschedule.
         """
         ...
 
@@ -44,9 +48,12 @@ class Store(Protocol):
     ) -> bool:
         """Compare-and-set of the status, atomically with enqueuing `effects`.
 
-        If the stored status is `expected`, store `updated` (version + 1; removed
-        from the due index when terminal) and enqueue `effects`; return True.
-        Otherwise change nothing and return False — another process won.
+        If the stored status is `expected` and the stored version is
+        `updated.version` (the copy the caller changed is current), store
+        `updated` (version = stored version + 1; removed from the due index when
+        terminal, else due at its `next_check_at`) and enqueue `effects`; return
+        True. Otherwise change nothing and return False: another process won, or
+        the record changed meanwhile (re-read; retry if the status still fits).
         """
         ...
 
@@ -84,7 +91,11 @@ class Store(Protocol):
 
     # --- leases (leader election) ---------------------------------------------------
     async def acquire_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
-        """Take the lease if free or expired, or renew it if `owner` holds it."""
+        """Take the lease if free or expired, or renew it if `owner` holds it.
+
+        Lease and once-key TTLs run on real time (the backend's expiry), never on
+        the injected clock: they guard processes, which live in real time.
+        """
         ...
 
     async def release_lease(self, name: str, owner: str) -> bool:
@@ -106,13 +117,23 @@ class Store(Protocol):
     async def claim_effects(
         self, now: datetime, owner: str, *, limit: int, lease: timedelta
     ) -> list[Effect]:
-        """Undone effects due by `now`, oldest due first, leased to `owner` for `lease`."""
+        """Undone effects due by `now`, oldest due first, leased to `owner` for `lease`.
+
+        Like `claim_due`, the lease pushes each effect's `due_at` to now + lease.
+        """
         ...
 
     async def complete_effect(self, effect_id: str, result: dict[str, Any] | None) -> None: ...
 
-    async def retry_effect(self, effect_id: str, at: datetime, error: str) -> None:
-        """Count an attempt, remember the error and make the effect due again at `at`."""
+    async def retry_effect(
+        self, effect_id: str, at: datetime, error: str, *, count_attempt: bool = True
+    ) -> None:
+        """Remember the error and make the effect due again at `at`; count an attempt.
+
+        `count_attempt=False` postpones without counting (waiting for another
+        effect, or for a rate limit: neither is a failure of this one). No-op once
+        the effect is done (a late retry must not revive it).
+        """
         ...
 
     async def get_effect(self, effect_id: str) -> Effect | None: ...
@@ -146,7 +167,7 @@ class Store(Protocol):
         since: datetime | None = None,
         limit: int = 10_000,
     ) -> list[AuditEntry]:
-        """Oldest first."""
+        """Oldest first by `at` (ties in append order); `since` is inclusive."""
         ...
 
     # --- lifecycle -------------------------------------------------------------------

@@ -1,1 +1,42 @@
-"""Fixtures for slack_sim (filled in by its owner)."""
+"""Fixtures for the Slack simulator (bot/sandbox/slack).
+
+`slack_sim` is a started `SlackSim` on 127.0.0.1 with the demo workspace;
+`make_slack_sim` starts more with other options (rate limits, scopes, …).
+Both stop what they started. The sim carries the helpers tests read back with:
+`messages(channel_id)`, `replies(channel_id, ts)`, `dms(user_id)`,
+`ephemerals(user_id)`, and `state` for anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from bot.sandbox.slack import SlackSim
+
+SIGNING_SECRET = "sandbox-signing-secret"
+
+MakeSlackSim = Callable[..., Awaitable[SlackSim]]
+
+
+@pytest.fixture
+async def make_slack_sim() -> AsyncIterator[MakeSlackSim]:
+    started: list[SlackSim] = []
+
+    async def make(**options: Any) -> SlackSim:
+        options.setdefault("signing_secret", SIGNING_SECRET)
+        sim = SlackSim(**options)
+        await sim.start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in reversed(started):
+        await sim.stop()
+
+
+@pytest.fixture
+async def slack_sim(make_slack_sim: MakeSlackSim) -> SlackSim:
+    return await make_slack_sim()

@@ -12,7 +12,7 @@ T = TypeVar("T")
 
 
 async def wait_for(
-    condition: Callable[[], T | Awaitable[T]],
+    condition: Callable[[], T] | Callable[[], Awaitable[T]],
     *,
     timeout: float = 10.0,
     interval: float = 0.02,
@@ -25,7 +25,7 @@ async def wait_for(
         if inspect.isawaitable(value):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         await asyncio.sleep(interval)

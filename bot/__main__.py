@@ -1,0 +1,103 @@
+"""Command line: `python -m bot serve | socket | sandbox | run | doctor | webhooks | audit`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.logs import configure_logging
+
+SANDBOX_PORT = 8700
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        sys.exit(f"configuration error: {problems}")
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+        settings.ot_api_token,
+        settings.ot_webhook_secret,
+        settings.redis_url,
+        *settings.agent_tokens.values(),
+    ]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="HTTP mode on $PORT (Slack events, agent API, webhooks)")
+    commands.add_parser("socket", help="Socket Mode (SLACK_APP_TOKEN); HTTP routes still served")
+    sandbox = commands.add_parser("sandbox", help="both simulators and the bot, on localhost")
+    sandbox.add_argument("--port", type=int, default=SANDBOX_PORT, help="first of three ports")
+    run = commands.add_parser("run", help="serve when Slack credentials are set, else the sandbox")
+    run.add_argument(
+        "--port",
+        type=int,
+        default=SANDBOX_PORT,
+        help="the sandbox's first of three ports (serve always uses $PORT)",
+    )
+    commands.add_parser("doctor", help="check every precondition; exit 0 when all pass")
+    webhooks = commands.add_parser("webhooks", help="manage the OpenTrain webhook subscription")
+    webhook_commands = webhooks.add_subparsers(dest="webhook_command", required=True)
+    register = webhook_commands.add_parser("register")
+    register.add_argument("--url", required=True, help="https://<bot host>/opentrain/webhook")
+    webhook_commands.add_parser("list")
+    delete = webhook_commands.add_parser("delete")
+    delete.add_argument("webhook_id")
+    audit = commands.add_parser("audit", help="export the audit log")
+    audit.add_argument("--since", default="7d", help="how far back, e.g. 24h, 7d")
+    audit.add_argument("--format", choices=["jsonl", "text"], default="jsonl")
+    audit.add_argument("--approval", help="only this approval id")
+    args = parser.parse_args(argv)
+
+    settings = _settings()
+    configure_logging(settings.log_level, _secrets(settings))
+    command = args.command
+    if command == "run":
+        command = "serve" if settings.has_slack_credentials else "sandbox"
+    match command:
+        case "serve":
+            from bot.runtime import serve
+
+            serve(settings)
+        case "socket":
+            from bot.runtime import socket_mode
+
+            asyncio.run(socket_mode(settings))
+        case "sandbox":
+            from bot.sandbox.runner import run_sandbox
+
+            asyncio.run(run_sandbox(settings, first_port=args.port))
+        case "doctor":
+            from bot.doctor import run_doctor
+
+            return int(asyncio.run(run_doctor(settings)))
+        case "webhooks":
+            from bot.webhook_cli import run_webhooks
+
+            return asyncio.run(run_webhooks(settings, args))
+        case "audit":
+            from bot.audit_cli import run_audit
+
+            return asyncio.run(run_audit(settings, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

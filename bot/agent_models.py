@@ -1,0 +1,436 @@
+"""The agent API's wire models (`/agent/v1`): requests, responses, the error envelope, OpenAPI.
+
+camelCase on the wire, like OpenTrain. Requests refuse unknown fields: a typo
+in a field that decides money (`ammount`) must fail loudly, never be dropped.
+Amounts go through the same rules as amounts typed in Slack (`parse_amount`),
+and due dates are checked against the bot's clock, so both arrive in a
+`ValidationContext` passed to `model_validate(..., context=...)`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+)
+from pydantic.alias_generators import to_camel
+from pydantic.json_schema import models_json_schema
+
+from bot.approvals import TrackedApproval, TrackedStatus, parse_amount
+from bot.cosign import CardPlacement
+from bot.forms import MAX_DESCRIPTION, MAX_NAME
+from bot.opentrain import ApprovalStatus
+from bot.parsing import ID_PATTERN
+
+MAX_NOTE = 500
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,20}$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    """What request validation needs from outside the body: the bot's clock and money bound."""
+
+    today: date
+    max_amount: Decimal
+
+
+def _context(info: ValidationInfo) -> ValidationContext:
+    if not isinstance(info.context, ValidationContext):
+        raise TypeError("agent requests are validated with a ValidationContext")
+    return info.context
+
+
+def _amount(value: object, info: ValidationInfo) -> Decimal:
+    # bool is an int in Python, and a float may already have lost cents: both refused.
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        raise ValueError('the amount must be a JSON number or a string like "450.50"')
+    return parse_amount(str(value), _context(info).max_amount)
+
+
+def _iso_date(value: object) -> object:
+    if not isinstance(value, str) or not ISO_DATE.match(value):
+        raise ValueError("the date must be a string like 2026-07-01 (YYYY-MM-DD)")
+    return value
+
+
+def _not_past(value: date, info: ValidationInfo) -> date:
+    if value < _context(info).today:
+        raise ValueError("the due date is in the past")
+    return value
+
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern, max_length=128)]
+ChannelId = Annotated[
+    str,
+    StringConstraints(pattern=CHANNEL_ID.pattern),
+    Field(
+        description=(
+            "A Slack channel id (C… public, G… private) for the card; the bot must be able to "
+            "post there. Omitted: the job's route, then the type's route, then DEFAULT_CHANNEL."
+        ),
+        examples=["C0HIRING"],
+    ),
+]
+Note = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NOTE),
+    Field(description="Why the agent asks; shown on the card as plain text (never a link)."),
+]
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "examples": ["450.50"]},
+            ],
+            "description": (
+                "USD: positive, at most two decimals, at most the bot's MAX_AMOUNT_USD. "
+                "A string keeps exact cents in clients without decimal JSON numbers."
+            ),
+        }
+    ),
+]
+DueDate = Annotated[
+    date,
+    BeforeValidator(_iso_date),
+    AfterValidator(_not_past),
+    Field(description="YYYY-MM-DD, today or later (UTC, the bot's clock)."),
+]
+
+
+# --- requests ------------------------------------------------------------------------------
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True)
+
+
+class CardRequest(RequestModel):
+    """Fields every co-sign request may carry: where the card goes and why it was asked."""
+
+    channel: ChannelId | None = None
+    note: Note | None = None
+
+
+class HireMilestone(RequestModel):
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME)
+    ]
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=MAX_DESCRIPTION)
+    ] = ""
+    amount: Amount
+    due_date: DueDate | None = None
+
+
+class HireRequest(CardRequest):
+    """`POST /agent/v1/hire`: hire from a proposal with a first escrow milestone."""
+
+    proposal_id: Id
+    milestone: HireMilestone
+    confirm_not_fit_override: StrictBool = Field(
+        default=False,
+        description="Hire a proposal marked Not a fit, after OpenTrain said it needs this.",
+    )
+
+
+class MilestoneRequest(CardRequest):
+    """`POST /agent/v1/fund` (put a milestone in escrow) and `/payout` (release it)."""
+
+    milestone_id: Id
+
+
+class EndRequest(CardRequest):
+    """`POST /agent/v1/end`: end a contract (a co-sign only when it holds escrow)."""
+
+    contract_id: Id
+
+
+class HandOverRequest(CardRequest):
+    """`POST /agent/v1/approvals`: the agent made the OpenTrain call itself; the bot re-reads
+    the approval by id (it never takes a URL or a status from the agent)."""
+
+    approval_id: Id
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class ApprovalView(ResponseModel):
+    """OpenTrain's approval object as the bot last read it."""
+
+    id: str
+    type: str = Field(description="proposal_hire | milestone_fund | milestone_approve | …")
+    status: ApprovalStatus | None = Field(
+        description=(
+            "OpenTrain's status; null when the bot's tracked status has no OpenTrain "
+            "equivalent (superseded, not_found) — see tracked.status."
+        )
+    )
+    approval_url: str = Field(description="Where a human confirms; on the OpenTrain host.")
+    expires_at: AwareDatetime
+    created_at: AwareDatetime | None = None
+    resolved_at: AwareDatetime | None = None
+    job_id: str | None = None
+    proposal_id: str | None = None
+    contract_id: str | None = None
+    milestone_id: str | None = None
+    result: dict[str, Any] | None = Field(
+        default=None, description="What the confirmation did, e.g. {hired, contractId, …}."
+    )
+
+
+class RequesterView(ResponseModel):
+    kind: Literal["slack", "agent"]
+    id: str = Field(description="The agent's name, or the Slack user id.")
+    note: str | None = None
+
+
+class OutcomeView(ResponseModel):
+    status: TrackedStatus
+    resolved_at: AwareDatetime | None = None
+    result: dict[str, Any] | None = None
+    superseded_by: str | None = Field(
+        default=None, description="The newer hire approval that replaced this one."
+    )
+
+
+class TrackedView(ResponseModel):
+    """What the bot knows: its own status (a superset of OpenTrain's) and the outcome."""
+
+    status: TrackedStatus = Field(
+        description="pending | confirmed | declined | expired | superseded | not_found"
+    )
+    requester: RequesterView = Field(description="Who first asked for this card.")
+    outcome: OutcomeView | None = Field(default=None, description="Set once no longer pending.")
+
+
+class CardView(ResponseModel):
+    """Where the approval's card is in Slack; all null while it is still being posted."""
+
+    channel: str | None = None
+    ts: str | None = None
+    permalink: str | None = None
+    error: str | None = Field(
+        default=None,
+        description="Why the card could not be posted (Slack's error, e.g. not_in_channel).",
+    )
+    hint: str | None = Field(default=None, description="What to do about `error`.")
+
+
+class ApprovalResponse(ResponseModel):
+    """202 from a co-sign request (a card was requested); 200 from GET /approvals/{id}."""
+
+    approval: ApprovalView
+    tracked: TrackedView
+    card: CardView
+
+
+class ContractEndedResponse(ResponseModel):
+    """200 from /end when the contract held no escrow: OpenTrain ended it, no card."""
+
+    ended: Literal[True] = True
+    contract_id: str
+
+
+class ErrorResponse(ResponseModel):
+    """Every error, shaped like OpenTrain's envelope; OpenTrain's own errors pass through."""
+
+    error: str = Field(description="For people; do not branch on it.")
+    code: str = Field(description="BAD_REQUEST, UNAUTHORIZED, NOT_FOUND, CONFLICT, …")
+    request_id: str = Field(description="This bot's request id (also the X-Request-Id header).")
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "OpenTrain's details when it refused (reason, billingUrl, claimUrl, … plus "
+            "source=opentrain and opentrainRequestId); issues[] for invalid bodies."
+        ),
+    )
+
+
+CARD_HINTS = {
+    "not_in_channel": "Invite the bot to the channel (/invite @OpenTrain co-sign) or pass another.",
+    "channel_not_found": "No such channel, or it is private and the bot is not in it.",
+    "is_archived": "The channel is archived; pass another channel.",
+    "no_channel": "Pass `channel`, or ask an admin to set a route or DEFAULT_CHANNEL.",
+}
+
+
+def approval_response(tracked: TrackedApproval, placement: CardPlacement) -> ApprovalResponse:
+    """The one rendering of a tracked approval for agents (POST answers and GET alike)."""
+    opentrain_status = {
+        TrackedStatus.PENDING: ApprovalStatus.PENDING,
+        TrackedStatus.CONFIRMED: ApprovalStatus.CONFIRMED,
+        TrackedStatus.DECLINED: ApprovalStatus.DECLINED,
+        TrackedStatus.EXPIRED: ApprovalStatus.EXPIRED,
+    }.get(tracked.status)
+    approval = ApprovalView(
+        id=tracked.approval_id,
+        type=tracked.type.value,
+        status=opentrain_status,
+        approval_url=tracked.approval_url,
+        expires_at=tracked.expires_at,
+        created_at=tracked.created_at,
+        resolved_at=tracked.resolved_at,
+        job_id=tracked.job_id,
+        proposal_id=tracked.proposal_id,
+        contract_id=tracked.contract_id,
+        milestone_id=tracked.milestone_id,
+        result=tracked.result,
+    )
+    outcome = None
+    if tracked.status.is_terminal:
+        outcome = OutcomeView(
+            status=tracked.status,
+            resolved_at=tracked.resolved_at,
+            result=tracked.result,
+            superseded_by=tracked.superseded_by,
+        )
+    requester = tracked.requester
+    return ApprovalResponse(
+        approval=approval,
+        tracked=TrackedView(
+            status=tracked.status,
+            requester=RequesterView(kind=requester.kind, id=requester.id, note=requester.note),
+            outcome=outcome,
+        ),
+        card=CardView(
+            channel=placement.channel_id or tracked.channel_id,
+            ts=placement.ts or tracked.card_ts,
+            permalink=placement.permalink or tracked.card_permalink,
+            error=placement.error,
+            hint=CARD_HINTS.get(placement.error or ""),
+        ),
+    )
+
+
+def error_body(
+    message: str, code: str, request_id: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The error envelope as JSON-ready data (also used by the webhook receiver)."""
+    envelope = ErrorResponse(error=message, code=code, request_id=request_id, details=details or {})
+    return envelope.model_dump(mode="json", by_alias=True)
+
+
+# --- OpenAPI ------------------------------------------------------------------------------
+
+SCHEMA_REF = "#/components/schemas/{model}"
+
+REQUESTS: dict[str, type[BaseModel]] = {
+    "hire": HireRequest,
+    "fund": MilestoneRequest,
+    "payout": MilestoneRequest,
+    "end": EndRequest,
+    "approvals": HandOverRequest,
+}
+SUMMARIES = {
+    "hire": "Hire from a proposal (co-signed): OpenTrain call, card, tracking",
+    "fund": "Fund a milestone (co-signed)",
+    "payout": "Release a funded milestone (co-signed)",
+    "end": "End a contract (co-signed when it holds escrow, else ends at once)",
+    "approvals": "Hand over an approval the agent created itself (re-read by id)",
+}
+ERRORS = {
+    "400": "Invalid body: unknown field, bad amount, date in the past, …",
+    "401": "Missing or wrong bearer token; nothing was done",
+    "413": "Body over 64 KiB",
+}
+PASSED_THROUGH = "OpenTrain refused (status, code and details passed through)"
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI 3.1 document, generated from the models above."""
+    models: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+        *((model, "validation") for model in dict.fromkeys(REQUESTS.values())),
+        (ApprovalResponse, "serialization"),
+        (ContractEndedResponse, "serialization"),
+        (ErrorResponse, "serialization"),
+    ]
+    _, schemas = models_json_schema(models, by_alias=True, ref_template=SCHEMA_REF)
+
+    def ref(model: type[BaseModel]) -> dict[str, Any]:
+        return {
+            "content": {
+                "application/json": {"schema": {"$ref": SCHEMA_REF.format(model=model.__name__)}}
+            }
+        }
+
+    def error(description: str) -> dict[str, Any]:
+        return {"description": description, **ref(ErrorResponse)}
+
+    paths: dict[str, Any] = {}
+    for name, request in REQUESTS.items():
+        responses: dict[str, Any] = {
+            "202": {
+                "description": "A card was requested; the approval is tracked",
+                **ref(ApprovalResponse),
+            },
+            **{status: error(text) for status, text in ERRORS.items()},
+            "4XX": error(PASSED_THROUGH),
+            "5XX": error("OpenTrain unreachable or failing (502/503), or a bot error (500)"),
+        }
+        if name == "end":
+            responses["200"] = {
+                "description": "Ended at once (nothing funded)",
+                **ref(ContractEndedResponse),
+            }
+        paths[f"/agent/v1/{name}"] = {
+            "post": {
+                "operationId": name,
+                "summary": SUMMARIES[name],
+                "requestBody": {"required": True, **ref(request)},
+                "responses": responses,
+            }
+        }
+    paths["/agent/v1/approvals/{approvalId}"] = {
+        "get": {
+            "operationId": "getApproval",
+            "summary": "The tracked status, outcome and card of an approval",
+            "parameters": [
+                {"name": "approvalId", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {"description": "Tracked by the bot", **ref(ApprovalResponse)},
+                "401": error(ERRORS["401"]),
+                "404": error("The bot does not track this approval"),
+            },
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "OpenTrain co-sign bot — agent API",
+            "version": "1",
+            "description": (
+                "Ask for OpenTrain co-signs through the bot: it makes the call with its own "
+                "token, posts the approval card in Slack and tracks the outcome."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas["$defs"],
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }

@@ -1,0 +1,221 @@
+"""Composition root: builds every service from Settings, registers listeners, schedules jobs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot.access import Access
+from bot.approvers import Approvers
+from bot.clock import Clock, make_clock
+from bot.config import Settings
+from bot.cosign import CoSign
+from bot.digest import Digest
+from bot.home import Home
+from bot.notifier import Notifier
+from bot.opentrain import OpenTrainClient
+from bot.pacing import SlackPacer
+from bot.people import People
+from bot.reminders import Reminders
+from bot.routing import Router
+from bot.scheduler import Scheduler
+from bot.services import Services
+from bot.store import Store, open_store
+from bot.tracker import Tracker
+from bot.web import build_web_app
+
+log = logging.getLogger(__name__)
+
+SERVICES = web.AppKey("services", Services)
+FEED_JOB = "feed-poll"
+DUE_JOB = "due-checks"
+OUTBOX_JOB = "outbox-drain"
+REMINDER_JOB = "reminders"
+REMINDER_INTERVAL = timedelta(seconds=30)
+DIGEST_JOB = "digest"
+DIGEST_INTERVAL = timedelta(seconds=60)
+
+
+def process_owner() -> str:
+    """A name unique to this process, used as the owner of leases and claims."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+async def build_services(
+    settings: Settings, *, store: Store | None = None, clock: Clock | None = None
+) -> Services:
+    clock = clock or make_clock(settings.sandbox_clock_url)
+    store = store or await open_store(settings)
+    owner = process_owner()
+    opentrain = OpenTrainClient(
+        settings.ot_api_base_url,
+        settings.ot_api_token.get_secret_value() if settings.ot_api_token else "",
+        timeout=settings.ot_timeout_seconds,
+    )
+    slack = slack_client(settings)
+    scheduler = Scheduler(clock)
+    router = Router(store, settings.default_channel)
+
+    people = People(slack)
+    approvers = Approvers(store, clock, people)
+    home = Home(
+        store=store,
+        clock=clock,
+        approvers=approvers,
+        people=people,
+        opentrain_host=settings.opentrain_host,
+    )
+    notifier = Notifier(
+        store=store,
+        slack=slack,
+        clock=clock,
+        owner=owner,
+        opentrain_host=settings.opentrain_host,
+        pacer=SlackPacer(settings.slack_rate_limit_scale),
+        approvers=approvers.for_channel,
+        home_views=home.views_for_approval,
+    )
+    tracker = Tracker(
+        store=store,
+        opentrain=opentrain,
+        clock=clock,
+        owner=owner,
+        poll_interval=timedelta(seconds=settings.ot_poll_interval_seconds),
+        on_effects=lambda: scheduler.kick(OUTBOX_JOB),
+    )
+    cosign = CoSign(
+        opentrain=opentrain,
+        tracker=tracker,
+        notifier=notifier,
+        store=store,
+        router=router,
+        clock=clock,
+    )
+
+    async def group_members(group_id: str) -> list[str]:
+        try:
+            response = await slack.usergroups_users_list(usergroup=group_id)
+        except SlackApiError:
+            return []
+        users: list[str] = response.get("users", [])
+        return [str(user) for user in users]
+
+    access = Access(settings.allowed_requesters, group_members, store, clock)
+    reminders = Reminders(
+        store=store,
+        clock=clock,
+        settings=settings,
+        approvers=approvers,
+        people=people,
+        on_effects=lambda: scheduler.kick(OUTBOX_JOB),
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        opentrain=opentrain,
+        slack=slack,
+        notifier=notifier,
+        tracker=tracker,
+        cosign=cosign,
+        router=router,
+        scheduler=scheduler,
+        access=access,
+        approvers=approvers,
+        reminders=reminders,
+        home=home,
+        owner=owner,
+    )
+
+
+def schedule(services: Services) -> None:
+    interval = timedelta(seconds=services.settings.ot_poll_interval_seconds)
+    services.scheduler.every(FEED_JOB, interval, services.tracker.poll_feed)
+    due_interval = timedelta(seconds=services.settings.due_check_interval_seconds)
+    services.scheduler.every(DUE_JOB, due_interval, services.tracker.check_due)
+    outbox_interval = timedelta(seconds=services.settings.outbox_interval_seconds)
+    services.scheduler.every(OUTBOX_JOB, outbox_interval, services.notifier.drain)
+    services.scheduler.every(REMINDER_JOB, REMINDER_INTERVAL, services.reminders.tick)
+    settings = services.settings
+    if settings.digest_channel and settings.digest_time is not None:
+        digest = Digest(
+            store=services.store,
+            clock=services.clock,
+            post=services.notifier.post_message,
+            channel_id=settings.digest_channel,
+            at=settings.digest_time,
+        )
+        services.scheduler.every(DIGEST_JOB, DIGEST_INTERVAL, digest.tick)
+
+
+def build_bolt_app(services: Services) -> AsyncApp:
+    settings = services.settings
+    bolt = AsyncApp(
+        client=services.slack,
+        signing_secret=(
+            settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret
+            else None
+        ),
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+    )
+    handlers.register(bolt, services)
+    return bolt
+
+
+async def create_app(settings: Settings) -> web.Application:
+    """The aiohttp application `python -m bot serve` runs: bolt + our routes + the schedule."""
+    app, _ = await create_services_and_bolt(settings)
+    return app
+
+
+async def create_services_and_bolt(
+    settings: Settings, *, store: Store | None = None, clock: Clock | None = None
+) -> tuple[web.Application, AsyncApp]:
+    services = await build_services(settings, store=store, clock=clock)
+    bolt = build_bolt_app(services)
+    schedule(services)
+    app = build_web_app(services, bolt)
+    app[SERVICES] = services
+
+    async def start(_: web.Application) -> None:
+        services.scheduler.start()
+        log.info("bot started owner=%s", services.owner)
+
+    async def stop(_: web.Application) -> None:
+        await services.scheduler.shutdown()
+        await services.tracker.resign()
+        await services.opentrain.aclose()
+        await services.store.close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    return app, bolt

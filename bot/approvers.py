@@ -1,0 +1,85 @@
+"""Who is expected to confirm approvals in OpenTrain, per channel and globally (issue 6).
+
+OpenTrain does not tell the bot who may confirm, so people configure it: a
+channel's own list, or else the global one. Lists hold Slack users (U…/W…)
+and user groups (S…); a group stays a group in the store and on the card and
+is expanded to its members only when someone must be reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from bot.approvals import AuditEntry
+from bot.clock import Clock
+from bot.people import People
+from bot.store import Store
+
+KEY_PREFIX = "approvers:"
+GLOBAL = "global"
+
+Change = Literal["set", "add", "remove"]
+
+
+class Approvers:
+    def __init__(self, store: Store, clock: Clock, people: People) -> None:
+        self._store = store
+        self._clock = clock
+        self._people = people
+
+    async def for_channel(self, channel_id: str | None) -> list[str]:
+        """User (U…) and group (S…) ids expected to confirm approvals posted in `channel_id`.
+
+        A channel's own list replaces the global one (it does not add to it), so a
+        channel can name a narrower set of people than everywhere else.
+        """
+        if channel_id is not None:
+            own = await self._get(channel_id)
+            if own:
+                return own
+        return await self._get(GLOBAL)
+
+    async def people_for_channel(self, channel_id: str | None) -> list[str]:
+        """The user ids behind `for_channel`, groups expanded (reachable or not)."""
+        return await self._people.expand(await self.for_channel(channel_id))
+
+    async def all(self) -> dict[str, list[str]]:
+        """Every configured list by scope ("global" or a channel id)."""
+        stored = await self._store.list_config(KEY_PREFIX)
+        return {
+            key.removeprefix(KEY_PREFIX): _ids(value)
+            for key, value in stored.items()
+            if _ids(value)
+        }
+
+    async def change(
+        self, scope: str, change: Change, members: Sequence[str], *, by_user: str
+    ) -> list[str]:
+        """Set, extend or trim the list of `scope` ("global" or a channel id); audited."""
+        before = await self._get(scope)
+        match change:
+            case "set":
+                after = list(dict.fromkeys(members))
+            case "add":
+                after = list(dict.fromkeys([*before, *members]))
+            case "remove":
+                gone = set(members)
+                after = [member for member in before if member not in gone]
+        await self._store.set_config(KEY_PREFIX + scope, after)
+        await self._store.append_audit(
+            AuditEntry(
+                at=self._clock.now(),
+                action="approvers_changed",
+                actor=f"slack:{by_user}",
+                details={"scope": scope, "change": change, "before": before, "after": after},
+            )
+        )
+        return after
+
+    async def _get(self, scope: str) -> list[str]:
+        return _ids(await self._store.get_config(KEY_PREFIX + scope))
+
+
+def _ids(value: object) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []

@@ -1,0 +1,256 @@
+"""Messages about one approval: the card, its thread reply, and the DMs around it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    LinkButtonElement,
+    SectionBlock,
+)
+
+from bot.approvals import TrackedApproval, TrackedStatus
+from bot.cards import facts
+from bot.cards.ids import (
+    APPROVAL_EVENT_TYPE,
+    OUTCOME_EVENT_TYPE,
+    REMINDER_EVENT_TYPE,
+    REQUESTER_DM_EVENT_TYPE,
+    ActionId,
+)
+from bot.cards.links import safe_link
+from bot.cards.message import SlackMessage, metadata
+from bot.cards.text import (
+    CONTEXT_ELEMENT,
+    HEADER_TEXT,
+    channel_ref,
+    code,
+    date_token,
+    esc,
+    expiry_phrase,
+    fallback,
+    link,
+    mrkdwn,
+    plain,
+)
+from bot.opentrain.models import ApprovalType
+
+# Why a card could not be posted, in words the requester can act on (Slack error codes).
+_CHANNEL_PROBLEMS = {
+    "not_in_channel": "I am not a member of that channel — invite me to it.",
+    "channel_not_found": "That channel no longer exists, or it is private and I am not in it.",
+    "is_archived": "That channel is archived.",
+    "no_channel": "No channel was chosen for it.",
+}
+_ROUTE_HOWTO = "/opentrain route <jobId|type> #channel"
+
+
+def approval_card(
+    approval: TrackedApproval,
+    *,
+    now: datetime,
+    opentrain_host: str,
+    approvers: Sequence[str] = (),
+    card_permalink: str | None = None,
+) -> SlackMessage:
+    """The card in the channel: what is asked, what it costs, who asked, and where it stands."""
+    blocks = _card_body(approval, now=now, approvers=approvers)
+    if approval.status is TrackedStatus.PENDING:
+        blocks += facts.review_blocks(
+            approval,
+            opentrain_host,
+            extra=[
+                facts.value_button(
+                    "Remind approvers", ActionId.REMIND_APPROVERS, approval.approval_id
+                )
+            ],
+        )
+    blocks += _original_card(card_permalink)
+    return SlackMessage(
+        text=fallback(
+            f"{facts.title(approval)} — {facts.money_summary(approval)} — "
+            f"{facts.status_words(approval, now)}"
+        ),
+        blocks=blocks,
+        metadata=metadata(APPROVAL_EVENT_TYPE, approvalId=approval.approval_id),
+    )
+
+
+def outcome_reply(approval: TrackedApproval, *, now: datetime) -> SlackMessage:
+    """The one thread reply under the card once the approval resolved, mentioning the requester."""
+    if approval.status is TrackedStatus.PENDING:
+        raise ValueError(f"approval {approval.approval_id} has not resolved yet")
+    outcome = facts.OUTCOMES[approval.status]
+    # Posted as it resolves: without OpenTrain's resolvedAt, the moment we noticed is as good.
+    resolved_at = approval.resolved_at or now
+    headline = (
+        f"{outcome.emoji} *{outcome.headline}* {date_token(resolved_at)} — requested by "
+        f"{facts.requester_ref(approval)}"
+    )
+    detail = facts.outcome_detail(approval)
+    blocks: list[Block] = [
+        SectionBlock(text=mrkdwn(f"{headline}\n{detail}" if detail else headline)),
+        SectionBlock(text=plain(f"{facts.title(approval)} — {facts.money_summary(approval)}")),
+    ]
+    if approval.status is TrackedStatus.CONFIRMED:
+        blocks += facts.result_blocks(approval)
+    elif approval.status in (TrackedStatus.DECLINED, TrackedStatus.EXPIRED):
+        blocks.append(ActionsBlock(elements=[facts.request_again_button(approval)]))
+    return SlackMessage(
+        text=fallback(f"{outcome.headline}: {facts.title(approval)}. {outcome.detail}".strip()),
+        blocks=blocks,
+        metadata=metadata(
+            OUTCOME_EVENT_TYPE, approvalId=approval.approval_id, status=approval.status.value
+        ),
+    )
+
+
+def requester_dm(
+    approval: TrackedApproval,
+    *,
+    now: datetime,
+    reason: Literal["expired", "channel_unavailable"],
+    channel_error: str | None,
+    opentrain_host: str | None = None,
+) -> SlackMessage:
+    """A DM to the requester: their request expired, or its channel could not take the card.
+
+    `opentrain_host` adds the review button to the channel-unavailable DM
+    (same host rule as the card); without it the DM describes the request only.
+    """
+    title = facts.title(approval)
+    dm_metadata = metadata(REQUESTER_DM_EVENT_TYPE, approvalId=approval.approval_id, reason=reason)
+    if reason == "expired":
+        outcome = facts.OUTCOMES[TrackedStatus.EXPIRED]
+        return SlackMessage(
+            text=fallback(f"Your OpenTrain request expired: {title}. {outcome.detail}"),
+            blocks=[
+                SectionBlock(text=mrkdwn(f"⌛ *Your OpenTrain request expired.* {outcome.detail}")),
+                SectionBlock(text=plain(f"{title} — {facts.money_summary(approval)}")),
+                facts.ids_context(approval),
+                ActionsBlock(elements=[facts.request_again_button(approval)]),
+            ],
+            metadata=dm_metadata,
+        )
+    where = channel_ref(approval.channel_id) if approval.channel_id else "its channel"
+    why = f" ({code(channel_error)})" if channel_error else ""
+    problem = _CHANNEL_PROBLEMS.get(channel_error or "", "")
+    intro = (
+        f"⚠️ *I couldn't post the card for your request in {where}*{why}, so here it is. "
+        f"{problem} To send these requests elsewhere: `{esc(_ROUTE_HOWTO)}`."
+    )
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(intro)), *_card_body(approval, now=now)]
+    if opentrain_host is not None and approval.status is TrackedStatus.PENDING:
+        blocks += facts.review_blocks(approval, opentrain_host)
+    return SlackMessage(
+        text=fallback(f"I couldn't post the card for your request in its channel: {title}"),
+        blocks=blocks,
+        metadata=dm_metadata,
+    )
+
+
+def reminder_dm(
+    approval: TrackedApproval,
+    *,
+    now: datetime,
+    opentrain_host: str,
+    card_permalink: str | None,
+    final: bool,
+) -> SlackMessage:
+    """A DM to one approver before expiry: what, how much, who asked, time left, and the link."""
+    kind = "Last reminder" if final else "Reminder"
+    left = expiry_phrase(approval.expires_at, now)
+    blocks: list[Block] = [
+        HeaderBlock(text=plain(facts.title(approval), HEADER_TEXT, multiline=False)),
+        SectionBlock(
+            text=mrkdwn(
+                f"⏰ *{kind}:* this is waiting for a human to confirm in OpenTrain and "
+                f"{left} ({date_token(approval.expires_at)})."
+            )
+        ),
+    ]
+    money = facts.money_fields(approval)
+    if money:
+        blocks.append(SectionBlock(fields=money))
+    blocks += facts.requester_blocks(approval)
+    extra: list[ButtonElement] = []
+    permalink = safe_link(card_permalink)
+    if permalink is not None:
+        extra.append(
+            LinkButtonElement(text="View card", url=permalink, action_id=ActionId.OPEN_CARD)
+        )
+    if not final:
+        extra.append(
+            facts.value_button("Snooze 4 h", ActionId.SNOOZE_REMINDER, approval.approval_id)
+        )
+    blocks += facts.review_blocks(approval, opentrain_host, extra=extra)
+    return SlackMessage(
+        text=fallback(f"{kind}: {facts.title(approval)} ({facts.money_summary(approval)}) {left}"),
+        blocks=blocks,
+        metadata=metadata(REMINDER_EVENT_TYPE, approvalId=approval.approval_id, final=final),
+    )
+
+
+def unfurl_blocks(
+    approval: TrackedApproval, *, now: datetime, opentrain_host: str
+) -> list[dict[str, Any]]:
+    """The card as `chat.unfurl` wants it (`unfurls={url: {"blocks": …}}`) under a pasted link.
+
+    The unfurl sits in whatever channel the link was pasted in, so it leaves out
+    the approvers line and the remind button (both belong to the card's own
+    channel) and points to the original card instead.
+    """
+    blocks = _card_body(approval, now=now)
+    if approval.status is TrackedStatus.PENDING:
+        blocks += facts.review_blocks(approval, opentrain_host)
+    blocks += _original_card(approval.card_permalink)
+    return [block.to_dict() for block in blocks]
+
+
+def _original_card(card_permalink: str | None) -> list[Block]:
+    permalink = safe_link(card_permalink)
+    if permalink is None:
+        return []
+    return [
+        ContextBlock(elements=[mrkdwn(link(permalink, "View the original card"), CONTEXT_ELEMENT)])
+    ]
+
+
+def _card_body(
+    approval: TrackedApproval, *, now: datetime, approvers: Sequence[str] | None = None
+) -> list[Block]:
+    """Everything the card says, without its buttons; `approvers=None` leaves that line out."""
+    pending = approval.status is TrackedStatus.PENDING
+    blocks: list[Block] = [
+        HeaderBlock(text=plain(facts.title(approval), HEADER_TEXT, multiline=False))
+    ]
+    money = facts.money_fields(approval)
+    if money:
+        blocks.append(SectionBlock(fields=money))
+    if pending and approval.type is ApprovalType.PROPOSAL_HIRE:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    mrkdwn(
+                        "Nothing is charged until a human confirms in OpenTrain. They choose card "
+                        "or credit balance there and may adjust the milestone; the confirmed "
+                        "values win."
+                    )
+                ]
+            )
+        )
+    blocks.append(facts.ids_context(approval))
+    blocks += facts.requester_blocks(approval)
+    if pending and approvers is not None:
+        blocks.append(facts.approvers_block(approvers))
+    blocks.append(SectionBlock(text=mrkdwn(facts.status_text(approval, now))))
+    if approval.status is TrackedStatus.CONFIRMED:
+        blocks += facts.result_blocks(approval)
+    return blocks

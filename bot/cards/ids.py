@@ -1,0 +1,57 @@
+"""Stable identifiers shared by the cards and the Slack handlers that react to them.
+
+Values are kebab-case and never change once released: Slack sends them back in
+interaction payloads, including from messages posted long before a deploy.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ActionId(StrEnum):
+    OPEN_APPROVAL = "open-approval"
+    REMIND_APPROVERS = "remind-approvers"
+    REQUEST_AGAIN = "request-again"
+    HIRE_ANYWAY = "hire-anyway"
+    FUND_MILESTONE = "fund-milestone"
+    ADD_MILESTONE = "add-milestone"
+    SNOOZE_REMINDER = "snooze-reminder"
+    OPEN_CARD = "open-card"
+    OPEN_CONTRACT = "open-contract"
+    REQUEST_PAYOUT = "request-payout"
+    END_CONTRACT = "end-contract"
+    # A plain link button (claim page, billing, a status check's fix); Slack still reports
+    # the click, so the handler only acknowledges it.
+    OPEN_LINK = "open-link"
+    # Modal inputs: the view state is keyed by block id, then by these.
+    HIRE_NAME = "hire-name"
+    HIRE_DESCRIPTION = "hire-description"
+    HIRE_AMOUNT = "hire-amount"
+    HIRE_DUE_DATE = "hire-due-date"
+    MILESTONE_NAME = "milestone-name"
+    MILESTONE_DESCRIPTION = "milestone-description"
+    MILESTONE_AMOUNT = "milestone-amount"
+
+
+class BlockId(StrEnum):
+    HIRE_NAME = "hire-name"
+    HIRE_DESCRIPTION = "hire-description"
+    HIRE_AMOUNT = "hire-amount"
+    HIRE_DUE_DATE = "hire-due-date"
+    HIRE_COST = "hire-cost"
+    MILESTONE_NAME = "milestone-name"
+    MILESTONE_DESCRIPTION = "milestone-description"
+    MILESTONE_AMOUNT = "milestone-amount"
+
+
+class CallbackId(StrEnum):
+    HIRE = "hire-modal"
+    MILESTONE = "milestone-modal"
+
+
+# Message metadata event types: how the notifier recognises its own messages.
+APPROVAL_EVENT_TYPE = "opentrain_approval"  # the card, payload {"approvalId"}
+OUTCOME_EVENT_TYPE = "opentrain_outcome"  # the thread reply, payload {"approvalId", "status"}
+REMINDER_EVENT_TYPE = "opentrain_reminder"  # reminder DM, payload {"approvalId", "final"}
+REQUESTER_DM_EVENT_TYPE = "opentrain_requester_dm"  # payload {"approvalId", "reason"}

@@ -1,0 +1,303 @@
+"""Starting co-sign requests: one service behind every door.
+
+Slash commands, buttons, the agent API and pasted links all land here.
+
+Each request makes the OpenTrain call with the bot's token, reads what the card
+needs to show (best effort — a missing detail never blocks a request), hands
+the pending approval to the tracker, and waits briefly for its card so the
+caller can say where it landed. Validation and OpenTrain's errors are therefore
+identical whichever door was used.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.approvals import (
+    ApprovalDetails,
+    AuditEntry,
+    EffectKind,
+    HireTerms,
+    Requester,
+    TrackedApproval,
+)
+from bot.clock import Clock
+from bot.explain import NotPossible
+from bot.logs import log_kv
+from bot.notifier import Notifier
+from bot.opentrain import (
+    Approval,
+    ApprovalRequested,
+    ApprovalType,
+    Contract,
+    ContractEnded,
+    OpenTrainClient,
+    OpenTrainError,
+)
+from bot.routing import Router
+from bot.store import Store
+from bot.tracker import Tracker, requester_actor
+
+log = logging.getLogger(__name__)
+
+CARD_WAIT_SECONDS = 5.0
+DRAFT_PREFIX = "hire-draft:"
+
+
+@dataclass(frozen=True)
+class CardPlacement:
+    channel_id: str | None
+    ts: str | None
+    permalink: str | None = None
+    error: str | None = None  # why the card could not be posted (e.g. not_in_channel)
+
+
+@dataclass(frozen=True)
+class CoSignOutcome:
+    approval: TrackedApproval
+    created: bool  # False: this approval was already tracked (same card)
+    card: CardPlacement
+
+
+@dataclass(frozen=True)
+class HireDraft:
+    """Terms of a hire that OpenTrain refused, kept so a button can resend them unchanged."""
+
+    draft_id: str
+    proposal_id: str
+    terms: HireTerms
+    channel_id: str | None
+
+
+class CoSign:
+    def __init__(
+        self,
+        *,
+        opentrain: OpenTrainClient,
+        tracker: Tracker,
+        notifier: Notifier,
+        store: Store,
+        router: Router,
+        clock: Clock,
+    ) -> None:
+        self._opentrain = opentrain
+        self._tracker = tracker
+        self._notifier = notifier
+        self._store = store
+        self._router = router
+        self._clock = clock
+
+    # --- the four co-signed actions ------------------------------------------
+    async def hire(
+        self, proposal_id: str, terms: HireTerms, *, requester: Requester, channel_id: str | None
+    ) -> CoSignOutcome:
+        await self._audit_request(requester, "hire", proposal_id=proposal_id, terms=terms)
+        requested = await self._opentrain.hire(proposal_id, terms)
+        details = await self._hire_details(requested.approval, terms)
+        return await self._adopt(requested.approval, requester, channel_id, details, terms)
+
+    async def fund(
+        self, milestone_id: str, *, requester: Requester, channel_id: str | None
+    ) -> CoSignOutcome:
+        await self._audit_request(requester, "fund", milestone_id=milestone_id)
+        requested = await self._opentrain.fund_milestone(milestone_id)
+        return await self._adopt_with_contract(requested, requester, channel_id)
+
+    async def payout(
+        self, milestone_id: str, *, requester: Requester, channel_id: str | None
+    ) -> CoSignOutcome:
+        await self._audit_request(requester, "payout", milestone_id=milestone_id)
+        requested = await self._opentrain.approve_milestone(milestone_id)
+        return await self._adopt_with_contract(requested, requester, channel_id)
+
+    async def end(
+        self, contract_id: str, *, requester: Requester, channel_id: str | None
+    ) -> CoSignOutcome | ContractEnded:
+        """A contract without funded milestones ends at once (no card); otherwise a co-sign."""
+        await self._audit_request(requester, "end", contract_id=contract_id)
+        result = await self._opentrain.end_contract(contract_id)
+        if isinstance(result, ContractEnded):
+            await self._store.append_audit(
+                AuditEntry(
+                    at=self._clock.now(),
+                    action="contract_ended",
+                    actor=requester_actor(requester),
+                    details={"contract_id": contract_id},
+                )
+            )
+            return result
+        return await self._adopt_with_contract(result, requester, channel_id)
+
+    async def track(
+        self, approval_id: str, *, requester: Requester, channel_id: str | None
+    ) -> CoSignOutcome:
+        """Adopt an approval created elsewhere; always re-read from OpenTrain by id."""
+        await self._audit_request(requester, "track", approval_id=approval_id)
+        approval = await self._opentrain.get_approval(approval_id)
+        if approval.type is ApprovalType.PROPOSAL_HIRE:
+            details = await self._hire_details(approval, None)
+        else:
+            details = await self._contract_details(approval)
+        return await self._adopt(approval, requester, channel_id, details, None)
+
+    async def request_again(self, approval_id: str, *, requester: Requester) -> CoSignOutcome:
+        """Re-send a declined or expired request with exactly the same terms."""
+        old = await self._store.get_approval(approval_id)
+        if old is None:
+            raise NotPossible(f"Approval {approval_id} is not tracked by this bot.")
+        match old.type:
+            case ApprovalType.PROPOSAL_HIRE if old.terms is not None and old.proposal_id:
+                return await self.hire(
+                    old.proposal_id, old.terms, requester=requester, channel_id=old.channel_id
+                )
+            case ApprovalType.MILESTONE_FUND if old.milestone_id:
+                return await self.fund(
+                    old.milestone_id, requester=requester, channel_id=old.channel_id
+                )
+            case ApprovalType.MILESTONE_APPROVE if old.milestone_id:
+                return await self.payout(
+                    old.milestone_id, requester=requester, channel_id=old.channel_id
+                )
+            case ApprovalType.CONTRACT_END if old.contract_id:
+                outcome = await self.end(
+                    old.contract_id, requester=requester, channel_id=old.channel_id
+                )
+                if isinstance(outcome, CoSignOutcome):
+                    return outcome
+                raise NotPossible("The contract ended directly; there is nothing left to approve.")
+        raise NotPossible("This request cannot be repeated: its original terms are unknown.")
+
+    async def existing_contract(self, proposal_id: str) -> Contract | None:
+        """The contract of an already hired proposal (OpenTrain: read `/contracts?jobId=…`)."""
+        proposal = await self._opentrain.get_proposal(proposal_id)
+        contracts = await self._opentrain.list_contracts(job_id=proposal.job_id)
+        return next((c for c in contracts if c.proposal_id == proposal_id), None)
+
+    # --- drafts of refused hires ------------------------------------------------
+    async def save_draft(
+        self, proposal_id: str, terms: HireTerms, channel_id: str | None
+    ) -> HireDraft:
+        draft = HireDraft(secrets.token_hex(8), proposal_id, terms, channel_id)
+        await self._store.set_config(
+            DRAFT_PREFIX + draft.draft_id,
+            {
+                "proposalId": proposal_id,
+                "terms": terms.model_dump(mode="json"),
+                "channelId": channel_id,
+            },
+        )
+        return draft
+
+    async def load_draft(self, draft_id: str) -> HireDraft | None:
+        stored = await self._store.get_config(DRAFT_PREFIX + draft_id)
+        if not isinstance(stored, dict):
+            return None
+        terms = HireTerms.model_validate(stored["terms"])
+        return HireDraft(draft_id, str(stored["proposalId"]), terms, stored.get("channelId"))
+
+    # --- shared steps -------------------------------------------------------------
+    async def _adopt_with_contract(
+        self, requested: ApprovalRequested, requester: Requester, channel_id: str | None
+    ) -> CoSignOutcome:
+        details = await self._contract_details(requested.approval)
+        return await self._adopt(requested.approval, requester, channel_id, details, None)
+
+    async def _adopt(
+        self,
+        approval: Approval,
+        requester: Requester,
+        channel_id: str | None,
+        details: ApprovalDetails,
+        terms: HireTerms | None,
+    ) -> CoSignOutcome:
+        channel = await self._router.resolve(
+            explicit=channel_id, job_id=approval.job_id, approval_type=approval.type
+        )
+        adopted = await self._tracker.adopt(
+            approval, requester=requester, channel_id=channel, details=details, terms=terms
+        )
+        placement = await self.card_placement(adopted.approval.approval_id, wait=True)
+        tracked = await self._store.get_approval(approval.id) or adopted.approval
+        return CoSignOutcome(tracked, adopted.created, placement)
+
+    async def card_placement(self, approval_id: str, *, wait: bool) -> CardPlacement:
+        effect_id = f"{approval_id}:{EffectKind.POST_CARD.value}"
+        if wait:
+            stored = await self._notifier.wait_landed(effect_id, CARD_WAIT_SECONDS)
+        else:
+            stored = await self._store.get_effect(effect_id)
+        result = (stored.result if stored else None) or {}
+        return CardPlacement(
+            channel_id=result.get("channel"),
+            ts=result.get("ts"),
+            permalink=result.get("permalink"),
+            error=result.get("error"),
+        )
+
+    async def _hire_details(self, approval: Approval, terms: HireTerms | None) -> ApprovalDetails:
+        freelancer = job_title = None
+        if approval.proposal_id:
+            try:
+                proposal = await self._opentrain.get_proposal(approval.proposal_id)
+                freelancer = proposal.candidate.display_name if proposal.candidate else None
+                job_title = proposal.job_title
+            except OpenTrainError as exc:
+                log.info("proposal details unavailable %s", log_kv(error=exc.code))
+        return ApprovalDetails(
+            job_title=job_title,
+            freelancer_name=freelancer,
+            milestone_name=terms.name if terms else None,
+            amount_usd=terms.amount if terms else None,
+        )
+
+    async def _contract_details(self, approval: Approval) -> ApprovalDetails:
+        if not approval.contract_id:
+            return ApprovalDetails()
+        try:
+            contract = await self._opentrain.get_contract(approval.contract_id)
+        except OpenTrainError as exc:
+            log.info("contract details unavailable %s", log_kv(error=exc.code))
+            return ApprovalDetails()
+        return contract_details(contract, approval)
+
+    async def _audit_request(self, requester: Requester, kind: str, **what: object) -> None:
+        details: dict[str, object] = {"kind": kind}
+        for key, value in what.items():
+            details[key] = value.model_dump(mode="json") if isinstance(value, HireTerms) else value
+        if requester.note:
+            details["note"] = requester.note
+        await self._store.append_audit(
+            AuditEntry(
+                at=self._clock.now(),
+                action="request",
+                actor=requester_actor(requester),
+                details=details,
+            )
+        )
+
+
+def contract_details(contract: Contract, approval: Approval) -> ApprovalDetails:
+    """What a fund/payout/end card shows, from the contract OpenTrain returned."""
+    freelancer = contract.freelancer.display_name if contract.freelancer else None
+    if approval.type is ApprovalType.CONTRACT_END:
+        escrow = sum(
+            (
+                m.amount_usd or Decimal(0)
+                for m in contract.milestones
+                if m.status == "ACTIVE_FUNDED"
+            ),
+            Decimal(0),
+        )
+        return ApprovalDetails(
+            contract_title=contract.title, freelancer_name=freelancer, amount_usd=escrow
+        )
+    milestone = next((m for m in contract.milestones if m.id == approval.milestone_id), None)
+    return ApprovalDetails(
+        contract_title=contract.title,
+        freelancer_name=freelancer,
+        milestone_name=milestone.name if milestone else None,
+        amount_usd=milestone.amount_usd if milestone else None,
+    )

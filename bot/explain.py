@@ -1,0 +1,157 @@
+"""Turns any failure into words a person can act on — the one place that does it.
+
+Slack listeners render an `Explanation` as an ephemeral reply; the agent API
+passes OpenTrain's envelope through instead. Never a stack trace, never a
+secret, never an internal message: unexpected errors get one generic sentence
+(the details go to the logs). OpenTrain's `requestId` is always included so
+support can find the request.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.access import AccessDenied
+from bot.durations import humanize
+from bot.opentrain import OpenTrainError, OpenTrainUnavailable
+from bot.parsing import UsageError
+
+SCOPE_HELP = (
+    "Mint a personal API token with these scopes in OpenTrain (Settings → API keys) "
+    "and set it as OT_API_TOKEN."
+)
+UNEXPECTED = (
+    "Something went wrong inside the bot (the details are in its logs). OpenTrain may already "
+    "have the request: check `/opentrain pending` before trying again."
+)
+
+
+class NotPossible(Exception):
+    """A request that cannot be carried out; the message says why, in the requester's words."""
+
+
+@dataclass(frozen=True)
+class Explanation:
+    text: str  # our mrkdwn; may quote typed text, so renderers escape & < >
+    link_label: str | None = None
+    link_url: str | None = None
+    request_id: str | None = None
+    hire_anyway: bool = False  # offer to resend the same hire with confirmNotFitOverride
+
+
+REASONS = {
+    "already_accepted": (
+        "This proposal was already hired, so there is nothing to hire again — it has a "
+        "contract. See it with `/opentrain contracts`."
+    ),
+    "not_fit_confirmation_required": (
+        "This proposal was marked “Not a fit” in review. If you mean to hire anyway, "
+        "press *Hire anyway* to resend the same terms with the override."
+    ),
+    "milestone_not_fundable": "That milestone cannot be funded — it is already funded.",
+    "milestone_not_funded": (
+        "That milestone is not funded yet, so there is nothing to pay out. Fund it first "
+        "with `/opentrain fund <milestoneId>`."
+    ),
+    "milestone_cancelled": "That milestone was cancelled; nothing can be funded or paid on it.",
+    "contract_ended": "That contract has already ended; nothing more can be done on it.",
+    "contract_rate_missing": (
+        "That contract has no rate to check a milestone amount against; add the milestone "
+        "in the OpenTrain app."
+    ),
+}
+
+
+def explain(error: BaseException) -> Explanation:
+    if isinstance(error, UsageError):
+        return Explanation(f"{error.problem}\nType: `{error.usage}`")
+    if isinstance(error, OpenTrainUnavailable):
+        return Explanation(
+            "OpenTrain could not be reached or did not answer in time, so nothing was confirmed. "
+            "Try again in a minute: the same request again never creates a second one."
+        )
+    if isinstance(error, OpenTrainError):
+        return _opentrain(error)
+    if isinstance(error, AccessDenied | NotPossible):
+        return Explanation(str(error))
+    return Explanation(UNEXPECTED)
+
+
+def _opentrain(error: OpenTrainError) -> Explanation:
+    reason = error.reason
+    rid = error.request_id
+    if reason == "account_claim_required":
+        return Explanation(
+            "The OpenTrain account behind the bot's token is not claimed by a human yet, "
+            "so it cannot hire or move money. A human must claim it first.",
+            "Claim the account",
+            error.claim_url,
+            rid,
+        )
+    if reason == "payment_method_required":
+        return Explanation(
+            "OpenTrain needs a payment method: there is no card on file and the credit balance "
+            "does not cover the amount plus fees. A human can add a card or credits, then retry.",
+            "Open billing",
+            error.billing_url,
+            rid,
+        )
+    if reason in REASONS:
+        return Explanation(
+            REASONS[reason], request_id=rid, hire_anyway=reason == "not_fit_confirmation_required"
+        )
+    if error.code == "FORBIDDEN" and error.required_scopes:
+        scopes = ", ".join(f"`{s}`" for s in error.required_scopes)
+        return Explanation(
+            f"The bot's OpenTrain token lacks {scopes}. {SCOPE_HELP}", request_id=rid
+        )
+    if error.code == "FORBIDDEN" and error.feature_key:
+        return Explanation(
+            f"The OpenTrain feature `{error.feature_key}` is not enabled for this account. "
+            "Ask OpenTrain to enable it.",
+            request_id=rid,
+        )
+    if error.code == "FORBIDDEN":
+        return Explanation("OpenTrain refused this for the bot's token (403).", request_id=rid)
+    if error.code == "UNAUTHORIZED":
+        return Explanation(
+            "OpenTrain does not accept the bot's API token (missing, expired or revoked). "
+            "An admin must set a valid OT_API_TOKEN.",
+            request_id=rid,
+        )
+    if error.code == "NOT_FOUND":
+        return Explanation(_not_found(error), request_id=rid)
+    if error.code == "RATE_LIMITED":
+        return Explanation(
+            f"OpenTrain is rate limiting the bot. Try again {_after(error.retry_after_seconds)}.",
+            request_id=rid,
+        )
+    if error.code == "BAD_REQUEST":
+        field = error.details.get("field")
+        where = f" (field `{field}`)" if isinstance(field, str) else ""
+        return Explanation(f"OpenTrain rejected the request as invalid{where}.", request_id=rid)
+    if error.code == "CONFLICT":
+        return Explanation(
+            f"OpenTrain refused this in the current state (`{reason or 'conflict'}`).",
+            request_id=rid,
+        )
+    return Explanation(
+        "OpenTrain had a problem on its side, so nothing was confirmed. Try again shortly.",
+        request_id=rid,
+    )
+
+
+def _not_found(error: OpenTrainError) -> str:
+    """404 details name the resource and its id: `{resource: "approvals", approvalId}`."""
+    what = (error.resource or "item").removesuffix("s").replace("-", " ")
+    ids = [v for k, v in error.details.items() if k.endswith("Id") and isinstance(v, str) and v]
+    named = f" `{ids[0]}`" if ids else ""
+    return f"OpenTrain has no {what}{named} for this account — check the id."
+
+
+def _after(seconds: float | None) -> str:
+    if not seconds:
+        return "in a minute"
+    return "in " + humanize(timedelta(seconds=math.ceil(seconds)))

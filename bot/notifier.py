@@ -1,0 +1,580 @@
+"""The only writer of bot-owned Slack messages: drains the store's outbox of effects.
+
+Each effect (post a card, update it, one thread reply, a DM) is claimed from the
+store with a lease, so one process works it at a time, and completed with the
+Slack `ts` it produced. Every message we post carries metadata naming its
+effect id; an effect retried after a crash first looks for that metadata in the
+channel (or thread) and records what it finds instead of posting twice.
+
+Failures: 429 pauses that method (and channel) for `Retry-After` and tries
+again; 5xx, timeouts and connection errors retry with backoff, a bounded number
+of times; a channel we cannot post in (`channel_not_found`, `not_in_channel`,
+`is_archived`, a deleted card, …) is audited and the requester gets the message
+as a DM instead — never an endless loop.
+
+Deliveries use their own Slack client without automatic retries: the SDK's
+retry of a `chat.postMessage` that failed with a 5xx or a dropped connection
+would post again without looking, and Slack may have posted the first one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot import cards
+from bot.approvals import AuditEntry, Effect, EffectKind, TrackedApproval, effect
+from bot.clock import Clock
+from bot.logs import log_kv
+from bot.pacing import SlackPacer
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+EFFECT_METADATA_KEY = "effectId"
+# A claimed batch is this process's for CLAIM_LEASE; a lane starts no new effect once
+# less than LEASE_MARGIN is left, so each delivery ends before another process may
+# claim it (one delivery is a few Slack calls of at most DELIVERY_TIMEOUT each, plus
+# pacing). After a crash, what the dead process held waits out the lease.
+CLAIM_LEASE = timedelta(minutes=5)
+LEASE_MARGIN = timedelta(minutes=2)
+DELIVERY_TIMEOUT_SECONDS = 10
+DRAIN_BATCH = 50
+LANES_AT_ONCE = 20
+MAX_ATTEMPTS = 8
+MAX_BACKOFF_SECONDS = 300
+NOT_YET_DELAY = timedelta(seconds=2)
+# A 429 is waited out in the lane this many times, if Slack asks for at most
+# INLINE_RETRY_AFTER seconds; otherwise the effect is postponed (not a failure).
+RATE_LIMITED_INLINE = 3
+INLINE_RETRY_AFTER = 30
+# Errors that will not fix themselves by retrying this effect.
+CHANNEL_GONE = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "message_not_found",
+        "cant_update_message",
+        "thread_not_found",  # the card was deleted before its reply went out
+    }
+)
+UNDELIVERABLE = frozenset(
+    {
+        "user_not_found",
+        "user_disabled",
+        "cannot_dm_bot",
+        "account_inactive",
+        "invalid_blocks",
+        "msg_too_long",
+        "no_text",
+        "invalid_metadata_format",
+    }
+)
+
+# Within a channel the card comes first and tells the truth before its thread does.
+KIND_ORDER = [
+    EffectKind.POST_CARD,
+    EffectKind.UPDATE_CARD,
+    EffectKind.OUTCOME_REPLY,
+    EffectKind.REQUESTER_DM,
+    EffectKind.REMINDER_DM,
+    EffectKind.REFRESH_HOME,
+]
+
+ApproversLookup = Callable[[str | None], Awaitable[list[str]]]
+# The Home tab of everyone who sees an approval, as (user id, view) pairs.
+HomeViews = Callable[[TrackedApproval], Awaitable[list[tuple[str, View]]]]
+
+
+class NotYet(Exception):
+    """The effect depends on another one that has not landed yet (e.g. no card to update)."""
+
+
+class NoCard(Exception):
+    """There is no card to update or reply under: it had no channel, or its channel refused it."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class Notifier:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        slack: AsyncWebClient,
+        clock: Clock,
+        owner: str,
+        opentrain_host: str,
+        pacer: SlackPacer,
+        approvers: ApproversLookup,
+        home_views: HomeViews | None = None,
+    ) -> None:
+        self._store = store
+        self._slack = slack  # shared with the listeners (ephemerals, unfurls, Home tabs)
+        self._outbox_slack = AsyncWebClient(
+            token=slack.token,
+            base_url=slack.base_url,
+            timeout=DELIVERY_TIMEOUT_SECONDS,
+            ssl=slack.ssl,
+            proxy=slack.proxy,
+            headers=slack.headers,
+            retry_handlers=[],
+        )
+        self._clock = clock
+        self._owner = owner
+        self._opentrain_host = opentrain_host
+        self._pacer = pacer
+        self._approvers = approvers
+        self._home_views = home_views
+        self._landed: dict[str, asyncio.Event] = {}  # only effects someone waits for
+
+    # --- draining -------------------------------------------------------------
+    async def drain(self) -> int:
+        """Deliver every due effect (in lanes per channel/user); returns how many were worked."""
+        worked = 0
+        while True:
+            now = self._clock.now()
+            batch = await self._store.claim_effects(
+                now, self._owner, limit=DRAIN_BATCH, lease=CLAIM_LEASE
+            )
+            if not batch:
+                return worked
+            await self._run_lanes(batch)
+            worked += len(batch)
+
+    async def _run_lanes(self, batch: Sequence[Effect]) -> None:
+        lanes: dict[str, list[Effect]] = defaultdict(list)
+        for item in sorted(batch, key=lambda e: (e.due_at, KIND_ORDER.index(e.kind))):
+            lanes[await self._lane_of(item)].append(item)
+        limit = asyncio.Semaphore(LANES_AT_ONCE)
+
+        async def run(items: list[Effect]) -> None:
+            async with limit:
+                for item in items:
+                    # The claim pushed `due_at` to the end of our lease.
+                    if self._clock.now() >= item.due_at - LEASE_MARGIN:
+                        return  # left for the next claim, here or in another process
+                    await self._work(item)
+
+        await asyncio.gather(*(run(items) for items in lanes.values()))
+
+    async def _lane_of(self, item: Effect) -> str:
+        if item.kind in (EffectKind.REQUESTER_DM, EffectKind.REMINDER_DM):
+            return f"dm:{item.payload.get('user', item.approval_id)}"
+        approval = await self._store.get_approval(item.approval_id)
+        return f"channel:{approval.channel_id if approval else None}"
+
+    async def _work(self, item: Effect) -> None:
+        try:
+            await self._work_once(item)
+        except Exception as exc:  # a bug or a store outage must not stall the other lanes
+            log.exception("slack effect failed unexpectedly %s", log_kv(effect=item.id))
+            try:
+                await self._retry_with_backoff(item, f"unexpected: {type(exc).__name__}")
+            except Exception:
+                log.exception("could not reschedule %s", log_kv(effect=item.id))
+
+    async def _work_once(self, item: Effect) -> None:
+        rate_limited = 0
+        while True:
+            try:
+                result = await self._deliver(item)
+            except NotYet:
+                await self._store.retry_effect(
+                    item.id,
+                    self._clock.now() + NOT_YET_DELAY,
+                    "waiting for the card",
+                    count_attempt=False,
+                )
+                return
+            except NoCard as exc:
+                await self._channel_unavailable(item, exc.error)
+                return
+            except SlackApiError as exc:
+                retry_after = rate_limit_wait(exc)
+                if retry_after is None:
+                    await self._failed(item, exc)
+                    return
+                rate_limited += 1
+                if rate_limited > RATE_LIMITED_INLINE or retry_after > INLINE_RETRY_AFTER:
+                    await self._store.retry_effect(
+                        item.id, self._later(retry_after), "ratelimited", count_attempt=False
+                    )
+                    return
+                continue  # the pacer holds this method until Retry-After has passed
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                await self._retry_with_backoff(item, f"network: {type(exc).__name__}")
+                return
+            await self._store.complete_effect(item.id, result)
+            self._signal_landed(item.id)
+            return
+
+    async def wait_landed(self, effect_id: str, within: float) -> Effect | None:
+        """Wait (bounded) until an effect is done here or elsewhere; returns it as stored."""
+        event = self._landed.setdefault(effect_id, asyncio.Event())
+        deadline = asyncio.get_running_loop().time() + within
+        try:
+            while True:
+                stored = await self._store.get_effect(effect_id)
+                remaining = deadline - asyncio.get_running_loop().time()
+                if stored is None or stored.done or remaining <= 0:
+                    return stored
+                # Done in another process sets no event here: look again now and then.
+                try:
+                    await asyncio.wait_for(event.wait(), timeout=min(remaining, 0.25))
+                except TimeoutError:
+                    continue
+        finally:
+            self._landed.pop(effect_id, None)
+
+    def _signal_landed(self, effect_id: str) -> None:
+        event = self._landed.get(effect_id)
+        if event is not None:
+            event.set()
+
+    # --- ephemeral answers for listeners -------------------------------------------
+    async def ephemeral(
+        self, channel_id: str | None, user_id: str, message: cards.SlackMessage
+    ) -> None:
+        """Tell one user something privately in a channel; by DM if the channel will not take it."""
+        kwargs = message.as_kwargs()
+        if channel_id:
+            try:
+                await self._slack.chat_postEphemeral(channel=channel_id, user=user_id, **kwargs)
+                return
+            except SlackApiError as exc:
+                error = exc.response.get("error")
+                log.info("ephemeral failed, using DM %s", log_kv(user=user_id, error=error))
+        opened = await self._slack.conversations_open(users=user_id)
+        await self._slack.chat_postMessage(channel=str(opened["channel"]["id"]), **kwargs)
+
+    # --- answers to approval links pasted in channels ----------------------------------
+    async def unfurl(self, channel: str, ts: str, unfurls: dict[str, dict[str, Any]]) -> None:
+        """Attach previews (`{url: {"blocks": …}}`) to a message that shared those URLs."""
+        await self._pacer.acquire("chat.unfurl", channel)
+        await self._slack.chat_unfurl(channel=channel, ts=ts, unfurls=unfurls)
+
+    async def thread_reply(self, channel: str, thread_ts: str, message: cards.SlackMessage) -> str:
+        """Post one reply under someone else's message; returns its ts."""
+        await self._pacer.acquire("chat.postMessage", channel)
+        response = await self._slack.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+            **message.as_kwargs(),
+        )
+        return str(response["ts"])
+
+    # --- messages and views that belong to no single approval ------------------------
+    async def post_message(self, channel: str, message: cards.SlackMessage) -> str:
+        """Post a bot message of its own (the daily digest); returns its ts."""
+        await self._pacer.acquire("chat.postMessage", channel)
+        response = await self._slack.chat_postMessage(
+            channel=channel, unfurl_links=False, unfurl_media=False, **message.as_kwargs()
+        )
+        return str(response["ts"])
+
+    async def publish_home(self, user_id: str, view: View) -> None:
+        """Replace `user_id`'s App Home tab with `view`."""
+        await self._pacer.acquire("views.publish")
+        await self._slack.views_publish(user_id=user_id, view=view)
+
+    async def _refresh_home(self, approval: TrackedApproval) -> dict[str, Any]:
+        if self._home_views is None:
+            return {"skipped": "no home tab"}
+        published: list[str] = []
+        for user_id, view in await self._home_views(approval):
+            await self.publish_home(user_id, view)
+            published.append(user_id)
+        return {"published": published}
+
+    # --- failures ---------------------------------------------------------------
+    async def _failed(self, item: Effect, exc: SlackApiError) -> None:
+        error = str(exc.response.get("error", "unknown_error"))
+        if error in CHANNEL_GONE:
+            await self._channel_unavailable(item, error)
+            return
+        if error in UNDELIVERABLE:
+            await self._give_up(item, error)
+            return
+        await self._retry_with_backoff(item, error)
+
+    async def _retry_with_backoff(self, item: Effect, error: str) -> None:
+        if item.attempts + 1 >= MAX_ATTEMPTS:
+            await self._give_up(item, error)
+            return
+        delay = min(2 ** (item.attempts + 1), MAX_BACKOFF_SECONDS)
+        log.warning("slack effect retry %s", log_kv(effect=item.id, error=error, in_s=delay))
+        await self._store.retry_effect(item.id, self._later(delay), error)
+
+    async def _give_up(self, item: Effect, error: str) -> None:
+        log.error("slack effect abandoned %s", log_kv(effect=item.id, error=error))
+        await self._audit(item, "effect_failed", error=error, kind=item.kind.value)
+        await self._store.complete_effect(item.id, {"error": error})
+        self._signal_landed(item.id)
+
+    async def _channel_unavailable(self, item: Effect, error: str) -> None:
+        """The card's channel cannot take messages: audit, and DM the requester instead."""
+        await self._give_up(item, error)
+        approval = await self._store.get_approval(item.approval_id)
+        if approval is None or approval.requester.kind != "slack":
+            return
+        if item.kind in (EffectKind.REQUESTER_DM, EffectKind.REMINDER_DM):
+            return
+        fallback = effect(
+            approval.approval_id,
+            EffectKind.REQUESTER_DM,
+            self._clock.now(),
+            key=f"channel-unavailable:{approval.status.value}",
+            payload={
+                "reason": "channel_unavailable",
+                "error": error,
+                "user": approval.requester.id,
+            },
+        )
+        await self._store.enqueue_effects([fallback])
+
+    # --- delivering -------------------------------------------------------------
+    async def _deliver(self, item: Effect) -> dict[str, Any] | None:
+        approval = await self._store.get_approval(item.approval_id)
+        if approval is None:
+            return {"skipped": "approval unknown"}
+        match item.kind:
+            case EffectKind.POST_CARD:
+                return await self._post_card(item, approval)
+            case EffectKind.UPDATE_CARD:
+                return await self._update_card(approval)
+            case EffectKind.OUTCOME_REPLY:
+                return await self._outcome_reply(item, approval)
+            case EffectKind.REMINDER_DM if approval.status.is_terminal:
+                return {"skipped": f"approval {approval.status.value}"}
+            case EffectKind.REQUESTER_DM | EffectKind.REMINDER_DM:
+                return await self._direct_message(item, approval)
+            case EffectKind.REFRESH_HOME:
+                return await self._refresh_home(approval)
+        return {"skipped": f"unknown kind {item.kind}"}
+
+    async def _post_card(self, item: Effect, approval: TrackedApproval) -> dict[str, Any]:
+        if approval.card_ts and approval.channel_id:
+            return {
+                "channel": approval.channel_id,
+                "ts": approval.card_ts,
+                "permalink": approval.card_permalink,
+            }
+        if approval.channel_id is None:
+            raise NoCard("no_channel")
+        channel = approval.channel_id
+        ts = await self._already_posted(item, channel, thread_ts=None)
+        if ts is None:
+            card = cards.approval_card(
+                approval,
+                now=self._clock.now(),
+                opentrain_host=self._opentrain_host,
+                approvers=await self._approvers(channel),
+            )
+            ts = await self._post(item, channel, card)
+        permalink = await self._permalink(channel, ts)
+        await self._record_card(approval.approval_id, channel, ts, permalink)
+        await self._audit(item, "card_posted", channel=channel, ts=ts)
+        return {"channel": channel, "ts": ts, "permalink": permalink}
+
+    async def _permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            response = await self._call(
+                "chat.getPermalink",
+                None,
+                lambda: self._outbox_slack.chat_getPermalink(channel=channel, message_ts=ts),
+            )
+        except (SlackApiError, TimeoutError, aiohttp.ClientError, OSError):
+            return None  # a card without a permalink still works; lists show no link
+        return str(response["permalink"])
+
+    async def _record_card(
+        self, approval_id: str, channel: str, ts: str, permalink: str | None
+    ) -> None:
+        for _ in range(10):
+            current = await self._store.get_approval(approval_id)
+            if current is None or current.card_ts == ts:
+                return
+            located = current.evolve(channel_id=channel, card_ts=ts, card_permalink=permalink)
+            if await self._store.update_approval(located):
+                return
+        raise RuntimeError(f"could not record the card of {approval_id} after 10 tries")
+
+    async def _update_card(self, approval: TrackedApproval) -> dict[str, Any]:
+        channel, ts = await self._card_location(approval)
+        card = cards.approval_card(
+            approval,
+            now=self._clock.now(),
+            opentrain_host=self._opentrain_host,
+            approvers=await self._approvers(channel),
+        )
+        await self._call(
+            "chat.update",
+            channel,
+            lambda: self._outbox_slack.chat_update(channel=channel, ts=ts, **card.as_kwargs()),
+        )
+        return {"channel": channel, "ts": ts}
+
+    async def _outcome_reply(self, item: Effect, approval: TrackedApproval) -> dict[str, Any]:
+        channel, card_ts = await self._card_location(approval)
+        ts = await self._already_posted(item, channel, thread_ts=card_ts)
+        if ts is None:
+            reply = cards.outcome_reply(approval, now=self._clock.now())
+            ts = await self._post(item, channel, reply, thread_ts=card_ts)
+        return {"channel": channel, "ts": ts}
+
+    async def _direct_message(self, item: Effect, approval: TrackedApproval) -> dict[str, Any]:
+        user = str(item.payload.get("user") or approval.requester.id)
+        opened = await self._call(
+            "conversations.open", None, lambda: self._outbox_slack.conversations_open(users=user)
+        )
+        channel = str(opened["channel"]["id"])
+        ts = await self._already_posted(item, channel, thread_ts=None)
+        if ts is None:
+            ts = await self._post(item, channel, self._dm_message(item, approval))
+        return {"channel": channel, "ts": ts}
+
+    def _dm_message(self, item: Effect, approval: TrackedApproval) -> cards.SlackMessage:
+        now = self._clock.now()
+        if item.kind is EffectKind.REMINDER_DM:
+            return cards.reminder_dm(
+                approval,
+                now=now,
+                opentrain_host=self._opentrain_host,
+                card_permalink=item.payload.get("permalink"),
+                final=bool(item.payload.get("final")),
+            )
+        reason = item.payload.get("reason", "expired")
+        return cards.requester_dm(
+            approval,
+            now=now,
+            reason="channel_unavailable" if reason == "channel_unavailable" else "expired",
+            channel_error=item.payload.get("error"),
+            opentrain_host=self._opentrain_host,
+        )
+
+    async def _card_location(self, approval: TrackedApproval) -> tuple[str, str]:
+        if approval.channel_id is not None and approval.card_ts is not None:
+            return approval.channel_id, approval.card_ts
+        posting = await self._store.get_effect(
+            effect(approval.approval_id, EffectKind.POST_CARD, self._clock.now()).id
+        )
+        if posting is not None and not posting.done:
+            raise NotYet
+        result = (posting.result if posting else None) or {}
+        raise NoCard(str(result.get("error") or "no_card"))
+
+    async def _post(
+        self,
+        item: Effect,
+        channel: str,
+        message: cards.SlackMessage,
+        thread_ts: str | None = None,
+    ) -> str:
+        kwargs = message.as_kwargs()
+        metadata = kwargs.get("metadata") or {"event_type": "opentrain_effect", "event_payload": {}}
+        metadata["event_payload"] = {**metadata["event_payload"], EFFECT_METADATA_KEY: item.id}
+        kwargs["metadata"] = metadata
+        response = await self._call(
+            "chat.postMessage",
+            channel,
+            lambda: self._outbox_slack.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+                **kwargs,
+            ),
+        )
+        return str(response["ts"])
+
+    async def _already_posted(
+        self, item: Effect, channel: str, thread_ts: str | None
+    ) -> str | None:
+        """After a crash between posting and recording, find the message we already posted.
+
+        The first attempt marks the effect as started (so it needs no lookup); any
+        later attempt may follow a post whose `ts` was never recorded.
+        """
+        if await self._store.claim_key(f"effect-started:{item.id}", timedelta(days=7)):
+            return None  # first attempt: nothing can have landed yet
+        if thread_ts is None:
+            page = await self._call(
+                "conversations.history",
+                channel,
+                lambda: self._outbox_slack.conversations_history(
+                    channel=channel, limit=100, include_all_metadata=True
+                ),
+            )
+        else:
+            page = await self._call(
+                "conversations.replies",
+                channel,
+                lambda: self._outbox_slack.conversations_replies(
+                    channel=channel, ts=thread_ts, limit=200, include_all_metadata=True
+                ),
+            )
+        messages: list[dict[str, Any]] = page.get("messages", [])
+        for message in messages:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get(EFFECT_METADATA_KEY) == item.id:
+                log.info("slack effect had landed %s", log_kv(effect=item.id, ts=message["ts"]))
+                return str(message["ts"])
+        return None
+
+    # --- helpers ----------------------------------------------------------------
+    async def _call(
+        self,
+        method: str,
+        channel: str | None,
+        request: Callable[[], Awaitable[AsyncSlackResponse]],
+    ) -> AsyncSlackResponse:
+        """One Web API call in its pacing turn; a 429 holds the method's other callers too."""
+        await self._pacer.acquire(method, channel)
+        try:
+            return await request()
+        except SlackApiError as exc:
+            retry_after = rate_limit_wait(exc)
+            if retry_after is not None:
+                self._pacer.hold(method, channel, retry_after)
+            raise
+
+    def _later(self, seconds: float) -> datetime:
+        return self._clock.now() + timedelta(seconds=seconds)
+
+    async def _audit(self, item: Effect, action: str, **details: object) -> None:
+        await self._store.append_audit(
+            AuditEntry(
+                at=self._clock.now(),
+                action=action,
+                actor="bot",
+                approval_id=item.approval_id,
+                details={"effect": item.id, **details},
+            )
+        )
+
+
+def rate_limit_wait(exc: SlackApiError) -> int | None:
+    """Seconds Slack asked us to wait, if `exc` is a rate limit (429 / `ratelimited`)."""
+    response = exc.response
+    if response.status_code != 429 and response.get("error") != "ratelimited":
+        return None
+    try:
+        return max(1, int(response.headers.get("Retry-After", "1")))
+    except ValueError:
+        return 1

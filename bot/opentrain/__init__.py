@@ -1,0 +1,72 @@
+"""OpenTrain's Public API: typed async client, wire models and error types.
+
+A leaf package: it imports nothing from the rest of `bot/` and knows nothing of Slack.
+"""
+
+from bot.opentrain.client import OpenTrainClient
+from bot.opentrain.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InternalError,
+    NotFound,
+    OpenTrainError,
+    OpenTrainUnavailable,
+    RateLimited,
+    Unauthorized,
+)
+from bot.opentrain.models import (
+    Approval,
+    ApprovalRequested,
+    ApprovalStatus,
+    ApprovalType,
+    AuthMe,
+    Capabilities,
+    Contract,
+    ContractEnded,
+    Credits,
+    HireTerms,
+    LedgerEntry,
+    Message,
+    MessagesPage,
+    Milestone,
+    PendingPayment,
+    Proposal,
+    UpdateEvent,
+    UpdatesPage,
+    Webhook,
+    WebhookCreated,
+)
+
+__all__ = [
+    "Approval",
+    "ApprovalRequested",
+    "ApprovalStatus",
+    "ApprovalType",
+    "AuthMe",
+    "BadRequest",
+    "Capabilities",
+    "Conflict",
+    "Contract",
+    "ContractEnded",
+    "Credits",
+    "Forbidden",
+    "HireTerms",
+    "InternalError",
+    "LedgerEntry",
+    "Message",
+    "MessagesPage",
+    "Milestone",
+    "NotFound",
+    "OpenTrainClient",
+    "OpenTrainError",
+    "OpenTrainUnavailable",
+    "PendingPayment",
+    "Proposal",
+    "RateLimited",
+    "Unauthorized",
+    "UpdateEvent",
+    "UpdatesPage",
+    "Webhook",
+    "WebhookCreated",
+]

@@ -1,0 +1,396 @@
+"""Typed async client for OpenTrain's Public API (opentrain-api.md), httpx underneath.
+
+Retries follow OpenTrain's idempotency rules (§0.1, §7.3): reads and the
+co-sign requests (hire, fund, approve, end) may be repeated safely — OpenTrain
+hands back the same pending approval — so they retry on 429 / 502 / 503 / 504,
+dropped connections and timeouts. Direct writes (milestone create, messages,
+webhooks) only retry when the request provably never left. A 500 is never
+retried: the server may have acted before failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Sequence
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from bot.opentrain.errors import OpenTrainError, OpenTrainUnavailable, error_from_response
+from bot.opentrain.models import (
+    Approval,
+    ApprovalRequested,
+    AuthMe,
+    Capabilities,
+    Contract,
+    ContractEnded,
+    Credits,
+    HireTerms,
+    JsonValue,
+    Message,
+    MessageSent,
+    MessagesPage,
+    Milestone,
+    PendingPayment,
+    Proposal,
+    UpdatesPage,
+    Webhook,
+    WebhookCreated,
+    json_body,
+)
+
+API_PREFIX = "/api/public/v1"
+USER_AGENT = "opentrain-cosign-bot"
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+
+logger = logging.getLogger("bot.opentrain")
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class _Retry(Enum):
+    SAFE = "safe"  # a repeat cannot do anything twice
+    UNSENT_ONLY = "unsent_only"  # only when the request never reached OpenTrain
+
+
+# The request never left: no connection, or no free connection in the pool.
+_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+class OpenTrainClient:
+    """One OpenTrain account, one token; every call returns a model or raises OpenTrainError."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: SecretStr | str,
+        *,
+        timeout: float = 30.0,
+        max_attempts: int = 4,
+        retry_budget_seconds: float = 30.0,
+        backoff_base: float = 0.5,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._token = token if isinstance(token, SecretStr) else SecretStr(token)
+        self._max_attempts = max(1, max_attempts)
+        self._retry_budget = retry_budget_seconds
+        self._backoff_base = backoff_base
+        self._http = httpx.AsyncClient(
+            base_url=self._base_url + API_PREFIX,
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenTrainClient(base_url={self._base_url!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # --- account ------------------------------------------------------------------
+
+    async def auth_me(self) -> AuthMe:
+        return _model(AuthMe, await self._call("GET", "/auth/me"))
+
+    async def capabilities(self) -> Capabilities:
+        return _model(Capabilities, await self._call("GET", "/job-drafts/capabilities"))
+
+    async def credits(self) -> Credits:
+        return _model(Credits, _field(await self._call("GET", "/credits"), "credits"))
+
+    async def pending_payments(self) -> list[PendingPayment]:
+        payload = await self._call("GET", "/payments/pending")
+        return _models(PendingPayment, _field(payload, "payments"))
+
+    # --- proposals and contracts --------------------------------------------------
+
+    async def get_proposal(self, proposal_id: str) -> Proposal:
+        payload = await self._call("GET", _path("proposals", proposal_id))
+        return _model(Proposal, _field(payload, "proposal"))
+
+    async def hire(self, proposal_id: str, terms: HireTerms) -> ApprovalRequested:
+        # Built once so every retry resends identical bytes: changed terms would
+        # supersede the approval a human may already be looking at.
+        body = terms.request_body()
+        payload = await self._call(
+            "POST", _path("proposals", proposal_id, "hire"), body=body, retry=_Retry.SAFE
+        )
+        return _model(ApprovalRequested, payload)
+
+    async def list_contracts(
+        self, *, status: str | None = None, job_id: str | None = None
+    ) -> list[Contract]:
+        payload = await self._call("GET", "/contracts", params={"status": status, "jobId": job_id})
+        return _models(Contract, _field(payload, "contracts"))
+
+    async def get_contract(self, contract_id: str) -> Contract:
+        payload = await self._call("GET", _path("contracts", contract_id))
+        return _model(Contract, _field(payload, "contract"))
+
+    async def end_contract(self, contract_id: str) -> ContractEnded | ApprovalRequested:
+        """200 when nothing is funded (ended now); 202 with an approval when escrow is at stake."""
+        payload = await self._call(
+            "POST", _path("contracts", contract_id, "end"), retry=_Retry.SAFE
+        )
+        if isinstance(payload, dict) and "approval" in payload:
+            return _model(ApprovalRequested, payload)
+        return _model(ContractEnded, payload)
+
+    # --- milestones ---------------------------------------------------------------
+
+    async def create_milestone(
+        self,
+        contract_id: str,
+        *,
+        description: str,
+        name: str | None = None,
+        amount_usd: Decimal | None = None,
+        volume: Decimal | None = None,
+        due_date: date | None = None,
+    ) -> Milestone:
+        """A direct write (no co-sign, no money moves): retried only if it never left."""
+        fields: dict[str, JsonValue] = {
+            "name": name,
+            "description": description,
+            "amountUsd": amount_usd,
+            "volume": volume,
+            "dueDate": due_date.isoformat() if due_date else None,
+        }
+        body = json_body({key: value for key, value in fields.items() if value is not None})
+        payload = await self._call(
+            "POST",
+            _path("contracts", contract_id, "milestones"),
+            body=body,
+            retry=_Retry.UNSENT_ONLY,
+        )
+        return _model(Milestone, _field(payload, "milestone"))
+
+    async def fund_milestone(self, milestone_id: str) -> ApprovalRequested:
+        payload = await self._call(
+            "POST", _path("milestones", milestone_id, "fund"), retry=_Retry.SAFE
+        )
+        return _model(ApprovalRequested, payload)
+
+    async def approve_milestone(self, milestone_id: str) -> ApprovalRequested:
+        """Request the payout of a funded milestone (co-signed)."""
+        payload = await self._call(
+            "POST", _path("milestones", milestone_id, "approve"), retry=_Retry.SAFE
+        )
+        return _model(ApprovalRequested, payload)
+
+    # --- approvals and the /updates feed ------------------------------------------
+
+    async def get_approval(self, approval_id: str) -> Approval:
+        payload = await self._call("GET", _path("approvals", approval_id))
+        return _model(Approval, _field(payload, "approval"))
+
+    async def poll_updates(self, cursor: str | None = None, limit: int = 200) -> UpdatesPage:
+        payload = await self._call("GET", "/updates", params={"cursor": cursor, "limit": limit})
+        return _model(UpdatesPage, payload)
+
+    async def iter_updates(
+        self, cursor: str | None = None, limit: int = 200
+    ) -> AsyncIterator[UpdatesPage]:
+        """Pages from `cursor` on, following `hasMore`; persist each page's cursor as you go."""
+        while True:
+            page = await self.poll_updates(cursor, limit)
+            yield page
+            # A cursor that does not move would loop forever; treat it as the end.
+            if not page.has_more or page.next_cursor in (None, cursor):
+                return
+            cursor = page.next_cursor
+
+    # --- webhooks -----------------------------------------------------------------
+
+    async def create_webhook(self, url: str, event_types: Sequence[str]) -> WebhookCreated:
+        body = json_body({"url": url, "eventTypes": list(event_types)})
+        payload = await self._call("POST", "/webhooks", body=body, retry=_Retry.UNSENT_ONLY)
+        return _model(WebhookCreated, payload)
+
+    async def list_webhooks(self) -> list[Webhook]:
+        return _models(Webhook, _field(await self._call("GET", "/webhooks"), "webhooks"))
+
+    async def delete_webhook(self, webhook_id: str) -> Webhook:
+        payload = await self._call(
+            "DELETE", _path("webhooks", webhook_id), retry=_Retry.UNSENT_ONLY
+        )
+        return _model(Webhook, _field(payload, "webhook"))
+
+    # --- messages -----------------------------------------------------------------
+
+    async def list_messages(
+        self,
+        *,
+        conversation_id: str | None = None,
+        cursor: str | None = None,
+        limit: int = 20,
+        direction: str | None = None,
+    ) -> MessagesPage:
+        """Conversation summaries, or with `conversation_id` the messages in that conversation."""
+        params = {
+            "conversationId": conversation_id,
+            "cursor": cursor,
+            "limit": limit,
+            "direction": direction,
+        }
+        return _model(MessagesPage, await self._call("GET", "/messages", params=params))
+
+    async def send_message(self, conversation_id: str, content: str) -> Message:
+        body = json_body({"conversationId": conversation_id, "content": content})
+        payload = await self._call("POST", "/messages", body=body, retry=_Retry.UNSENT_ONLY)
+        return _model(MessageSent, payload).message
+
+    # --- transport ----------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str | int | None] | None = None,
+        body: bytes | None = None,
+        retry: _Retry = _Retry.SAFE,
+    ) -> Any:
+        """The decoded JSON of a 2xx answer, after the retries `retry` allows."""
+        headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        query = {key: str(value) for key, value in (params or {}).items() if value is not None}
+        deadline = time.monotonic() + self._retry_budget
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._http.request(
+                    method, path, params=query, content=body, headers=headers
+                )
+            except httpx.TransportError as exc:
+                retryable = _UNSENT if retry is _Retry.UNSENT_ONLY else _TRANSIENT
+                delay = self._delay(attempt, deadline) if isinstance(exc, retryable) else None
+                if delay is None:
+                    raise OpenTrainUnavailable(_unreachable(exc, attempt)) from exc
+                _log_retry(method, path, attempt, type(exc).__name__, delay, None)
+                await asyncio.sleep(delay)
+                continue
+            if response.is_success:
+                return _decode(response)
+            error = error_from_response(response.status_code, response.text, response.headers)
+            if retry is _Retry.UNSENT_ONLY or response.status_code not in RETRYABLE_STATUSES:
+                raise error
+            # When the server asks for more time than the budget has left, give up
+            # now: the error carries retry_after_seconds so the caller can say when.
+            delay = self._delay(attempt, deadline, asked=error.retry_after_seconds)
+            if delay is None:
+                raise error
+            _log_retry(method, path, attempt, f"http_{response.status_code}", delay, error)
+            await asyncio.sleep(delay)
+
+    def _delay(self, attempt: int, deadline: float, asked: float | None = None) -> float | None:
+        """Seconds to wait before the next attempt, or None when no retry is left."""
+        remaining = deadline - time.monotonic()
+        if attempt >= self._max_attempts or remaining <= 0:
+            return None
+        if asked is not None:
+            return asked if asked <= remaining else None
+        backoff = self._backoff_base * 2.0 ** (attempt - 1)
+        jitter = random.uniform(0, backoff / 10)  # noqa: S311 — spreads retries, not a secret
+        return min(backoff + jitter, remaining)
+
+
+def _path(*segments: str) -> str:
+    """`/a/b/c` with each segment percent-encoded, so an id like `../x` stays one segment."""
+    return "".join("/" + _segment(segment) for segment in segments)
+
+
+def _segment(value: str) -> str:
+    quoted = quote(value, safe="")
+    # quote() leaves "." alone, and "." / ".." segments would be collapsed by URL normalisation.
+    return quoted.replace(".", "%2E") if set(value) <= {"."} else quoted
+
+
+def _decode(response: httpx.Response) -> Any:
+    if not response.content:
+        return {}
+    try:
+        return json.loads(response.text, parse_float=Decimal, parse_constant=_no_constants)
+    except ValueError:
+        raise OpenTrainError(
+            "OpenTrain answered with a body that is not JSON",
+            status=response.status_code,
+            code="INVALID_RESPONSE",
+        ) from None
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _field(payload: Any, key: str) -> Any:
+    if not isinstance(payload, dict) or key not in payload:
+        raise _invalid(f"no `{key}` in OpenTrain's answer")
+    return payload[key]
+
+
+def _model(model: type[ModelT], data: Any) -> ModelT:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or model.__name__
+        raise _invalid(
+            f"OpenTrain's answer does not fit {model.__name__} ({where}: {first['msg']})"
+        ) from exc
+
+
+def _models(model: type[ModelT], data: Any) -> list[ModelT]:
+    if not isinstance(data, list):
+        raise _invalid(f"expected a list of {model.__name__} from OpenTrain")
+    return [_model(model, item) for item in data]
+
+
+def _invalid(message: str) -> OpenTrainError:
+    return OpenTrainError(message, code="INVALID_RESPONSE")
+
+
+def _unreachable(exc: httpx.TransportError, attempts: int) -> str:
+    what = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
+    tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+    return f"OpenTrain {what} ({type(exc).__name__}, {tries})"
+
+
+def _log_retry(
+    method: str, path: str, attempt: int, cause: str, delay: float, error: OpenTrainError | None
+) -> None:
+    logger.info(
+        "opentrain_retry method=%s path=%s attempt=%d cause=%s delay_s=%.3f request_id=%s",
+        method,
+        path,
+        attempt,
+        cause,
+        delay,
+        error.request_id if error else None,
+    )

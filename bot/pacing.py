@@ -1,0 +1,143 @@
+"""Proactive pacing of Slack Web API calls, so a burst of outcomes does not provoke 429s.
+
+Slack limits each method per workspace by tier (Tier 2 ≈ 20/min, Tier 3 ≈ 50/min,
+Tier 4 ≈ 100/min) and `chat.postMessage` to about one message per second per
+channel. Waiting for our turn costs the same time as a 429 would, without the
+retries. Rates are kept a little under Slack's so clock drift never tips us over.
+`scale` > 1 speeds every limit up (the simulator's time-scaled limits).
+
+When Slack answers 429 anyway (another app on the token, a limit we do not
+model), `hold` stops every caller of that bucket until `Retry-After` has passed,
+so parallel lanes do not keep hammering a limit that is already exhausted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+PER_MINUTE_BY_TIER = {1: 1.0, 2: 20.0, 3: 50.0, 4: 100.0}
+HEADROOM = 0.96
+POSTS_PER_SECOND_PER_CHANNEL = 1.0
+POST_MESSAGE = "chat.postMessage"
+
+METHOD_TIERS = {
+    "chat.update": 3,
+    "chat.unfurl": 3,
+    "chat.postEphemeral": 4,
+    "chat.getPermalink": 4,
+    "conversations.open": 3,
+    "conversations.history": 3,
+    "conversations.replies": 3,
+    "conversations.info": 3,
+    "users.info": 4,
+    "usergroups.users.list": 2,
+    "views.open": 4,
+    "views.update": 4,
+    "views.publish": 4,
+    "auth.test": 4,
+}
+
+Monotonic = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class TokenBucket:
+    """`rate` tokens per second, holding at most `burst`; `acquire` waits for one.
+
+    Callers are served in arrival order (one lock), so a waiting caller is never
+    overtaken. `monotonic` and `sleep` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        *,
+        monotonic: Monotonic = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("a token bucket needs a positive rate and room for one token")
+        self._rate = rate
+        self._burst = burst
+        self._tokens = burst
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._updated = monotonic()
+        self._held_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = self._monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+        self._updated = now
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            held = self._held_until - self._monotonic()
+            if held > 0:
+                await self._sleep(held)
+                # Slack's window restarted: one call now, then the usual pace.
+                self._tokens = 1.0
+                self._updated = self._monotonic()
+            else:
+                self._refill()
+            if self._tokens < 1:
+                await self._sleep((1 - self._tokens) / self._rate)
+                self._refill()
+            self._tokens -= 1
+
+    def hold(self, seconds: float) -> None:
+        """Serve nobody for `seconds` (Slack said Retry-After)."""
+        self._held_until = max(self._held_until, self._monotonic() + seconds)
+
+
+class SlackPacer:
+    def __init__(
+        self,
+        scale: float = 1.0,
+        *,
+        monotonic: Monotonic = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._scale = scale
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._methods: dict[str, TokenBucket] = {}
+        self._channels: dict[str, TokenBucket] = {}
+
+    async def acquire(self, method: str, channel: str | None = None) -> None:
+        bucket = self._bucket(method, channel)
+        if bucket is not None:
+            await bucket.acquire()
+
+    def hold(self, method: str, channel: str | None, seconds: float) -> None:
+        """Slack answered 429 for `method` (in `channel`): pause its callers for `seconds`."""
+        bucket = self._bucket(method, channel)
+        if bucket is not None:
+            bucket.hold(seconds)
+
+    def _bucket(self, method: str, channel: str | None) -> TokenBucket | None:
+        if method == POST_MESSAGE:
+            return self._channel_bucket(channel) if channel is not None else None
+        tier = METHOD_TIERS.get(method)
+        return None if tier is None else self._method_bucket(method, tier)
+
+    def _method_bucket(self, method: str, tier: int) -> TokenBucket:
+        bucket = self._methods.get(method)
+        if bucket is None:
+            per_second = PER_MINUTE_BY_TIER[tier] / 60 * HEADROOM * self._scale
+            bucket = self._methods[method] = self._new_bucket(per_second)
+        return bucket
+
+    def _channel_bucket(self, channel: str) -> TokenBucket:
+        bucket = self._channels.get(channel)
+        if bucket is None:
+            per_second = POSTS_PER_SECOND_PER_CHANNEL * HEADROOM * self._scale
+            bucket = self._channels[channel] = self._new_bucket(per_second)
+        return bucket
+
+    def _new_bucket(self, per_second: float) -> TokenBucket:
+        return TokenBucket(per_second, burst=1, monotonic=self._monotonic, sleep=self._sleep)

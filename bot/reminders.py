@@ -1,0 +1,284 @@
+"""DM reminders to approvers before an approval expires (issue 6).
+
+Every tick looks at the pending approvals, works out for each approver which
+reminder is due (`bot.reminder_times`, in their Slack time zone) and queues it
+as a `REMINDER_DM` outbox effect whose id names the approval, the approver and
+the reminder. Enqueuing is idempotent on that id, so each reminder is sent at
+most once across ticks, restarts and replicas; the notifier skips reminders of
+approvals that have resolved meanwhile. Approvers who cannot get a DM
+(deactivated, bots) are skipped, and that is audited once per reminder.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Literal
+
+from slack_sdk.errors import SlackApiError
+
+from bot.approvals import (
+    AuditEntry,
+    Effect,
+    EffectKind,
+    TrackedApproval,
+    TrackedStatus,
+    effect,
+)
+from bot.approvers import Approvers
+from bot.clock import Clock
+from bot.config import Settings
+from bot.logs import log_kv
+from bot.people import People
+from bot.reminder_times import Reminder, Snooze, due, plan
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+SNOOZE_FOR = timedelta(hours=4)
+REMIND_NOW_EVERY = timedelta(hours=1)
+SNOOZE_PREFIX = "snooze:"
+REMIND_NOW_PREFIX = "remind-now:"
+# Once-keys outlive any approval (72 h) so a skip is audited once, not every tick.
+SKIP_AUDIT_TTL = timedelta(days=7)
+# A second replica pressing at the same moment loses this key and reports the throttle.
+REMIND_NOW_CLAIM_TTL = timedelta(hours=1)
+ALL_PENDING = 1_000_000
+
+
+@dataclass(frozen=True)
+class RemindNow:
+    """What pressing "Remind approvers" did."""
+
+    status: Literal["sent", "throttled", "not_pending"]
+    reminded: tuple[str, ...] = ()
+    throttled_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Snoozed:
+    """What pressing "Snooze" did: the approver's next reminder now, in their time zone."""
+
+    pending: bool
+    next_reminder: Reminder | None = None
+    tz: tzinfo | None = None
+
+
+class Reminders:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        settings: Settings,
+        approvers: Approvers,
+        people: People,
+        on_effects: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._settings = settings
+        self._approvers = approvers
+        self._people = people
+        self._on_effects = on_effects  # wakes the notifier's outbox drain
+        # Effect ids this process already queued (or skipped), so a tick does not
+        # write the same reminder to the store again every 30 s until the next one.
+        self._settled: set[str] = set()
+
+    # --- scheduled reminders --------------------------------------------------------
+    async def tick(self) -> int:
+        """Queue every reminder that is due; returns how many were queued."""
+        now = self._clock.now()
+        snoozes = await self._snoozes()
+        settled: set[str] = set()
+        people_by_channel: dict[str | None, list[str]] = {}
+        queued = 0
+        for approval in await self._store.list_approvals(
+            status=TrackedStatus.PENDING, limit=ALL_PENDING
+        ):
+            if now >= approval.expires_at:
+                continue
+            channel = approval.channel_id
+            if channel not in people_by_channel:
+                people_by_channel[channel] = await self._approvers.people_for_channel(channel)
+            for user in people_by_channel[channel]:
+                snooze = snoozes.get(f"{approval.approval_id}:{user}")
+                try:
+                    queued += await self._remind_if_due(approval, user, now, snooze, settled)
+                except SlackApiError as exc:
+                    log.warning(
+                        "reminder postponed %s",
+                        log_kv(
+                            approval_id=approval.approval_id,
+                            user=user,
+                            error=exc.response.get("error"),
+                        ),
+                    )
+        self._settled = settled
+        if queued:
+            self._on_effects()
+        return queued
+
+    async def _remind_if_due(
+        self,
+        approval: TrackedApproval,
+        user: str,
+        now: datetime,
+        snooze: Snooze | None,
+        settled: set[str],
+    ) -> int:
+        person = await self._people.person(user)
+        reminder = due(self._plan(approval, person.tz, snooze), now, approval.expires_at)
+        if reminder is None:
+            return 0
+        item = self._effect(approval, user, reminder.slot, final=reminder.final, now=now)
+        # A store error below ends the tick before `settled` replaces `_settled`.
+        settled.add(item.id)
+        if item.id in self._settled:
+            return 0
+        why_not = person.unreachable
+        if why_not is not None:
+            await self._skipped(approval, user, item, why_not, now)
+            return 0
+        return await self._queue(approval, item, reminder, actor="bot", now=now)
+
+    # --- "Remind approvers" on the card ---------------------------------------------
+    async def remind_now(self, approval_id: str, *, by_user: str) -> RemindNow:
+        """DM every approver now, at most once an hour per approval (on the bot's clock)."""
+        approval = await self._store.get_approval(approval_id)
+        if approval is None or approval.status is not TrackedStatus.PENDING:
+            return RemindNow("not_pending")
+        approvers = await self._approvers.people_for_channel(approval.channel_id)
+        if not approvers:
+            return RemindNow("sent")  # nobody to remind; pressing again later must work
+        now = self._clock.now()
+        key = REMIND_NOW_PREFIX + approval_id
+        last = _moment(await self._store.get_config(key))
+        if last is not None and now < last + REMIND_NOW_EVERY:
+            return RemindNow("throttled", throttled_until=last + REMIND_NOW_EVERY)
+        # The key names the press it follows, so two replicas reading the same last
+        # press race for one key and exactly one of them reminds.
+        since = last.isoformat() if last is not None else "never"
+        if not await self._store.claim_key(f"{key}:{since}", REMIND_NOW_CLAIM_TTL):
+            return RemindNow("throttled", throttled_until=now + REMIND_NOW_EVERY)
+        await self._store.set_config(key, {"at": now.isoformat(), "by": by_user})
+        reminded: list[str] = []
+        slot = f"manual-{int(now.timestamp())}"
+        for user in approvers:
+            item = self._effect(approval, user, slot, final=False, now=now)
+            person = await self._people.person(user)
+            why_not = person.unreachable
+            if why_not is not None:
+                await self._skipped(approval, user, item, why_not, now)
+                continue
+            reminder = Reminder(slot, now, final=False)
+            await self._queue(approval, item, reminder, actor=f"slack:{by_user}", now=now)
+            reminded.append(user)
+        if reminded:
+            self._on_effects()
+        return RemindNow("sent", reminded=tuple(reminded))
+
+    # --- "Snooze 4 h" in a reminder DM ---------------------------------------------------
+    async def snooze(self, approval_id: str, user_id: str) -> Snoozed:
+        """Postpone `user_id`'s non-final reminders for 4 h; the last reminder still goes."""
+        approval = await self._store.get_approval(approval_id)
+        if approval is None or approval.status is not TrackedStatus.PENDING:
+            return Snoozed(pending=False)
+        now = self._clock.now()
+        snooze = Snooze(at=now, until=now + SNOOZE_FOR)
+        await self._store.set_config(
+            f"{SNOOZE_PREFIX}{approval_id}:{user_id}",
+            {"at": snooze.at.isoformat(), "until": snooze.until.isoformat()},
+        )
+        await self._audit(
+            "snooze", approval, f"slack:{user_id}", now, until=snooze.until.isoformat()
+        )
+        person = await self._people.person(user_id)
+        upcoming = [r for r in self._plan(approval, person.tz, snooze) if r.due_at > now]
+        return Snoozed(pending=True, next_reminder=upcoming[0] if upcoming else None, tz=person.tz)
+
+    # --- shared steps --------------------------------------------------------------------
+    def _plan(self, approval: TrackedApproval, tz: tzinfo, snooze: Snooze | None) -> list[Reminder]:
+        return plan(
+            approval.expires_at,
+            adopted_at=approval.adopted_at,
+            offsets=self._settings.reminder_offsets,
+            tz=tz,
+            quiet=self._settings.quiet_window,
+            snooze=snooze,
+        )
+
+    def _effect(
+        self, approval: TrackedApproval, user: str, slot: str, *, final: bool, now: datetime
+    ) -> Effect:
+        return effect(
+            approval.approval_id,
+            EffectKind.REMINDER_DM,
+            now,
+            key=f"{user}:{slot}",
+            payload={"user": user, "final": final, "permalink": approval.card_permalink},
+        )
+
+    async def _queue(
+        self,
+        approval: TrackedApproval,
+        item: Effect,
+        reminder: Reminder,
+        *,
+        actor: str,
+        now: datetime,
+    ) -> int:
+        """Enqueue one reminder; only the process that added it audits it."""
+        if not await self._store.enqueue_effects([item]):
+            return 0
+        await self._audit(
+            "reminder",
+            approval,
+            actor,
+            now,
+            user=item.payload["user"],
+            slot=reminder.slot,
+            final=reminder.final,
+            due_at=reminder.due_at.isoformat(),
+        )
+        return 1
+
+    async def _skipped(
+        self, approval: TrackedApproval, user: str, item: Effect, why: str, now: datetime
+    ) -> None:
+        if await self._store.claim_key(f"reminder-skipped:{item.id}", SKIP_AUDIT_TTL):
+            await self._audit("reminder_skipped", approval, "bot", now, user=user, reason=why)
+
+    async def _snoozes(self) -> dict[str, Snooze]:
+        """Every stored snooze by "<approval id>:<user id>"."""
+        found: dict[str, Snooze] = {}
+        for key, value in (await self._store.list_config(SNOOZE_PREFIX)).items():
+            at, until = _moment(value, "at"), _moment(value, "until")
+            if at is not None and until is not None:
+                found[key.removeprefix(SNOOZE_PREFIX)] = Snooze(at, until)
+        return found
+
+    async def _audit(
+        self, action: str, approval: TrackedApproval, actor: str, now: datetime, **details: Any
+    ) -> None:
+        await self._store.append_audit(
+            AuditEntry(
+                at=now,
+                action=action,
+                actor=actor,
+                approval_id=approval.approval_id,
+                details=details,
+            )
+        )
+
+
+def _moment(record: object, field: str = "at") -> datetime | None:
+    """A stored ISO timestamp (`{field: "…"}`), or None when absent or unreadable."""
+    if not isinstance(record, dict):
+        return None
+    try:
+        return datetime.fromisoformat(str(record[field]))
+    except (KeyError, ValueError):
+        return None

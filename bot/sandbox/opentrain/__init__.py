@@ -1,0 +1,20 @@
+"""A stateful OpenTrain Public API simulator (opentrain-api.md), for tests and the sandbox.
+
+One origin serves three things:
+
+* `/api/public/v1/…` — the Public API endpoints the bot uses, with the error
+  envelope, scopes, feature flags, the claim gate, co-signed approvals, the
+  `/updates` feed and signed webhook deliveries.
+* `/approvals/{id}` — the page behind `approvalUrl` where a human confirms or
+  declines (`/claim` and `/settings/billing` are placeholders; `/` lists approvals).
+* `/_sim/…` — the control API: `GET state`, `POST approvals/{id}/confirm|decline`,
+  `GET clock`, `POST clock/advance`, `POST|DELETE faults`, `GET requests?since=`,
+  `POST seed`, `PATCH account`, `POST tokens`, `POST proposals`, `POST messages`.
+
+Run it alone with `python -m bot.sandbox.opentrain --port 8701 --seed demo`.
+"""
+
+from bot.sandbox.opentrain.server import OpenTrainSim
+from bot.sandbox.opentrain.state import SimState
+
+__all__ = ["OpenTrainSim", "SimState"]

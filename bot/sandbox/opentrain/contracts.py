@@ -1,0 +1,77 @@
+"""Direct (not co-signed) contract writes: adding a milestone, ending an unfunded contract."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.sandbox.opentrain.errors import bad_request, conflict
+from bot.sandbox.opentrain.model import (
+    Contract,
+    ContractStatus,
+    EventType,
+    Milestone,
+    MilestoneStatus,
+    PaymentType,
+)
+from bot.sandbox.opentrain.validation import MilestoneDraft
+
+if TYPE_CHECKING:
+    from bot.sandbox.opentrain.state import SimState
+
+
+def ensure_active(contract: Contract) -> None:
+    if contract.status is ContractStatus.ENDED:
+        raise conflict("contract_ended", "This contract has ended")
+
+
+def create_milestone(state: SimState, contract: Contract, draft: MilestoneDraft) -> Milestone:
+    """§10.2: fixed-price contracts need `amountUsd`; hourly and per-label ones need `volume`,
+    priced at the contract rate; when both are sent they must agree."""
+    ensure_active(contract)
+    fixed = contract.payment_type is PaymentType.FIXED_PRICE
+    if fixed and draft.amount_usd is None:
+        raise bad_request("amountUsd", "amountUsd is required on fixed-price contracts")
+    if not fixed and draft.volume is None:
+        raise bad_request("volume", "volume is required on hourly and per-label contracts")
+    amount = draft.amount_usd
+    if draft.volume is not None:
+        if contract.rate_usd is None:
+            raise conflict(
+                "contract_rate_missing", "This contract has no rate to price the volume at"
+            )
+        priced = contract.rate_usd * draft.volume
+        if amount is not None and amount != priced:
+            raise bad_request("amountUsd", f"amountUsd must equal rate × volume ({priced})")
+        amount = priced
+    assert amount is not None
+    milestone = state.add_milestone(
+        contract,
+        name=draft.name,
+        description=draft.description,
+        amount_usd=amount,
+        volume=draft.volume,
+        due_date=draft.due_date,
+    )
+    contract.updated_at = state.now()
+    # derived: `milestone.status_changed` fires on "created, funded, paid, cancelled" (§12).
+    milestone_changed(state, contract, milestone)
+    return milestone
+
+
+def end_now(state: SimState, contract: Contract) -> None:
+    contract.status = ContractStatus.ENDED
+    contract.end_date = contract.updated_at = state.now()
+
+
+def milestone_changed(state: SimState, contract: Contract, milestone: Milestone) -> None:
+    state.emit(
+        contract.account_id,
+        EventType.MILESTONE_STATUS_CHANGED,
+        milestone.id,
+        contract.job_id,
+        {"milestoneId": milestone.id, "contractId": contract.id, "status": milestone.status.value},
+    )
+
+
+def funded_milestones(state: SimState, contract: Contract) -> list[Milestone]:
+    return [m for m in state.milestones_of(contract) if m.status is MilestoneStatus.ACTIVE_FUNDED]

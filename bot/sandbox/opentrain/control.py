@@ -1,0 +1,426 @@
+"""The control API under `/_sim` (JSON): what tests, the sandbox and the approval page
+use to play the human, move the clock, inject faults and inspect everything.
+
+Other tools depend on these exact paths; see the package docstring for the list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from bot.sandbox.faults import FaultSet, handle_faults_control
+from bot.sandbox.opentrain import seed, wire
+from bot.sandbox.opentrain.errors import ApiError
+from bot.sandbox.opentrain.model import ALL_SCOPES, Account, HireTerms, ProposalStatus
+from bot.sandbox.opentrain.requestlog import RequestLog
+from bot.sandbox.opentrain.state import SimState
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """What the control API reaches into."""
+
+    state: SimState
+    faults: FaultSet
+    requests: RequestLog
+
+
+SIM = web.AppKey("opentrain_simulator", Simulator)
+MAX_ADVANCE_SECONDS = 366 * 86_400  # a year at a time keeps datetimes far from overflow
+routes = web.RouteTableDef()
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def install(app: web.Application, simulator: Simulator) -> None:
+    app[SIM] = simulator
+    app.add_routes(routes)
+
+
+def _failure(
+    status: int, message: str, reason: str | None = None, details: dict[str, Any] | None = None
+) -> web.Response:
+    return web.json_response(
+        {"ok": False, "error": message, "reason": reason, "details": details or {}}, status=status
+    )
+
+
+def control(handler: Handler) -> Handler:
+    """Turn rule errors and bad bodies into `{ok: false, error, reason}` answers."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as error:
+            return _failure(error.status, error.message, error.reason, error.details)
+        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+            return _failure(400, f"bad control request: {exc}")
+
+    return wrapped
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    text = await request.text()
+    if not text.strip():
+        return {}
+    body = json.loads(text, parse_float=Decimal)
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
+
+
+def _sim(request: web.Request) -> Simulator:
+    return request.app[SIM]
+
+
+# --- inspection ------------------------------------------------------------------------------
+
+
+@routes.get("/_sim/state")
+@control
+async def get_state(request: web.Request) -> web.Response:
+    simulator = _sim(request)
+    return web.json_response(snapshot(simulator.state, simulator.faults, simulator.requests))
+
+
+@routes.get("/_sim/requests")
+@control
+async def get_requests(request: web.Request) -> web.Response:
+    since = int(request.query.get("since", "0"))
+    if since < 0:
+        raise ValueError("since must be ≥ 0")
+    log = _sim(request).requests
+    return web.json_response({"requests": log.since(since), "next": len(log)})
+
+
+@routes.get("/_sim/clock")
+@control
+async def get_clock(request: web.Request) -> web.Response:
+    return web.json_response(_clock(_sim(request).state))
+
+
+def _clock(state: SimState) -> dict[str, Any]:
+    return {"now": wire.iso(state.now()), "offsetSeconds": state.clock.offset_seconds}
+
+
+# --- the human ---------------------------------------------------------------------------------
+
+
+@routes.post("/_sim/approvals/{approvalId}/confirm")
+@control
+async def confirm(request: web.Request) -> web.Response:
+    body = await _body(request)
+    milestone = body.get("milestone")
+    if milestone is not None and not isinstance(milestone, dict):
+        raise ValueError("milestone must be an object")
+    approval = _sim(request).state.confirm(
+        request.match_info["approvalId"],
+        milestone=milestone,
+        payment_source=body.get("paymentSource"),
+    )
+    return web.json_response({"ok": True, "approval": wire.approval(approval)})
+
+
+@routes.post("/_sim/approvals/{approvalId}/decline")
+@control
+async def decline(request: web.Request) -> web.Response:
+    approval = _sim(request).state.decline(request.match_info["approvalId"])
+    return web.json_response({"ok": True, "approval": wire.approval(approval)})
+
+
+@routes.post("/_sim/clock/advance")
+@control
+async def advance(request: web.Request) -> web.StreamResponse:
+    """JSON `{seconds}`; also a form post from the approval page (`seconds`, `next`)."""
+    state = _sim(request).state
+    if request.content_type == "application/x-www-form-urlencoded":
+        form = await request.post()
+        state.advance(_seconds(Decimal(str(form["seconds"]))))
+        back = str(form.get("next", "/"))
+        # Only ever redirect within the simulator.
+        raise web.HTTPSeeOther(back if back.startswith("/") and not back.startswith("//") else "/")
+    state.advance(_seconds((await _body(request)).get("seconds")))
+    return web.json_response(_clock(state))
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise ValueError("seconds must be a number")
+    if not (Decimal(value).is_finite() and 0 < value <= MAX_ADVANCE_SECONDS):
+        raise ValueError(f"seconds must be more than 0 and at most {MAX_ADVANCE_SECONDS}")
+    return float(value)
+
+
+# --- set-up --------------------------------------------------------------------------------------
+
+
+@routes.post("/_sim/faults")
+@routes.delete("/_sim/faults")
+@control
+async def faults(request: web.Request) -> web.Response:
+    if request.method == "POST":
+        body = json.loads(await request.text())
+        for spec in body if isinstance(body, list) else [body]:
+            status = spec.get("status") if isinstance(spec, dict) else None
+            # The shared FaultSpec allows 200 for Slack's `{ok: false}`; OpenTrain signals
+            # every failure with a non-2xx status, so a fault here must be an error status.
+            if isinstance(status, int) and status < 400:
+                raise ValueError("an OpenTrain fault's status must be 400–599")
+    return await handle_faults_control(request, _sim(request).faults)
+
+
+@routes.post("/_sim/seed")
+@control
+async def reseed(request: web.Request) -> web.Response:
+    """Back to a clean scenario: entities, clock, faults and the request log."""
+    scenario = (await _body(request)).get("scenario", "demo")
+    if scenario not in seed.SCENARIOS:
+        raise ValueError(f"scenario must be one of {', '.join(seed.SCENARIOS)}")
+    simulator = _sim(request)
+    simulator.state.reset(scenario)
+    simulator.faults.clear()
+    simulator.requests.clear()
+    return web.json_response({"ok": True, "scenario": scenario, "seeded": simulator.state.seeded})
+
+
+@routes.patch("/_sim/account")
+@control
+async def patch_account(request: web.Request) -> web.Response:
+    body = await _body(request)
+    features = body.get("features")
+    if features is not None and not (
+        isinstance(features, dict) and all(isinstance(v, bool) for v in features.values())
+    ):
+        raise ValueError("features must map feature keys to booleans")
+    account = _sim(request).state.patch_account(
+        body.get("accountId"),
+        claimed=_optional_bool(body, "claimed"),
+        features=features,
+        payment_method_on_file=_optional_bool(body, "paymentMethodOnFile"),
+        available_cents=_optional_int(body, "availableCents"),
+    )
+    return web.json_response({"ok": True, "account": _account(account)})
+
+
+@routes.post("/_sim/tokens")
+@control
+async def create_token(request: web.Request) -> web.Response:
+    body = await _body(request)
+    scopes = body.get("scopes", list(ALL_SCOPES))
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise ValueError("scopes must be a list of strings")
+    label = str(body.get("label", "simulator token"))
+    token = _sim(request).state.create_token(tuple(scopes), label, body.get("accountId"))
+    return web.json_response(
+        {"ok": True, "token": token.secret, "id": token.id, "scopes": list(token.scopes)}
+    )
+
+
+@routes.post("/_sim/proposals")
+@control
+async def add_proposal(request: web.Request) -> web.Response:
+    """A new applicant on the demo job (fires `proposal.received`)."""
+    body = await _body(request)
+    state = _sim(request).state
+    bid = body.get("bidAmountUsd", 400)
+    if isinstance(bid, bool) or not isinstance(bid, int | Decimal) or bid <= 0:
+        raise ValueError("bidAmountUsd must be a positive number")
+    proposal = state.add_demo_proposal(
+        str(body.get("firstName", "Katherine")),
+        str(body.get("lastName", "Johnson")),
+        status=ProposalStatus(body.get("status", ProposalStatus.UNREVIEWED.value)),
+        bid_amount_usd=Decimal(bid),
+    )
+    return web.json_response({"ok": True, "proposal": wire.proposal(state, proposal)})
+
+
+@routes.post("/_sim/messages")
+@control
+async def freelancer_message(request: web.Request) -> web.Response:
+    """The freelancer writes in a conversation (fires `message.received`)."""
+    body = await _body(request)
+    state = _sim(request).state
+    message = state.freelancer_says(str(body["conversationId"]), str(body["content"]))
+    conversation = state.conversations[message.conversation_id]
+    owner = state.accounts[conversation.account_id].owner
+    return web.json_response({"ok": True, "message": wire.message(conversation, message, owner.id)})
+
+
+def _optional_bool(body: dict[str, Any], key: str) -> bool | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"{key} must be a boolean")
+    return value
+
+
+def _optional_int(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"{key} must be an integer")
+    return value
+
+
+# --- the whole state ---------------------------------------------------------------------------
+
+
+def _account(account: Account) -> dict[str, Any]:
+    owner = account.owner
+    return {
+        "id": account.id,
+        "organizationId": account.organization_id,
+        "owner": {"userId": owner.id, "fullName": owner.full_name, "email": owner.email},
+        "claimed": account.claimed,
+        "features": dict(account.features),
+        "paymentMethodOnFile": account.payment_method_on_file,
+        "availableCents": account.available_cents,
+        "reservedCents": account.reserved_cents,
+    }
+
+
+def snapshot(state: SimState, faults: FaultSet, requests: RequestLog) -> dict[str, Any]:
+    """Every entity, as the API shows it plus what only the simulator knows. Reading it
+    changes nothing (no lazy expiry, no invoice settlement)."""
+    return {
+        **_clock(state),
+        "seeded": dict(state.seeded),
+        "accounts": [_account(a) for a in state.accounts.values()],
+        "tokens": [
+            {
+                "token": t.secret,
+                "id": t.id,
+                "label": t.label,
+                "scopes": list(t.scopes),
+                "accountId": t.account_id,
+            }
+            for t in state.tokens.values()
+        ],
+        "jobs": [
+            {
+                "id": j.id,
+                "accountId": j.account_id,
+                "title": j.title,
+                "paymentType": j.payment_type.value,
+                "createdAt": wire.iso(j.created_at),
+            }
+            for j in state.jobs.values()
+        ],
+        "proposals": [
+            {**wire.proposal(state, p), "freelancerFullName": p.freelancer.full_name}
+            for p in state.proposals.values()
+        ],
+        "contracts": [
+            {
+                **wire.contract(state, c, full=True),
+                "accountId": c.account_id,
+                "allMilestoneIds": list(c.milestone_ids),
+            }
+            for c in state.contracts.values()
+        ],
+        "milestones": [
+            {
+                **wire.milestone(m),
+                "contractId": m.contract_id,
+                "fundedWith": m.funding.source.value if m.funding else None,
+                "heldCents": m.funding.hold_cents if m.funding else 0,
+            }
+            for m in state.milestones.values()
+        ],
+        "approvals": [
+            {
+                **wire.approval(a),
+                "accountId": a.account_id,
+                "tokenId": a.token_id,
+                "terms": None if a.terms is None else _terms(a.terms),
+                "paymentSource": a.payment_source.value if a.payment_source else None,
+                "supersededBy": a.superseded_by,
+            }
+            for a in state.approvals.values()
+        ],
+        "invoices": [
+            {
+                "id": i.id,
+                "accountId": i.account_id,
+                "number": i.number,
+                "kind": i.kind,
+                "status": i.status.value,
+                "amountUsd": wire.usd(i.amount_usd),
+                "milestoneId": i.milestone_id,
+                "createdAt": wire.iso(i.created_at),
+                "settlesAt": wire.iso(i.settles_at),
+            }
+            for i in state.invoices.values()
+        ],
+        "ledger": [{**wire.ledger_entry(e), "accountId": e.account_id} for e in state.ledger],
+        "events": [{**wire.event(e), "accountId": e.account_id} for e in state.events],
+        "conversations": [
+            {
+                "id": c.id,
+                "accountId": c.account_id,
+                "bucket": c.bucket,
+                "jobId": c.job_id,
+                "proposalId": c.proposal_id,
+                "participantIds": list(c.participant_ids),
+                "readOnly": c.read_only,
+                "blocked": c.blocked,
+                "messages": [
+                    {
+                        "id": m.id,
+                        "senderUserId": m.sender_user_id,
+                        "content": m.content,
+                        "createdAt": wire.iso(m.created_at),
+                    }
+                    for m in c.messages
+                ],
+            }
+            for c in state.conversations.values()
+        ],
+        "webhooks": [
+            {
+                **wire.webhook(w),
+                "accountId": w.account_id,
+                "secret": w.secret,
+                "consecutiveFailures": w.consecutive_failures,
+                "attempts": [
+                    {
+                        "deliveryId": a.delivery_id,
+                        "eventId": str(a.event_id),
+                        "attempt": a.attempt,
+                        "at": wire.iso(a.at),
+                        "statusCode": a.status_code,
+                        "ok": a.ok,
+                        "error": a.error,
+                    }
+                    for a in w.attempts
+                ],
+            }
+            for w in state.webhooks.values()
+        ],
+        "deliveries": [
+            {
+                "id": d.id,
+                "webhookId": d.webhook_id,
+                "eventId": str(d.event_id),
+                "attemptsMade": d.attempts_made,
+                "dueAt": wire.iso(d.due_at),
+                "inFlight": d.in_flight,
+            }
+            for d in state.deliveries.values()
+        ],
+        "faults": faults.describe(),
+        "requestCount": len(requests),
+    }
+
+
+def _terms(terms: HireTerms) -> dict[str, Any]:
+    return {
+        "name": terms.name,
+        "description": terms.description,
+        "amount": wire.usd(terms.amount),
+        "dueDate": terms.due_date.isoformat() if terms.due_date else None,
+        "confirmNotFitOverride": terms.confirm_not_fit_override,
+    }

@@ -1,0 +1,64 @@
+"""Post-hire messaging rules (opentrain-api.md §14): who may read and write where."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from bot.sandbox.opentrain.errors import ApiError, conflict, not_found
+from bot.sandbox.opentrain.model import Account, Conversation, Message
+
+if TYPE_CHECKING:
+    from bot.sandbox.opentrain.state import SimState
+
+MAX_CONTENT = 10_000
+# unconfirmed: what the content policy blocks. Sharing contact details to move work off
+# the platform is the classic marketplace rule, so that is what we simulate.
+_CONTACT_DETAILS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|\+?\d[\d ()-]{8,}\d")
+
+
+def conversation_for(state: SimState, account: Account, conversation_id: str) -> Conversation:
+    found = state.conversations.get(conversation_id)
+    if found is None:
+        raise not_found("conversations", "conversationId", conversation_id)
+    if account.owner.id not in found.participant_ids:
+        # unconfirmed: the details of the "not a participant" 403.
+        raise ApiError(
+            403,
+            "You are not a participant in this conversation",
+            {"conversationId": conversation_id},
+        )
+    return found
+
+
+def conversations_of(
+    state: SimState, account: Account, bucket: str, unread_only: bool
+) -> list[Conversation]:
+    """Newest activity first."""
+    viewer = account.owner.id
+    found = [
+        c
+        for c in state.conversations.values()
+        if viewer in c.participant_ids
+        and (bucket == "all" or c.bucket == bucket)
+        and (not unread_only or any(viewer not in m.read_by for m in c.messages))
+    ]
+    return sorted(found, key=lambda c: c.updated_at, reverse=True)
+
+
+def send(state: SimState, account: Account, conversation: Conversation, content: str) -> Message:
+    if _CONTACT_DETAILS.search(content):
+        raise ApiError(
+            403,
+            "This message breaks the messaging policy",
+            {"reason": "message_policy_blocked", "policy": "contact_details"},
+        )
+    if conversation.read_only:
+        raise conflict("read_only_conversation", "This conversation is read-only")
+    if conversation.blocked:
+        raise conflict("message_blocked", "The other participant does not accept messages here")
+    message = state.add_message(conversation, account.owner.id, content)
+    # derived: replying means the viewer has read the thread.
+    for earlier in conversation.messages:
+        earlier.read_by.add(account.owner.id)
+    return message

@@ -1,0 +1,443 @@
+"""The simulator's entities and OpenTrain's vocabulary (opentrain-api.md).
+
+Plain mutable dataclasses: the simulator is single-threaded on one event loop,
+and every rule runs to completion without awaiting, so no locking is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+# --- scopes, features, event types -------------------------------------------
+
+ALL_SCOPES = (
+    "jobs:read",
+    "jobs:write",
+    "proposals:read",
+    "proposals:write",
+    "messages:read",
+    "messages:write",
+    "payments:read",
+    "payments:write",
+    "team:read",
+    "team:write",
+    "webhooks:manage",
+)
+PRE_CLAIM_SCOPES = (
+    "jobs:read",
+    "jobs:write",
+    "proposals:read",
+    "messages:read",
+    "payments:read",
+    "team:read",
+)
+POST_CLAIM_SCOPES = (*PRE_CLAIM_SCOPES, "proposals:write", "messages:write", "team:write")
+
+
+def effective_scopes(granted: tuple[str, ...]) -> frozenset[str]:
+    """`:write` implies the matching `:read` (§2.2)."""
+    implied = {
+        scope.removesuffix(":write") + ":read" for scope in granted if scope.endswith(":write")
+    }
+    return frozenset(granted) | implied
+
+
+FEATURES = (
+    "public_api_job_drafting",
+    "public_api_job_publishing",
+    "public_api_hiring",
+    "public_api_messaging_writes",
+    "public_api_payments_write",
+    "public_api_credits",
+    "public_api_webhooks",
+    "public_api_team",  # unconfirmed: the team flag's key name is not documented
+)
+
+# The capabilities probe reports features under these keys (§4; mapping derived from names).
+CAPABILITY_FEATURES = {
+    "draftImport": "public_api_job_drafting",
+    "draftCreate": "public_api_job_drafting",
+    "draftUpdate": "public_api_job_drafting",
+    "draftUrlRead": "public_api_job_drafting",
+    "publish": "public_api_job_publishing",
+    "hiring": "public_api_hiring",
+    "messagingWrites": "public_api_messaging_writes",
+    "team": "public_api_team",
+    "paymentsWrite": "public_api_payments_write",
+    "credits": "public_api_credits",
+    "webhooks": "public_api_webhooks",
+}
+
+
+class EventType(StrEnum):
+    PROPOSAL_RECEIVED = "proposal.received"
+    PROPOSAL_STATUS_CHANGED = "proposal.status_changed"
+    MESSAGE_RECEIVED = "message.received"
+    CONTRACT_CREATED = "contract.created"
+    MILESTONE_STATUS_CHANGED = "milestone.status_changed"
+    PAYMENT_PENDING = "payment.pending"
+    APPROVAL_CONFIRMED = "approval.confirmed"
+    CONTRACT_BUDGET_STATE_CHANGED = "contract.budget_state_changed"
+
+    @property
+    def read_scope(self) -> str:
+        """The scope a token needs to see this event in `/updates` (§12)."""
+        prefix = self.value.split(".", 1)[0]
+        return {"proposal": "proposals:read", "message": "messages:read"}.get(
+            prefix, "payments:read"
+        )
+
+
+# --- statuses -----------------------------------------------------------------
+
+
+class ProposalStatus(StrEnum):
+    UNREVIEWED = "UNREVIEWED"
+    SHORTLISTED = "SHORTLISTED"
+    MAYBE = "MAYBE"
+    HIRED = "HIRED"
+    DECLINED = "DECLINED"
+    NOT_A_FIT = "NOT_A_FIT"
+    RESUME_SENT = "RESUME_SENT"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class PaymentType(StrEnum):
+    FIXED_PRICE = "FIXED_PRICE"
+    PAY_PER_HOUR = "PAY_PER_HOUR"
+    PAY_PER_LABEL = "PAY_PER_LABEL"
+
+
+class ContractStatus(StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+class MilestoneStatus(StrEnum):
+    NOT_FUNDED = "NOT_FUNDED"
+    ACTIVE_FUNDED = "ACTIVE_FUNDED"
+    PAID = "PAID"  # unconfirmed: the docs only show the UI label "Paid"
+    CANCELLED = "CANCELLED"  # unconfirmed value; excluded from contract timelines
+    REFUNDED = "REFUNDED"  # unconfirmed value; escrow returned when a contract ends
+
+    @property
+    def listed(self) -> bool:
+        """Refunded and cancelled milestones are left out of a contract's `milestones` (§9.1)."""
+        return self not in (MilestoneStatus.CANCELLED, MilestoneStatus.REFUNDED)
+
+
+class ApprovalType(StrEnum):
+    PROPOSAL_HIRE = "proposal_hire"
+    MILESTONE_FUND = "milestone_fund"
+    MILESTONE_APPROVE = "milestone_approve"
+    CONTRACT_END = "contract_end"
+
+
+PENDING = "pending"
+CONFIRMED = "confirmed"
+DECLINED = "declined"
+EXPIRED = "expired"
+
+
+class PaymentSource(StrEnum):
+    CARD = "card"
+    CREDITS = "credits"
+
+
+class InvoiceStatus(StrEnum):
+    PENDING_FUNDING = "PENDING_FUNDING"
+    PAID = "PAID"  # unconfirmed: settled invoices never show in /payments/pending
+
+
+class LedgerType(StrEnum):
+    TOP_UP = "TOP_UP"
+    HOLD = "HOLD"
+    HOLD_RELEASE = "HOLD_RELEASE"
+    CAPTURE = "CAPTURE"
+    REFUND = "REFUND"
+    ADJUSTMENT = "ADJUSTMENT"
+
+
+class WebhookStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    DISABLED = "DISABLED"
+
+
+# --- entities -------------------------------------------------------------------
+
+
+@dataclass
+class Person:
+    """An OpenTrain user. The API only ever shows a freelancer masked (first name + initial)."""
+
+    id: str
+    first_name: str
+    last_name: str
+    email: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+    profile_slug: str | None = None
+    profile_title: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def last_name_initial(self) -> str:
+        # unconfirmed: with or without a dot (the docs show both "G" and "R.").
+        return self.last_name[:1]
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name_initial}."
+
+    @property
+    def profile_path(self) -> str:
+        return f"/profile/{self.profile_slug or self.id}"
+
+
+@dataclass
+class Account:
+    id: str
+    organization_id: str
+    owner: Person
+    claimed: bool
+    features: dict[str, bool]
+    payment_method_on_file: bool
+    available_cents: int = 0
+    reserved_cents: int = 0
+    rollout_mode: str = "ALL"
+
+    def feature_on(self, key: str) -> bool:
+        return self.features.get(key, False)
+
+
+@dataclass
+class Token:
+    id: str
+    secret: str  # the bearer string
+    label: str
+    scopes: tuple[str, ...]
+    account_id: str
+    created_at: datetime
+
+    @property
+    def effective_scopes(self) -> frozenset[str]:
+        return effective_scopes(self.scopes)
+
+
+@dataclass
+class Job:
+    id: str
+    account_id: str
+    title: str
+    payment_type: PaymentType
+    created_at: datetime
+
+
+@dataclass
+class Proposal:
+    id: str
+    job_id: str
+    freelancer: Person
+    status: ProposalStatus
+    created_at: datetime
+    updated_at: datetime
+    bid_amount_usd: Decimal
+    bid_unit: str
+    labeler_hourly_rate_usd: Decimal | None = None
+    interview_score: int = 80
+    match_score: Decimal = Decimal("0.85")
+    interview_summary: str = ""
+    talent_type: str = "FREELANCER"
+    highest_earnings_usd: Decimal = Decimal(0)
+    review_count: int = 0
+    contract_id: str | None = None
+
+
+@dataclass
+class Contract:
+    id: str
+    account_id: str
+    job_id: str
+    proposal_id: str
+    title: str
+    status: ContractStatus
+    payment_type: PaymentType
+    rate_usd: Decimal | None
+    freelancer: Person
+    conversation_id: str
+    created_at: datetime
+    updated_at: datetime
+    start_date: datetime
+    end_date: datetime | None = None
+    estimated_volume: Decimal | None = None
+    milestone_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Funding:
+    """How a milestone's escrow was paid, so a payout or refund can settle the same source."""
+
+    source: PaymentSource
+    hold_cents: int  # credits held (0 for card)
+    hold_entry_id: str | None
+
+
+@dataclass
+class Milestone:
+    id: str
+    contract_id: str
+    number: int
+    name: str
+    description: str
+    status: MilestoneStatus
+    amount_usd: Decimal
+    created_at: datetime
+    volume: Decimal | None = None
+    due_date: datetime | None = None
+    invoice_id: str | None = None
+    funding: Funding | None = None
+
+
+@dataclass(frozen=True)
+class HireTerms:
+    """The first milestone a hire proposes; equal terms make a repeated hire idempotent."""
+
+    name: str
+    description: str
+    amount: Decimal
+    due_date: date | None
+    confirm_not_fit_override: bool = False
+
+
+@dataclass
+class Approval:
+    id: str
+    account_id: str
+    token_id: str
+    type: ApprovalType
+    status: str
+    job_id: str
+    url: str
+    created_at: datetime
+    expires_at: datetime
+    contract_id: str | None = None
+    milestone_id: str | None = None
+    proposal_id: str | None = None
+    resolved_at: datetime | None = None
+    result: dict[str, Any] | None = None
+    terms: HireTerms | None = None  # proposal_hire only; the human may edit them on confirm
+    payment_source: PaymentSource | None = None
+    superseded_by: str | None = None
+
+
+@dataclass
+class Invoice:
+    id: str
+    account_id: str
+    number: int
+    kind: str
+    status: InvoiceStatus
+    amount_usd: Decimal
+    created_at: datetime
+    job_id: str
+    milestone_id: str
+    settles_at: datetime | None = None
+
+
+@dataclass
+class LedgerEntry:
+    id: str
+    account_id: str
+    type: LedgerType
+    amount_cents: int
+    created_at: datetime
+    hold_entry_id: str | None = None
+    joboffer_id: str | None = None
+    contract_id: str | None = None
+    milestone_id: str | None = None
+    top_up_id: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class Event:
+    id: int
+    account_id: str
+    type: EventType
+    created_at: datetime
+    resource_id: str
+    job_id: str | None
+    data: dict[str, Any]
+
+
+@dataclass
+class Message:
+    id: str
+    conversation_id: str
+    sender_user_id: str
+    content: str
+    created_at: datetime
+    read_by: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Conversation:
+    id: str
+    account_id: str
+    bucket: str  # "job" (post-hire DM) or "proposal" (pre-hire thread)
+    job_id: str
+    proposal_id: str | None
+    channel_name: str
+    participant_ids: tuple[str, ...]
+    updated_at: datetime
+    read_only: bool = False
+    blocked: bool = False
+    messages: list[Message] = field(default_factory=list)
+
+
+@dataclass
+class DeliveryAttempt:
+    delivery_id: str
+    event_id: int
+    attempt: int
+    at: datetime
+    status_code: int | None
+    ok: bool
+    error: str | None = None
+
+
+@dataclass
+class Delivery:
+    """One event owed to one subscription; its id is reused on every retry."""
+
+    id: str
+    webhook_id: str
+    event_id: int
+    due_at: datetime
+    attempts_made: int = 0
+    in_flight: bool = False
+
+
+@dataclass
+class Webhook:
+    id: str
+    account_id: str
+    url: str
+    event_types: tuple[EventType, ...]
+    secret: str
+    created_at: datetime
+    status: WebhookStatus = WebhookStatus.ACTIVE
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+    consecutive_failures: int = 0
+    attempts: list[DeliveryAttempt] = field(default_factory=list)

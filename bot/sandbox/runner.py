@@ -1,0 +1,162 @@
+"""The sandbox: both simulators and the bot, wired together on localhost.
+
+`python -m bot sandbox` (and `make run` without Slack credentials) runs it for
+people; the end-to-end tests start the same thing on free ports. The bot
+follows the OpenTrain simulator's clock, so advancing that clock moves expiry
+and reminders for everyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from bot.app import SERVICES, create_services_and_bolt
+from bot.config import Settings
+from bot.sandbox.opentrain import OpenTrainSim
+from bot.sandbox.opentrain.seed import FULL_TOKEN
+from bot.sandbox.slack import SlackSim
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+SIGNING_SECRET = "sandbox-signing-secret"
+DEFAULT_CHANNEL = "C0HIRING"
+TRY_THIS = "/opentrain hire prop_ada 450 Batch 1"
+
+# Settings the sandbox decides itself: they point the bot at the simulators and a
+# throwaway store. Anything else a person exported (AGENT_TOKENS, REMINDER_OFFSETS,
+# DEFAULT_CHANNEL, …) applies to the sandboxed bot too.
+_SANDBOX_OWNED = frozenset(
+    {
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "slack_api_url",
+        "slack_team_id",
+        "ot_api_token",
+        "ot_api_base_url",
+        "ot_webhook_secret",
+        "database_url",
+        "redis_url",
+        "sandbox_clock_url",
+        "port",
+    }
+)
+
+
+@dataclass
+class Sandbox:
+    opentrain: OpenTrainSim
+    slack: SlackSim
+    bot_url: str
+    services: Services
+    _bot_runner: web.AppRunner
+
+    @property
+    def viewer_url(self) -> str:
+        """The Slack simulator's web client, opened on the channel cards go to by default."""
+        channel = self.services.settings.default_channel
+        query = f"?{urlencode({'channel': channel})}" if channel else ""
+        return f"{self.slack.origin}/{query}"
+
+    async def stop(self) -> None:
+        await self._bot_runner.cleanup()
+        await self.slack.stop()
+        await self.opentrain.stop()
+
+
+async def start_bot(settings: Settings, host: str, port: int) -> tuple[web.AppRunner, str]:
+    app, _ = await create_services_and_bolt(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    bound_port = runner.addresses[0][1]
+    return runner, f"http://{host}:{bound_port}"
+
+
+async def start_sandbox(
+    *,
+    data_dir: Path,
+    host: str = "127.0.0.1",
+    ports: tuple[int, int, int] = (0, 0, 0),
+    slack_options: dict[str, Any] | None = None,
+    opentrain_options: dict[str, Any] | None = None,
+    **settings_overrides: Any,
+) -> Sandbox:
+    """Start OpenTrain sim, Slack sim and bot (ports in that order; 0 = any free port).
+
+    If one of them cannot start (a port is taken), the ones already running are stopped.
+    """
+    async with contextlib.AsyncExitStack() as started:
+        opentrain = OpenTrainSim(seed="demo", **(opentrain_options or {}))
+        ot_origin = await opentrain.start(host, ports[0])
+        started.push_async_callback(opentrain.stop)
+        ot_host = ot_origin.split("://", 1)[1]
+        slack = SlackSim(
+            signing_secret=SIGNING_SECRET, unfurl_domains=(ot_host,), **(slack_options or {})
+        )
+        await slack.start(host, ports[1])
+        started.push_async_callback(slack.stop)
+        values: dict[str, Any] = {
+            "slack_bot_token": slack.bot_token,
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": slack.api_url,
+            "ot_api_token": FULL_TOKEN,
+            "ot_api_base_url": ot_origin,
+            "database_url": f"sqlite:///{data_dir / 'sandbox.db'}",
+            "sandbox_clock_url": f"{ot_origin}/_sim/clock",
+            "default_channel": DEFAULT_CHANNEL,
+            **settings_overrides,
+        }
+        settings = Settings.model_validate(values)
+        runner, bot_url = await start_bot(settings, host, ports[2])
+        slack.bot_url = f"{bot_url}/slack/events"
+        started.pop_all()  # all three run: the Sandbox owns them now
+    return Sandbox(opentrain, slack, bot_url, runner.app[SERVICES], runner)
+
+
+async def run_sandbox(settings: Settings, *, first_port: int) -> None:
+    """Run the sandbox until Ctrl-C (or SIGTERM), printing the one URL to open.
+
+    The three servers take `first_port` and the two after it; 0 picks free ports.
+    """
+    ports = (0, 0, 0) if first_port == 0 else (first_port, first_port + 1, first_port + 2)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    overrides = settings.model_dump(exclude_unset=True, exclude=set(_SANDBOX_OWNED))
+    with tempfile.TemporaryDirectory(prefix="cosign-sandbox-") as tmp:
+        try:
+            sandbox = await start_sandbox(data_dir=Path(tmp), ports=ports, **overrides)
+        except OSError as exc:
+            raise SystemExit(
+                f"The sandbox could not start: {exc.strerror or exc}. Ports {ports[0]}–"
+                f"{ports[2]} must be free; pick others with `python -m bot sandbox --port N`."
+            ) from None
+        try:
+            print(banner(sandbox), flush=True)
+            await stopping.wait()
+        finally:
+            await sandbox.stop()
+
+
+def banner(sandbox: Sandbox) -> str:
+    return (
+        "\nOpenTrain co-sign bot — sandbox (simulated Slack and OpenTrain; nothing leaves "
+        "this machine)\n\n"
+        f"  Open {sandbox.viewer_url}\n\n"
+        f"  and type   {TRY_THIS}\n\n"
+        f"Also running: OpenTrain simulator {sandbox.opentrain.origin}, "
+        f"bot {sandbox.bot_url}. Ctrl-C stops everything.\n"
+    )

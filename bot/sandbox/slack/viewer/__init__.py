@@ -1,0 +1,12 @@
+"""The Slack simulator's web client: watch and drive the sandbox from a browser.
+
+Served by `SlackSim` at `/`: channels and DMs of one chosen person, messages
+rendered from their Block Kit, threads, a composer for `/opentrain …`, modals
+as forms, the App Home tab, and live updates over server-sent events. The HTML
+of every pane is rendered (and escaped) here in Python; the page's script only
+swaps panes and turns clicks into the simulator's driver calls.
+"""
+
+from bot.sandbox.slack.viewer.routes import Viewer
+
+__all__ = ["Viewer"]

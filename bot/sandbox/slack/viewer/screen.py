@@ -1,0 +1,372 @@
+"""What one person sees in the viewer: sidebar, conversation (or App Home), thread and modal.
+
+Pure functions of the simulator's recorded state. The page asks for a screen
+(`GET /viewer/screen`) whenever the change sequence moves, and swaps in the
+panes whose HTML changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from bot.sandbox.slack.model import Channel, Ephemeral, Message, User, View
+from bot.sandbox.slack.state import SlackState
+from bot.sandbox.slack.viewer.blocks import Target, attachments_html, blocks_html
+from bot.sandbox.slack.viewer.markup import Names, attr, mrkdwn_html, plain_html
+
+DEFAULT_USER = "U0ANA"
+Tab = Literal["home", "messages"]
+
+
+@dataclass(frozen=True)
+class ScreenRequest:
+    user_id: str | None = None
+    conversation_id: str | None = None
+    thread_ts: str | None = None
+    tab: str | None = None
+
+
+def build_screen(state: SlackState, request: ScreenRequest) -> dict[str, Any]:
+    """The panes for the request, after settling it (a user who cannot see the asked-for
+    conversation lands in #general); the settled request is returned for the page's URL."""
+    user = _viewer(state, request.user_id)
+    conversation = _conversation(state, user, request.conversation_id)
+    app_dm = state.dm_id(user.id)
+    tab: Tab = "messages"
+    if conversation == app_dm:
+        tab = "messages" if request.tab == "messages" else "home"
+    names = _names(state, user)
+    thread = _thread_parent(state, conversation, request.thread_ts) if tab == "messages" else None
+    channel = state.channels.get(conversation)
+    title = state.bot_name if conversation == app_dm else f"#{channel.name if channel else '?'}"
+    composer_on = tab == "messages" and not (channel is not None and channel.is_archived)
+    return {
+        "seq": state.feed.seq,
+        "user": user.id,
+        "conversation": conversation,
+        "thread": thread.ts if thread else None,
+        "tab": tab,
+        "title": title,
+        "composer": {
+            "enabled": composer_on,
+            "placeholder": f"Message {title} — try /opentrain help" if composer_on else "",
+        },
+        "panes": {
+            "sidebar": _sidebar(state, user, conversation),
+            "main": (
+                _home(state, user, names)
+                if tab == "home"
+                else _conversation_pane(state, user, conversation, title, names)
+            ),
+            "thread": _thread_pane(state, user, thread, names) if thread else "",
+            "modal": _modal(state, user, names),
+        },
+    }
+
+
+# --- who and where --------------------------------------------------------------------------
+
+
+def people(state: SlackState) -> list[User]:
+    """The seeded humans a person can act as, by name."""
+    humans = [u for u in state.users.values() if not u.is_bot and not u.deleted]
+    return sorted(humans, key=lambda u: u.real_name.lower())
+
+
+def _viewer(state: SlackState, user_id: str | None) -> User:
+    humans = people(state)
+    by_id = {user.id: user for user in humans}
+    if user_id in by_id:
+        return by_id[user_id]
+    if DEFAULT_USER in by_id:
+        return by_id[DEFAULT_USER]
+    if not humans:
+        raise LookupError("the workspace has no people to act as")
+    return humans[0]
+
+
+def _member_channels(state: SlackState, user: User) -> list[Channel]:
+    channels = [
+        c
+        for c in state.channels.values()
+        if c.kind in ("public", "private") and user.id in c.members
+    ]
+    return sorted(channels, key=lambda c: (c.is_archived, c.name))
+
+
+def _conversation(state: SlackState, user: User, requested: str | None) -> str:
+    app_dm = state.dm_id(user.id)
+    if requested == app_dm:
+        return app_dm
+    channel = state.channels.get(requested or "")
+    if channel is not None and channel.kind != "im" and user.id in channel.members:
+        return channel.id
+    joined = _member_channels(state, user)
+    general = [c for c in joined if c.is_general]
+    return (general or joined)[0].id if (general or joined) else app_dm
+
+
+def _names(state: SlackState, user: User) -> Names:
+    return Names(
+        viewer_id=user.id,
+        tz=ZoneInfo(user.tz),
+        now=state.now(),
+        users={u.id: u.display_name or u.real_name or u.name for u in state.users.values()},
+        channels={c.id: c.name for c in state.channels.values() if c.kind != "im"},
+        groups={g.id: g.handle for g in state.usergroups.values()},
+    )
+
+
+# --- sidebar --------------------------------------------------------------------------------
+
+
+def _sidebar(state: SlackState, user: User, current: str) -> str:
+    options = "".join(
+        f'<option value="{attr(person.id)}"{" selected" if person.id == user.id else ""}>'
+        f"{plain_html(person.real_name)} ({plain_html(person.id)})</option>"
+        for person in people(state)
+    )
+    channels = "".join(
+        _sidebar_link(
+            channel.id,
+            f"# {channel.name}",
+            current,
+            extra=" archived" if channel.is_archived else "",
+        )
+        for channel in _member_channels(state, user)
+    )
+    groups = [c for c in state.channels.values() if c.kind == "mpim" and user.id in c.members]
+    dms = "".join(_sidebar_link(c.id, _mpim_label(state, c, user), current) for c in groups)
+    app = _sidebar_link(state.dm_id(user.id), state.bot_name, current, extra=" app-link")
+    return (
+        f'<div class="workspace">{plain_html(state.team_name)}</div>'
+        '<label class="viewer-as" for="user-picker">Acting as</label>'
+        f'<select id="user-picker" data-testid="user-picker">{options}</select>'
+        f'<h4>Channels</h4><ul class="conversations">{channels}</ul>'
+        + (f'<h4>Direct messages</h4><ul class="conversations">{dms}</ul>' if dms else "")
+        + f'<h4>Apps</h4><ul class="conversations">{app}</ul>'
+    )
+
+
+def _sidebar_link(conversation_id: str, label: str, current: str, *, extra: str = "") -> str:
+    active = " active" if conversation_id == current else ""
+    return (
+        f'<li><a href="#" class="conversation{active}{extra}" '
+        f'data-conversation="{attr(conversation_id)}" data-testid="conversation-link">'
+        f"{plain_html(label)}</a></li>"
+    )
+
+
+def _mpim_label(state: SlackState, channel: Channel, user: User) -> str:
+    others = [
+        state.users[m].display_name
+        for m in sorted(channel.members)
+        if m != user.id and m in state.users
+    ]
+    return ", ".join(others) or channel.name
+
+
+# --- conversation -------------------------------------------------------------------------
+
+
+def _conversation_pane(
+    state: SlackState, user: User, conversation: str, title: str, names: Names
+) -> str:
+    app_dm = state.dm_id(user.id)
+    channel = state.channels.get(conversation)
+    header = _app_header(state, "messages") if conversation == app_dm else _channel_header(channel)
+    items: list[tuple[str, str]] = [
+        (message.ts, _message(state, message, names))
+        for message in (state.messages(conversation) if channel else [])
+    ]
+    items += [
+        (ephemeral.ts, _ephemeral(state, ephemeral, names))
+        for ephemeral in state.ephemerals_for(user.id)
+        if ephemeral.channel == conversation and ephemeral.thread_ts is None
+    ]
+    items.sort(key=lambda item: _ts_key(item[0]))
+    timeline = "".join(html for _, html in items) or (
+        f'<p class="empty">This is the very beginning of {plain_html(title)}. '
+        "Type <code>/opentrain help</code> below to see what the bot can do.</p>"
+    )
+    return (
+        f'{header}<div class="timeline" id="timeline" data-testid="timeline" '
+        f'data-conversation="{attr(conversation)}">{timeline}</div>'
+    )
+
+
+def _channel_header(channel: Channel | None) -> str:
+    if channel is None:
+        return '<header class="main-header"><h2>?</h2></header>'
+    note = '<span class="note">archived — read only</span>' if channel.is_archived else ""
+    lock = "🔒 " if channel.is_private else "# "
+    return (
+        f'<header class="main-header"><h2 data-testid="conversation-title">'
+        f"{plain_html(lock + channel.name)}</h2>{note}</header>"
+    )
+
+
+def _app_header(state: SlackState, tab: Tab) -> str:
+    tabs = "".join(
+        f'<a href="#" class="tab{" active" if name == tab else ""}" data-tab="{name}" '
+        f'data-testid="tab-{name}">{label}</a>'
+        for name, label in (("home", "Home"), ("messages", "Messages"))
+    )
+    return (
+        f'<header class="main-header"><h2 data-testid="conversation-title">'
+        f'{plain_html(state.bot_name)}</h2><nav class="tabs">{tabs}</nav></header>'
+    )
+
+
+def _home(state: SlackState, user: User, names: Names) -> str:
+    view = state.home_view(user.id)
+    if view is None:
+        body = '<p class="empty">Opening the Home tab… (the app has not published one yet)</p>'
+    else:
+        body = blocks_html(view.content.get("blocks", []), names, Target(view_id=view.id))
+    return f'{_app_header(state, "home")}<div class="home" data-testid="app-home">{body}</div>'
+
+
+def _message(state: SlackState, message: Message, names: Names, *, thread_link: bool = True) -> str:
+    target = Target(channel=message.channel, ts=message.ts)
+    event_type = (message.metadata or {}).get("event_type")
+    data = f' data-event-type="{attr(event_type)}"' if event_type else ""
+    classes = "message bot" if message.bot_id else "message"
+    body = _body(message.text, message.blocks, names, target)
+    unfurls = attachments_html([*message.attachments, *message.unfurls.values()], names)
+    replies = message.live_replies()
+    link = ""
+    if thread_link and replies and not message.is_reply:
+        link = (
+            f'<a href="#" class="thread-link" data-open-thread="{attr(message.ts)}" '
+            f'data-testid="open-thread">{_replies(len(replies))}</a>'
+        )
+    return (
+        f'<article class="{classes}" data-testid="message" data-ts="{attr(message.ts)}" '
+        f'data-channel="{attr(message.channel)}"{data}>'
+        f"{_meta(state, message.user, message.ts, names, edited=bool(message.edits))}"
+        f'<div class="body">{body}</div>{unfurls}{link}</article>'
+    )
+
+
+def _ephemeral(state: SlackState, ephemeral: Ephemeral, names: Names) -> str:
+    target = Target(channel=ephemeral.channel, ts=ephemeral.ts)
+    # Slack's own notices ("/opentrain failed …") come from Slackbot, everything else from the app.
+    author = "USLACKBOT" if ephemeral.source == "slack" else state.bot_user_id
+    body = _body(ephemeral.text, ephemeral.blocks, names, target)
+    return (
+        f'<article class="message ephemeral" data-testid="ephemeral" '
+        f'data-ts="{attr(ephemeral.ts)}" data-channel="{attr(ephemeral.channel)}">'
+        f"{_meta(state, author, ephemeral.ts, names, edited=ephemeral.replaced > 0)}"
+        f'<div class="ephemeral-note">Only visible to you</div>'
+        f'<div class="body">{body}</div></article>'
+    )
+
+
+def _body(text: str, blocks: list[dict[str, Any]], names: Names, target: Target) -> str:
+    # With blocks, Slack shows only them; `text` is the notification fallback.
+    if blocks:
+        return blocks_html(blocks, names, target)
+    return f'<div class="bk-text">{mrkdwn_html(text, names)}</div>'
+
+
+def _meta(state: SlackState, author_id: str, ts: str, names: Names, *, edited: bool) -> str:
+    if author_id == "USLACKBOT":
+        author, badge = "Slackbot", ""
+    elif author_id == state.bot_user_id:
+        author, badge = state.bot_name, '<span class="badge">APP</span>'
+    else:
+        author, badge = names.users.get(author_id, author_id), ""
+    moment = datetime.fromtimestamp(_ts_key(ts), UTC).astimezone(names.tz)
+    clock = f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+    mark = ' <span class="edited">(edited)</span>' if edited else ""
+    return (
+        f'<div class="meta"><span class="author">{plain_html(author)}</span>{badge}'
+        f'<time datetime="{attr(moment.isoformat())}" title="{attr(moment.isoformat())}">'
+        f"{clock}</time>{mark}</div>"
+    )
+
+
+def _replies(count: int) -> str:
+    return f"{count} repl{'y' if count == 1 else 'ies'}"
+
+
+def _ts_key(ts: str) -> float:
+    try:
+        return float(ts)
+    except ValueError:
+        return 0.0
+
+
+# --- thread ---------------------------------------------------------------------------------
+
+
+def _thread_parent(state: SlackState, conversation: str, thread_ts: str | None) -> Message | None:
+    if not thread_ts:
+        return None
+    parent = state.find_message(conversation, thread_ts)
+    return parent if parent is not None and not parent.is_reply else None
+
+
+def _thread_pane(state: SlackState, user: User, parent: Message, names: Names) -> str:
+    items = [(reply.ts, _message(state, reply, names)) for reply in parent.live_replies()]
+    items += [
+        (ephemeral.ts, _ephemeral(state, ephemeral, names))
+        for ephemeral in state.ephemerals_for(user.id)
+        if ephemeral.channel == parent.channel and ephemeral.thread_ts == parent.ts
+    ]
+    items.sort(key=lambda item: _ts_key(item[0]))
+    channel = state.channels.get(parent.channel)
+    where = f"#{channel.name}" if channel and channel.kind != "im" else state.bot_name
+    return (
+        '<header class="thread-header"><h3>Thread</h3>'
+        f'<span class="note">{plain_html(where)}</span>'
+        '<button type="button" id="thread-close" data-testid="thread-close" '
+        'aria-label="Close thread">×</button></header>'
+        f'<div class="thread-messages" data-testid="thread" data-thread-ts="{attr(parent.ts)}">'
+        f"{_message(state, parent, names, thread_link=False)}"
+        f'<div class="reply-count">{_replies(len(parent.live_replies()))}</div>'
+        f"{''.join(html for _, html in items)}</div>"
+    )
+
+
+# --- modal ----------------------------------------------------------------------------------
+
+
+def _modal(state: SlackState, user: User, names: Names) -> str:
+    stack = state.modal_stack(user.id)
+    if not stack:
+        return ""
+    view: View = stack[-1]
+    content = view.content
+    title = _plain(content.get("title"), "App")
+    submit = _plain(content.get("submit"), "")
+    close = _plain(content.get("close"), "Cancel")
+    blocks = blocks_html(content.get("blocks", []), names, Target(view_id=view.id), view.errors)
+    submit_button = (
+        f'<button type="submit" class="bk-button bk-primary" id="modal-submit" '
+        f'data-testid="modal-submit">{plain_html(submit)}</button>'
+        if submit
+        else ""
+    )
+    return (
+        '<div class="modal-backdrop">'
+        f'<form class="modal" id="modal" data-testid="modal" data-view-id="{attr(view.id)}" '
+        f'data-view-hash="{attr(view.hash)}" '
+        f'data-callback-id="{attr(content.get("callback_id", ""))}">'
+        f'<header><h3>{plain_html(title)}</h3><button type="button" class="modal-close" '
+        'data-testid="modal-close" aria-label="Close">×</button></header>'
+        f'<div class="modal-body">{blocks}</div>'
+        '<p class="modal-error" id="modal-error" role="alert" data-testid="modal-error"></p>'
+        f'<footer><button type="button" class="bk-button modal-close">{plain_html(close)}</button>'
+        f"{submit_button}</footer></form></div>"
+    )
+
+
+def _plain(text_object: object, default: str) -> str:
+    if isinstance(text_object, dict):
+        return str(text_object.get("text") or default)
+    return default

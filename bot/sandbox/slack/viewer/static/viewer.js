@@ -1,0 +1,367 @@
+// The sandbox viewer's page script.
+//
+// It renders nothing itself: the simulator sends each pane as ready, escaped HTML
+// (`GET /viewer/screen`). The script keeps the panes fresh (server-sent events on the
+// simulator's change sequence) and turns what the person does into the driver calls
+// Slack's client would cause: slash commands, button clicks, modal submissions, posts.
+"use strict";
+
+const where = { user: null, conversation: null, thread: null, tab: null };
+const shown = { sidebar: null, main: null, thread: null, modal: null };
+let seq = -1;
+let loading = false;
+let stale = false;
+let homeOpenedFor = null;
+
+const $ = (selector) => document.querySelector(selector);
+
+// ---- screens ------------------------------------------------------------------------------
+
+function readLocation() {
+  const query = new URLSearchParams(window.location.search);
+  where.user = query.get("user");
+  where.conversation = query.get("channel") || query.get("conversation");
+  where.thread = query.get("thread");
+  where.tab = query.get("tab");
+}
+
+function writeLocation() {
+  const query = new URLSearchParams();
+  if (where.user) query.set("user", where.user);
+  if (where.conversation) query.set("channel", where.conversation);
+  if (where.thread) query.set("thread", where.thread);
+  if (where.tab === "messages" || where.tab === "home") query.set("tab", where.tab);
+  window.history.replaceState(null, "", "?" + query.toString());
+}
+
+async function refresh() {
+  if (loading) {
+    stale = true; // one more round once this one lands
+    return;
+  }
+  loading = true;
+  try {
+    do {
+      stale = false;
+      const query = new URLSearchParams();
+      for (const [key, value] of Object.entries(where)) {
+        if (value) query.set(key, value);
+      }
+      const response = await fetch("/viewer/screen?" + query.toString(), { cache: "no-store" });
+      if (!response.ok) throw new Error("the simulator answered HTTP " + response.status);
+      apply(await response.json());
+    } while (stale);
+  } catch (error) {
+    notify("Cannot reach the Slack simulator: " + error.message, true);
+  } finally {
+    loading = false;
+  }
+}
+
+function apply(screen) {
+  where.user = screen.user;
+  where.conversation = screen.conversation;
+  where.thread = screen.thread;
+  where.tab = screen.tab;
+  seq = screen.seq;
+  writeLocation();
+  document.title = screen.title + " · Slack (simulator)";
+
+  swap("sidebar", $("#sidebar"), screen.panes.sidebar);
+  swapMain(screen.panes.main);
+  $("#thread-column").hidden = !screen.panes.thread;
+  swap("thread", $("#thread-pane"), screen.panes.thread);
+  swapModal(screen.panes.modal);
+
+  const composer = $("#composer-input");
+  composer.disabled = !screen.composer.enabled;
+  composer.placeholder = screen.composer.placeholder;
+  $("#composer").hidden = screen.tab === "home";
+  document.body.dataset.seq = String(screen.seq);
+
+  // Slack tells the app each time someone opens its Home tab; the app then publishes it.
+  const home = screen.tab === "home" ? screen.user + "/" + screen.conversation : null;
+  if (home && home !== homeOpenedFor) {
+    post("/_sim/app_home_opened", { user_id: screen.user }).then(reportDelivery);
+  }
+  homeOpenedFor = home;
+}
+
+function swap(name, element, html) {
+  if (shown[name] === html) return false;
+  shown[name] = html;
+  element.innerHTML = html;
+  return true;
+}
+
+function swapMain(html) {
+  const before = $("#timeline");
+  const conversation = before ? before.dataset.conversation : null;
+  const atBottom = !before || before.scrollHeight - before.scrollTop - before.clientHeight < 40;
+  if (!swap("main", $("#main-pane"), html)) return;
+  const after = $("#timeline");
+  // Follow new messages unless the person scrolled up to read older ones.
+  if (after && (atBottom || after.dataset.conversation !== conversation)) {
+    after.scrollTop = after.scrollHeight;
+  }
+}
+
+function swapModal(html) {
+  const old = $("#modal");
+  const typed = old ? typedValues(old) : null;
+  const focused = old && old.contains(document.activeElement) ? document.activeElement.id : null;
+  if (!swap("modal", $("#modal-pane"), html)) return;
+  const form = $("#modal");
+  // The same modal re-rendered (errors shown, or updated by the app) keeps what was typed.
+  if (form && typed && typed.viewId === form.dataset.viewId) {
+    restoreValues(form, typed.values);
+    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+  } else if (form) {
+    const first = form.querySelector("input, textarea, select");
+    if (first) first.focus();
+  }
+}
+
+function typedValues(form) {
+  const values = {};
+  for (const control of form.querySelectorAll(".bk-input input, .bk-input textarea, .bk-input select")) {
+    if (!control.id && !control.name) continue;
+    const key = control.id || control.name + "=" + control.value;
+    if (control.type === "radio" || control.type === "checkbox") values[key] = control.checked;
+    else if (control.multiple) values[key] = [...control.selectedOptions].map((o) => o.value);
+    else values[key] = control.value;
+  }
+  return { viewId: form.dataset.viewId, values };
+}
+
+function restoreValues(form, values) {
+  for (const control of form.querySelectorAll(".bk-input input, .bk-input textarea, .bk-input select")) {
+    const key = control.id || control.name + "=" + control.value;
+    if (!(key in values)) continue;
+    if (control.type === "radio" || control.type === "checkbox") control.checked = values[key];
+    else if (control.multiple) {
+      for (const option of control.options) option.selected = values[key].includes(option.value);
+    } else control.value = values[key];
+  }
+}
+
+// ---- talking to the simulator ---------------------------------------------------------------
+
+async function post(url, body) {
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (_) {
+      data = null;
+    }
+    return { ok: response.ok, status: response.status, data };
+  } catch (error) {
+    return { ok: false, status: 0, data: { error: error.message } };
+  }
+}
+
+// What went wrong with a delivery to the app, in words, or null when it went fine.
+function deliveryProblem(result) {
+  const data = result.data || {};
+  if (!result.ok) return data.error || "the simulator answered HTTP " + result.status;
+  if (data.error === "timeout" || data.timed_out) return "the app did not answer within 3 seconds";
+  if (data.error) return "could not reach the app (" + data.error + ")";
+  if (data.status !== undefined && data.status !== 200) return "the app answered HTTP " + data.status;
+  if (data.rejected) return "Slack refused the app's answer (" + data.rejected + ")";
+  return null;
+}
+
+function reportDelivery(result) {
+  const problem = deliveryProblem(result);
+  if (problem) notify(problem, true);
+  return problem;
+}
+
+let noticeTimer = null;
+function notify(text, problem) {
+  const notice = $("#notice");
+  notice.textContent = text;
+  notice.classList.toggle("problem", Boolean(problem));
+  notice.hidden = false;
+  window.clearTimeout(noticeTimer);
+  noticeTimer = window.setTimeout(() => {
+    notice.hidden = true;
+  }, 8000);
+}
+
+// Slack's client escapes what people type and wraps links in <…> before posting.
+function slackEncode(text) {
+  const escape = (part) => part.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  return text
+    .split(/(https?:\/\/[^\s<>|]+)/)
+    .map((part, index) => (index % 2 ? "<" + part.replace(/&/g, "&amp;") + ">" : escape(part)))
+    .join("");
+}
+
+async function send(input, threadTs) {
+  const text = input.value.trim();
+  if (!text) return;
+  input.value = "";
+  let result;
+  const command = text.match(/^(\/\S+)\s*([\s\S]*)$/);
+  if (command) {
+    result = await post("/_sim/command", {
+      command: command[1],
+      text: command[2],
+      user_id: where.user,
+      channel_id: where.conversation,
+    });
+  } else {
+    const body = { user_id: where.user, channel_id: where.conversation, text: slackEncode(text) };
+    if (threadTs) body.thread_ts = threadTs;
+    result = await post("/_sim/messages", body);
+    if (result.ok) return; // the bot may ignore a message; that is not a problem
+  }
+  if (reportDelivery(result) && !result.ok) input.value = text; // let them fix and resend
+}
+
+async function act(element, value) {
+  if (element.dataset.confirm && !window.confirm(element.dataset.confirm)) return null;
+  const body = { user_id: where.user, action_id: element.dataset.actionId };
+  if (element.dataset.viewId) body.view_id = element.dataset.viewId;
+  else {
+    body.channel_id = element.dataset.channel;
+    body.message_ts = element.dataset.ts;
+  }
+  const chosen = value !== undefined ? value : element.dataset.value;
+  if (chosen !== undefined && chosen !== "") body.value = chosen;
+  element.classList.add("busy");
+  try {
+    return await post("/_sim/action", body);
+  } finally {
+    element.classList.remove("busy");
+  }
+}
+
+function inputValue(wrapper) {
+  const control = wrapper.querySelector("[data-input-kind]");
+  if (!control) return null;
+  const kind = control.dataset.inputKind;
+  if (kind === "radio_buttons") {
+    const checked = control.querySelector("input:checked");
+    return checked ? checked.value : null;
+  }
+  if (kind === "checkboxes") {
+    const checked = [...control.querySelectorAll("input:checked")].map((box) => box.value);
+    return checked.length ? checked : null;
+  }
+  if (control.multiple) {
+    const chosen = [...control.selectedOptions].map((option) => option.value);
+    return chosen.length ? chosen : null;
+  }
+  if (!("value" in control)) return null; // an input the viewer cannot show
+  return control.value === "" ? null : control.value;
+}
+
+async function submitModal(form) {
+  const values = {};
+  for (const wrapper of form.querySelectorAll(".bk-input[data-block-id]")) {
+    const value = inputValue(wrapper);
+    if (value !== null) values[wrapper.dataset.blockId] = { [wrapper.dataset.actionId]: value };
+  }
+  const submit = $("#modal-submit");
+  const error = $("#modal-error");
+  error.textContent = "";
+  if (submit) submit.disabled = true;
+  const result = await post("/_sim/view_submission", {
+    user_id: where.user,
+    view_id: form.dataset.viewId,
+    values,
+  });
+  // The modal closes, or shows the app's errors, through the next screen; only a failed
+  // delivery needs saying here (Slack shows "We had some trouble connecting").
+  const problem = deliveryProblem(result);
+  const current = $("#modal");
+  if (current && current.dataset.viewId === form.dataset.viewId) {
+    if (problem) $("#modal-error").textContent = problem;
+    const again = $("#modal-submit");
+    if (again) again.disabled = false;
+  }
+}
+
+// ---- what the person does ---------------------------------------------------------------------
+
+function go(changes) {
+  Object.assign(where, changes);
+  refresh();
+}
+
+document.addEventListener("click", (event) => {
+  const target = event.target.closest(
+    "[data-conversation], [data-tab], [data-open-thread], #thread-close, .modal-close, " +
+      "button[data-action-id], a[data-action-id]",
+  );
+  if (!target) return;
+  if (target.matches("a[data-action-id]")) {
+    // A link button: the browser opens the URL in a new tab; Slack also tells the app.
+    act(target);
+    return;
+  }
+  event.preventDefault();
+  if (target.matches("button[data-action-id]")) {
+    if (!target.disabled) act(target).then((result) => result && reportDelivery(result));
+  } else if (target.dataset.conversation) {
+    go({ conversation: target.dataset.conversation, thread: null, tab: null });
+  } else if (target.dataset.tab) {
+    go({ tab: target.dataset.tab, thread: null });
+  } else if (target.dataset.openThread) {
+    go({ thread: target.dataset.openThread });
+  } else if (target.id === "thread-close") {
+    go({ thread: null });
+  } else if (target.matches(".modal-close")) {
+    const form = $("#modal");
+    if (form) {
+      post("/viewer/close_view", { user_id: where.user, view_id: form.dataset.viewId }).then(
+        reportDelivery,
+      );
+    }
+  }
+});
+
+document.addEventListener("change", (event) => {
+  const target = event.target;
+  if (target.id === "user-picker") {
+    go({ user: target.value, thread: null });
+  } else if (target.matches("select[data-action-id]") && target.value) {
+    act(target, target.value).then((result) => result && reportDelivery(result));
+  }
+});
+
+document.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  if (form.id === "composer") send($("#composer-input"), null);
+  else if (form.id === "thread-composer") send($("#thread-composer-input"), where.thread);
+  else if (form.id === "modal") submitModal(form);
+});
+
+// ---- live updates ---------------------------------------------------------------------------
+
+function listen() {
+  const live = $("#live");
+  const events = new EventSource("/viewer/events");
+  events.onopen = () => {
+    live.textContent = "live";
+  };
+  events.onerror = () => {
+    live.textContent = "reconnecting…"; // EventSource retries by itself
+  };
+  events.onmessage = (event) => {
+    if (Number(event.data) !== seq) refresh();
+  };
+}
+
+readLocation();
+refresh();
+listen();

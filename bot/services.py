@@ -1,0 +1,40 @@
+"""The bot's services, built once by the composition root (`bot/app.py`) and handed to listeners."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.access import Access
+from bot.approvers import Approvers
+from bot.clock import Clock
+from bot.config import Settings
+from bot.cosign import CoSign
+from bot.home import Home
+from bot.notifier import Notifier
+from bot.opentrain import OpenTrainClient
+from bot.reminders import Reminders
+from bot.routing import Router
+from bot.scheduler import Scheduler
+from bot.store import Store
+from bot.tracker import Tracker
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    store: Store
+    opentrain: OpenTrainClient
+    slack: AsyncWebClient
+    notifier: Notifier
+    tracker: Tracker
+    cosign: CoSign
+    router: Router
+    scheduler: Scheduler
+    access: Access
+    approvers: Approvers
+    reminders: Reminders
+    home: Home
+    owner: str  # this process's identity in leases and claims

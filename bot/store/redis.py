@@ -1,0 +1,624 @@
+"""The shared store: one Redis, any number of bot replicas.
+
+Every operation that must be atomic is one Lua script, so Redis runs it without
+interleaving another client's commands. Scripts get the key prefix and build
+per-item keys themselves, which makes this a store for one Redis server (or a
+primary with replicas), not for Redis Cluster.
+
+Layout under the prefix (default `cosign:`):
+  approval:<id>          hash {json, status, version}; `version` is authoritative
+  approvals              sorted set of every id, score = adopted_at (µs since epoch)
+  status:<status>        the same, per status (listing and counting by status)
+  due                    sorted set of pending ids, score = next check (µs); authoritative
+                         over the JSON's next_check_at
+  proposal:<id>          set of approval ids adopted for that proposal
+  outbox                 hash effect id -> Effect JSON
+  outbox:due             sorted set of undone effect ids, score = due time (µs)
+  cursor                 the /updates cursor
+  lease:<name>           the owner, expiring by PX (real time)
+  key:<key>              a once-key, expiring by PX (real time)
+  routes, config         hashes (config values are JSON)
+  audit                  stream of AuditEntry JSON (field `json`), append order
+  audit:approval:<id>    list of the same entries for one approval, so reading one
+                         approval's history never scans the whole stream
+
+Scores are integer microseconds: below 2**53, so doubles hold them exactly.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
+from bot.store.base import StoreUnavailable
+
+P = ParamSpec("P")
+T = TypeVar("T")
+_Arg = str | int
+
+DEFAULT_PREFIX = "cosign:"
+SOCKET_TIMEOUT_SECONDS = 5.0
+AUDIT_PAGE = 1000
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+# Returns approval ids with their JSON, version and due score (or '') as a flat list.
+_READ_APPROVAL = """
+local function read(p, id, out)
+  local h = redis.call('HMGET', p .. 'approval:' .. id, 'json', 'version')
+  if not h[1] then return end
+  out[#out + 1] = h[1]
+  out[#out + 1] = h[2]
+  out[#out + 1] = redis.call('ZSCORE', p .. 'due', id) or ''
+end
+"""
+
+_ENQUEUE = """
+local function enqueue(p, first)
+  local new = 0
+  for i = first, #ARGV, 4 do
+    if redis.call('HSETNX', p .. 'outbox', ARGV[i], ARGV[i + 1]) == 1 then
+      new = new + 1
+      if ARGV[i + 3] == '0' then redis.call('ZADD', p .. 'outbox:due', ARGV[i + 2], ARGV[i]) end
+    end
+  end
+  return new
+end
+"""
+
+# Writes the indexes of one approval record: ARGV from `first` are
+# id, status, adopted score, due score, proposal id ('' for none).
+_INDEX = """
+local function index(p, first, old_status)
+  local id, status, adopted, due, proposal =
+    ARGV[first], ARGV[first + 1], ARGV[first + 2], ARGV[first + 3], ARGV[first + 4]
+  if old_status and old_status ~= status then
+    redis.call('ZREM', p .. 'status:' .. old_status, id)
+  end
+  redis.call('ZADD', p .. 'approvals', adopted, id)
+  redis.call('ZADD', p .. 'status:' .. status, adopted, id)
+  if status == 'pending' then
+    redis.call('ZADD', p .. 'due', due, id)
+  else
+    redis.call('ZREM', p .. 'due', id)
+  end
+  if proposal ~= '' then redis.call('SADD', p .. 'proposal:' .. proposal, id) end
+end
+"""
+
+# ARGV: prefix, json, version, then the index arguments, then effect quadruples.
+_ADD = (
+    _INDEX
+    + _ENQUEUE
+    + """
+local p = ARGV[1]
+local key = p .. 'approval:' .. ARGV[4]
+if redis.call('EXISTS', key) == 1 then return 0 end
+redis.call('HSET', key, 'json', ARGV[2], 'status', ARGV[5], 'version', ARGV[3])
+index(p, 4, nil)
+enqueue(p, 9)
+return 1
+"""
+)
+
+# ARGV: prefix, json, expected version, then the index arguments (due unused: the
+# due index keeps its own time, so claims and reschedules are not undone here).
+_UPDATE = (
+    _READ_APPROVAL
+    + """
+local p, id, status = ARGV[1], ARGV[4], ARGV[5]
+local key = p .. 'approval:' .. id
+local h = redis.call('HMGET', key, 'version', 'status')
+if h[1] ~= ARGV[3] or h[2] ~= status then return false end
+redis.call('HSET', key, 'json', ARGV[2])
+redis.call('HINCRBY', key, 'version', 1)
+redis.call('ZADD', p .. 'approvals', ARGV[6], id)
+redis.call('ZADD', p .. 'status:' .. status, ARGV[6], id)
+if ARGV[8] ~= '' then redis.call('SADD', p .. 'proposal:' .. ARGV[8], id) end
+local out = {}
+read(p, id, out)
+return out
+"""
+)
+
+# ARGV: prefix, json, expected status, expected version, the index arguments,
+# then effect quadruples.
+_TRANSITION = (
+    _INDEX
+    + _ENQUEUE
+    + """
+local p, expected = ARGV[1], ARGV[3]
+local key = p .. 'approval:' .. ARGV[5]
+local h = redis.call('HMGET', key, 'status', 'version')
+if h[1] ~= expected or h[2] ~= ARGV[4] then return 0 end
+redis.call('HSET', key, 'json', ARGV[2], 'status', ARGV[6])
+redis.call('HINCRBY', key, 'version', 1)
+index(p, 5, expected)
+enqueue(p, 10)
+return 1
+"""
+)
+
+# ARGV: prefix, now score, lease score, limit.
+_CLAIM_DUE = (
+    _READ_APPROVAL
+    + """
+local p = ARGV[1]
+local ids = redis.call('ZRANGEBYSCORE', p .. 'due', '-inf', ARGV[2], 'LIMIT', 0, ARGV[4])
+local out = {}
+for _, id in ipairs(ids) do
+  redis.call('ZADD', p .. 'due', ARGV[3], id)
+  read(p, id, out)
+end
+return out
+"""
+)
+
+# ARGV: prefix, then ids.
+_GET_APPROVALS = (
+    _READ_APPROVAL
+    + """
+local out = {}
+for i = 2, #ARGV do read(ARGV[1], ARGV[i], out) end
+return out
+"""
+)
+
+# ARGV: prefix, index key suffix, limit. Newest adopted first.
+_LIST_APPROVALS = (
+    _READ_APPROVAL
+    + """
+local p = ARGV[1]
+local ids = redis.call('ZREVRANGE', p .. ARGV[2], 0, tonumber(ARGV[3]) - 1)
+local out = {}
+for _, id in ipairs(ids) do read(p, id, out) end
+return out
+"""
+)
+
+# ARGV: prefix, then effect quadruples (id, json, due score, done '0'/'1').
+_ENQUEUE_EFFECTS = _ENQUEUE + "return enqueue(ARGV[1], 2)"
+
+# ARGV: prefix, now score, lease score, limit. Returns id, json pairs.
+_CLAIM_EFFECTS = """
+local p = ARGV[1]
+local ids = redis.call('ZRANGEBYSCORE', p .. 'outbox:due', '-inf', ARGV[2], 'LIMIT', 0, ARGV[4])
+local out = {}
+for _, id in ipairs(ids) do
+  redis.call('ZADD', p .. 'outbox:due', ARGV[3], id)
+  out[#out + 1] = redis.call('HGET', p .. 'outbox', id)
+end
+return out
+"""
+
+# Compare-and-set of one effect's JSON. ARGV: prefix, id, old json, new json, due
+# score ('' once done).
+_SAVE_EFFECT = """
+local p, id = ARGV[1], ARGV[2]
+if redis.call('HGET', p .. 'outbox', id) ~= ARGV[3] then return 0 end
+redis.call('HSET', p .. 'outbox', id, ARGV[4])
+if ARGV[5] == '' then
+  redis.call('ZREM', p .. 'outbox:due', id)
+else
+  redis.call('ZADD', p .. 'outbox:due', ARGV[5], id)
+end
+return 1
+"""
+
+# ARGV: lease key, owner, ttl ms. SET NX PX, or renewal by the holder.
+_ACQUIRE_LEASE = """
+if redis.call('SET', ARGV[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
+if redis.call('GET', ARGV[1]) == ARGV[2] then
+  redis.call('PEXPIRE', ARGV[1], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+_RELEASE_LEASE = """
+if redis.call('GET', ARGV[1]) == ARGV[2] then return redis.call('DEL', ARGV[1]) end
+return 0
+"""
+
+
+def _guarded(
+    method: Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, T]]:
+    """Turn every Redis error into StoreUnavailable: callers never see a redis exception."""
+
+    @functools.wraps(method)
+    async def run(store: RedisStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(store, *args, **kwargs)
+        except RedisError as exc:
+            # redis-py's messages name host, port and the server's reply, never the password.
+            raise StoreUnavailable(f"redis at {store.address}: {exc}") from exc
+
+    return run
+
+
+class RedisStore:
+    """The `Store` on one Redis server; see the module docstring for the key layout."""
+
+    def __init__(self, redis: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+        """`redis` must decode responses to str; `RedisStore.connect` builds such a client."""
+        self._redis = redis
+        self._prefix = prefix
+        self._add = redis.register_script(_ADD)
+        self._update = redis.register_script(_UPDATE)
+        self._transition = redis.register_script(_TRANSITION)
+        self._get_approvals = redis.register_script(_GET_APPROVALS)
+        self._list_approvals = redis.register_script(_LIST_APPROVALS)
+        self._claim_due = redis.register_script(_CLAIM_DUE)
+        self._enqueue_effects = redis.register_script(_ENQUEUE_EFFECTS)
+        self._claim_effects = redis.register_script(_CLAIM_EFFECTS)
+        self._save_effect = redis.register_script(_SAVE_EFFECT)
+        self._acquire_lease = redis.register_script(_ACQUIRE_LEASE)
+        self._release_lease = redis.register_script(_RELEASE_LEASE)
+
+    @classmethod
+    async def connect(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisStore:
+        """A store on the Redis at `url`, checked with a PING so a bad URL fails at startup."""
+        redis = Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+            # One immediate retry on a fresh connection survives a Redis restart
+            # (pooled connections are dead then); longer outages are the caller's.
+            retry=Retry(NoBackoff(), 1),
+        )
+        store = cls(redis, prefix=prefix)
+        try:
+            await store.ping()
+        except StoreUnavailable:
+            await redis.aclose()
+            raise
+        return store
+
+    @property
+    def address(self) -> str:
+        """host:port (or the socket path) — never the URL, which may carry a password."""
+        kwargs = self._redis.connection_pool.connection_kwargs
+        if "path" in kwargs:
+            return str(kwargs["path"])
+        return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+
+    def _key(self, *parts: str) -> str:
+        return self._prefix + ":".join(parts)
+
+    # --- tracked approvals ------------------------------------------------------------
+    @_guarded
+    async def add_approval(self, approval: TrackedApproval, effects: Sequence[Effect] = ()) -> bool:
+        args: list[_Arg] = [self._prefix, approval.model_dump_json(), approval.version]
+        added = await self._add(args=[*args, *_index_args(approval), *_effect_args(effects)])
+        return bool(added)
+
+    @_guarded
+    async def get_approval(self, approval_id: str) -> TrackedApproval | None:
+        found = _approvals(await self._get_approvals(args=[self._prefix, approval_id]))
+        return found[0] if found else None
+
+    @_guarded
+    async def update_approval(self, approval: TrackedApproval) -> TrackedApproval | None:
+        stored = approval.model_copy(update={"version": approval.version + 1})
+        args: list[_Arg] = [self._prefix, stored.model_dump_json(), approval.version]
+        found = await self._update(args=[*args, *_index_args(approval)])
+        # The script answers nil when the version or the status moved on.
+        return _approvals(found)[0] if found else None
+
+    @_guarded
+    async def transition(
+        self,
+        approval_id: str,
+        expected: TrackedStatus,
+        updated: TrackedApproval,
+        effects: Sequence[Effect] = (),
+    ) -> bool:
+        if updated.approval_id != approval_id:
+            raise ValueError(f"transition of {approval_id} got a record of {updated.approval_id}")
+        args: list[_Arg] = [self._prefix, updated.model_dump_json(), expected.value]
+        args += [updated.version, *_index_args(updated)]
+        won = await self._transition(args=[*args, *_effect_args(effects)])
+        return bool(won)
+
+    @_guarded
+    async def list_approvals(
+        self, *, status: TrackedStatus | None = None, limit: int = 1000
+    ) -> list[TrackedApproval]:
+        if limit <= 0:
+            return []
+        index = "approvals" if status is None else f"status:{status.value}"
+        return _approvals(await self._list_approvals(args=[self._prefix, index, limit]))
+
+    @_guarded
+    async def count_approvals(self, *, status: TrackedStatus | None = None) -> int:
+        index = self._key("approvals") if status is None else self._key("status", status.value)
+        return int(await self._redis.zcard(index))
+
+    @_guarded
+    async def approvals_for_proposal(self, proposal_id: str) -> list[TrackedApproval]:
+        ids = sorted(await self._redis.smembers(self._key("proposal", proposal_id)))
+        found = _approvals(await self._get_approvals(args=[self._prefix, *ids])) if ids else []
+        # The set only grows; the record says whether the approval still names this proposal.
+        mine = [a for a in found if a.proposal_id == proposal_id]
+        return sorted(mine, key=lambda a: (a.adopted_at, a.approval_id), reverse=True)
+
+    # --- due index --------------------------------------------------------------------
+    @_guarded
+    async def claim_due(
+        self, now: datetime, owner: str, *, limit: int, lease: timedelta
+    ) -> list[TrackedApproval]:
+        if limit <= 0:
+            return []
+        args: list[_Arg] = [self._prefix, _score(now), _score(now + lease), limit]
+        return _approvals(await self._claim_due(args=args))
+
+    @_guarded
+    async def reschedule(self, approval_id: str, at: datetime) -> None:
+        # XX: only items already in the due index (pending ones) move.
+        await self._redis.zadd(self._key("due"), {approval_id: _score(at)}, xx=True)
+
+    @_guarded
+    async def next_due_at(self) -> datetime | None:
+        first = await self._redis.zrange(self._key("due"), 0, 0, withscores=True)
+        return _from_score(first[0][1]) if first else None
+
+    # --- /updates cursor ----------------------------------------------------------------
+    @_guarded
+    async def get_cursor(self) -> str | None:
+        value = await self._redis.get(self._key("cursor"))
+        return None if value is None else str(value)
+
+    @_guarded
+    async def set_cursor(self, cursor: str) -> None:
+        await self._redis.set(self._key("cursor"), cursor)
+
+    # --- leases (real time) ---------------------------------------------------------------
+    @_guarded
+    async def acquire_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
+        args: list[_Arg] = [self._key("lease", name), owner, _millis(ttl)]
+        return bool(await self._acquire_lease(args=args))
+
+    @_guarded
+    async def release_lease(self, name: str, owner: str) -> bool:
+        return bool(await self._release_lease(args=[self._key("lease", name), owner]))
+
+    @_guarded
+    async def lease_holder(self, name: str) -> str | None:
+        value = await self._redis.get(self._key("lease", name))
+        return None if value is None else str(value)
+
+    # --- once-keys (real time) ------------------------------------------------------------
+    @_guarded
+    async def claim_key(self, key: str, ttl: timedelta) -> bool:
+        return bool(await self._redis.set(self._key("key", key), "1", nx=True, px=_millis(ttl)))
+
+    # --- outbox -------------------------------------------------------------------------
+    @_guarded
+    async def enqueue_effects(self, effects: Sequence[Effect]) -> int:
+        if not effects:
+            return 0
+        return int(await self._enqueue_effects(args=[self._prefix, *_effect_args(effects)]))
+
+    @_guarded
+    async def claim_effects(
+        self, now: datetime, owner: str, *, limit: int, lease: timedelta
+    ) -> list[Effect]:
+        if limit <= 0:
+            return []
+        until = now + lease
+        args: list[_Arg] = [self._prefix, _score(now), _score(until), limit]
+        records: list[str] = await self._claim_effects(args=args)
+        return [Effect.model_validate_json(r).model_copy(update={"due_at": until}) for r in records]
+
+    @_guarded
+    async def complete_effect(self, effect_id: str, result: dict[str, Any] | None) -> None:
+        await self._change_effect(
+            effect_id, lambda e: e.model_copy(update={"done": True, "result": result})
+        )
+
+    @_guarded
+    async def retry_effect(
+        self, effect_id: str, at: datetime, error: str, *, count_attempt: bool = True
+    ) -> None:
+        def retried(current: Effect) -> Effect | None:
+            # A late retry must not revive an effect another worker already completed.
+            if current.done:
+                return None
+            attempts = current.attempts + 1 if count_attempt else current.attempts
+            changes = {"attempts": attempts, "last_error": error, "due_at": at}
+            return current.model_copy(update=changes)
+
+        await self._change_effect(effect_id, retried)
+
+    async def _change_effect(
+        self, effect_id: str, change: Callable[[Effect], Effect | None]
+    ) -> None:
+        """Read-modify-write of one effect, retried while another writer gets there first."""
+        while True:
+            stored = await self._redis.hget(self._key("outbox"), effect_id)
+            if stored is None:
+                return
+            raw = _text(stored)
+            changed = change(Effect.model_validate_json(raw))
+            if changed is None:
+                return
+            due = "" if changed.done else _score(changed.due_at)
+            args: list[_Arg] = [self._prefix, effect_id, raw, changed.model_dump_json(), due]
+            if await self._save_effect(args=args):
+                return
+
+    @_guarded
+    async def get_effect(self, effect_id: str) -> Effect | None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self._key("outbox"), effect_id)
+            pipe.zscore(self._key("outbox", "due"), effect_id)
+            raw, due = await pipe.execute()
+        if raw is None:
+            return None
+        stored = Effect.model_validate_json(raw)
+        return stored if due is None else stored.model_copy(update={"due_at": _from_score(due)})
+
+    @_guarded
+    async def count_effects(self, *, done: bool | None = None) -> int:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hlen(self._key("outbox"))
+            pipe.zcard(self._key("outbox", "due"))
+            total, undone = await pipe.execute()
+        if done is None:
+            return int(total)
+        return int(total) - int(undone) if done else int(undone)
+
+    # --- routes and configuration -------------------------------------------------------
+    @_guarded
+    async def set_route(self, key: str, channel_id: str) -> None:
+        await self._redis.hset(self._key("routes"), key, channel_id)
+
+    @_guarded
+    async def get_route(self, key: str) -> str | None:
+        value = await self._redis.hget(self._key("routes"), key)
+        return None if value is None else str(value)
+
+    @_guarded
+    async def delete_route(self, key: str) -> bool:
+        return bool(await self._redis.hdel(self._key("routes"), key))
+
+    @_guarded
+    async def list_routes(self) -> dict[str, str]:
+        routes = await self._redis.hgetall(self._key("routes"))
+        return {_text(key): _text(channel) for key, channel in sorted(routes.items())}
+
+    @_guarded
+    async def get_config(self, key: str) -> Any | None:
+        value = await self._redis.hget(self._key("config"), key)
+        return None if value is None else json.loads(value)
+
+    @_guarded
+    async def set_config(self, key: str, value: Any) -> None:
+        await self._redis.hset(self._key("config"), key, json.dumps(value))
+
+    @_guarded
+    async def list_config(self, prefix: str) -> dict[str, Any]:
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
+        found = {
+            key: json.loads(value)
+            async for key, value in self._redis.hscan_iter(self._key("config"), match=pattern)
+        }
+        return dict(sorted(found.items()))
+
+    # --- audit log ------------------------------------------------------------------------
+    @_guarded
+    async def append_audit(self, entry: AuditEntry) -> None:
+        record = entry.model_dump_json()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self._key("audit"), {"json": record})
+            if entry.approval_id is not None:
+                pipe.rpush(self._key("audit", "approval", entry.approval_id), record)
+            await pipe.execute()
+
+    @_guarded
+    async def read_audit(
+        self,
+        *,
+        approval_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 10_000,
+    ) -> list[AuditEntry]:
+        if approval_id is not None:
+            listed = await self._redis.lrange(self._key("audit", "approval", approval_id), 0, -1)
+            records = [_text(record) for record in listed]
+        else:
+            records = await self._whole_stream()
+        entries = [AuditEntry.model_validate_json(r) for r in records]
+        if since is not None:
+            entries = [e for e in entries if e.at >= since]
+        # Stable: entries with the same time keep their append order.
+        entries.sort(key=lambda e: e.at)
+        return entries[: max(limit, 0)]
+
+    async def _whole_stream(self) -> list[str]:
+        # Entries carry the caller's clock, not the stream id's, so a time filter
+        # cannot be an id range; the stream is read in pages and filtered here.
+        records: list[str] = []
+        start = "-"
+        while True:
+            page = await self._redis.xrange(self._key("audit"), min=start, count=AUDIT_PAGE) or []
+            records.extend(_text(fields["json"]) for _, fields in page if fields)
+            if len(page) < AUDIT_PAGE:
+                return records
+            start = f"({_text(page[-1][0] or '')}"
+
+    # --- lifecycle ------------------------------------------------------------------------
+    @_guarded
+    async def ping(self) -> str:
+        info = await self._redis.info("server")
+        return f"redis {info.get('redis_version', '?')} at {self.address}"
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+# --- conversions -------------------------------------------------------------------------
+
+
+def _index_args(approval: TrackedApproval) -> list[_Arg]:
+    return [
+        approval.approval_id,
+        approval.status.value,
+        _score(approval.adopted_at),
+        _score(approval.next_check_at),
+        approval.proposal_id or "",
+    ]
+
+
+def _effect_args(effects: Sequence[Effect]) -> list[_Arg]:
+    args: list[_Arg] = []
+    for item in effects:
+        args += [item.id, item.model_dump_json(), _score(item.due_at), int(item.done)]
+    return args
+
+
+def _approvals(flat: list[str]) -> list[TrackedApproval]:
+    """Records from a script's flat (json, version, due score or '') triples."""
+    approvals: list[TrackedApproval] = []
+    for i in range(0, len(flat), 3):
+        record, version, due = flat[i : i + 3]
+        changes: dict[str, Any] = {"version": int(version)}
+        if due != "":
+            changes["next_check_at"] = _from_score(due)
+        approvals.append(TrackedApproval.model_validate_json(record).model_copy(update=changes))
+    return approvals
+
+
+def _text(value: bytes | str) -> str:
+    """Narrows redis-py's `bytes | str` reply type: our client decodes replies to str."""
+    return value if isinstance(value, str) else value.decode()
+
+
+def _score(at: datetime) -> int:
+    if at.tzinfo is None:
+        raise ValueError("the store only takes timezone-aware datetimes")
+    return (at - _EPOCH) // _MICROSECOND
+
+
+def _from_score(score: str | float) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(float(score)))
+
+
+def _millis(ttl: timedelta) -> int:
+    if ttl <= timedelta(0):
+        raise ValueError("a lease or key TTL must be positive")
+    # Rounded up: a sub-millisecond TTL still exists for a moment.
+    return max(1, -(-ttl // timedelta(milliseconds=1)))

@@ -1,0 +1,615 @@
+"""The embedded store: one SQLite file, one process, zero setup.
+
+`sqlite3` blocks, so every call runs on one dedicated worker thread that owns
+the store's only connection; the event loop never waits on the disk. Writes run
+in `BEGIN IMMEDIATE` transactions, which take SQLite's write lock up front: a
+compare-and-set or a claim is all-or-nothing even when a second process opens
+the same file, and a lock held elsewhere makes us wait `busy_timeout` and then
+fail with StoreUnavailable instead of failing half-way.
+
+Times the caller decides about (due checks, the outbox, audit) are stored as
+fixed-width ISO-8601 UTC text, so text order is time order. Leases and
+once-keys expire in real time (`time.time()`), whatever clock the bot follows:
+they guard processes, and processes live in real time.
+
+The `next_check_at` column is the due index and the `version` column counts
+writes; both are authoritative over the copies inside the JSON record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
+from bot.store.base import StoreUnavailable
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
+MEMORY = ":memory:"
+
+_SCHEMA = (
+    """CREATE TABLE approvals (
+        approval_id   TEXT PRIMARY KEY,
+        status        TEXT NOT NULL,
+        version       INTEGER NOT NULL,
+        proposal_id   TEXT,
+        adopted_at    TEXT NOT NULL,
+        next_check_at TEXT,
+        record        TEXT NOT NULL
+    )""",
+    "CREATE INDEX approvals_due ON approvals (next_check_at) WHERE status = 'pending'",
+    "CREATE INDEX approvals_status_adopted ON approvals (status, adopted_at)",
+    "CREATE INDEX approvals_adopted ON approvals (adopted_at)",
+    "CREATE INDEX approvals_proposal ON approvals (proposal_id) WHERE proposal_id IS NOT NULL",
+    """CREATE TABLE effects (
+        effect_id TEXT PRIMARY KEY,
+        done      INTEGER NOT NULL,
+        due_at    TEXT NOT NULL,
+        record    TEXT NOT NULL
+    )""",
+    "CREATE INDEX effects_due ON effects (done, due_at)",
+    "CREATE TABLE feed_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL)",
+    "CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL)",
+    "CREATE TABLE once_keys (key TEXT PRIMARY KEY, expires_at REAL NOT NULL)",
+    "CREATE INDEX once_keys_expiry ON once_keys (expires_at)",
+    "CREATE TABLE routes (key TEXT PRIMARY KEY, channel_id TEXT NOT NULL)",
+    "CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE audit (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          TEXT NOT NULL,
+        approval_id TEXT,
+        record      TEXT NOT NULL
+    )""",
+    "CREATE INDEX audit_approval ON audit (approval_id, at)",
+    "CREATE INDEX audit_at ON audit (at)",
+)
+
+_ApprovalRow = tuple[str, int, str | None]
+
+_LIST_APPROVALS = (
+    "SELECT record, version, next_check_at FROM approvals"
+    " ORDER BY adopted_at DESC, approval_id DESC LIMIT ?"
+)
+_LIST_APPROVALS_BY_STATUS = (
+    "SELECT record, version, next_check_at FROM approvals WHERE status = ?"
+    " ORDER BY adopted_at DESC, approval_id DESC LIMIT ?"
+)
+_READ_AUDIT = "SELECT record FROM audit WHERE at >= ? ORDER BY at, seq LIMIT ?"
+_READ_AUDIT_OF_APPROVAL = (
+    "SELECT record FROM audit WHERE approval_id = ? AND at >= ? ORDER BY at, seq LIMIT ?"
+)
+
+
+class SqliteStore:
+    """The `Store` on one SQLite file (or `:memory:`); see the module docstring."""
+
+    def __init__(
+        self,
+        location: str,
+        connection: sqlite3.Connection,
+        worker: ThreadPoolExecutor,
+        busy_timeout: timedelta,
+    ) -> None:
+        """Use `SqliteStore.open`: the connection must belong to `worker`'s thread."""
+        self._location = location
+        self._connection = connection
+        self._worker = worker
+        self._busy_timeout = busy_timeout
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls, path: str | os.PathLike[str], *, busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT
+    ) -> SqliteStore:
+        """Open (creating if needed) the database at `path`, or `:memory:`."""
+        name = os.fspath(path)
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        try:
+            connection, location = await asyncio.get_running_loop().run_in_executor(
+                worker, _connect, name, busy_timeout
+            )
+        except sqlite3.Error as exc:
+            worker.shutdown(wait=False)
+            raise StoreUnavailable(_explain(exc, name, busy_timeout)) from exc
+        except BaseException:
+            worker.shutdown(wait=False)
+            raise
+        return cls(location, connection, worker, busy_timeout)
+
+    # --- plumbing -------------------------------------------------------------------
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise StoreUnavailable(f"the SQLite store at {self._location} is closed")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._worker, work, self._connection
+            )
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(_explain(exc, self._location, self._busy_timeout)) from exc
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._read(lambda connection: _in_transaction(connection, work))
+
+    # --- tracked approvals ------------------------------------------------------------
+    async def add_approval(self, approval: TrackedApproval, effects: Sequence[Effect] = ()) -> bool:
+        def work(c: sqlite3.Connection) -> bool:
+            added = _add_approval(c, approval)
+            if added:
+                _enqueue(c, effects)
+            return added
+
+        return await self._write(work)
+
+    async def get_approval(self, approval_id: str) -> TrackedApproval | None:
+        def work(c: sqlite3.Connection) -> TrackedApproval | None:
+            row = c.execute(
+                "SELECT record, version, next_check_at FROM approvals WHERE approval_id = ?",
+                (approval_id,),
+            ).fetchone()
+            return None if row is None else _approval(row)
+
+        return await self._read(work)
+
+    async def update_approval(self, approval: TrackedApproval) -> TrackedApproval | None:
+        return await self._write(lambda c: _update_approval(c, approval))
+
+    async def transition(
+        self,
+        approval_id: str,
+        expected: TrackedStatus,
+        updated: TrackedApproval,
+        effects: Sequence[Effect] = (),
+    ) -> bool:
+        _check_same_approval(approval_id, updated)
+        return await self._write(lambda c: _transition(c, expected, updated, effects))
+
+    async def list_approvals(
+        self, *, status: TrackedStatus | None = None, limit: int = 1000
+    ) -> list[TrackedApproval]:
+        params: tuple[object, ...]
+        if status is None:
+            sql, params = _LIST_APPROVALS, (limit,)
+        else:
+            sql, params = _LIST_APPROVALS_BY_STATUS, (status.value, limit)
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [_approval(row) for row in rows]
+
+    async def count_approvals(self, *, status: TrackedStatus | None = None) -> int:
+        params: tuple[object, ...]
+        if status is None:
+            sql, params = "SELECT count(*) FROM approvals", ()
+        else:
+            sql, params = "SELECT count(*) FROM approvals WHERE status = ?", (status.value,)
+        return int(await self._read(lambda c: c.execute(sql, params).fetchone()[0]))
+
+    async def approvals_for_proposal(self, proposal_id: str) -> list[TrackedApproval]:
+        sql = (
+            "SELECT record, version, next_check_at FROM approvals WHERE proposal_id = ?"
+            " ORDER BY adopted_at DESC, approval_id DESC"
+        )
+        rows = await self._read(lambda c: c.execute(sql, (proposal_id,)).fetchall())
+        return [_approval(row) for row in rows]
+
+    # --- due index --------------------------------------------------------------------
+    async def claim_due(
+        self, now: datetime, owner: str, *, limit: int, lease: timedelta
+    ) -> list[TrackedApproval]:
+        due, until = _iso(now), _iso(now + lease)
+
+        def work(c: sqlite3.Connection) -> list[TrackedApproval]:
+            rows: list[_ApprovalRow] = c.execute(
+                "SELECT record, version, ? FROM approvals"
+                " WHERE status = 'pending' AND next_check_at <= ?"
+                " ORDER BY next_check_at, approval_id LIMIT ?",
+                (until, due, limit),
+            ).fetchall()
+            claimed = [_approval(row) for row in rows]
+            c.executemany(
+                "UPDATE approvals SET next_check_at = ? WHERE approval_id = ?",
+                [(until, a.approval_id) for a in claimed],
+            )
+            return claimed
+
+        return await self._write(work)
+
+    async def reschedule(self, approval_id: str, at: datetime) -> None:
+        sql = "UPDATE approvals SET next_check_at = ? WHERE approval_id = ? AND status = 'pending'"
+        params = (_iso(at), approval_id)
+        await self._write(lambda c: c.execute(sql, params))
+
+    async def next_due_at(self) -> datetime | None:
+        sql = "SELECT min(next_check_at) FROM approvals WHERE status = 'pending'"
+        value = await self._read(lambda c: c.execute(sql).fetchone()[0])
+        return None if value is None else datetime.fromisoformat(value)
+
+    # --- /updates cursor ----------------------------------------------------------------
+    async def get_cursor(self) -> str | None:
+        row = await self._read(lambda c: c.execute("SELECT value FROM feed_cursor").fetchone())
+        return None if row is None else str(row[0])
+
+    async def set_cursor(self, cursor: str) -> None:
+        sql = (
+            "INSERT INTO feed_cursor (id, value) VALUES (1, ?)"
+            " ON CONFLICT (id) DO UPDATE SET value = excluded.value"
+        )
+        await self._write(lambda c: c.execute(sql, (cursor,)))
+
+    # --- leases (real time) ---------------------------------------------------------------
+    async def acquire_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
+        ttl_seconds = _positive_seconds(ttl)
+
+        def work(c: sqlite3.Connection) -> bool:
+            now = time.time()
+            cursor = c.execute(
+                "INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                " expires_at = excluded.expires_at"
+                " WHERE leases.owner = excluded.owner OR leases.expires_at <= ?",
+                (name, owner, now + ttl_seconds, now),
+            )
+            return cursor.rowcount == 1
+
+        return await self._write(work)
+
+    async def release_lease(self, name: str, owner: str) -> bool:
+        def work(c: sqlite3.Connection) -> bool:
+            cursor = c.execute(
+                "DELETE FROM leases WHERE name = ? AND owner = ? AND expires_at > ?",
+                (name, owner, time.time()),
+            )
+            return cursor.rowcount == 1
+
+        return await self._write(work)
+
+    async def lease_holder(self, name: str) -> str | None:
+        def work(c: sqlite3.Connection) -> str | None:
+            row = c.execute(
+                "SELECT owner FROM leases WHERE name = ? AND expires_at > ?", (name, time.time())
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._read(work)
+
+    # --- once-keys (real time) ------------------------------------------------------------
+    async def claim_key(self, key: str, ttl: timedelta) -> bool:
+        ttl_seconds = _positive_seconds(ttl)
+
+        def work(c: sqlite3.Connection) -> bool:
+            now = time.time()
+            # Expired keys are dropped here so the table stays as small as the live set.
+            c.execute("DELETE FROM once_keys WHERE expires_at <= ?", (now,))
+            cursor = c.execute(
+                "INSERT OR IGNORE INTO once_keys (key, expires_at) VALUES (?, ?)",
+                (key, now + ttl_seconds),
+            )
+            return cursor.rowcount == 1
+
+        return await self._write(work)
+
+    # --- outbox -------------------------------------------------------------------------
+    async def enqueue_effects(self, effects: Sequence[Effect]) -> int:
+        return await self._write(lambda c: _enqueue(c, effects))
+
+    async def claim_effects(
+        self, now: datetime, owner: str, *, limit: int, lease: timedelta
+    ) -> list[Effect]:
+        due, until = _iso(now), _iso(now + lease)
+
+        def work(c: sqlite3.Connection) -> list[Effect]:
+            rows = c.execute(
+                "SELECT record FROM effects WHERE done = 0 AND due_at <= ?"
+                " ORDER BY due_at, effect_id LIMIT ?",
+                (due, limit),
+            ).fetchall()
+            claimed = [_effect(record, until) for (record,) in rows]
+            c.executemany(
+                "UPDATE effects SET due_at = ? WHERE effect_id = ?",
+                [(until, e.id) for e in claimed],
+            )
+            return claimed
+
+        return await self._write(work)
+
+    async def complete_effect(self, effect_id: str, result: dict[str, Any] | None) -> None:
+        def work(c: sqlite3.Connection) -> None:
+            current = _stored_effect(c, effect_id)
+            if current is not None:
+                _save_effect(c, current.model_copy(update={"done": True, "result": result}))
+
+        await self._write(work)
+
+    async def retry_effect(
+        self, effect_id: str, at: datetime, error: str, *, count_attempt: bool = True
+    ) -> None:
+        def work(c: sqlite3.Connection) -> None:
+            current = _stored_effect(c, effect_id)
+            # A late retry must not revive an effect another worker already completed.
+            if current is not None and not current.done:
+                attempts = current.attempts + 1 if count_attempt else current.attempts
+                changes = {"attempts": attempts, "last_error": error, "due_at": at}
+                _save_effect(c, current.model_copy(update=changes))
+
+        await self._write(work)
+
+    async def get_effect(self, effect_id: str) -> Effect | None:
+        return await self._read(lambda c: _stored_effect(c, effect_id))
+
+    async def count_effects(self, *, done: bool | None = None) -> int:
+        params: tuple[object, ...]
+        if done is None:
+            sql, params = "SELECT count(*) FROM effects", ()
+        else:
+            sql, params = "SELECT count(*) FROM effects WHERE done = ?", (int(done),)
+        return int(await self._read(lambda c: c.execute(sql, params).fetchone()[0]))
+
+    # --- routes and configuration -------------------------------------------------------
+    async def set_route(self, key: str, channel_id: str) -> None:
+        sql = (
+            "INSERT INTO routes (key, channel_id) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET channel_id = excluded.channel_id"
+        )
+        await self._write(lambda c: c.execute(sql, (key, channel_id)))
+
+    async def get_route(self, key: str) -> str | None:
+        sql = "SELECT channel_id FROM routes WHERE key = ?"
+        row = await self._read(lambda c: c.execute(sql, (key,)).fetchone())
+        return None if row is None else str(row[0])
+
+    async def delete_route(self, key: str) -> bool:
+        sql = "DELETE FROM routes WHERE key = ?"
+        return await self._write(lambda c: c.execute(sql, (key,)).rowcount == 1)
+
+    async def list_routes(self) -> dict[str, str]:
+        sql = "SELECT key, channel_id FROM routes ORDER BY key"
+        rows = await self._read(lambda c: c.execute(sql).fetchall())
+        return {str(key): str(channel) for key, channel in rows}
+
+    async def get_config(self, key: str) -> Any | None:
+        sql = "SELECT value FROM config WHERE key = ?"
+        row = await self._read(lambda c: c.execute(sql, (key,)).fetchone())
+        return None if row is None else json.loads(row[0])
+
+    async def set_config(self, key: str, value: Any) -> None:
+        sql = (
+            "INSERT INTO config (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        )
+        encoded = json.dumps(value)
+        await self._write(lambda c: c.execute(sql, (key, encoded)))
+
+    async def list_config(self, prefix: str) -> dict[str, Any]:
+        sql = "SELECT key, value FROM config WHERE substr(key, 1, ?) = ? ORDER BY key"
+        rows = await self._read(lambda c: c.execute(sql, (len(prefix), prefix)).fetchall())
+        return {str(key): json.loads(value) for key, value in rows}
+
+    # --- audit log ------------------------------------------------------------------------
+    async def append_audit(self, entry: AuditEntry) -> None:
+        sql = "INSERT INTO audit (at, approval_id, record) VALUES (?, ?, ?)"
+        params = (_iso(entry.at), entry.approval_id, entry.model_dump_json())
+        await self._write(lambda c: c.execute(sql, params))
+
+    async def read_audit(
+        self,
+        *,
+        approval_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 10_000,
+    ) -> list[AuditEntry]:
+        # Every stored time sorts after "", so no `since` means "from the start".
+        after = "" if since is None else _iso(since)
+        params: tuple[object, ...]
+        if approval_id is None:
+            sql, params = _READ_AUDIT, (after, limit)
+        else:
+            sql, params = _READ_AUDIT_OF_APPROVAL, (approval_id, after, limit)
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [AuditEntry.model_validate_json(record) for (record,) in rows]
+
+    # --- lifecycle ------------------------------------------------------------------------
+    async def ping(self) -> str:
+        version = await self._read(lambda c: c.execute("SELECT sqlite_version()").fetchone()[0])
+        return f"sqlite {version} at {self._location}"
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._worker, self._connection.close)
+        finally:
+            self._worker.shutdown(wait=False)
+
+
+# --- in the worker thread ------------------------------------------------------------------
+
+
+def _connect(name: str, busy_timeout: timedelta) -> tuple[sqlite3.Connection, str]:
+    """The worker thread's connection, and where it points (for messages and `ping`)."""
+    location = name if name == MEMORY else os.path.abspath(name)
+    # isolation_level=None: no implicit transactions; every write says BEGIN IMMEDIATE itself.
+    connection = sqlite3.connect(
+        location, timeout=busy_timeout.total_seconds(), isolation_level=None
+    )
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        _in_transaction(connection, lambda c: _ensure_schema(c, location))
+    except BaseException:
+        connection.close()
+        raise
+    return connection, location
+
+
+def _ensure_schema(c: sqlite3.Connection, location: str) -> None:
+    c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = c.execute("SELECT max(version) FROM schema_version").fetchone()
+    if row[0] is None:
+        for statement in _SCHEMA:
+            c.execute(statement)
+        c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+    elif row[0] != SCHEMA_VERSION:
+        raise StoreUnavailable(
+            f"the SQLite database at {location} has schema version {row[0]};"
+            f" this bot reads version {SCHEMA_VERSION}"
+        )
+
+
+def _in_transaction(c: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(c)
+        c.execute("COMMIT")
+    except BaseException:
+        if c.in_transaction:
+            c.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _add_approval(c: sqlite3.Connection, approval: TrackedApproval) -> bool:
+    cursor = c.execute(
+        "INSERT OR IGNORE INTO approvals"
+        " (approval_id, status, version, proposal_id, adopted_at, next_check_at, record)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            approval.approval_id,
+            approval.status.value,
+            approval.version,
+            approval.proposal_id,
+            _iso(approval.adopted_at),
+            _due_column(approval),
+            approval.model_dump_json(),
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+def _update_approval(c: sqlite3.Connection, approval: TrackedApproval) -> TrackedApproval | None:
+    row = c.execute(
+        "SELECT next_check_at FROM approvals WHERE approval_id = ? AND version = ? AND status = ?",
+        (approval.approval_id, approval.version, approval.status.value),
+    ).fetchone()
+    if row is None:
+        return None
+    # The due index keeps its own time: claims and reschedules are not undone here.
+    stored = approval.model_copy(update={"version": approval.version + 1})
+    if row[0] is not None:
+        stored = stored.model_copy(update={"next_check_at": datetime.fromisoformat(row[0])})
+    _save_approval(c, stored)
+    return stored
+
+
+def _transition(
+    c: sqlite3.Connection,
+    expected: TrackedStatus,
+    updated: TrackedApproval,
+    effects: Sequence[Effect],
+) -> bool:
+    row = c.execute(
+        "SELECT version FROM approvals WHERE approval_id = ? AND status = ? AND version = ?",
+        (updated.approval_id, expected.value, updated.version),
+    ).fetchone()
+    if row is None:
+        return False
+    _save_approval(c, updated.model_copy(update={"version": row[0] + 1}))
+    _enqueue(c, effects)
+    return True
+
+
+def _save_approval(c: sqlite3.Connection, approval: TrackedApproval) -> None:
+    c.execute(
+        "UPDATE approvals SET status = ?, version = ?, proposal_id = ?, adopted_at = ?,"
+        " next_check_at = ?, record = ? WHERE approval_id = ?",
+        (
+            approval.status.value,
+            approval.version,
+            approval.proposal_id,
+            _iso(approval.adopted_at),
+            _due_column(approval),
+            approval.model_dump_json(),
+            approval.approval_id,
+        ),
+    )
+
+
+def _enqueue(c: sqlite3.Connection, effects: Sequence[Effect]) -> int:
+    new = 0
+    for item in effects:
+        cursor = c.execute(
+            "INSERT OR IGNORE INTO effects (effect_id, done, due_at, record) VALUES (?, ?, ?, ?)",
+            (item.id, int(item.done), _iso(item.due_at), item.model_dump_json()),
+        )
+        new += cursor.rowcount
+    return new
+
+
+def _stored_effect(c: sqlite3.Connection, effect_id: str) -> Effect | None:
+    row = c.execute(
+        "SELECT record, due_at FROM effects WHERE effect_id = ?", (effect_id,)
+    ).fetchone()
+    return None if row is None else _effect(row[0], row[1])
+
+
+def _save_effect(c: sqlite3.Connection, item: Effect) -> None:
+    c.execute(
+        "UPDATE effects SET done = ?, due_at = ?, record = ? WHERE effect_id = ?",
+        (int(item.done), _iso(item.due_at), item.model_dump_json(), item.id),
+    )
+
+
+# --- conversions -------------------------------------------------------------------------
+
+
+def _approval(row: _ApprovalRow) -> TrackedApproval:
+    record, version, next_check_at = row
+    changes: dict[str, Any] = {"version": version}
+    if next_check_at is not None:
+        changes["next_check_at"] = datetime.fromisoformat(next_check_at)
+    return TrackedApproval.model_validate_json(record).model_copy(update=changes)
+
+
+def _effect(record: str, due_at: str) -> Effect:
+    return Effect.model_validate_json(record).model_copy(
+        update={"due_at": datetime.fromisoformat(due_at)}
+    )
+
+
+def _due_column(approval: TrackedApproval) -> str | None:
+    return _iso(approval.next_check_at) if approval.status is TrackedStatus.PENDING else None
+
+
+def _iso(at: datetime) -> str:
+    """Fixed-width UTC text (microseconds, +00:00) so that string order is time order."""
+    if at.tzinfo is None:
+        raise ValueError("the store only takes timezone-aware datetimes")
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _positive_seconds(ttl: timedelta) -> float:
+    if ttl <= timedelta(0):
+        raise ValueError("a lease or key TTL must be positive")
+    return ttl.total_seconds()
+
+
+def _check_same_approval(approval_id: str, updated: TrackedApproval) -> None:
+    if updated.approval_id != approval_id:
+        raise ValueError(f"transition of {approval_id} got a record of {updated.approval_id}")
+
+
+def _explain(exc: sqlite3.Error, location: str, busy_timeout: timedelta) -> str:
+    if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return (
+            f"the SQLite database at {location} stayed locked by another connection for"
+            f" {busy_timeout.total_seconds():g} s (is a second bot running on the same file?"
+            " use REDIS_URL to run several)"
+        )
+    return f"the SQLite database at {location} failed: {exc}"

@@ -1,0 +1,406 @@
+"""Keeps every tracked approval in sync with OpenTrain, and applies each outcome exactly once.
+
+Feed first: one leader (a store lease) polls `GET /updates` and, for each
+`approval.confirmed` event (it fires for every terminal status) about a
+tracked approval, reads `GET /approvals/{id}` and applies the transition.
+Due checks: every pending approval is also read just after it expires (the
+read that flips it to `expired`); when the feed is unavailable the due checks
+turn into adaptive per-approval polling. Transitions are compare-and-set in the
+store, and only the winner enqueues the Slack effects, so several replicas and
+restarts never double an outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.approvals import (
+    ApprovalDetails,
+    AuditEntry,
+    EffectKind,
+    HireTerms,
+    Requester,
+    TrackedApproval,
+    TrackedStatus,
+    adopt,
+    effect,
+    next_check_at,
+    outcome_effects,
+    outcome_of,
+    resolve,
+)
+from bot.clock import Clock
+from bot.logs import log_kv
+from bot.opentrain import Approval, ApprovalType, NotFound, OpenTrainClient, OpenTrainError
+from bot.opentrain.errors import Forbidden
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+FEED_LEASE = "feed-leader"
+FEED_HEALTH_KEY = "feed-health"
+# The leader renews its lease on every poll (and after every page); a standby takes
+# over once the leader has missed this many polls, or FEED_LEASE_MIN, whichever is longer.
+FEED_LEASE_POLLS = 3
+FEED_LEASE_MIN = timedelta(seconds=2)
+# OpenTrain reports a hire request replaced by newer terms as `declined` (opentrain-api.md
+# §7.3 leaves the status open). A decline of a hire is held this long before it reaches
+# the card, so a newer request for the same proposal that is being adopted right now can
+# mark it superseded instead.
+SUPERSEDE_GRACE = timedelta(seconds=3)
+# An outcome event about an approval we did not (yet) track is remembered this
+# long, so an adopt racing with the feed still learns the outcome at once.
+UNTRACKED_EVENT_TTL = timedelta(hours=1)
+FEED_ERRORS_BEFORE_FALLBACK = 3
+FEED_PAGE = 200  # the most OpenTrain's /updates returns at once
+# When the feed fails, pending approvals start polling within this window (spread out).
+FALLBACK_SPREAD = timedelta(seconds=15)
+# A failed read of one approval is retried after 1–2× this (jittered).
+READ_RETRY = timedelta(seconds=30)
+DUE_BATCH = 100
+DUE_CONCURRENCY = 8
+DUE_CLAIM_LEASE = timedelta(seconds=60)
+TRANSITION_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class AdoptResult:
+    approval: TrackedApproval
+    created: bool  # False when the approval was already tracked (idempotent hand-over)
+
+
+class Tracker:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        opentrain: OpenTrainClient,
+        clock: Clock,
+        owner: str,
+        poll_interval: timedelta,
+        on_effects: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._opentrain = opentrain
+        self._clock = clock
+        self._owner = owner
+        self._lease_ttl = feed_lease_ttl(poll_interval)
+        self._on_effects = on_effects  # wakes the notifier's outbox drain
+        self._feed_errors = 0
+        self._leading = False
+
+    # --- adopting -------------------------------------------------------------
+    async def adopt(
+        self,
+        approval: Approval,
+        *,
+        requester: Requester,
+        channel_id: str | None,
+        details: ApprovalDetails | None = None,
+        terms: HireTerms | None = None,
+    ) -> AdoptResult:
+        """Start tracking `approval` (idempotent per id) and queue its card."""
+        now = self._clock.now()
+        existing = await self._store.get_approval(approval.id)
+        if existing is not None:
+            return AdoptResult(existing, created=False)
+        tracked = adopt(
+            approval,
+            requester=requester,
+            now=now,
+            details=details,
+            terms=terms,
+            channel_id=channel_id,
+        )
+        if tracked.status is TrackedStatus.PENDING:
+            healthy = await self.feed_healthy()
+            tracked = tracked.evolve(
+                next_check_at=next_check_at(tracked, now, feed_healthy=healthy)
+            )
+        effects = [effect(tracked.approval_id, EffectKind.POST_CARD, now)]
+        if tracked.status.is_terminal:
+            effects += outcome_effects(tracked, now)
+        # The card is queued in the same write: a crash cannot leave an approval without one.
+        if not await self._store.add_approval(tracked, effects):
+            stored = await self._store.get_approval(approval.id)
+            assert stored is not None
+            return AdoptResult(stored, created=False)
+        await self._audit(
+            "adopted", tracked, requester_actor(requester), status=tracked.status.value
+        )
+        if tracked.status is TrackedStatus.PENDING and not await self._store.claim_key(
+            f"untracked-outcome:{approval.id}", timedelta(seconds=1)
+        ):
+            # The feed reported an outcome for this id before we tracked it (a race
+            # with a fast human or another replica): read it now, not at expiry.
+            await self._store.reschedule(approval.id, now)
+        if approval.type is ApprovalType.PROPOSAL_HIRE and approval.proposal_id:
+            await self._supersede_older(tracked)
+        self._on_effects()
+        return AdoptResult(tracked, created=True)
+
+    async def _supersede_older(self, newer: TrackedApproval) -> None:
+        """OpenTrain keeps one live hire request per proposal; older cards must say so."""
+        assert newer.proposal_id is not None
+        now = self._clock.now()
+        for older in await self._store.approvals_for_proposal(newer.proposal_id):
+            if older.approval_id == newer.approval_id or older.status is not TrackedStatus.PENDING:
+                continue
+            if older.type is not ApprovalType.PROPOSAL_HIRE or older.adopted_at > newer.adopted_at:
+                continue
+
+            def supersede(current: TrackedApproval) -> TrackedApproval:
+                return current.evolve(
+                    status=TrackedStatus.SUPERSEDED,
+                    superseded_by=newer.approval_id,
+                    resolved_at=now,
+                )
+
+            replaced = await self._transition(older.approval_id, supersede, now)
+            if replaced is not None:
+                await self._audit("superseded", replaced, "bot", superseded_by=newer.approval_id)
+
+    # --- the feed ---------------------------------------------------------------
+    async def poll_feed(self) -> int:
+        """One feed poll if this process is (or becomes) the leader; returns events applied.
+
+        The lease is renewed before the poll and after every page; a leader that
+        lost it mid-poll (it stalled past the TTL and a standby took over) stops
+        without moving the cursor, which now belongs to the new leader.
+        """
+        if not await self._lead():
+            return 0
+        applied = 0
+        cursor = await self._store.get_cursor()
+        try:
+            async for page in self._opentrain.iter_updates(cursor, limit=FEED_PAGE):
+                for event in page.events:
+                    if event.type == "approval.confirmed":
+                        approval_id = str(event.data.get("approvalId") or event.resource_id or "")
+                        if approval_id and await self._on_outcome_event(approval_id):
+                            applied += 1
+                if not await self._lead():
+                    return applied
+                # Saved only after the page is applied: a crash replays it, and
+                # replays are harmless because transitions are compare-and-set.
+                if page.next_cursor and page.next_cursor != cursor:
+                    cursor = page.next_cursor
+                    await self._store.set_cursor(cursor)
+        except Forbidden as exc:
+            await self._feed_failed(f"no access to /updates ({exc.code})", immediate=True)
+        except OpenTrainError as exc:
+            await self._feed_failed(str(exc), immediate=False)
+        else:
+            await self._feed_succeeded()
+        return applied
+
+    async def _lead(self) -> bool:
+        """Take or renew the feed lease; True while this process is the leader."""
+        leading = await self._store.acquire_lease(FEED_LEASE, self._owner, self._lease_ttl)
+        if leading != self._leading:
+            log.info(
+                "feed leadership %s",
+                log_kv(owner=self._owner, leading=leading, ttl_s=self._lease_ttl.total_seconds()),
+            )
+            self._leading = leading
+            self._feed_errors = 0
+        return leading
+
+    async def resign(self) -> None:
+        """Give the feed lease up (shutdown), so a standby takes over without waiting the TTL."""
+        if self._leading:
+            self._leading = False
+            await self._store.release_lease(FEED_LEASE, self._owner)
+
+    async def _on_outcome_event(self, approval_id: str) -> bool:
+        tracked = await self._store.get_approval(approval_id)
+        if tracked is None:
+            await self._store.claim_key(f"untracked-outcome:{approval_id}", UNTRACKED_EVENT_TTL)
+            return False
+        if tracked.status.is_terminal:
+            return False
+        return await self.refresh(tracked)
+
+    async def _feed_failed(self, reason: str, *, immediate: bool) -> None:
+        self._feed_errors += 1
+        # An outage fails every poll: say so when it starts, not every interval.
+        level = logging.WARNING if self._feed_errors == 1 else logging.DEBUG
+        log.log(level, "feed poll failed %s", log_kv(reason=reason, consecutive=self._feed_errors))
+        if immediate or self._feed_errors >= FEED_ERRORS_BEFORE_FALLBACK:
+            await self._set_feed_health(False)
+
+    async def _feed_succeeded(self) -> None:
+        self._feed_errors = 0
+        await self._set_feed_health(True)
+
+    async def _set_feed_health(self, healthy: bool) -> None:
+        was = await self.feed_healthy()
+        if was == healthy:
+            return
+        now = self._clock.now()
+        await self._store.set_config(
+            FEED_HEALTH_KEY, {"healthy": healthy, "at": now.isoformat(), "by": self._owner}
+        )
+        if healthy:
+            log.info("feed recovered: back to feed-first tracking")
+        else:
+            log.warning("feed unavailable: falling back to per-approval polling")
+        await self._reschedule_all_pending(now, feed_healthy=healthy)
+
+    async def feed_healthy(self) -> bool:
+        """Shared across replicas: the leader records the feed's health in the store."""
+        record = await self._store.get_config(FEED_HEALTH_KEY)
+        if not isinstance(record, dict):
+            return True
+        return bool(record.get("healthy", True))
+
+    async def _reschedule_all_pending(self, now: datetime, *, feed_healthy: bool) -> None:
+        """Move every pending approval onto the schedule the feed's health calls for.
+
+        Unhealthy: polling starts now, spread over the first interval so a large
+        backlog does not arrive at OpenTrain in one burst. Healthy: back to the
+        single read just after expiry, so idle cost drops at once.
+        """
+        for tracked in await self._store.list_approvals(
+            status=TrackedStatus.PENDING, limit=1_000_000
+        ):
+            if feed_healthy:
+                at = next_check_at(tracked, now, feed_healthy=True)
+            else:
+                at = now + FALLBACK_SPREAD * random.random()  # noqa: S311 - spreading, not a secret
+            await self._store.reschedule(tracked.approval_id, at)
+
+    # --- due checks ---------------------------------------------------------------
+    async def check_due(self) -> int:
+        """Read every approval whose next check is due; returns how many were read."""
+        now = self._clock.now()
+        due = await self._store.claim_due(now, self._owner, limit=DUE_BATCH, lease=DUE_CLAIM_LEASE)
+        if not due:
+            return 0
+        limit = asyncio.Semaphore(DUE_CONCURRENCY)
+
+        async def one(tracked: TrackedApproval) -> None:
+            async with limit:
+                await self.refresh(tracked)
+
+        await asyncio.gather(*(one(t) for t in due))
+        return len(due)
+
+    async def refresh(self, tracked: TrackedApproval) -> bool:
+        """Read one approval from OpenTrain and apply what it says; True if it resolved now."""
+        now = self._clock.now()
+        try:
+            approval = await self._opentrain.get_approval(tracked.approval_id)
+        except NotFound:
+            # Another account's token, or a token change: no retry will bring it back.
+            def gone(current: TrackedApproval) -> TrackedApproval:
+                return current.evolve(status=TrackedStatus.NOT_FOUND, resolved_at=now)
+
+            return await self._resolve(tracked.approval_id, gone, now)
+        except OpenTrainError as exc:
+            retry_at = now + READ_RETRY * (1 + random.random())  # noqa: S311
+            log.warning(
+                "approval read failed %s",
+                log_kv(approval_id=tracked.approval_id, error=exc.code, retry_at=retry_at),
+            )
+            await self._store.reschedule(tracked.approval_id, retry_at)
+            return False
+        return await self.apply(tracked, approval)
+
+    async def apply(self, tracked: TrackedApproval, approval: Approval) -> bool:
+        """Apply what OpenTrain says about `tracked`; True if it resolved now."""
+        now = self._clock.now()
+        if outcome_of(approval) is TrackedStatus.PENDING:
+            healthy = await self.feed_healthy()
+            jitter = random.random()  # noqa: S311
+            await self._store.reschedule(
+                tracked.approval_id,
+                next_check_at(tracked, now, feed_healthy=healthy, jitter=jitter),
+            )
+            return False
+        if may_be_superseded(approval) and await self._store.claim_key(
+            f"decline-held:{approval.id}", timedelta(days=1)
+        ):
+            # First sighting of a hire's decline: look again after the grace. The
+            # once-key makes the hold happen once, whatever the clocks say.
+            await self._store.reschedule(approval.id, now + SUPERSEDE_GRACE)
+            return False
+        return await self._resolve(
+            tracked.approval_id, lambda current: resolve(current, approval), now
+        )
+
+    async def _transition(
+        self,
+        approval_id: str,
+        change: Callable[[TrackedApproval], TrackedApproval],
+        now: datetime,
+    ) -> TrackedApproval | None:
+        """Apply `change` to the current pending record, compare-and-set; the new record if we won.
+
+        The copy we change must be current (the store checks its version), so a
+        card ts recorded meanwhile is never lost; on such a race we re-read and
+        try again while the approval is still pending.
+        """
+        for _ in range(TRANSITION_ATTEMPTS):
+            current = await self._store.get_approval(approval_id)
+            if current is None or current.status is not TrackedStatus.PENDING:
+                return None
+            updated = change(current)
+            if await self._store.transition(
+                approval_id, TrackedStatus.PENDING, updated, outcome_effects(updated, now)
+            ):
+                return updated
+        log.warning("transition kept racing %s", log_kv(approval_id=approval_id))
+        return None
+
+    async def _resolve(
+        self,
+        approval_id: str,
+        change: Callable[[TrackedApproval], TrackedApproval],
+        now: datetime,
+    ) -> bool:
+        updated = await self._transition(approval_id, change, now)
+        if updated is None:
+            return False
+        await self._audit("outcome", updated, "opentrain", status=updated.status.value)
+        log.info(
+            "approval resolved %s",
+            log_kv(approval_id=approval_id, status=updated.status.value),
+        )
+        self._on_effects()
+        return True
+
+    async def _audit(
+        self, action: str, tracked: TrackedApproval, actor: str, **details: object
+    ) -> None:
+        await self._store.append_audit(
+            AuditEntry(
+                at=self._clock.now(),
+                action=action,
+                actor=actor,
+                approval_id=tracked.approval_id,
+                details=dict(details),
+            )
+        )
+
+
+def feed_lease_ttl(poll_interval: timedelta) -> timedelta:
+    """How long the feed lease lasts: a standby takes over this long after the leader died."""
+    return max(poll_interval * FEED_LEASE_POLLS, FEED_LEASE_MIN)
+
+
+def may_be_superseded(approval: Approval) -> bool:
+    """A hire reported declined may have been replaced by newer terms (see SUPERSEDE_GRACE)."""
+    return (
+        approval.type is ApprovalType.PROPOSAL_HIRE
+        and outcome_of(approval) is TrackedStatus.DECLINED
+    )
+
+
+def requester_actor(requester: Requester) -> str:
+    return f"{requester.kind}:{requester.id}"

@@ -1,0 +1,56 @@
+"""`python -m bot webhooks register|list|delete`: the OpenTrain webhook subscription.
+
+`register` subscribes the bot's `/opentrain/webhook` to the events that should
+wake the tracker and prints the signing secret (OpenTrain shows it only once)
+with where to put it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from bot.config import Settings
+from bot.opentrain import OpenTrainClient, OpenTrainError
+
+# The events whose arrival should wake the tracker (the feed stays the ledger).
+EVENT_TYPES = (
+    "approval.confirmed",
+    "milestone.status_changed",
+    "contract.created",
+    "payment.pending",
+)
+
+
+async def run_webhooks(
+    settings: Settings, args: argparse.Namespace, out: Callable[[str], None] = print
+) -> int:
+    """Run one `webhooks` subcommand; the exit status (0 ok, 1 OpenTrain refused, 2 setup)."""
+    if settings.ot_api_token is None:
+        out("OT_API_TOKEN is not set.")
+        return 2
+    async with OpenTrainClient(
+        settings.ot_api_base_url, settings.ot_api_token.get_secret_value()
+    ) as client:
+        try:
+            match args.webhook_command:
+                case "register":
+                    created = await client.create_webhook(args.url, EVENT_TYPES)
+                    out(f"Created webhook {created.webhook.id} → {created.webhook.url}")
+                    out("Its signing secret is shown once; set it where the bot runs:")
+                    out(f"  OT_WEBHOOK_SECRET={created.secret.get_secret_value()}")
+                case "list":
+                    hooks = await client.list_webhooks()
+                    if not hooks:
+                        out("No webhook subscriptions.")
+                    for hook in hooks:
+                        reason = f" ({hook.disabled_reason})" if hook.disabled_reason else ""
+                        events = ", ".join(hook.event_types)
+                        out(f"{hook.id}  {hook.status}{reason}  {hook.url}  [{events}]")
+                case "delete":
+                    deleted = await client.delete_webhook(args.webhook_id)
+                    out(f"Deleted webhook {deleted.id} ({deleted.url}).")
+        except OpenTrainError as exc:
+            out(f"OpenTrain refused: {exc}")
+            return 1
+    return 0

@@ -1,0 +1,167 @@
+"""Events API listeners: approval links pasted in channels (issue 5).
+
+A person (or an agent's own Slack integration) pastes an `approvalUrl`. Slack
+sends `link_shared` for links on our registered unfurl domain, and — where the
+bot is a member — the message itself; either one is enough. For each OpenTrain
+approval link the bot reads the approval by id from OpenTrain (never trusting
+the pasted URL), adopts it with the sharer as requester and this channel for
+its card, unfurls the link with the card, and answers once in the thread with
+where the card is. A paste is answered once whichever events arrive (a claim
+per message and approval); only `link_shared` may unfurl. Links to any other
+host are ignored; an id OpenTrain does not know gets one short thread note.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot import cards
+from bot.approvals import Requester
+from bot.cosign import CoSignOutcome
+from bot.explain import explain
+from bot.logs import log_kv
+from bot.opentrain import OpenTrainError
+from bot.parsing import approval_id_from_link
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+PASTE_TTL = timedelta(hours=24)  # Slack retries an event for minutes, not days
+MAX_LINKS = 5  # approvals answered per message; more is a list, not a request
+URL = re.compile(r"https?://[^\s<>|]+")  # bare, or inside Slack's <url|label>
+CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")  # composer previews have no channel yet
+# Plain posts, other apps' posts (agents) and thread broadcasts; not edits, deletes or joins.
+MESSAGE_SUBTYPES = frozenset({"bot_message", "thread_broadcast", "file_share"})
+
+
+@dataclass(frozen=True)
+class Paste:
+    channel: str
+    ts: str  # the message that carries the link
+    thread_ts: str  # where the answer goes: the message's thread, or a new one under it
+    sharer: str  # Slack user (or bot) id of whoever posted it
+    approval_id: str
+    unfurl_url: str | None  # set for link_shared: the URL Slack lets us unfurl
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    host = services.settings.opentrain_host
+
+    @app.event("link_shared")
+    async def link_shared(event: dict[str, Any]) -> None:
+        channel, ts = str(event.get("channel", "")), str(event.get("message_ts", ""))
+        if not CHANNEL.match(channel) or not ts:
+            return
+        urls = [str(link.get("url", "")) for link in event.get("links", [])]
+        for url, approval_id in approval_links(urls, host):
+            paste = Paste(
+                channel=channel,
+                ts=ts,
+                thread_ts=str(event.get("thread_ts") or ts),
+                sharer=str(event.get("user", "")),
+                approval_id=approval_id,
+                unfurl_url=url,
+            )
+            await answer_paste(services, paste)
+
+    @app.event("message")
+    async def message(event: dict[str, Any]) -> None:
+        subtype = event.get("subtype")
+        if subtype is not None and subtype not in MESSAGE_SUBTYPES:
+            return
+        if event.get("channel_type") not in ("channel", "group"):
+            return
+        ts = str(event.get("ts", ""))
+        for _, approval_id in approval_links(URL.findall(str(event.get("text") or "")), host):
+            paste = Paste(
+                channel=str(event.get("channel", "")),
+                ts=ts,
+                thread_ts=str(event.get("thread_ts") or ts),
+                sharer=str(event.get("user") or event.get("bot_id") or ""),
+                approval_id=approval_id,
+                unfurl_url=None,
+            )
+            await answer_paste(services, paste)
+
+
+def approval_links(urls: Iterable[str], opentrain_host: str) -> Iterator[tuple[str, str]]:
+    """(url, approval id) for each distinct approval linked on the OpenTrain host."""
+    seen: set[str] = set()
+    for url in urls:
+        approval_id = approval_id_from_link(url, opentrain_host)
+        if approval_id is None or approval_id in seen:
+            continue
+        seen.add(approval_id)
+        yield url, approval_id
+        if len(seen) == MAX_LINKS:
+            return
+
+
+async def answer_paste(services: Services, paste: Paste) -> None:
+    first = await services.store.claim_key(
+        f"pasted:{paste.channel}:{paste.ts}:{paste.approval_id}", PASTE_TTL
+    )
+    if not first and paste.unfurl_url is None:
+        return  # another event for this paste is answering it
+    # Whether a card existed before this paste. `outcome.created` cannot tell: the other
+    # event of the same paste may adopt the approval first (it unfurls, we answer).
+    known_before = first and await services.store.get_approval(paste.approval_id) is not None
+    try:
+        outcome = await _adopt(services, paste, answer=first)
+        if outcome is None:
+            return
+        now = services.clock.now()
+        host = services.settings.opentrain_host
+        if paste.unfurl_url is not None:
+            blocks = cards.unfurl_blocks(outcome.approval, now=now, opentrain_host=host)
+            await services.notifier.unfurl(
+                paste.channel, paste.ts, {paste.unfurl_url: {"blocks": blocks}}
+            )
+        if first:
+            receipt = cards.cosign_receipt(
+                outcome.approval,
+                created=not known_before,
+                channel_id=outcome.card.channel_id,
+                permalink=outcome.card.permalink,
+                error=outcome.card.error,
+                now=now,
+                opentrain_host=host,
+            )
+            await services.notifier.thread_reply(paste.channel, paste.thread_ts, receipt)
+    except SlackApiError as exc:
+        log.warning(
+            "answer to pasted link failed %s",
+            log_kv(
+                approval_id=paste.approval_id,
+                channel=paste.channel,
+                error=exc.response.get("error"),
+            ),
+        )
+
+
+async def _adopt(services: Services, paste: Paste, *, answer: bool) -> CoSignOutcome | None:
+    """Track the pasted approval, read by id from OpenTrain; None (with a short note in the
+    thread when `answer`) when OpenTrain will not give it to us."""
+    try:
+        return await services.cosign.track(
+            paste.approval_id,
+            requester=Requester(kind="slack", id=paste.sharer),
+            channel_id=paste.channel,
+        )
+    except OpenTrainError as exc:
+        log.info(
+            "pasted approval unreadable %s",
+            log_kv(approval_id=paste.approval_id, code=exc.code, channel=paste.channel),
+        )
+        if answer:
+            note = cards.explanation_message(explain(exc))
+            await services.notifier.thread_reply(paste.channel, paste.thread_ts, note)
+        return None

@@ -1,0 +1,118 @@
+"""Private answers shared by listeners: one rendering of errors, receipts and progress.
+
+A person always gets words: what happened, or what went wrong and what to do.
+Expected failures (bad input, OpenTrain's refusals, access) are explained;
+anything else is logged with its traceback and answered with one generic
+sentence, so no stack trace or internal message ever reaches Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot import cards
+from bot.access import AccessDenied
+from bot.cosign import CoSignOutcome
+from bot.explain import NotPossible, explain
+from bot.logs import log_kv
+from bot.opentrain import OpenTrainError
+from bot.parsing import UsageError
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Failures a person can act on; everything else is a bug and is logged in full.
+EXPECTED = (UsageError, OpenTrainError, NotPossible, AccessDenied)
+# Work that usually answers within this long gets no progress message (modal submissions,
+# where a progress message cannot be replaced afterwards and would only add noise).
+PROGRESS_AFTER_SECONDS = 1.5
+
+
+def error_message(
+    error: BaseException, *, hire_anyway_value: str | None = None
+) -> cards.SlackMessage:
+    """The reply for `error`; logs it (with traceback when unexpected)."""
+    if isinstance(error, EXPECTED):
+        log.info("request refused %s", log_kv(error=type(error).__name__, detail=str(error)))
+    else:
+        log.error("listener failed", exc_info=error)
+    explanation = explain(error)
+    return cards.explanation_message(
+        explanation, hire_anyway_value=hire_anyway_value if explanation.hire_anyway else None
+    )
+
+
+def receipt(services: Services, outcome: CoSignOutcome) -> cards.SlackMessage:
+    """What the requester sees once a co-sign request reached OpenTrain."""
+    return cards.cosign_receipt(
+        outcome.approval,
+        created=outcome.created,
+        channel_id=outcome.card.channel_id,
+        permalink=outcome.card.permalink,
+        error=outcome.card.error,
+        now=services.clock.now(),
+        opentrain_host=services.settings.opentrain_host,
+    )
+
+
+def progress(text: str) -> cards.SlackMessage:
+    return cards.notice(f"⏳ {text}")
+
+
+@dataclass(frozen=True)
+class Replier:
+    """Answers one interaction through its `response_url`.
+
+    `replace` answers in place of the message the person acted on: the command's
+    "Asking OpenTrain…" line, or the private message whose button was clicked (so
+    the button cannot be clicked twice). A click on a public card never replaces
+    it: the answer is a new private message.
+    """
+
+    respond: AsyncRespond
+    replace: bool
+
+    async def send(self, message: cards.SlackMessage) -> None:
+        response = await self.respond(
+            **message.as_kwargs(), response_type="ephemeral", replace_original=self.replace
+        )
+        if response.status_code != 200:
+            log.warning(
+                "reply not delivered %s", log_kv(status=response.status_code, body=response.body)
+            )
+
+    async def progress(self, text: str) -> None:
+        """Show that slow work started, where the answer will replace it."""
+        if self.replace:
+            await self.send(progress(text))
+
+    async def error(self, error: BaseException) -> None:
+        await self.send(error_message(error))
+
+    async def guard(self, work: Awaitable[None]) -> None:
+        """Run `work`; any failure becomes the one clear reply instead of a silent 500."""
+        try:
+            await work
+        except Exception as exc:
+            await self.error(exc)
+
+
+async def with_progress(work: Awaitable[T], show: Callable[[], Awaitable[Any]]) -> T:
+    """Await `work`, calling `show` once if it takes longer than PROGRESS_AFTER_SECONDS."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=PROGRESS_AFTER_SECONDS)
+    if not done:
+        try:
+            await show()
+        except Exception:
+            # Progress is a courtesy: failing to show it must not lose the work's result.
+            log.warning("progress message not shown", exc_info=True)
+    return await task

@@ -1,0 +1,262 @@
+"""The Slack viewer in a real browser: Block Kit and mrkdwn rendering, escaping, live updates,
+threads, modal validation errors, App Home, acting as another person, and block actions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.sandbox.runner import Sandbox
+from tests.e2e.test_browser_golden_path import chromium, open_page
+from tests.support.bot_harness import SandboxFactory
+from tests.support.wait import wait_for
+
+CHANNEL = "C0HIRING"
+NEW_YEAR_2026 = 1767225600  # 2026-01-01 00:00 UTC: 1:00 AM in Ana's Berlin
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as launched:
+        yield launched
+
+
+def bot_client(sandbox: Sandbox) -> AsyncWebClient:
+    return AsyncWebClient(token=sandbox.slack.bot_token, base_url=sandbox.slack.api_url)
+
+
+async def hiring(browser: Browser, sandbox: Sandbox, problems: list[str]) -> Page:
+    page = await open_page(browser, sandbox.viewer_url, problems)
+    page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
+    await expect(page.get_by_test_id("live")).to_have_text("live")
+    return page
+
+
+async def test_block_kit_and_mrkdwn_render_live(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    text = (
+        "*bold* _italic_ ~gone~ `prop_ada` <https://example.com/a?b=1&amp;c=2|a link> "
+        "<@U0BEN> <#C0GENERAL> <!subteam^S0FINANCE> "
+        f"<!date^{NEW_YEAR_2026}^{{date_long}} at {{time}}|2026-01-01 00:00 UTC> "
+        "<!date^soon^{date}|the fallback>"
+    )
+    await bot_client(sandbox).chat_postMessage(
+        channel=CHANNEL,
+        text="fallback only",
+        blocks=[
+            {"type": "header", "text": {"type": "plain_text", "text": "A header"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": "*Amount*\n$450.00"},
+                    {"type": "mrkdwn", "text": "*Total*\n$504.95"},
+                ],
+            },
+            {"type": "divider"},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "small print"}]},
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Open it"},
+                        "url": "https://example.com/open",
+                        "action_id": "open-link",
+                    }
+                ],
+            },
+        ],
+    )
+    message = page.get_by_test_id("timeline").get_by_test_id("message").last
+    await expect(message.locator(".bk-header")).to_have_text("A header")
+    body = message.locator(".bk-section").first
+    await expect(body.locator("b").first).to_have_text("bold")
+    await expect(body.locator("i")).to_have_text("italic")
+    await expect(body.locator("s")).to_have_text("gone")
+    await expect(body.locator("code")).to_have_text("prop_ada")
+    link = body.get_by_role("link", name="a link")
+    await expect(link).to_have_attribute("href", "https://example.com/a?b=1&c=2")
+    await expect(link).to_have_attribute("rel", "noopener noreferrer")
+    await expect(body.locator(".mention").nth(0)).to_have_text("@Ben")
+    await expect(body.locator(".channel-link")).to_have_text("#general")
+    await expect(body.locator(".mention").nth(1)).to_have_text("@finance-team")
+    await expect(body).to_contain_text("Thursday, January 1st, 2026 at 1:00 AM")
+    await expect(body).to_contain_text("the fallback")
+    await expect(message.locator(".bk-field b")).to_have_text(["Amount", "Total"])
+    await expect(message.locator(".bk-field")).to_contain_text(["$450.00", "$504.95"])
+    await expect(message.locator(".bk-divider")).to_have_count(1)
+    await expect(message.locator(".bk-context")).to_have_text("small print")
+    button = message.get_by_role("link", name="Open it")
+    await expect(button).to_have_attribute("href", "https://example.com/open")
+    await expect(message).not_to_contain_text("fallback only")
+    assert problems == []
+
+
+async def test_everything_shown_is_escaped(make_sandbox: SandboxFactory, browser: Browser) -> None:
+    sandbox = await make_sandbox()
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    attack = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+    await bot_client(sandbox).chat_postMessage(
+        channel=CHANNEL,
+        text="attack",
+        blocks=[
+            {"type": "header", "text": {"type": "plain_text", "text": attack}},
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "&lt;script&gt;alert(3)&lt;/script&gt; <javascript:alert(4)|click me> "
+                    '<https://x.example/"onmouseover="alert(5)|quoted>',
+                },
+            },
+        ],
+    )
+    await sandbox.slack.driver.post_user_message(
+        user_id="U0BEN", channel_id=CHANNEL, text=f"{attack} & <b>not bold</b>"
+    )
+    timeline = page.get_by_test_id("timeline")
+    await expect(timeline.get_by_test_id("message")).to_have_count(2)
+    await expect(timeline.locator(".bk-header")).to_have_text(attack)
+    await expect(timeline).to_contain_text("<script>alert(3)</script> click me")
+    await expect(timeline.locator("img, script, b:text('not bold')")).to_have_count(0)
+    await expect(timeline.locator('a[href^="javascript"]')).to_have_count(0)
+    quoted = timeline.get_by_role("link", name="quoted")
+    assert await quoted.get_attribute("onmouseover") is None
+    assert problems == []
+
+
+async def test_composer_posts_like_slack_and_threads_work(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    composer = page.get_by_test_id("composer-input")
+    await composer.fill("Is <b>this</b> & https://example.com/x?a=1 in?")
+    await composer.press("Enter")
+    message = page.get_by_test_id("timeline").get_by_test_id("message").last
+    await expect(message).to_contain_text("Is <b>this</b> & https://example.com/x?a=1 in?")
+    await expect(message.get_by_role("link")).to_have_attribute("href", "https://example.com/x?a=1")
+    posted = sandbox.slack.messages(CHANNEL)[-1]
+    assert posted.text == "Is &lt;b&gt;this&lt;/b&gt; &amp; <https://example.com/x?a=1> in?"
+
+    await sandbox.slack.driver.post_user_message(
+        user_id="U0BEN", channel_id=CHANNEL, text="A reply from Ben", thread_ts=posted.ts
+    )
+    await message.get_by_test_id("open-thread").click()
+    thread = page.get_by_test_id("thread")
+    await expect(thread.get_by_test_id("message")).to_have_count(2)
+    reply = page.get_by_test_id("thread-composer-input")
+    await reply.fill("And one from Ana")
+    await reply.press("Enter")
+    await expect(thread.get_by_test_id("message")).to_have_count(3)
+    replies = sandbox.slack.replies(CHANNEL, posted.ts)
+    assert [r.text for r in replies] == ["A reply from Ben", "And one from Ana"]
+    await page.get_by_test_id("thread-close").click()
+    await expect(thread).to_have_count(0)
+    assert problems == []
+
+
+async def test_the_modal_shows_the_bots_errors_and_keeps_what_was_typed(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    composer = page.get_by_test_id("composer-input")
+    await composer.fill("/opentrain hire prop_ada")
+    await composer.press("Enter")
+    modal = page.get_by_test_id("modal")
+    await expect(modal).to_be_visible()
+    await page.locator("#input-hire-name").fill("Batch 2")
+    await page.locator("#input-hire-description").fill("Line one\nLine two")
+    await page.locator("#input-hire-amount").fill("a lot")
+    await page.get_by_test_id("modal-submit").click()
+
+    error = modal.locator('[data-error-for="hire-amount"]')
+    await expect(error).to_be_visible()
+    assert (await error.inner_text()).strip()
+    await expect(page.locator("#input-hire-description")).to_have_value("Line one\nLine two")
+    assert sandbox.opentrain.state.approvals == {}
+
+    await page.locator("#input-hire-amount").fill("300")
+    await page.get_by_test_id("modal-submit").click()
+    await expect(modal).to_have_count(0)
+    await wait_for(lambda: sandbox.opentrain.state.approvals, message="the hire request")
+
+    await composer.fill("/opentrain hire prop_ada 100")
+    await composer.press("Enter")
+    await expect(modal).to_be_visible()
+    await modal.get_by_test_id("modal-close").click()
+    await expect(modal).to_have_count(0)
+    assert sandbox.slack.state.open_views("U0ANA") == []
+    assert problems == []
+
+
+async def test_app_home_and_acting_as_someone_else(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    composer = page.get_by_test_id("composer-input")
+    await composer.fill("/opentrain help")
+    await composer.press("Enter")
+    await expect(page.get_by_test_id("ephemeral")).to_have_count(1)
+
+    await page.get_by_test_id("sidebar").get_by_text("OpenTrain Co-sign").click()
+    await expect(page.get_by_test_id("tab-home")).to_have_class("tab active")
+    home = page.get_by_test_id("app-home")
+    published = await wait_for(lambda: sandbox.slack.state.home_view("U0ANA"), message="home")
+    first_block = published.content["blocks"][0]
+    await expect(home.locator("[data-block-id]").first).to_have_attribute(
+        "data-block-id", first_block["block_id"]
+    )
+    await expect(page.get_by_test_id("composer")).to_be_hidden()
+    await page.get_by_test_id("tab-messages").click()
+    await expect(page.get_by_test_id("composer")).to_be_visible()
+
+    await page.get_by_test_id("user-picker").select_option("U0LEI")
+    # Lei is not in #hiring, and never sees what only Ana was shown.
+    sidebar = page.get_by_test_id("sidebar")
+    await expect(sidebar.get_by_text("# hiring")).to_have_count(0)
+    await sidebar.get_by_text("# general").click()
+    await expect(page.get_by_test_id("conversation-title")).to_have_text("# general")
+    await expect(page.get_by_test_id("ephemeral")).to_have_count(0)
+    assert "user=U0LEI" in page.url and "channel=C0GENERAL" in page.url
+    assert problems == []
+
+
+async def test_clicking_a_button_sends_the_block_action(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    await sandbox.slack.send_command(
+        command="/opentrain", text="hire prop_ada 450 Batch 1", user_id="U0ANA", channel_id=CHANNEL
+    )
+    view = await wait_for(lambda: sandbox.slack.state.open_views("U0ANA"), message="modal")
+    await expect(page.get_by_test_id("modal")).to_have_attribute("data-view-id", view[0].id)
+    await page.get_by_test_id("modal-submit").click()
+    card = page.get_by_test_id("timeline").locator('[data-event-type="opentrain_approval"]')
+    await card.get_by_role("button", name="Remind approvers").click()
+
+    def remind_delivery() -> list[int | None]:
+        return [
+            d.status
+            for d in sandbox.slack.state.deliveries
+            if d.kind == "block_actions" and d.summary == "remind-approvers"
+        ]
+
+    assert await wait_for(remind_delivery, message="the block action") == [200]
+    assert problems == []

@@ -1,0 +1,193 @@
+"""Approval links pasted in Slack: `link_shared` unfurls and message events as fallback, one
+card per approval and one thread answer per paste; foreign hosts, unknown ids and the bot's
+own messages are handled without a card."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.sandbox.opentrain.seed import FULL_TOKEN
+from bot.sandbox.runner import Sandbox
+from tests.e2e.test_agent_api import calls_to_opentrain, card_in, cards_for
+from tests.support.bot_harness import SandboxFactory
+from tests.support.wait import wait_for
+
+HIRING = "C0HIRING"
+GENERAL = "C0GENERAL"
+
+
+@pytest.fixture
+async def sandbox(make_sandbox: SandboxFactory) -> Sandbox:
+    sandbox = await make_sandbox()
+    # Slack matches unfurl domains by host name; the simulator's origin carries a port.
+    sandbox.slack.config.unfurl_domains = ("127.0.0.1",)
+    return sandbox
+
+
+async def approval_made_elsewhere(sandbox: Sandbox, path: str) -> dict[str, Any]:
+    """An agent's own OpenTrain call (not through the bot): the pending approval it got."""
+    async with httpx.AsyncClient(
+        base_url=sandbox.opentrain.api_base, headers={"Authorization": f"Bearer {FULL_TOKEN}"}
+    ) as opentrain:
+        response = await opentrain.post(path)
+    assert response.status_code == 202, response.text
+    approval: dict[str, Any] = response.json()["approval"]
+    return approval
+
+
+async def paste(sandbox: Sandbox, user: str, channel: str, text: str) -> Any:
+    message, results = await sandbox.slack.driver.post_user_message(
+        user_id=user, channel_id=channel, text=text
+    )
+    assert all(result.status == 200 for result in results)
+    return message
+
+
+def replies(sandbox: Sandbox, message: Any) -> list[Any]:
+    return sandbox.slack.replies(message.channel, message.ts)
+
+
+async def test_a_pasted_link_gets_one_card_one_answer_and_an_unfurl(sandbox: Sandbox) -> None:
+    approval = await approval_made_elsewhere(sandbox, "/milestones/ms_batch2/fund")
+    url = approval["approvalUrl"]
+    message = await paste(sandbox, "U0BEN", HIRING, f"Could someone confirm this? {url}")
+
+    card = await wait_for(lambda: card_in(sandbox, HIRING, approval["id"]), message="card")
+    answer = await wait_for(lambda: replies(sandbox, message), message="thread answer")
+    await wait_for(lambda: message.unfurls.get(url), message="unfurl")
+    # Both events (message, link_shared) arrived; the paste is still answered once.
+    assert len(cards_for(sandbox, approval["id"])) == 1
+    assert len(answer) == 1
+    assert "Approval card posted" in answer[0].text
+    tracked = await sandbox.services.store.get_approval(approval["id"])
+    assert tracked is not None and tracked.card_ts == card.ts and tracked.card_permalink
+    assert tracked.card_permalink in json.dumps(answer[0].blocks)
+    unfurled = json.dumps(message.unfurls[url]["blocks"])
+    assert "Fund milestone Batch 2" in unfurled and "View the original card" in unfurled
+    assert f"{sandbox.opentrain.origin}/approvals/{approval['id']}" in unfurled
+    assert (tracked.requester.kind, tracked.requester.id) == ("slack", "U0BEN")
+    assert tracked.channel_id == HIRING
+
+
+async def test_link_shared_alone_is_enough(sandbox: Sandbox) -> None:
+    approval = await approval_made_elsewhere(sandbox, "/milestones/ms_batch1/approve")
+    result = await sandbox.slack.share_link(
+        user_id="U0ANA", channel_id=GENERAL, url=approval["approvalUrl"]
+    )
+    assert result.status == 200
+    await wait_for(lambda: card_in(sandbox, GENERAL, approval["id"]), message="card")
+    await wait_for(lambda: sandbox.slack.state.unfurls, message="unfurl")
+    pasted = sandbox.slack.messages(GENERAL)[0]
+    assert len(await wait_for(lambda: replies(sandbox, pasted), message="answer")) == 1
+
+
+async def test_message_events_are_the_fallback_without_link_shared(sandbox: Sandbox) -> None:
+    sandbox.slack.config.unfurl_domains = ()  # the app registered no unfurl domain
+    approval = await approval_made_elsewhere(sandbox, "/contracts/ctr_linus/end")
+    message = await paste(sandbox, "U0KAI", HIRING, f"<{approval['approvalUrl']}>")
+    await wait_for(lambda: card_in(sandbox, HIRING, approval["id"]), message="card")
+    assert len(await wait_for(lambda: replies(sandbox, message), message="answer")) == 1
+    assert sandbox.slack.state.unfurls == []  # nothing offered, nothing unfurled
+
+
+async def test_a_redelivered_event_and_a_second_paste(sandbox: Sandbox) -> None:
+    approval = await approval_made_elsewhere(sandbox, "/milestones/ms_batch2/fund")
+    url = approval["approvalUrl"]
+    first = await paste(sandbox, "U0BEN", HIRING, url)
+    await wait_for(lambda: replies(sandbox, first), message="first answer")
+
+    # Slack retries an event it thinks we missed: same event id, X-Slack-Retry-Num.
+    event = {
+        "type": "link_shared",
+        "channel": HIRING,
+        "user": "U0BEN",
+        "message_ts": first.ts,
+        "unfurl_id": "U0BEN-retry",
+        "source": "conversations_history",
+        "links": [{"domain": "127.0.0.1", "url": url}],
+    }
+    await sandbox.slack.send_event(event, event_id="Ev0RETRY")
+    await sandbox.slack.send_event(event, event_id="Ev0RETRY", retry_num=1)
+
+    second = await paste(sandbox, "U0ANA", GENERAL, f"reminder: {url}")
+    again = await wait_for(lambda: replies(sandbox, second), message="second answer")
+    assert "Already tracked" in again[0].text
+    assert len(replies(sandbox, first)) == 1
+    assert len(cards_for(sandbox, approval["id"])) == 1  # the card stays where it first went
+
+
+async def test_an_agents_own_slack_integration_can_post_the_link(sandbox: Sandbox) -> None:
+    approval = await approval_made_elsewhere(sandbox, "/milestones/ms_batch2/fund")
+    channel = sandbox.slack.state.channels[HIRING]
+    posted = sandbox.slack.state.post(channel, user="U0OTHERBOT", text=approval["approvalUrl"])
+    await sandbox.slack.send_event(
+        {
+            "type": "message",
+            "subtype": "bot_message",
+            "channel": HIRING,
+            "channel_type": "channel",
+            "user": "U0OTHERBOT",
+            "bot_id": "B0OTHERBOT",
+            "text": f"<{approval['approvalUrl']}|Approve funding>",
+            "ts": posted.ts,
+        }
+    )
+    await wait_for(lambda: card_in(sandbox, HIRING, approval["id"]), message="card")
+    tracked = await sandbox.services.store.get_approval(approval["id"])
+    assert tracked is not None and tracked.requester.id == "U0OTHERBOT"
+
+
+async def test_unknown_approvals_get_one_short_note_and_no_card(sandbox: Sandbox) -> None:
+    url = f"{sandbox.opentrain.origin}/approvals/apr_doesnotexist"
+    message = await paste(sandbox, "U0BEN", HIRING, f"is this one real? {url}")
+    note = await wait_for(lambda: replies(sandbox, message), message="note")
+    assert len(note) == 1
+    assert "has no approval `apr_doesnotexist`" in note[0].text
+    assert sandbox.slack.state.unfurls == []
+    assert await sandbox.services.store.get_approval("apr_doesnotexist") is None
+    assert [m for m in sandbox.slack.messages(HIRING) if m.user != "U0BEN"] == []
+
+
+async def test_foreign_hosts_and_other_paths_are_ignored(sandbox: Sandbox) -> None:
+    approval = await approval_made_elsewhere(sandbox, "/milestones/ms_batch2/fund")
+    mark = len(sandbox.opentrain.requests)
+    phishing = f"https://opentrain.example.com/approvals/{approval['id']}"
+    not_an_approval = f"{sandbox.opentrain.origin}/contracts/ctr_linus"
+    for url in (phishing, not_an_approval):
+        result = await sandbox.slack.share_link(user_id="U0BEN", channel_id=HIRING, url=url)
+        assert result.status == 200
+    message = await paste(sandbox, "U0BEN", HIRING, f"{phishing} and {not_an_approval}")
+    # A control paste afterwards: once it is answered, the ignored ones had their turn.
+    control = await paste(sandbox, "U0BEN", HIRING, approval["approvalUrl"])
+    await wait_for(lambda: replies(sandbox, control), message="control answer")
+    assert replies(sandbox, message) == []
+    assert [u.url for u in sandbox.slack.state.unfurls] == [approval["approvalUrl"]]
+    read = [e["path"] for e in calls_to_opentrain(sandbox, mark) if e["method"] == "GET"]
+    assert set(read) <= {f"/approvals/{approval['id']}", "/contracts/ctr_linus"}
+
+
+async def test_the_bots_own_messages_are_ignored(sandbox: Sandbox) -> None:
+    approval = await approval_made_elsewhere(sandbox, "/milestones/ms_batch2/fund")
+    state = sandbox.slack.state
+    posted = state.post(
+        state.channels[HIRING], user=state.bot_user_id, text=approval["approvalUrl"]
+    )
+    await sandbox.slack.send_event(
+        {
+            "type": "message",
+            "channel": HIRING,
+            "channel_type": "channel",
+            "user": state.bot_user_id,
+            "bot_id": state.bot_id,
+            "text": approval["approvalUrl"],
+            "ts": posted.ts,
+        }
+    )
+    control = await paste(sandbox, "U0BEN", GENERAL, approval["approvalUrl"])
+    await wait_for(lambda: replies(sandbox, control), message="control answer")
+    assert replies(sandbox, posted) == []
+    assert card_in(sandbox, HIRING, approval["id"]) is None

@@ -1,0 +1,228 @@
+"""The notifier against the Slack simulator and a real store, on a clock that moves when told."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.approvals import (
+    Effect,
+    EffectKind,
+    Requester,
+    TrackedApproval,
+    TrackedStatus,
+    effect,
+    outcome_effects,
+)
+from bot.cards.ids import REQUESTER_DM_EVENT_TYPE
+from bot.clock import FixedClock
+from bot.notifier import CLAIM_LEASE, LEASE_MARGIN, Notifier
+from bot.opentrain.models import ApprovalType
+from bot.pacing import SlackPacer
+from bot.sandbox.faults import FaultSpec
+from bot.sandbox.slack import SlackSim
+from bot.store import SqliteStore, Store
+from tests.support.slack_sim import MakeSlackSim
+
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+HOST = "app.opentrain.test"
+CHANNEL = "C0HIRING"
+OTHER_CHANNEL = "C0GENERAL"
+USER = "U0ANA"
+
+
+class Harness:
+    def __init__(self, slack: SlackSim, store: Store) -> None:
+        self.slack = slack
+        self.store = store
+        self.clock = FixedClock(T0)
+        self.failing_channel: str | None = None
+        self.lookup_takes = timedelta(0)  # how long each delivery "takes" on the clock
+        self.notifier = Notifier(
+            store=store,
+            slack=AsyncWebClient(token=slack.bot_token, base_url=slack.api_url),
+            clock=self.clock,
+            owner="test",
+            opentrain_host=HOST,
+            pacer=SlackPacer(1000),
+            approvers=self.approvers,
+        )
+
+    async def approvers(self, channel: str | None) -> list[str]:
+        """The card's approvers lookup: also the hook tests use to act mid-delivery."""
+        self.clock.advance(self.lookup_takes)
+        if channel == self.failing_channel:
+            raise RuntimeError("a bug in one lane")
+        return []
+
+    async def adopt(self, approval_id: str, channel: str = CHANNEL) -> TrackedApproval:
+        tracked = TrackedApproval(
+            approval_id=approval_id,
+            type=ApprovalType.MILESTONE_FUND,
+            approval_url=f"https://{HOST}/approvals/{approval_id}",
+            expires_at=T0 + timedelta(days=3),
+            requester=Requester(kind="slack", id=USER),
+            channel_id=channel,
+            next_check_at=T0 + timedelta(days=3),
+            adopted_at=T0,
+        )
+        await self.store.add_approval(tracked, [card_effect(approval_id)])
+        return tracked
+
+    async def resolve(self, approval_id: str, status: TrackedStatus) -> TrackedApproval:
+        current = await self.store.get_approval(approval_id)
+        assert current is not None
+        resolved = current.evolve(status=status, resolved_at=self.clock.now())
+        effects = outcome_effects(resolved, self.clock.now())
+        assert await self.store.transition(approval_id, TrackedStatus.PENDING, resolved, effects)
+        return resolved
+
+    async def effect(self, effect_id: str) -> Effect:
+        stored = await self.store.get_effect(effect_id)
+        assert stored is not None
+        return stored
+
+    def cards(self, channel: str = CHANNEL) -> list[str]:
+        return [m.ts for m in self.slack.messages(channel)]
+
+
+def card_effect(approval_id: str) -> Effect:
+    return effect(approval_id, EffectKind.POST_CARD, T0)
+
+
+def outcome_id(approval_id: str, kind: EffectKind, status: str = "confirmed") -> str:
+    return effect(approval_id, kind, T0, key=status).id
+
+
+@pytest.fixture
+async def harness(make_slack_sim: MakeSlackSim, tmp_path: Path) -> AsyncIterator[Harness]:
+    slack = await make_slack_sim()
+    store = await SqliteStore.open(tmp_path / "bot.db")
+    yield Harness(slack, store)
+    await store.close()
+
+
+async def test_a_card_and_its_outcome_land_once_with_their_ts_recorded(harness: Harness) -> None:
+    await harness.adopt("apr_1")
+    await harness.notifier.drain()
+    [card_ts] = harness.cards()
+    stored = await harness.store.get_approval("apr_1")
+    assert stored is not None and stored.card_ts == card_ts
+
+    await harness.resolve("apr_1", TrackedStatus.CONFIRMED)
+    await harness.notifier.drain()
+    await harness.notifier.drain()
+
+    replies = harness.slack.replies(CHANNEL, card_ts)
+    assert len(replies) == 1
+    reply = await harness.effect(outcome_id("apr_1", EffectKind.OUTCOME_REPLY))
+    assert reply.done and reply.result == {"channel": CHANNEL, "ts": replies[0].ts}
+    assert harness.cards() == [card_ts]
+    assert harness.notifier._landed == {}  # nothing kept for effects nobody waited for
+
+
+async def test_a_lane_starts_nothing_once_its_lease_is_about_to_lapse(harness: Harness) -> None:
+    await harness.adopt("apr_1")
+    await harness.adopt("apr_2")
+    harness.lookup_takes = CLAIM_LEASE - LEASE_MARGIN  # the first delivery takes that long
+    await harness.notifier.drain()
+    assert len(harness.cards()) == 1
+    second = await harness.effect(card_effect("apr_2").id)
+    assert not second.done and second.attempts == 0
+
+    harness.lookup_takes = timedelta(0)
+    harness.clock.advance(LEASE_MARGIN)  # the claim lapsed: anyone may take it now
+    await harness.notifier.drain()
+    assert len(harness.cards()) == 2
+
+
+async def test_waiting_for_a_card_another_process_is_posting_costs_no_attempt(
+    harness: Harness,
+) -> None:
+    await harness.adopt("apr_1")
+    # Another process claimed the card; the outcome arrives before it is posted.
+    await harness.store.claim_effects(T0, "other", limit=1, lease=CLAIM_LEASE)
+    await harness.resolve("apr_1", TrackedStatus.CONFIRMED)
+
+    await harness.notifier.drain()
+
+    update = await harness.effect(outcome_id("apr_1", EffectKind.UPDATE_CARD))
+    assert not update.done and update.attempts == 0
+    assert update.last_error == "waiting for the card"
+    assert harness.cards() == []
+
+
+async def test_an_outcome_whose_card_never_posted_goes_to_the_requester_once(
+    harness: Harness,
+) -> None:
+    harness.slack.state.channels[CHANNEL].is_archived = True
+    await harness.adopt("apr_1")
+    await harness.notifier.drain()
+    await harness.resolve("apr_1", TrackedStatus.CONFIRMED)
+    await harness.notifier.drain()
+
+    dms = [
+        m
+        for m in harness.slack.dms(USER)
+        if (m.metadata or {}).get("event_type") == REQUESTER_DM_EVENT_TYPE
+    ]
+    assert len(dms) == 2  # the pending card, then its outcome
+    assert "Confirmed" in str(dms[1].blocks)
+    assert await harness.store.count_effects(done=False) == 0
+    failed = [e for e in await harness.store.read_audit() if e.action == "effect_failed"]
+    assert {e.details["error"] for e in failed} == {"is_archived"}
+
+
+async def test_a_429_is_waited_out_in_the_lane_without_spending_an_attempt(
+    harness: Harness,
+) -> None:
+    harness.slack.faults.add(FaultSpec(path="chat.postMessage", status=429, retry_after=1, count=1))
+    await harness.adopt("apr_1")
+
+    await harness.notifier.drain()
+
+    assert len(harness.cards()) == 1
+    assert harness.slack.state.rate_limited == 1
+    card = await harness.effect(card_effect("apr_1").id)
+    assert card.done and card.attempts == 0
+
+
+async def test_a_bug_in_one_lane_is_retried_later_and_spares_the_others(
+    harness: Harness,
+) -> None:
+    harness.failing_channel = CHANNEL
+    await harness.adopt("apr_1", CHANNEL)
+    await harness.adopt("apr_2", OTHER_CHANNEL)
+
+    await harness.notifier.drain()
+
+    assert len(harness.cards(OTHER_CHANNEL)) == 1
+    broken = await harness.effect(card_effect("apr_1").id)
+    assert not broken.done and broken.attempts == 1
+    assert broken.last_error == "unexpected: RuntimeError"
+    assert broken.due_at > harness.clock.now()
+
+    harness.failing_channel = None
+    harness.clock.advance(timedelta(minutes=10))
+    await harness.notifier.drain()
+    assert len(harness.cards(CHANNEL)) == 1
+
+
+async def test_a_slack_call_that_times_out_is_retried_with_backoff(harness: Harness) -> None:
+    harness.notifier._outbox_slack.timeout = 0.2  # DELIVERY_TIMEOUT_SECONDS, shortened
+    harness.slack.faults.add(FaultSpec(path="chat.postMessage", latency_ms=1_000, count=1))
+    await harness.adopt("apr_1")
+
+    await harness.notifier.drain()
+
+    card = await harness.effect(card_effect("apr_1").id)
+    assert not card.done and card.attempts == 1
+    assert card.last_error == "network: TimeoutError"
+    assert card.due_at == harness.clock.now() + timedelta(seconds=2)
+    harness.clock.advance(timedelta(seconds=2))
+    await harness.notifier.drain()
+    assert (await harness.effect(card_effect("apr_1").id)).done

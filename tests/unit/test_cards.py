@@ -1,0 +1,642 @@
+"""The cards as Slack receives them: `.to_dict()` structure for representative approvals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bot import cards
+from bot.approvals import ApprovalDetails, HireTerms, Requester, TrackedApproval, TrackedStatus
+from bot.cards import ActionId, SlackMessage
+
+NOW = datetime(2026, 6, 12, 10, 0, tzinfo=UTC)
+HOST = "app.opentrain.ai"
+EXPIRES = NOW + timedelta(days=2, hours=5)
+EXPIRES_TOKEN = "<!date^1781449200^{date_short_pretty} at {time}|2026-06-14 15:00 UTC>"
+ADA = Requester(kind="slack", id="U0ADA")
+
+
+def tracked(**overrides: Any) -> TrackedApproval:
+    data: dict[str, Any] = {
+        "approval_id": "apr_1",
+        "type": "proposal_hire",
+        "approval_url": "https://app.opentrain.ai/approvals/apr_1",
+        "expires_at": EXPIRES,
+        "job_id": "job_1",
+        "proposal_id": "prop_1",
+        "details": ApprovalDetails(freelancer_name="Ada L.", job_title="Image Segmentation"),
+        "terms": HireTerms(name="Batch 1", description="First 500 images", amount=Decimal(300)),
+        "requester": ADA,
+        "next_check_at": NOW,
+        "adopted_at": NOW,
+        **overrides,
+    }
+    return TrackedApproval(**data)
+
+
+def fund(**overrides: Any) -> TrackedApproval:
+    return tracked(
+        **{
+            "type": "milestone_fund",
+            "proposal_id": None,
+            "contract_id": "ctr_1",
+            "milestone_id": "ms_2",
+            "terms": None,
+            "details": ApprovalDetails(milestone_name="Batch 2", amount_usd=Decimal("450.5")),
+            **overrides,
+        }
+    )
+
+
+def payout(**overrides: Any) -> TrackedApproval:
+    return tracked(
+        **{
+            "type": "milestone_approve",
+            "proposal_id": None,
+            "contract_id": "ctr_1",
+            "milestone_id": "ms_1",
+            "terms": None,
+            "details": ApprovalDetails(milestone_name="Batch 1", amount_usd=Decimal(300)),
+            **overrides,
+        }
+    )
+
+
+def end(amount: Decimal | None = Decimal(300), **overrides: Any) -> TrackedApproval:
+    return tracked(
+        **{
+            "type": "contract_end",
+            "proposal_id": None,
+            "contract_id": "ctr_1",
+            "terms": None,
+            "details": ApprovalDetails(contract_title="Image Segmentation", amount_usd=amount),
+            **overrides,
+        }
+    )
+
+
+def resolved(approval: TrackedApproval, status: TrackedStatus, **changes: Any) -> TrackedApproval:
+    return approval.evolve(status=status, resolved_at=NOW - timedelta(hours=3), **changes)
+
+
+def blocks(message: SlackMessage) -> list[dict[str, Any]]:
+    return list(message.as_kwargs()["blocks"])
+
+
+def of_type(message: SlackMessage, block_type: str) -> list[dict[str, Any]]:
+    return [b for b in blocks(message) if b["type"] == block_type]
+
+
+def texts(message: SlackMessage) -> str:
+    """All visible text of a message, one line per text object."""
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("plain_text", "mrkdwn"):
+                found.append(str(node["text"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(blocks(message))
+    return "\n".join(found)
+
+
+def buttons(message: SlackMessage) -> list[dict[str, Any]]:
+    return [e for b in of_type(message, "actions") for e in b["elements"]]
+
+
+def card(approval: TrackedApproval, **kwargs: Any) -> SlackMessage:
+    return cards.approval_card(approval, now=NOW, opentrain_host=HOST, **kwargs)
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+# --- the card ------------------------------------------------------------------------
+
+
+def test_pending_hire_card_shows_what_costs_who_and_the_link() -> None:
+    message = card(tracked(), approvers=["U0BOSS", "S0FINANCE"])
+    assert blocks(message) == [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": "Hire Ada L. — Batch 1", "emoji": True},
+        },
+        {
+            "type": "section",
+            "fields": [
+                mrkdwn("*Milestone amount*\n$300.00"),
+                mrkdwn("*Marketplace fee (10 %)*\n$30.00"),
+                mrkdwn("*Contract initiation fee*\n$9.95"),
+                mrkdwn("*Total*\n*$339.95*"),
+            ],
+        },
+        {
+            "type": "context",
+            "elements": [
+                mrkdwn(
+                    "Nothing is charged until a human confirms in OpenTrain. They choose card or "
+                    "credit balance there and may adjust the milestone; the confirmed values win."
+                )
+            ],
+        },
+        {
+            "type": "context",
+            "elements": [
+                {"type": "plain_text", "text": "Job: Image Segmentation", "emoji": True},
+                mrkdwn("Job `job_1` · Proposal `prop_1` · Approval `apr_1`"),
+            ],
+        },
+        {"type": "section", "text": mrkdwn("*Requested by* <@U0ADA>")},
+        {"type": "section", "text": mrkdwn("*Approvers:* <@U0BOSS>, <!subteam^S0FINANCE>")},
+        {
+            "type": "section",
+            "text": mrkdwn(
+                "⏳ *Waiting for a human to confirm in OpenTrain*\n"
+                f"This request expires in 2 days 5 h ({EXPIRES_TOKEN})."
+            ),
+        },
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "open-approval",
+                    "text": {
+                        "type": "plain_text",
+                        "text": "Review & confirm in OpenTrain",
+                        "emoji": True,
+                    },
+                    "url": "https://app.opentrain.ai/approvals/apr_1",
+                    "style": "primary",
+                },
+                {
+                    "type": "button",
+                    "action_id": "remind-approvers",
+                    "text": {"type": "plain_text", "text": "Remind approvers", "emoji": True},
+                    "value": "apr_1",
+                },
+            ],
+        },
+    ]
+    assert message.as_kwargs()["metadata"] == {
+        "event_type": "opentrain_approval",
+        "event_payload": {"approvalId": "apr_1"},
+    }
+    assert message.text == (
+        "Hire Ada L. — Batch 1 — $339.95 total incl. fees — waiting for a human to confirm in "
+        "OpenTrain, expires in 2 days 5 h"
+    )
+
+
+def test_hire_amount_falls_back_to_details_without_terms() -> None:
+    approval = tracked(terms=None, details=ApprovalDetails(amount_usd=Decimal("1000")))
+    assert "*Total*\n*$1,109.95*" in texts(card(approval))
+    assert texts(card(approval)).startswith("Hire the freelancer on proposal prop_1")
+
+
+def test_hire_without_any_amount_says_unknown() -> None:
+    message = card(tracked(terms=None, details=ApprovalDetails()))
+    assert "*Milestone amount*\nunknown — see OpenTrain" in texts(message)
+    assert "amount unknown" in message.text
+
+
+@pytest.mark.parametrize(
+    ("approval", "header", "money"),
+    [
+        (fund(), "Fund milestone Batch 2", "*Into escrow*\n$450.50"),
+        (payout(), "Release payout for Batch 1", "*Released to the freelancer*\n$300.00"),
+        (end(), "End contract Image Segmentation", "*In escrow*\n$300.00"),
+        (end(amount=None), "End contract Image Segmentation", "*In escrow*\nunknown"),
+    ],
+)
+def test_other_cards_name_the_action_and_the_money(
+    approval: TrackedApproval, header: str, money: str
+) -> None:
+    message = card(approval, approvers=["U0BOSS"])
+    assert of_type(message, "header")[0]["text"]["text"] == header
+    assert of_type(message, "section")[0] == {"type": "section", "fields": [mrkdwn(money)]}
+    ids = of_type(message, "context")[-1]["elements"][-1]["text"]
+    assert "Contract `ctr_1`" in ids
+    assert "Proposal" not in ids
+    assert "Nothing is charged" not in texts(message)  # the hire-only note
+
+
+@pytest.mark.parametrize(
+    ("approval", "header"),
+    [
+        (fund(details=ApprovalDetails()), "Fund milestone ms_2"),
+        (fund(details=ApprovalDetails(), milestone_id=None), "Fund a milestone"),
+        (payout(details=ApprovalDetails()), "Release payout for milestone ms_1"),
+        (end(details=ApprovalDetails()), "End contract ctr_1"),
+        (tracked(type="surprise"), "Confirm OpenTrain request apr_1"),
+    ],
+)
+def test_headers_fall_back_to_ids(approval: TrackedApproval, header: str) -> None:
+    assert of_type(card(approval), "header")[0]["text"]["text"] == header
+
+
+def test_agent_requester_is_named_and_its_note_quoted_as_plain_text() -> None:
+    note = "Ada scored 9/10 on the interview.\nShe can start Monday."
+    message = card(tracked(requester=Requester(kind="agent", id="scout", note=note)))
+    sections = of_type(message, "section")
+    assert {"type": "plain_text", "text": "Requested by agent scout", "emoji": True} in [
+        s.get("text") for s in sections
+    ]
+    assert {"type": "plain_text", "text": f"“{note}”", "emoji": True} in [
+        s.get("text") for s in sections
+    ]
+
+
+def test_missing_approvers_are_a_visible_warning_with_the_fix() -> None:
+    shown = texts(card(tracked()))
+    assert "⚠️ *No approvers are set for this channel*" in shown
+    assert "`/opentrain approvers set #channel @someone`" in shown
+
+
+def test_card_links_to_the_original_when_given_a_permalink() -> None:
+    permalink = "https://acme.slack.com/archives/C1/p1?thread_ts=1&cid=C1"
+    message = card(tracked(), card_permalink=permalink)
+    assert of_type(message, "context")[-1]["elements"] == [
+        mrkdwn(
+            "<https://acme.slack.com/archives/C1/p1?thread_ts=1&amp;cid=C1|View the original card>"
+        )
+    ]
+    assert "original card" not in texts(card(tracked(), card_permalink="javascript:alert(1)"))
+
+
+# --- terminal statuses on the card --------------------------------------------------------
+
+RESOLVED_TOKEN = "<!date^1781247600^{date_short_pretty} at {time}|2026-06-12 07:00 UTC>"
+
+
+def test_confirmed_hire_shows_the_contract_and_next_steps_without_approval_buttons() -> None:
+    approval = resolved(
+        tracked(),
+        TrackedStatus.CONFIRMED,
+        result={"hired": True, "contractId": "ctr_9", "jobId": "job_1", "freelancerUserId": "u_7"},
+    )
+    message = card(approval)
+    shown = texts(message)
+    assert f"✅ *Confirmed in OpenTrain* {RESOLVED_TOKEN} (3 h ago)" in shown
+    assert {
+        "type": "section",
+        "fields": [
+            mrkdwn("*Contract*\n`ctr_9`"),
+            {"type": "plain_text", "text": "Freelancer: Ada L.", "emoji": True},
+        ],
+    } in blocks(message)
+    assert "*Next steps:*" in shown
+    assert [(b["action_id"], b.get("value")) for b in buttons(message)] == [
+        (ActionId.ADD_MILESTONE, "ctr_9")
+    ]
+    assert "Approvers" not in shown and "No approvers" not in shown
+    assert message.text.endswith("— confirmed in opentrain")
+
+
+@pytest.mark.parametrize(
+    ("approval", "result", "evidence"),
+    [
+        (
+            fund(),
+            {"invoiceId": "inv_1", "paymentIntentId": "pi_1"},
+            [
+                "🔒 The milestone is funded into escrow.",
+                "*Invoice*\n`inv_1`",
+                "*Payment intent*\n`pi_1`",
+            ],
+        ),
+        (fund(), {"invoiceId": "inv_1"}, ["*Invoice*\n`inv_1`"]),
+        (
+            payout(),
+            {"invoiceId": "inv_1", "payoutTransactionId": "po_1"},
+            ["💸 The payout was released", "*Payout transaction*\n`po_1`"],
+        ),
+        (end(), {"contractEnded": True}, ["🏁 *Contract ended*"]),
+    ],
+)
+def test_confirmed_cards_show_the_result_ids(
+    approval: TrackedApproval, result: dict[str, Any], evidence: list[str]
+) -> None:
+    message = card(resolved(approval, TrackedStatus.CONFIRMED, result=result))
+    for part in evidence:
+        assert part in texts(message)
+    assert buttons(message) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "line"),
+    [
+        (
+            TrackedStatus.DECLINED,
+            f"❌ *Declined in OpenTrain* {RESOLVED_TOKEN} (3 h ago)\nNothing was hired or paid.",
+        ),
+        (
+            TrackedStatus.EXPIRED,
+            f"⌛ *Expired* {RESOLVED_TOKEN} (3 h ago)\nNobody confirmed in time; nothing happened.",
+        ),
+        (
+            TrackedStatus.NOT_FOUND,
+            f"🚫 *No longer visible to the bot* {RESOLVED_TOKEN} (3 h ago)\n"
+            "OpenTrain no longer shows this approval to the bot's token (404) — it was created by "
+            "another account or the token changed; tracking stopped.",
+        ),
+    ],
+)
+def test_terminal_cards_say_how_it_ended_and_drop_the_buttons(
+    status: TrackedStatus, line: str
+) -> None:
+    message = card(resolved(tracked(), status), approvers=["U0BOSS"])
+    assert {"type": "section", "text": mrkdwn(line)} in blocks(message)
+    assert buttons(message) == []
+    assert "Waiting for a human" not in texts(message)
+
+
+def test_expired_without_resolved_at_uses_the_expiry_time() -> None:
+    approval = tracked(status=TrackedStatus.EXPIRED, expires_at=NOW - timedelta(hours=3))
+    assert f"⌛ *Expired* {RESOLVED_TOKEN} (3 h ago)" in texts(card(approval))
+
+
+def test_superseded_card_points_at_the_newer_request() -> None:
+    approval = tracked(status=TrackedStatus.SUPERSEDED, superseded_by="apr_2")
+    assert "↪️ *Replaced by a newer hire request*\nThe newer request is `apr_2`." in texts(
+        card(approval)
+    )
+
+
+def test_relative_expiry_wording() -> None:
+    soon = card(tracked(expires_at=NOW + timedelta(minutes=90)))
+    assert "This request expires in 1 h 30 min (" in texts(soon)
+    late = card(tracked(expires_at=NOW - timedelta(hours=3)))
+    assert "This request expired 3 h ago (" in texts(late)
+    assert late.text.endswith("expired 3 h ago")
+
+
+# --- the thread reply --------------------------------------------------------------------
+
+
+def test_confirmed_reply_mentions_the_requester_and_offers_the_next_step() -> None:
+    approval = resolved(tracked(), TrackedStatus.CONFIRMED, result={"contractId": "ctr_9"})
+    message = cards.outcome_reply(approval, now=NOW)
+    assert blocks(message)[:2] == [
+        {
+            "type": "section",
+            "text": mrkdwn(f"✅ *Confirmed in OpenTrain* {RESOLVED_TOKEN} — requested by <@U0ADA>"),
+        },
+        {
+            "type": "section",
+            "text": {
+                "type": "plain_text",
+                "text": "Hire Ada L. — Batch 1 — $339.95 total incl. fees",
+                "emoji": True,
+            },
+        },
+    ]
+    assert [b["action_id"] for b in buttons(message)] == [ActionId.ADD_MILESTONE]
+    assert message.as_kwargs()["metadata"] == {
+        "event_type": "opentrain_outcome",
+        "event_payload": {"approvalId": "apr_1", "status": "confirmed"},
+    }
+    assert message.text == "Confirmed in OpenTrain: Hire Ada L. — Batch 1."
+
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        (TrackedStatus.DECLINED, "Nothing was hired or paid."),
+        (TrackedStatus.EXPIRED, "Nobody confirmed in time; nothing happened."),
+    ],
+)
+def test_declined_and_expired_replies_offer_to_request_again(
+    status: TrackedStatus, says: str
+) -> None:
+    message = cards.outcome_reply(resolved(fund(), status), now=NOW)
+    assert says in texts(message) and says in message.text
+    assert [(b["action_id"], b["value"]) for b in buttons(message)] == [
+        (ActionId.REQUEST_AGAIN, "apr_1")
+    ]
+    assert message.as_kwargs()["metadata"]["event_payload"]["status"] == status.value
+
+
+def test_superseded_and_not_found_replies_explain_without_buttons() -> None:
+    superseded = cards.outcome_reply(
+        tracked(status=TrackedStatus.SUPERSEDED, superseded_by="apr_2"), now=NOW
+    )
+    assert "*Replaced by a newer hire request*" in texts(superseded)
+    assert "`apr_2`" in texts(superseded)
+    not_found = cards.outcome_reply(
+        tracked(status=TrackedStatus.NOT_FOUND, requester=Requester(kind="agent", id="scout")),
+        now=NOW,
+    )
+    assert "requested by agent scout" in texts(not_found)
+    assert "(404)" in texts(not_found)
+    assert buttons(superseded) == buttons(not_found) == []
+
+
+def test_outcome_reply_refuses_a_pending_approval() -> None:
+    with pytest.raises(ValueError, match="not resolved"):
+        cards.outcome_reply(tracked(), now=NOW)
+
+
+# --- DMs ------------------------------------------------------------------------------------
+
+
+def test_expired_requester_dm_offers_request_again() -> None:
+    approval = resolved(tracked(), TrackedStatus.EXPIRED)
+    message = cards.requester_dm(approval, now=NOW, reason="expired", channel_error=None)
+    assert blocks(message)[0]["text"] == mrkdwn(
+        "⌛ *Your OpenTrain request expired.* Nobody confirmed in time; nothing happened."
+    )
+    assert [b["action_id"] for b in buttons(message)] == [ActionId.REQUEST_AGAIN]
+    assert message.as_kwargs()["metadata"] == {
+        "event_type": "opentrain_requester_dm",
+        "event_payload": {"approvalId": "apr_1", "reason": "expired"},
+    }
+
+
+def test_channel_unavailable_dm_carries_the_card_and_why() -> None:
+    approval = tracked(channel_id="C0OPS")
+    message = cards.requester_dm(
+        approval,
+        now=NOW,
+        reason="channel_unavailable",
+        channel_error="not_in_channel",
+        opentrain_host=HOST,
+    )
+    intro = blocks(message)[0]["text"]["text"]
+    assert "in <#C0OPS>* (`not_in_channel`)" in intro
+    assert "invite me" in intro
+    assert "`/opentrain route &lt;jobId|type&gt; #channel`" in intro
+    assert "*Total*\n*$339.95*" in texts(message)
+    assert "Approvers" not in texts(message)
+    assert [b["action_id"] for b in buttons(message)] == [ActionId.OPEN_APPROVAL]
+
+
+def test_channel_unavailable_dm_without_a_host_has_no_link() -> None:
+    message = cards.requester_dm(
+        tracked(), now=NOW, reason="channel_unavailable", channel_error=None
+    )
+    assert "its channel" in message.text
+    assert buttons(message) == []
+
+
+@pytest.mark.parametrize("final", [False, True])
+def test_reminder_dm(final: bool) -> None:
+    approval = tracked(expires_at=NOW + timedelta(hours=2))
+    message = cards.reminder_dm(
+        approval,
+        now=NOW,
+        opentrain_host=HOST,
+        card_permalink="https://acme.slack.com/archives/C1/p1",
+        final=final,
+    )
+    kind = "Last reminder" if final else "Reminder"
+    assert (
+        f"⏰ *{kind}:* this is waiting for a human to confirm in OpenTrain and expires in 2 h"
+        in (texts(message))
+    )
+    assert "*Total*\n*$339.95*" in texts(message)
+    assert "*Requested by* <@U0ADA>" in texts(message)
+    expected = [ActionId.OPEN_APPROVAL, ActionId.OPEN_CARD] + (
+        [] if final else [ActionId.SNOOZE_REMINDER]
+    )
+    assert [b["action_id"] for b in buttons(message)] == expected
+    assert buttons(message)[1]["url"] == "https://acme.slack.com/archives/C1/p1"
+    assert (
+        message.text == f"{kind}: Hire Ada L. — Batch 1 ($339.95 total incl. fees) expires in 2 h"
+    )
+    assert message.as_kwargs()["metadata"]["event_payload"] == {
+        "approvalId": "apr_1",
+        "final": final,
+    }
+
+
+def test_reminder_dm_with_a_foreign_link_withholds_it_but_keeps_snooze() -> None:
+    approval = tracked(approval_url="https://evil.example/approvals/apr_1")
+    message = cards.reminder_dm(
+        approval, now=NOW, opentrain_host=HOST, card_permalink=None, final=False
+    )
+    assert "Approval link withheld: not on `app.opentrain.ai`" in texts(message)
+    assert [b["action_id"] for b in buttons(message)] == [ActionId.SNOOZE_REMINDER]
+
+
+# --- lists and replies ---------------------------------------------------------------------
+
+
+def test_pending_list_sorts_by_expiry_and_links_cards() -> None:
+    later = fund(approval_id="apr_2", expires_at=NOW + timedelta(days=2))
+    sooner = payout(approval_id="apr_3", expires_at=NOW + timedelta(hours=2))
+    message = cards.pending_list(
+        [later, sooner], now=NOW, permalinks={"apr_3": "https://acme.slack.com/archives/C1/p3"}
+    )
+    header, first, second = blocks(message)
+    assert header["text"]["text"] == "Waiting for a human in OpenTrain (2)"
+    assert first["text"]["text"] == "Release payout for Batch 1 — $300.00 payout"
+    assert first["fields"][0] == mrkdwn("*Asked by*\n<@U0ADA>")
+    assert first["fields"][1]["text"].startswith("*Expires in 2 h*\n<!date^")
+    assert first["accessory"]["url"] == "https://acme.slack.com/archives/C1/p3"
+    assert first["accessory"]["action_id"] == ActionId.OPEN_CARD
+    assert second["text"]["text"] == "Fund milestone Batch 2 — $450.50 into escrow"
+    assert "accessory" not in second
+    assert message.text == "2 waiting for a human in OpenTrain; the first expires in 2 h."
+
+
+def test_pending_list_shows_forty_and_counts_the_rest() -> None:
+    many = [
+        tracked(approval_id=f"apr_{i:02}", expires_at=NOW + timedelta(hours=i + 1))
+        for i in range(45)
+    ]
+    message = cards.pending_list(list(reversed(many)), now=NOW, permalinks={})
+    sections = of_type(message, "section")
+    assert len(sections) == cards.MAX_LISTED == 40
+    assert sections[0]["fields"][1]["text"].startswith("*Expires in 1 h*")
+    assert of_type(message, "context")[-1]["elements"][0]["text"].startswith("…and 5 more")
+    assert len(blocks(message)) <= 50
+
+
+def test_pending_list_when_nothing_waits() -> None:
+    message = cards.pending_list([], now=NOW, permalinks={})
+    assert message.text == "Nothing is waiting for a human in OpenTrain."
+
+
+def test_help_lists_every_subcommand() -> None:
+    shown = texts(cards.help_message())
+    for syntax in [
+        "hire &lt;proposalId&gt; [amount] [name…]",
+        "fund &lt;milestoneId&gt;",
+        "payout &lt;milestoneId&gt;",
+        "end &lt;contractId&gt;",
+        "milestone &lt;contractId&gt;",
+        "track &lt;approvalId|approvalUrl&gt;",
+        "pending",
+        "contracts [active|ended]",
+        "contract &lt;contractId&gt;",
+        "status",
+        "approvers [set|add|remove …]",
+        "route &lt;jobId|type&gt; #channel",
+        "route list",
+        "route remove &lt;key&gt;",
+        "audit &lt;approvalId&gt;",
+        "help",
+    ]:
+        assert f"`/opentrain {syntax}` — " in shown
+    assert cards.help_message().text.startswith("/opentrain commands: hire, fund, payout, end")
+
+
+def test_usage_error_says_what_was_wrong_and_what_to_type() -> None:
+    message = cards.usage_error("“abc” is not an amount", "/opentrain hire <proposalId> [amount]")
+    assert blocks(message) == [
+        {
+            "type": "section",
+            "text": {"type": "plain_text", "text": "⚠️ “abc” is not an amount", "emoji": True},
+        },
+        {
+            "type": "section",
+            "text": mrkdwn("*Type this instead:* `/opentrain hire &lt;proposalId&gt; [amount]`"),
+        },
+    ]
+
+
+def test_notice_is_one_escaped_section() -> None:
+    message = cards.notice("Contract ctr_1 ended <now> & done\nsecond line")
+    assert blocks(message) == [
+        {
+            "type": "section",
+            "text": mrkdwn("Contract ctr_1 ended &lt;now&gt; &amp; done\nsecond line"),
+        }
+    ]
+    assert message.text == "Contract ctr_1 ended &lt;now&gt; &amp; done second line"
+
+
+def test_milestone_created_offers_to_fund_it() -> None:
+    message = cards.milestone_created("Batch 2", Decimal(450), "ctr_1", "ms_2")
+    assert blocks(message)[1]["text"]["text"] == "Batch 2 — $450.00"
+    assert [(b["action_id"], b["value"], b.get("style")) for b in buttons(message)] == [
+        (ActionId.FUND_MILESTONE, "ms_2", "primary")
+    ]
+    assert "no money moved" in texts(message)
+    unnamed = cards.milestone_created(None, None, "ctr_1", "ms_2")
+    assert blocks(unnamed)[1]["text"]["text"] == "Milestone ms_2"
+
+
+def test_as_kwargs_omits_metadata_when_there_is_none() -> None:
+    assert set(cards.notice("hi").as_kwargs()) == {"text", "blocks"}
+
+
+def test_slack_message_refuses_what_slack_would_reject() -> None:
+    with pytest.raises(ValueError, match="fallback text"):
+        SlackMessage(text="", blocks=[])
+    with pytest.raises(ValueError, match="50 blocks"):
+        SlackMessage(text="x", blocks=blocks_of(51))
+
+
+def blocks_of(count: int) -> list[Any]:
+    return cards.notice("x").blocks * count

@@ -1,0 +1,141 @@
+"""The hire and milestone modals as Slack receives them."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bot import cards
+from bot.cards import ActionId, BlockId, CallbackId
+
+
+def by_block_id(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {block["block_id"]: block for block in view["blocks"] if "block_id" in block}
+
+
+def cost_line(view: dict[str, Any]) -> str:
+    return str(by_block_id(view)[BlockId.HIRE_COST]["elements"][0]["text"])
+
+
+def all_text(view: dict[str, Any]) -> str:
+    return repr(view["blocks"])
+
+
+def hire(**overrides: Any) -> dict[str, Any]:
+    arguments: dict[str, Any] = {"proposal_id": "prop_1", "private_metadata": '{"p":1}'}
+    return cards.hire_modal(**{**arguments, **overrides}).to_dict()
+
+
+def test_hire_modal_frame() -> None:
+    view = hire()
+    assert view["type"] == "modal"
+    assert view["callback_id"] == CallbackId.HIRE == "hire-modal"
+    assert view["title"] == {"type": "plain_text", "text": "Hire on OpenTrain"}
+    assert view["submit"] == {"type": "plain_text", "text": "Request hire"}
+    assert view["close"] == {"type": "plain_text", "text": "Cancel"}
+    assert view["private_metadata"] == '{"p":1}'
+    assert "Nothing is charged until a human confirms in OpenTrain" in all_text(view)
+
+
+def test_hire_modal_inputs_are_prefilled_and_wired_to_stable_ids() -> None:
+    view = hire(
+        name="Batch 1",
+        description="First 500 images\nwith polygons",
+        amount=Decimal("300"),
+        due_date=date(2026, 7, 1),
+        freelancer_name="Ada L.",
+    )
+    blocks = by_block_id(view)
+    assert blocks[BlockId.HIRE_NAME]["element"] == {
+        "type": "plain_text_input",
+        "action_id": ActionId.HIRE_NAME,
+        "initial_value": "Batch 1",
+        "multiline": False,
+        "max_length": 200,
+    }
+    assert blocks[BlockId.HIRE_NAME]["optional"] is False
+    description = blocks[BlockId.HIRE_DESCRIPTION]
+    assert description["element"]["multiline"] is True
+    assert description["element"]["initial_value"] == "First 500 images\nwith polygons"
+    assert description["optional"] is True
+    amount = blocks[BlockId.HIRE_AMOUNT]
+    assert amount["dispatch_action"] is True
+    assert amount["element"]["action_id"] == ActionId.HIRE_AMOUNT
+    assert amount["element"]["initial_value"] == "300"
+    assert amount["element"]["dispatch_action_config"] == {
+        "trigger_actions_on": ["on_enter_pressed", "on_character_entered"]
+    }
+    due = blocks[BlockId.HIRE_DUE_DATE]
+    assert due["optional"] is True
+    assert due["element"] == {
+        "type": "datepicker",
+        "action_id": ActionId.HIRE_DUE_DATE,
+        "initial_date": "2026-07-01",
+    }
+    assert view["blocks"][0]["text"]["text"] == "Hiring Ada L. on proposal prop_1."
+
+
+def test_hire_modal_cost_preview_adds_fee_and_initiation() -> None:
+    assert cost_line(hire(amount=Decimal("300"))) == (
+        "$300.00 + $30.00 marketplace fee (10 %) + $9.95 contract initiation fee = *$339.95*"
+    )
+    assert cost_line(hire(amount=Decimal("1250.50"))).endswith("= *$1,385.50*")
+
+
+@pytest.mark.parametrize("amount", [None, Decimal(0), Decimal(-5), Decimal("NaN")])
+def test_hire_modal_hints_when_there_is_no_usable_amount(amount: Decimal | None) -> None:
+    assert cost_line(hire(amount=amount)).startswith("Type an amount to see the total")
+
+
+def test_hire_modal_keeps_an_unparsable_amount_and_says_why() -> None:
+    view = hire(amount=None, amount_text="12<b>x")
+    assert by_block_id(view)[BlockId.HIRE_AMOUNT]["element"]["initial_value"] == "12<b>x"
+    assert cost_line(view).startswith("“12&lt;b&gt;x” is not an amount yet")
+
+
+def test_hire_modal_shows_the_errors_note_first() -> None:
+    view = hire(errors_note="OpenTrain needs a payment method: <https://billing|add one>")
+    assert view["blocks"][1]["text"] == {
+        "type": "plain_text",
+        "text": "⚠️ OpenTrain needs a payment method: <https://billing|add one>",
+        "emoji": True,
+    }
+
+
+def test_hire_modal_prefill_is_cut_to_what_the_input_accepts() -> None:
+    view = hire(name="n" * 500, description="d" * 5000)
+    blocks = by_block_id(view)
+    assert len(blocks[BlockId.HIRE_NAME]["element"]["initial_value"]) == 200
+    assert len(blocks[BlockId.HIRE_DESCRIPTION]["element"]["initial_value"]) == 3000
+
+
+def test_modal_refuses_private_metadata_slack_would_reject() -> None:
+    with pytest.raises(ValueError, match="private_metadata"):
+        cards.hire_modal(proposal_id="prop_1", private_metadata="x" * 3001)
+
+
+def test_milestone_modal() -> None:
+    view = cards.milestone_modal(
+        contract_id="ctr_1", contract_title="Image Segmentation", private_metadata="{}"
+    ).to_dict()
+    assert view["callback_id"] == CallbackId.MILESTONE
+    assert view["title"]["text"] == "Add a milestone"
+    assert view["submit"]["text"] == "Create milestone"
+    assert view["blocks"][0]["text"]["text"] == (
+        "New milestone on contract Image Segmentation (ctr_1)."
+    )
+    blocks = by_block_id(view)
+    assert blocks[BlockId.MILESTONE_NAME]["optional"] is True
+    assert blocks[BlockId.MILESTONE_DESCRIPTION]["optional"] is False
+    assert blocks[BlockId.MILESTONE_DESCRIPTION]["element"]["multiline"] is True
+    assert blocks[BlockId.MILESTONE_AMOUNT].get("optional", False) is False
+    assert blocks[BlockId.MILESTONE_AMOUNT]["element"]["action_id"] == ActionId.MILESTONE_AMOUNT
+    assert "moves no money" in all_text(view)
+
+
+def test_milestone_modal_without_a_title_names_the_contract_by_id() -> None:
+    view = cards.milestone_modal(contract_id="ctr_1", contract_title=None, private_metadata="{}")
+    assert view.to_dict()["blocks"][0]["text"]["text"] == "New milestone on contract ctr_1."
