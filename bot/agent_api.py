@@ -332,6 +332,8 @@ class AgentApi:
     async def _audit_refusal(
         self, request: web.Request, agent: str | None, request_id: str, refused: Refused
     ) -> None:
+        if refused.details.get("source") == "opentrain":
+            return  # bot.cosign audited OpenTrain's refusal, with the request's terms
         details: dict[str, Any] = {
             "door": "agent_api",
             "method": request.method,

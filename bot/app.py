@@ -32,7 +32,14 @@ from bot.pacing import SlackPacer
 from bot.people import People
 from bot.reminders import Reminders
 from bot.routing import Router
-from bot.scheduler import Scheduler
+from bot.scheduler import (
+    DIGEST_JOB,
+    DUE_JOB,
+    FEED_JOB,
+    OUTBOX_JOB,
+    REMINDER_JOB,
+    Scheduler,
+)
 from bot.services import Services
 from bot.store import Store, open_store
 from bot.tracker import Tracker
@@ -41,12 +48,7 @@ from bot.web import build_web_app
 log = logging.getLogger(__name__)
 
 SERVICES = web.AppKey("services", Services)
-FEED_JOB = "feed-poll"
-DUE_JOB = "due-checks"
-OUTBOX_JOB = "outbox-drain"
-REMINDER_JOB = "reminders"
 REMINDER_INTERVAL = timedelta(seconds=30)
-DIGEST_JOB = "digest"
 DIGEST_INTERVAL = timedelta(seconds=60)
 
 
@@ -187,6 +189,9 @@ def build_bolt_app(services: Services) -> AsyncApp:
         process_before_response=False,
         raise_error_for_unhandled_request=False,
     )
+    # bolt logs the whole body of a request whose signature it rejects (set up while
+    # building the app, so quiet it afterwards): our access log has the 401 already.
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
     handlers.register(bolt, services)
     return bolt
 
@@ -214,6 +219,7 @@ async def create_services_and_bolt(
         await services.scheduler.shutdown()
         await services.tracker.resign()
         await services.opentrain.aclose()
+        await services.clock.aclose()
         await services.store.close()
 
     app.on_startup.append(start)

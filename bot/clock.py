@@ -23,12 +23,19 @@ class Clock(Protocol):
         """Refresh from the clock's source, if it has one (called before each scheduler tick)."""
         ...
 
+    async def aclose(self) -> None:
+        """Release what `sync` holds open."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
     async def sync(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
         return None
 
 
@@ -47,6 +54,9 @@ class FixedClock:
     async def sync(self) -> None:
         return None
 
+    async def aclose(self) -> None:
+        return None
+
 
 class FollowingClock:
     """System time plus the offset the OpenTrain simulator's clock has been advanced by."""
@@ -55,19 +65,26 @@ class FollowingClock:
         self._url = url
         self._timeout = timeout
         self._offset = timedelta(0)
+        self._http: httpx.AsyncClient | None = None
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
 
     async def sync(self) -> None:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self._timeout)
         try:
-            async with httpx.AsyncClient(timeout=self._timeout) as http:
-                response = await http.get(self._url)
-                response.raise_for_status()
-                self._offset = timedelta(seconds=float(response.json()["offsetSeconds"]))
+            response = await self._http.get(self._url)
+            response.raise_for_status()
+            self._offset = timedelta(seconds=float(response.json()["offsetSeconds"]))
         except (httpx.HTTPError, KeyError, ValueError):
             # Keep the last known offset: a sandbox hiccup must not stop the bot.
             return
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
 
 def make_clock(sandbox_clock_url: str | None) -> Clock:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 from bot.approvals import (
     ApprovalDetails,
@@ -42,6 +44,8 @@ from bot.store import Store
 from bot.tracker import Tracker, requester_actor
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CARD_WAIT_SECONDS = 5.0
 DRAFT_PREFIX = "hire-draft:"
@@ -94,40 +98,46 @@ class CoSign:
     async def hire(
         self, proposal_id: str, terms: HireTerms, *, requester: Requester, channel_id: str | None
     ) -> CoSignOutcome:
-        await self._audit_request(requester, "hire", proposal_id=proposal_id, terms=terms)
-        requested = await self._opentrain.hire(proposal_id, terms)
+        requested = await self._asked(
+            requester,
+            "hire",
+            self._opentrain.hire(proposal_id, terms),
+            proposal_id=proposal_id,
+            terms=terms.model_dump(mode="json"),
+        )
         details = await self._hire_details(requested.approval, terms)
         return await self._adopt(requested.approval, requester, channel_id, details, terms)
 
     async def fund(
         self, milestone_id: str, *, requester: Requester, channel_id: str | None
     ) -> CoSignOutcome:
-        await self._audit_request(requester, "fund", milestone_id=milestone_id)
-        requested = await self._opentrain.fund_milestone(milestone_id)
+        requested = await self._asked(
+            requester,
+            "fund",
+            self._opentrain.fund_milestone(milestone_id),
+            milestone_id=milestone_id,
+        )
         return await self._adopt_with_contract(requested, requester, channel_id)
 
     async def payout(
         self, milestone_id: str, *, requester: Requester, channel_id: str | None
     ) -> CoSignOutcome:
-        await self._audit_request(requester, "payout", milestone_id=milestone_id)
-        requested = await self._opentrain.approve_milestone(milestone_id)
+        requested = await self._asked(
+            requester,
+            "payout",
+            self._opentrain.approve_milestone(milestone_id),
+            milestone_id=milestone_id,
+        )
         return await self._adopt_with_contract(requested, requester, channel_id)
 
     async def end(
         self, contract_id: str, *, requester: Requester, channel_id: str | None
     ) -> CoSignOutcome | ContractEnded:
         """A contract without funded milestones ends at once (no card); otherwise a co-sign."""
-        await self._audit_request(requester, "end", contract_id=contract_id)
-        result = await self._opentrain.end_contract(contract_id)
+        result = await self._asked(
+            requester, "end", self._opentrain.end_contract(contract_id), contract_id=contract_id
+        )
         if isinstance(result, ContractEnded):
-            await self._store.append_audit(
-                AuditEntry(
-                    at=self._clock.now(),
-                    action="contract_ended",
-                    actor=requester_actor(requester),
-                    details={"contract_id": contract_id},
-                )
-            )
             return result
         return await self._adopt_with_contract(result, requester, channel_id)
 
@@ -135,8 +145,9 @@ class CoSign:
         self, approval_id: str, *, requester: Requester, channel_id: str | None
     ) -> CoSignOutcome:
         """Adopt an approval created elsewhere; always re-read from OpenTrain by id."""
-        await self._audit_request(requester, "track", approval_id=approval_id)
-        approval = await self._opentrain.get_approval(approval_id)
+        approval = await self._asked(
+            requester, "track", self._opentrain.get_approval(approval_id), approval_id=approval_id
+        )
         if approval.type is ApprovalType.PROPOSAL_HIRE:
             details = await self._hire_details(approval, None)
         else:
@@ -263,17 +274,41 @@ class CoSign:
             return ApprovalDetails()
         return contract_details(contract, approval)
 
-    async def _audit_request(self, requester: Requester, kind: str, **what: object) -> None:
-        details: dict[str, object] = {"kind": kind}
-        for key, value in what.items():
-            details[key] = value.model_dump(mode="json") if isinstance(value, HireTerms) else value
+    async def _asked(
+        self, requester: Requester, kind: str, call: Awaitable[T], **what: object
+    ) -> T:
+        """Make one OpenTrain call and audit it: "request" (with the approval id) or "refused"."""
+        details: dict[str, object] = {"kind": kind, **what}
         if requester.note:
             details["note"] = requester.note
+        try:
+            result = await call
+        except OpenTrainError as exc:
+            refusal = {"code": exc.code, "reason": exc.reason, "requestId": exc.request_id}
+            await self._audit(requester, "refused", None, {**details, **refusal})
+            raise
+        approval_id: str | None = None
+        if isinstance(result, ApprovalRequested):
+            approval_id = result.approval.id
+        elif isinstance(result, Approval):
+            approval_id = result.id
+        action = "contract_ended" if isinstance(result, ContractEnded) else "request"
+        await self._audit(requester, action, approval_id, details)
+        return result
+
+    async def _audit(
+        self,
+        requester: Requester,
+        action: str,
+        approval_id: str | None,
+        details: dict[str, object],
+    ) -> None:
         await self._store.append_audit(
             AuditEntry(
                 at=self._clock.now(),
-                action="request",
+                action=action,
                 actor=requester_actor(requester),
+                approval_id=approval_id,
                 details=details,
             )
         )

@@ -26,18 +26,16 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import format_usd
+from bot.cards.links import safe_link
 from bot.config import Settings
 from bot.logs import redact
 from bot.opentrain import Forbidden, OpenTrainClient, OpenTrainError, Unauthorized
-from bot.opentrain.models import Webhook
 from bot.routing import INVITE, describe_key
 from bot.store import Store, StoreUnavailable, open_store
 
 HIRING_SCOPES = ("proposals:write", "payments:write", "payments:read")
 WEBHOOK_PATH = "/opentrain/webhook"
 MANIFEST = Path(__file__).resolve().parent.parent / "app_manifest.yaml"
-# Plain http is fine only where the sandbox and tests run; approval links must be https.
-_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
 # Doctor's own calls fail fast: a person is waiting for the verdict.
 _TIMEOUT_S = 10.0
@@ -123,8 +121,8 @@ def _token(name: str, value: SecretStr | None, prefix: str, fix: str) -> Check:
 
 
 def _opentrain_url(url: str) -> Check:
-    parts = urlsplit(url)
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS):
+    # The card's own rule for links (plain http only on localhost, where the sandbox runs).
+    if safe_link(url) is not None:
         return Check("OT_API_BASE_URL", True, url)
     return Check(
         "OT_API_BASE_URL",
@@ -327,11 +325,8 @@ async def _webhook(client: OpenTrainClient, secret_set: bool) -> Check:
             "Keep one: `python -m bot webhooks list`, then `python -m bot webhooks delete <id>`.",
             required=False,
         )
-    return Check("Webhook", True, _describe(active[0]))
-
-
-def _describe(hook: Webhook) -> str:
-    return f"{hook.status} subscription {hook.id} → {hook.url}"
+    hook = active[0]
+    return Check("Webhook", True, f"{hook.status} subscription {hook.id} → {hook.url}")
 
 
 # --- Slack --------------------------------------------------------------------------------------
@@ -396,7 +391,7 @@ async def slack_checks(
     return checks
 
 
-def manifest_scopes(manifest: Path) -> list[str]:
+def _manifest_scopes(manifest: Path) -> list[str]:
     """The bot scopes `app_manifest.yaml` asks for."""
     data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
     scopes = data["oauth_config"]["scopes"]["bot"]
@@ -405,7 +400,7 @@ def manifest_scopes(manifest: Path) -> list[str]:
 
 def _scopes(headers: Mapping[str, Any], manifest: Path) -> Check:
     try:
-        wanted = manifest_scopes(manifest)
+        wanted = _manifest_scopes(manifest)
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
         return Check(
             "Slack scopes",

@@ -30,6 +30,13 @@ from bot.logs import log_kv
 
 log = logging.getLogger(__name__)
 
+# The jobs `bot.app.schedule` registers; other modules kick them by these names.
+FEED_JOB = "feed-poll"
+DUE_JOB = "due-checks"
+OUTBOX_JOB = "outbox-drain"
+REMINDER_JOB = "reminders"
+DIGEST_JOB = "digest"
+
 Tick = Callable[[], Awaitable[object]]
 SHUTDOWN_GRACE_SECONDS = 5.0
 # Jobs share one clock; a sync may be an HTTP call (the sandbox's clock), so jobs that

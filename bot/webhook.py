@@ -19,13 +19,13 @@ from bot.agent_api import Refused, read_body
 from bot.agent_models import error_body
 from bot.logs import log_kv
 from bot.opentrain.webhooks import WebhookSignatureError, verify
+from bot.scheduler import FEED_JOB
 from bot.services import Services
 from bot.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 PATH = "/opentrain/webhook"
-FEED_JOB = "feed-poll"  # the name `bot.app.schedule` gives the feed poll
 MAX_BODY_BYTES = 64 * 1024  # one event record (ids only) is well under 1 KiB
 DELIVERY_TTL = timedelta(hours=24)  # OpenTrain's retries end ~2.5 h after the first attempt
 MAX_DELIVERY_ID = 200

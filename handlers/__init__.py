@@ -1,7 +1,8 @@
 """Slack listeners only: parse → call bot services → ack/respond.
 
-`register(app, services)` wires every listener kind (one module each) and the
-workspace guard that drops requests from any other Slack team.
+`register(app, services)` wires every listener kind (one module each), the
+workspace guard that drops requests from any other Slack team, and a last-resort
+error handler so no failure ever shows a stack trace in Slack.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.services import Services
 from handlers import actions, commands, events, home, views
+from handlers.replies import error_message
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,16 @@ def register(app: AsyncApp, services: Services) -> None:
             log.warning("request from another workspace refused team=%s", context.team_id)
             return BoltResponse(status=403, body="This app serves another workspace.")
         return await next()
+
+    @app.error
+    async def any_listener_failed(error: Exception, respond: AsyncRespond | None) -> None:
+        """Listeners answer their own failures; this catches whatever slipped past them."""
+        message = error_message(error)  # logs it, with the traceback when unexpected
+        if respond is not None:
+            try:
+                await respond(**message.as_kwargs(), response_type="ephemeral")
+            except Exception:  # no response_url, or it expired: the log has it
+                log.info("could not tell the user about a failed listener")
 
     commands.register(app, services)
     actions.register(app, services)

@@ -117,10 +117,12 @@ async def dispatch(
         case parsing.Simple(action="pending"):
             await reply.send(await pending_message(services))
         case parsing.Simple(action="status"):
-            origin = services.settings.ot_api_base_url
-            await reply.send(
-                cards.status_report(await opentrain_checks(services.opentrain, origin))
+            checks = await opentrain_checks(
+                services.opentrain,
+                services.settings.ot_api_base_url,
+                webhook_secret_set=services.settings.ot_webhook_secret is not None,
             )
+            await reply.send(cards.status_report(checks))
         case parsing.Route():
             await route_command(services, parsed, user_id, reply.respond)
         case parsing.Approvers():

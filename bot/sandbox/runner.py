@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 SIGNING_SECRET = "sandbox-signing-secret"
 DEFAULT_CHANNEL = "C0HIRING"
 TRY_THIS = "/opentrain hire prop_ada 450 Batch 1"
+# The Slack simulator's seeded @finance-team (Ana and Ben).
+DEMO_APPROVERS = ("S0FINANCE",)
 
 # Settings the sandbox decides itself: they point the bot at the simulators and a
 # throwaway store. Anything else a person exported (AGENT_TOKENS, REMINDER_OFFSETS,
@@ -125,6 +127,16 @@ async def start_sandbox(
     return Sandbox(opentrain, slack, bot_url, runner.app[SERVICES], runner)
 
 
+async def seed_demo(sandbox: Sandbox) -> None:
+    """What a person trying the sandbox finds configured: approvers for the default channel,
+    so the OpenTrain page's fast clock shows reminder DMs as well as expiry."""
+    channel = sandbox.services.settings.default_channel
+    if channel is not None:
+        await sandbox.services.approvers.change(
+            channel, "set", DEMO_APPROVERS, by_user="sandbox-seed"
+        )
+
+
 async def run_sandbox(settings: Settings, *, first_port: int) -> None:
     """Run the sandbox until Ctrl-C (or SIGTERM), printing the one URL to open.
 
@@ -145,6 +157,7 @@ async def run_sandbox(settings: Settings, *, first_port: int) -> None:
                 f"{ports[2]} must be free; pick others with `python -m bot sandbox --port N`."
             ) from None
         try:
+            await seed_demo(sandbox)
             print(banner(sandbox), flush=True)
             await stopping.wait()
         finally:

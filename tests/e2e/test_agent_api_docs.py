@@ -1,5 +1,5 @@
-"""Every curl example in docs/agent-api.md, sent as written (through httpx) to a sandbox bot:
-the documented status, and the documented body's shape and key values."""
+"""Every curl example in the README's agent API section, sent as written (through httpx) to a
+sandbox bot: the documented status, and the documented body's shape and key values."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from bot.sandbox.opentrain.seed import FULL_TOKEN
 from tests.e2e.test_agent_api import AGENT_TOKENS, PLANNER_TOKEN
 from tests.support.bot_harness import SandboxFactory
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "agent-api.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
 STATUS = re.compile(r"^→ `(\d{3}) ", re.M)
 VARIABLE = re.compile(r"\$(\w+)")

@@ -75,6 +75,7 @@ async def test_the_audit_trail_tells_the_whole_story(sandbox: Sandbox) -> None:
 
     story = await store.read_audit(approval_id=approval_id)
     assert [(e.action, e.actor) for e in story] == [
+        ("request", "slack:U0ANA"),
         ("adopted", "slack:U0ANA"),
         ("card_posted", "bot"),
         ("reminder", "bot"),
@@ -83,8 +84,9 @@ async def test_the_audit_trail_tells_the_whole_story(sandbox: Sandbox) -> None:
         ("outcome", "opentrain"),
     ]
     assert story[-1].details == {"status": "confirmed"}
-    assert story[2].details["user"] == "U0ANA" and story[2].details["slot"] == "before-24h"
-    assert story[3].details == {"user": "U0GONE", "reason": "deactivated"}
+    assert story[0].details["kind"] == "hire" and story[0].details["proposal_id"] == "prop_ada"
+    assert story[3].details["user"] == "U0ANA" and story[3].details["slot"] == "before-24h"
+    assert story[4].details == {"user": "U0GONE", "reason": "deactivated"}
     assert all(a.at <= b.at for a, b in itertools.pairwise(story))
 
     everything = [(e.action, e.actor) for e in await store.read_audit()]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from bot.sandbox.runner import seed_demo
 from tests.support.bot_harness import SandboxFactory
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -83,6 +84,7 @@ async def test_hire_confirm_and_see_the_card_change(
     make_sandbox: SandboxFactory, browser: Browser, tmp_path: Path
 ) -> None:
     sandbox = await make_sandbox()
+    await seed_demo(sandbox)  # as `python -m bot sandbox` does
     problems: list[str] = []
     page = await open_page(browser, sandbox.viewer_url, problems)
     await expect(page.get_by_test_id("conversation-title")).to_have_text("# hiring")
@@ -108,6 +110,7 @@ async def test_hire_confirm_and_see_the_card_change(
     for shown in ("Hire Ada L. — Batch 1", "$450.00", "$45.00", "$9.95", "$504.95"):
         await expect(card).to_contain_text(shown)
     await expect(card).to_contain_text("Waiting for a human to confirm in OpenTrain")
+    await expect(card).to_contain_text("Approvers: @finance-team")
     review = card.get_by_role("link", name="Review & confirm in OpenTrain")
     await expect(review).to_have_attribute("target", "_blank")
     before = tmp_path / "card-pending.png"

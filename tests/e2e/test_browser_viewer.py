@@ -1,15 +1,21 @@
 """The Slack viewer in a real browser: Block Kit and mrkdwn rendering, escaping, live updates,
-threads, modal validation errors, App Home, acting as another person, and block actions."""
+threads, modal validation errors, App Home, acting as another person, and block actions; plus
+the mrkdwn corner cases, checked on the renderer directly."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.runner import Sandbox
+from bot.sandbox.slack import SlackSim
+from bot.sandbox.slack.viewer.markup import Names, mrkdwn_html
 from tests.e2e.test_browser_golden_path import chromium, open_page
 from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for
@@ -260,3 +266,40 @@ async def test_clicking_a_button_sends_the_block_action(
 
     assert await wait_for(remind_delivery, message="the block action") == [200]
     assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("mrkdwn", "html"),
+    [
+        (
+            "ids like job_dash_cam and 2*3*4 stay plain",
+            "ids like job_dash_cam and 2*3*4 stay plain",
+        ),
+        ("*a* and _b_ and ~c~", "<b>a</b> and <i>b</i> and <s>c</s>"),
+        ("`*not bold* <@U0BEN>`", "<code>*not bold* &lt;@U0BEN&gt;</code>"),
+        ("```a\n*b*```", "<pre>a\n*b*</pre>"),
+        ("&gt; quoted\nnext", "<blockquote>quoted</blockquote>next"),
+        ("<mailto:a@example.com|mail>", '<a href="mailto:a@example.com" target="_blank"'),
+        ("<data:text/html,x|x>", "x"),
+        ("<!here> <!channel>", '<span class="mention">@here</span> <span class="mention">@chan'),
+        ("a\ue0000\ue001b", "a0b"),  # our placeholders cannot be smuggled in
+    ],
+)
+def test_mrkdwn_edge_cases(mrkdwn: str, html: str) -> None:
+    names = Names(viewer_id="U0ANA", tz=ZoneInfo("UTC"), now=datetime.now(UTC))
+    assert mrkdwn_html(mrkdwn, names).startswith(html)
+
+
+async def test_the_viewer_serves_only_its_assets_and_refuses_unknown_modals(
+    slack_sim: SlackSim,
+) -> None:
+    async with httpx.AsyncClient(base_url=slack_sim.origin) as client:
+        script = await client.get("/viewer/static/viewer.js")
+        assert script.status_code == 200
+        assert script.headers["Content-Type"].startswith("text/javascript")
+        assert (await client.get("/viewer/static/screen.py")).status_code == 404
+        refused = await client.post(
+            "/viewer/close_view", json={"user_id": "U0ANA", "view_id": "V0NOPE"}
+        )
+        assert refused.status_code == 400
+        assert refused.json() == {"ok": False, "error": "U0ANA has no open modal V0NOPE"}

@@ -13,7 +13,8 @@ import pytest
 
 from bot.cards import ActionId
 from bot.sandbox.opentrain.seed import PRECLAIM_TOKEN, READONLY_TOKEN
-from tests.e2e.test_commands_helpers import (
+from tests.support.bot_harness import SandboxFactory
+from tests.support.commands import (
     CHANNEL,
     PROGRESS,
     USER,
@@ -23,7 +24,6 @@ from tests.e2e.test_commands_helpers import (
     rendered,
     start_bot,
 )
-from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for
 
 

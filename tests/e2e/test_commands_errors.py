@@ -9,7 +9,8 @@ import pytest
 from bot.cards import ActionId
 from bot.sandbox.opentrain.seed import PRECLAIM_TOKEN
 from bot.sandbox.slack.model import Ephemeral
-from tests.e2e.test_commands_helpers import (
+from tests.support.bot_harness import SandboxFactory
+from tests.support.commands import (
     REQUEST_ID,
     Bot,
     buttons,
@@ -18,7 +19,6 @@ from tests.e2e.test_commands_helpers import (
     rendered,
     start_bot,
 )
-from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from bot.cards import ActionId, BlockId
 from bot.explain import UNEXPECTED
-from tests.e2e.test_commands_helpers import (
+from tests.support.bot_harness import SandboxFactory
+from tests.support.commands import (
     PROGRESS,
     Bot,
     buttons,
@@ -19,7 +20,6 @@ from tests.e2e.test_commands_helpers import (
     rendered,
     start_bot,
 )
-from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for
 
 HOSTILE = "<!channel> <@U0BEN> <https://evil.example|click> &amp; <#C0GENERAL>"

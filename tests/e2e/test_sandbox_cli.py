@@ -79,9 +79,11 @@ async def assert_viewer_answers(url: str) -> None:
         assert page.status_code == 200
         assert 'id="composer-input"' in page.text
         assert "script-src 'self'" in page.headers["Content-Security-Policy"]
-        screen = await client.get(url.split("?")[0] + "viewer/screen", params={"channel": "x"})
+        screen = await client.get(
+            url.split("?")[0] + "viewer/screen", params={"channel": "C0HIRING"}
+        )
         assert screen.status_code == 200
-        assert screen.json()["user"] == "U0ANA"
+        assert (screen.json()["user"], screen.json()["channel"]) == ("U0ANA", "C0HIRING")
 
 
 async def test_sandbox_prints_the_viewer_url_and_serves_it() -> None:

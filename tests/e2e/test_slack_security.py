@@ -15,7 +15,8 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.sandbox.runner import SIGNING_SECRET
-from tests.e2e.test_commands_helpers import (
+from tests.support.bot_harness import SandboxFactory
+from tests.support.commands import (
     CHANNEL,
     Bot,
     post_signed,
@@ -23,7 +24,6 @@ from tests.e2e.test_commands_helpers import (
     signature,
     start_bot,
 )
-from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for
 
 FIVE_MINUTES = 5 * 60

@@ -45,7 +45,7 @@ async def test_sigterm_during_a_slow_slack_call_exits_cleanly_and_the_successor_
         await wait_for(lambda: "approval resolved" in bot.output(), message="outcome learned")
         await wait_for(lambda: env.slack.faults.describe() == [], message="update in flight")
 
-        exit_code = bot.terminate(timeout=SHUTDOWN_GRACE_SECONDS + 10)
+        exit_code = await bot.terminate(timeout=SHUTDOWN_GRACE_SECONDS + 10)
 
         output = bot.output()
         assert exit_code == 0, output[-3000:]

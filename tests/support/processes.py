@@ -14,6 +14,7 @@ card and its thread in the Slack simulator.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -28,7 +29,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from bot.app import DUE_JOB, FEED_JOB, OUTBOX_JOB, SERVICES
+from bot.app import SERVICES
 from bot.approvals import HireTerms
 from bot.cards.ids import APPROVAL_EVENT_TYPE, OUTCOME_EVENT_TYPE, ActionId, BlockId
 from bot.config import Settings
@@ -40,6 +41,7 @@ from bot.sandbox.opentrain.seed import FULL_TOKEN
 from bot.sandbox.runner import DEFAULT_CHANNEL, SIGNING_SECRET, start_bot
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.model import Message
+from bot.scheduler import DUE_JOB, FEED_JOB, OUTBOX_JOB
 from bot.services import Services
 from tests.support.redis_server import free_port
 from tests.support.wait import wait_for
@@ -115,11 +117,15 @@ class BotProcess:
             self.process.kill()
         self.process.wait()
 
-    def terminate(self, timeout: float = 15.0) -> int:
-        """SIGTERM (a deploy's stop) and wait for a clean exit; returns the exit code."""
+    async def terminate(self, timeout: float = 15.0) -> int:
+        """SIGTERM (a deploy's stop) and wait for a clean exit; returns the exit code.
+
+        Waits in a thread: the simulators the bot may still be talking to run in
+        this event loop.
+        """
         if self.alive:
             self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
+        return await asyncio.to_thread(self.process.wait, timeout)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -89,7 +89,7 @@ def test_manifest_stays_within_slacks_documented_limits() -> None:
     assert len(command["command"]) <= 32 and len(command["usage_hint"]) <= 1000
 
 
-def test_every_scope_the_code_needs_is_declared() -> None:
+def test_every_scope_the_code_needs_is_declared_and_none_is_spare() -> None:
     declared = set(manifest()["oauth_config"]["scopes"]["bot"])
     methods = called_methods()
     assert {"chat_postMessage", "chat_update", "conversations_open"} <= methods
@@ -97,6 +97,7 @@ def test_every_scope_the_code_needs_is_declared() -> None:
     for method in methods:
         needed |= METHOD_SCOPES[method]
     assert needed - declared == set(), "scopes the code needs but the manifest lacks"
+    assert declared - needed == set(), "scopes the manifest asks for but no code uses"
 
 
 def test_the_slack_simulator_grants_what_the_manifest_asks_for() -> None:

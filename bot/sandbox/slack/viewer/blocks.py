@@ -208,10 +208,11 @@ def _button(element: JsonDict, names: Names, target: Target, common: str) -> str
         extra += f' data-value="{attr(element["value"])}"'
     url = _safe_url(element.get("url"))
     if url is not None:
-        # Slack opens the link and also tells the app about the click.
+        # Slack opens the link and also tells the app about the click (where it can).
+        reported = f" {common}{extra}" if target.interactive else ""
         return (
-            f'<a class="{classes}" href="{attr(url)}" target="_blank" rel="noopener noreferrer" '
-            f'{common}{extra} data-testid="link-button">{label}</a>'
+            f'<a class="{classes}" href="{attr(url)}" target="_blank" rel="noopener noreferrer"'
+            f'{reported} data-testid="link-button">{label}</a>'
         )
     disabled = "" if target.interactive else " disabled"
     return (

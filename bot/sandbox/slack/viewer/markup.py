@@ -82,9 +82,10 @@ def mrkdwn_html(text: str, names: Names) -> str:
         return f"{_PARK_OPEN}{len(parked) - 1}{_PARK_CLOSE}"
 
     text = _PRIVATE_USE.sub("", text)
-    text = _TOKEN.sub(lambda m: park(_token_html(m.group(1), names)), text)
+    # Code first: inside it, tokens and formatting characters are shown as typed.
     text = _CODE_BLOCK.sub(lambda m: park(f"<pre>{_literal(m.group(1))}</pre>"), text)
     text = _CODE_SPAN.sub(lambda m: park(f"<code>{_literal(m.group(1))}</code>"), text)
+    text = _TOKEN.sub(lambda m: park(_token_html(m.group(1), names)), text)
     html = escape(_unescape(text), quote=False)
     html = _BOLD.sub(r"<b>\1</b>", html)
     html = _ITALIC.sub(r"<i>\1</i>", html)
@@ -103,28 +104,32 @@ def _literal(text: str) -> str:
     return escape(_unescape(text), quote=False)
 
 
+def _known(name: str | None, fallback: str) -> str:
+    """A directory name (plain text) or else the token's own label (Slack-escaped), as HTML."""
+    return escape(name, quote=False) if name else _literal(fallback)
+
+
 def _token_html(token: str, names: Names) -> str:
     """One `<…>` token: a mention, a channel, a date, a broadcast or a link."""
     body, _, label = token.partition("|")
     if body.startswith("@"):
         user_id = body[1:]
-        name = names.users.get(user_id) or label or user_id
+        name = _known(names.users.get(user_id), label or user_id)
         me = " mention-me" if user_id == names.viewer_id else ""
-        return f'<span class="mention{me}" data-user-id="{attr(user_id)}">@{_literal(name)}</span>'
+        return f'<span class="mention{me}" data-user-id="{attr(user_id)}">@{name}</span>'
     if body.startswith("#"):
         channel_id = body[1:]
-        name = names.channels.get(channel_id) or label or channel_id
+        name = _known(names.channels.get(channel_id), label or channel_id)
         return (
-            f'<a href="#" class="channel-link" data-conversation="{attr(channel_id)}">'
-            f"#{_literal(name)}</a>"
+            f'<a href="#" class="channel-link" data-conversation="{attr(channel_id)}">#{name}</a>'
         )
     if body.startswith("!subteam^"):
         group_id = body.removeprefix("!subteam^")
         handle = names.groups.get(group_id)
-        shown = f"@{handle}" if handle else (label or group_id)
-        return f'<span class="mention">{_literal(shown)}</span>'
+        shown = f"@{escape(handle)}" if handle else _literal(label or group_id)
+        return f'<span class="mention">{shown}</span>'
     if body.startswith("!date^"):
-        return _literal(format_date_token(body, label, names))
+        return escape(format_date_token(body, label, names), quote=False)
     if body.startswith("!"):
         shown = _BROADCASTS.get(body[1:].split("^")[0], label or body)
         return f'<span class="mention">{_literal(shown)}</span>'
@@ -147,19 +152,14 @@ def format_date_token(body: str, fallback: str, names: Names) -> str:
         moment = datetime.fromtimestamp(int(parts[1]), UTC).astimezone(names.tz)
     except (ValueError, OverflowError, OSError):
         return _unescape(fallback)
+    template = _unescape(parts[2])
     today = names.now.astimezone(names.tz).date()
-    unknown = False
-
-    def part(match: re.Match[str]) -> str:
-        nonlocal unknown
-        shown = _date_part(match.group(1), moment, today, names.now)
-        if shown is None:
-            unknown = True
-            return ""
-        return shown
-
-    formatted = _DATE_PART.sub(part, _unescape(parts[2]))
-    return _unescape(fallback) if unknown else formatted
+    pieces = {
+        name: _date_part(name, moment, today, names.now) for name in _DATE_PART.findall(template)
+    }
+    if any(piece is None for piece in pieces.values()):
+        return _unescape(fallback)  # as Slack does for a format it does not know
+    return _DATE_PART.sub(lambda match: pieces[match.group(1)] or "", template)
 
 
 def _date_part(name: str, moment: datetime, today: date, now: datetime) -> str | None:
@@ -169,8 +169,8 @@ def _date_part(name: str, moment: datetime, today: date, now: datetime) -> str |
         "date": f"{moment:%B} {day}, {moment.year}",
         "date_short": f"{moment:%b} {moment.day}, {moment.year}",
         "date_long": f"{moment:%A}, {moment:%B} {day}, {moment.year}",
-        "time": _clock(moment, seconds=False),
-        "time_secs": _clock(moment, seconds=True),
+        "time": clock_time(moment),
+        "time_secs": clock_time(moment, seconds=True),
     }
     if name in plain:
         return plain[name]
@@ -193,7 +193,8 @@ def _ordinal(day: int) -> str:
     return {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
 
 
-def _clock(moment: datetime, *, seconds: bool) -> str:
+def clock_time(moment: datetime, *, seconds: bool = False) -> str:
+    """The time as Slack shows it in English: 2:05 PM."""
     hour = moment.hour % 12 or 12
     tail = f":{moment.second:02d}" if seconds else ""
     return f"{hour}:{moment.minute:02d}{tail} {'AM' if moment.hour < 12 else 'PM'}"

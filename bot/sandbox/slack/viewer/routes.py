@@ -80,7 +80,7 @@ class Viewer:
         query = request.query
         screen_request = ScreenRequest(
             user_id=query.get("user") or None,
-            conversation_id=query.get("conversation") or None,
+            conversation_id=query.get("channel") or None,
             thread_ts=query.get("thread") or None,
             tab=query.get("tab") or None,
         )

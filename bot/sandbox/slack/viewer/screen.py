@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.sandbox.slack.model import Channel, Ephemeral, Message, User, View
 from bot.sandbox.slack.state import SlackState
 from bot.sandbox.slack.viewer.blocks import Target, attachments_html, blocks_html
-from bot.sandbox.slack.viewer.markup import Names, attr, mrkdwn_html, plain_html
+from bot.sandbox.slack.viewer.markup import Names, attr, clock_time, mrkdwn_html, plain_html
 
 DEFAULT_USER = "U0ANA"
 Tab = Literal["home", "messages"]
@@ -35,18 +35,19 @@ def build_screen(state: SlackState, request: ScreenRequest) -> dict[str, Any]:
     user = _viewer(state, request.user_id)
     conversation = _conversation(state, user, request.conversation_id)
     app_dm = state.dm_id(user.id)
-    tab: Tab = "messages"
+    # Only the app has tabs; like Slack, opening it shows Home first.
+    tab: Tab | None = None
     if conversation == app_dm:
         tab = "messages" if request.tab == "messages" else "home"
     names = _names(state, user)
-    thread = _thread_parent(state, conversation, request.thread_ts) if tab == "messages" else None
+    thread = _thread_parent(state, conversation, request.thread_ts) if tab != "home" else None
     channel = state.channels.get(conversation)
-    title = state.bot_name if conversation == app_dm else f"#{channel.name if channel else '?'}"
-    composer_on = tab == "messages" and not (channel is not None and channel.is_archived)
+    title = f"#{channel.name}" if channel and conversation != app_dm else state.bot_name
+    composer_on = tab != "home" and not (channel is not None and channel.is_archived)
     return {
         "seq": state.feed.seq,
         "user": user.id,
-        "conversation": conversation,
+        "channel": conversation,
         "thread": thread.ts if thread else None,
         "tab": tab,
         "title": title,
@@ -70,14 +71,14 @@ def build_screen(state: SlackState, request: ScreenRequest) -> dict[str, Any]:
 # --- who and where --------------------------------------------------------------------------
 
 
-def people(state: SlackState) -> list[User]:
+def _people(state: SlackState) -> list[User]:
     """The seeded humans a person can act as, by name."""
     humans = [u for u in state.users.values() if not u.is_bot and not u.deleted]
     return sorted(humans, key=lambda u: u.real_name.lower())
 
 
 def _viewer(state: SlackState, user_id: str | None) -> User:
-    humans = people(state)
+    humans = _people(state)
     by_id = {user.id: user for user in humans}
     if user_id in by_id:
         return by_id[user_id]
@@ -127,7 +128,7 @@ def _sidebar(state: SlackState, user: User, current: str) -> str:
     options = "".join(
         f'<option value="{attr(person.id)}"{" selected" if person.id == user.id else ""}>'
         f"{plain_html(person.real_name)} ({plain_html(person.id)})</option>"
-        for person in people(state)
+        for person in _people(state)
     )
     channels = "".join(
         _sidebar_link(
@@ -175,12 +176,13 @@ def _mpim_label(state: SlackState, channel: Channel, user: User) -> str:
 def _conversation_pane(
     state: SlackState, user: User, conversation: str, title: str, names: Names
 ) -> str:
-    app_dm = state.dm_id(user.id)
     channel = state.channels.get(conversation)
-    header = _app_header(state, "messages") if conversation == app_dm else _channel_header(channel)
+    if channel is None or conversation == state.dm_id(user.id):
+        header = _app_header(state, "messages")
+    else:
+        header = _channel_header(channel)
     items: list[tuple[str, str]] = [
-        (message.ts, _message(state, message, names))
-        for message in (state.messages(conversation) if channel else [])
+        (message.ts, _message(state, message, names)) for message in state.messages(conversation)
     ]
     items += [
         (ephemeral.ts, _ephemeral(state, ephemeral, names))
@@ -198,9 +200,7 @@ def _conversation_pane(
     )
 
 
-def _channel_header(channel: Channel | None) -> str:
-    if channel is None:
-        return '<header class="main-header"><h2>?</h2></header>'
+def _channel_header(channel: Channel) -> str:
     note = '<span class="note">archived — read only</span>' if channel.is_archived else ""
     lock = "🔒 " if channel.is_private else "# "
     return (
@@ -281,12 +281,11 @@ def _meta(state: SlackState, author_id: str, ts: str, names: Names, *, edited: b
     else:
         author, badge = names.users.get(author_id, author_id), ""
     moment = datetime.fromtimestamp(_ts_key(ts), UTC).astimezone(names.tz)
-    clock = f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
     mark = ' <span class="edited">(edited)</span>' if edited else ""
     return (
         f'<div class="meta"><span class="author">{plain_html(author)}</span>{badge}'
         f'<time datetime="{attr(moment.isoformat())}" title="{attr(moment.isoformat())}">'
-        f"{clock}</time>{mark}</div>"
+        f"{clock_time(moment)}</time>{mark}</div>"
     )
 
 
@@ -355,7 +354,6 @@ def _modal(state: SlackState, user: User, names: Names) -> str:
     return (
         '<div class="modal-backdrop">'
         f'<form class="modal" id="modal" data-testid="modal" data-view-id="{attr(view.id)}" '
-        f'data-view-hash="{attr(view.hash)}" '
         f'data-callback-id="{attr(content.get("callback_id", ""))}">'
         f'<header><h3>{plain_html(title)}</h3><button type="button" class="modal-close" '
         'data-testid="modal-close" aria-label="Close">×</button></header>'

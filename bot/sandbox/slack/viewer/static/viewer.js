@@ -6,11 +6,12 @@
 // Slack's client would cause: slash commands, button clicks, modal submissions, posts.
 "use strict";
 
-const where = { user: null, conversation: null, thread: null, tab: null };
+const where = { user: null, channel: null, thread: null, tab: null };
 const shown = { sidebar: null, main: null, thread: null, modal: null };
 let seq = -1;
 let loading = false;
 let stale = false;
+let moves = 0; // bumped whenever the person goes somewhere; an answer to an older ask is dropped
 let homeOpenedFor = null;
 
 const $ = (selector) => document.querySelector(selector);
@@ -20,7 +21,7 @@ const $ = (selector) => document.querySelector(selector);
 function readLocation() {
   const query = new URLSearchParams(window.location.search);
   where.user = query.get("user");
-  where.conversation = query.get("channel") || query.get("conversation");
+  where.channel = query.get("channel");
   where.thread = query.get("thread");
   where.tab = query.get("tab");
 }
@@ -28,7 +29,7 @@ function readLocation() {
 function writeLocation() {
   const query = new URLSearchParams();
   if (where.user) query.set("user", where.user);
-  if (where.conversation) query.set("channel", where.conversation);
+  if (where.channel) query.set("channel", where.channel);
   if (where.thread) query.set("thread", where.thread);
   if (where.tab === "messages" || where.tab === "home") query.set("tab", where.tab);
   window.history.replaceState(null, "", "?" + query.toString());
@@ -47,9 +48,12 @@ async function refresh() {
       for (const [key, value] of Object.entries(where)) {
         if (value) query.set(key, value);
       }
+      const asked = moves;
       const response = await fetch("/viewer/screen?" + query.toString(), { cache: "no-store" });
       if (!response.ok) throw new Error("the simulator answered HTTP " + response.status);
-      apply(await response.json());
+      const screen = await response.json();
+      if (asked === moves) apply(screen);
+      else stale = true;
     } while (stale);
   } catch (error) {
     notify("Cannot reach the Slack simulator: " + error.message, true);
@@ -60,7 +64,7 @@ async function refresh() {
 
 function apply(screen) {
   where.user = screen.user;
-  where.conversation = screen.conversation;
+  where.channel = screen.channel;
   where.thread = screen.thread;
   where.tab = screen.tab;
   seq = screen.seq;
@@ -80,7 +84,7 @@ function apply(screen) {
   document.body.dataset.seq = String(screen.seq);
 
   // Slack tells the app each time someone opens its Home tab; the app then publishes it.
-  const home = screen.tab === "home" ? screen.user + "/" + screen.conversation : null;
+  const home = screen.tab === "home" ? screen.user + "/" + screen.channel : null;
   if (home && home !== homeOpenedFor) {
     post("/_sim/app_home_opened", { user_id: screen.user }).then(reportDelivery);
   }
@@ -215,10 +219,10 @@ async function send(input, threadTs) {
       command: command[1],
       text: command[2],
       user_id: where.user,
-      channel_id: where.conversation,
+      channel_id: where.channel,
     });
   } else {
-    const body = { user_id: where.user, channel_id: where.conversation, text: slackEncode(text) };
+    const body = { user_id: where.user, channel_id: where.channel, text: slackEncode(text) };
     if (threadTs) body.thread_ts = threadTs;
     result = await post("/_sim/messages", body);
     if (result.ok) return; // the bot may ignore a message; that is not a problem
@@ -294,6 +298,7 @@ async function submitModal(form) {
 
 function go(changes) {
   Object.assign(where, changes);
+  moves += 1;
   refresh();
 }
 
@@ -312,7 +317,7 @@ document.addEventListener("click", (event) => {
   if (target.matches("button[data-action-id]")) {
     if (!target.disabled) act(target).then((result) => result && reportDelivery(result));
   } else if (target.dataset.conversation) {
-    go({ conversation: target.dataset.conversation, thread: null, tab: null });
+    go({ channel: target.dataset.conversation, thread: null, tab: null });
   } else if (target.dataset.tab) {
     go({ tab: target.dataset.tab, thread: null });
   } else if (target.dataset.openThread) {
