@@ -25,19 +25,6 @@ def _settings() -> Settings:
         sys.exit(f"configuration error: {problems}")
 
 
-def _secrets(settings: Settings) -> list[str]:
-    values = [
-        settings.slack_bot_token,
-        settings.slack_signing_secret,
-        settings.slack_app_token,
-        settings.ot_api_token,
-        settings.ot_webhook_secret,
-        settings.redis_url,
-        *settings.agent_tokens.values(),
-    ]
-    return [v.get_secret_value() for v in values if v is not None]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -67,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = _settings()
-    configure_logging(settings.log_level, _secrets(settings))
+    configure_logging(settings.log_level, settings.secret_values())
     command = args.command
     if command == "run":
         command = "serve" if settings.has_slack_credentials else "sandbox"

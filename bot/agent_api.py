@@ -128,6 +128,9 @@ async def read_json(request: web.Request) -> object:
     except ValueError as exc:
         problem = str(exc)[:MAX_PROBLEM]  # it may quote the body back; keep that short
         raise Refused(400, "BAD_REQUEST", f"The body is not valid JSON: {problem}") from None
+    except RecursionError:
+        # `[[[[…` nested past the parser's stack fits easily in MAX_BODY_BYTES.
+        raise Refused(400, "BAD_REQUEST", "The body is not valid JSON: nested too deeply") from None
 
 
 def _no_constant(name: str) -> object:
@@ -267,6 +270,16 @@ class AgentApi:
                 return await self._refuse(request, agent, request_id, refused)
             except OpenTrainError as exc:
                 return await self._refuse(request, agent, request_id, opentrain_refusal(exc))
+            except StoreUnavailable:
+                log.warning("agent request: store unavailable %s", log_kv(request_id=request_id))
+                outage = Refused(
+                    503,
+                    "UNAVAILABLE",
+                    "The bot's database is unavailable right now; try again shortly. Repeating "
+                    "the request is safe: OpenTrain answers it with the same approval.",
+                    headers={"Retry-After": "5"},
+                )
+                return await self._refuse(request, agent, request_id, outage)
             except Exception:
                 log.exception("agent request failed %s", log_kv(request_id=request_id))
                 failure = Refused(

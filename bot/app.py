@@ -41,14 +41,13 @@ from bot.scheduler import (
     Scheduler,
 )
 from bot.services import Services
-from bot.store import Store, open_store
+from bot.store import Store, StoreUnavailable, open_store
 from bot.tracker import Tracker
 from bot.web import build_web_app
 
 log = logging.getLogger(__name__)
 
 SERVICES = web.AppKey("services", Services)
-REMINDER_INTERVAL = timedelta(seconds=30)
 DIGEST_INTERVAL = timedelta(seconds=60)
 
 
@@ -164,7 +163,8 @@ def schedule(services: Services) -> None:
     services.scheduler.every(DUE_JOB, due_interval, services.tracker.check_due)
     outbox_interval = timedelta(seconds=services.settings.outbox_interval_seconds)
     services.scheduler.every(OUTBOX_JOB, outbox_interval, services.notifier.drain)
-    services.scheduler.every(REMINDER_JOB, REMINDER_INTERVAL, services.reminders.tick)
+    reminder_interval = timedelta(seconds=services.settings.reminder_interval_seconds)
+    services.scheduler.every(REMINDER_JOB, reminder_interval, services.reminders.tick)
     settings = services.settings
     if settings.digest_channel and settings.digest_time is not None:
         digest = Digest(
@@ -217,7 +217,11 @@ async def create_services_and_bolt(
 
     async def stop(_: web.Application) -> None:
         await services.scheduler.shutdown()
-        await services.tracker.resign()
+        try:
+            await services.tracker.resign()
+        except StoreUnavailable:
+            # The lease then lapses on its own after one TTL; the rest must still close.
+            log.warning("feed lease not released: the store is unavailable")
         await services.opentrain.aclose()
         await services.clock.aclose()
         await services.store.close()

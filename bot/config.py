@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     due_check_interval_seconds: float = Field(default=5.0, gt=0)
     # How often the outbox is drained besides the wake-ups new effects give it (retries).
     outbox_interval_seconds: float = Field(default=2.0, gt=0)
+    # How often approvers' reminder times are checked (reminders are due to the minute at most).
+    reminder_interval_seconds: float = Field(default=30.0, gt=0)
 
     # Serving and storage
     port: int = Field(default=3000, ge=0, le=65535)
@@ -137,6 +139,23 @@ class Settings(BaseSettings):
     @property
     def quiet_window(self) -> QuietHours:
         return QuietHours.parse(self.quiet_hours)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret (and a Redis URL's password), for redaction."""
+        values = [
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.ot_api_token,
+            self.ot_webhook_secret,
+            self.redis_url,
+            *self.agent_tokens.values(),
+        ]
+        secrets = [value.get_secret_value() for value in values if value is not None]
+        if self.redis_url is not None:
+            secrets.append(urlsplit(self.redis_url.get_secret_value()).password or "")
+        # Masking a two-letter "secret" would garble every line; such a value is no secret.
+        return [secret for secret in secrets if len(secret) >= 4]
 
     @property
     def has_slack_credentials(self) -> bool:

@@ -534,7 +534,7 @@ async def run_doctor(
             await slack_checks(settings, channels_to_check(settings, routes), manifest=manifest),
         ),
     ]
-    secrets = _secret_values(settings)
+    secrets = settings.secret_values()
     mode_words = "Socket Mode" if mode == "socket" else "HTTP mode (serve)"
     out(f"OpenTrain co-sign bot — doctor, checking for {mode_words}")
     checks: list[Check] = []
@@ -574,20 +574,3 @@ def _line(check: Check) -> str:
     if not check.ok and check.fix:
         line += f"\n      fix: {check.fix}" + (f" ({check.link})" if check.link else "")
     return line
-
-
-def _secret_values(settings: Settings) -> list[str]:
-    values = [
-        settings.slack_bot_token,
-        settings.slack_signing_secret,
-        settings.slack_app_token,
-        settings.ot_api_token,
-        settings.ot_webhook_secret,
-        settings.redis_url,
-        *settings.agent_tokens.values(),
-    ]
-    secrets = [value.get_secret_value() for value in values if value is not None]
-    if settings.redis_url is not None:
-        secrets.append(urlsplit(settings.redis_url.get_secret_value()).password or "")
-    # Like the log filter: masking a two-letter "secret" would garble every line.
-    return [secret for secret in secrets if len(secret) >= 4]

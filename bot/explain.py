@@ -17,10 +17,16 @@ from bot.access import AccessDenied
 from bot.durations import humanize
 from bot.opentrain import OpenTrainError, OpenTrainUnavailable
 from bot.parsing import UsageError
+from bot.store import StoreUnavailable
 
 SCOPE_HELP = (
     "Mint a personal API token with these scopes in OpenTrain (Settings → API keys) "
     "and set it as OT_API_TOKEN."
+)
+STORE_UNAVAILABLE = (
+    "The bot could not reach its own database just now, so it could not finish this. "
+    "OpenTrain may already have the request: asking again once the bot is back returns the "
+    "same one, never a second."
 )
 UNEXPECTED = (
     "Something went wrong inside the bot (the details are in its logs). OpenTrain may already "
@@ -76,6 +82,9 @@ def explain(error: BaseException) -> Explanation:
         return _opentrain(error)
     if isinstance(error, AccessDenied | NotPossible):
         return Explanation(str(error))
+    if isinstance(error, StoreUnavailable):
+        # An outage, not a bug; its cause (a locked file, Redis down) is for the logs.
+        return Explanation(STORE_UNAVAILABLE)
     return Explanation(UNEXPECTED)
 
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -143,33 +143,30 @@ class Notifier:
 
     # --- draining -------------------------------------------------------------
     async def drain(self) -> int:
-        """Deliver every due effect (in lanes per channel/user); returns how many were worked."""
-        worked = 0
-        while True:
-            now = self._clock.now()
-            batch = await self._store.claim_effects(
-                now, self._owner, limit=DRAIN_BATCH, lease=CLAIM_LEASE
-            )
-            if not batch:
-                return worked
-            await self._run_lanes(batch)
-            worked += len(batch)
+        """Deliver every due effect, in lanes per channel or DM; returns how many were claimed.
 
-    async def _run_lanes(self, batch: Sequence[Effect]) -> None:
-        lanes: dict[str, list[Effect]] = defaultdict(list)
-        for item in sorted(batch, key=lambda e: (e.due_at, KIND_ORDER.index(e.kind))):
-            lanes[await self._lane_of(item)].append(item)
-        limit = asyncio.Semaphore(LANES_AT_ONCE)
-
-        async def run(items: list[Effect]) -> None:
-            async with limit:
-                for item in items:
-                    # The claim pushed `due_at` to the end of our lease.
-                    if self._clock.now() >= item.due_at - LEASE_MARGIN:
-                        return  # left for the next claim, here or in another process
-                    await self._work(item)
-
-        await asyncio.gather(*(run(items) for items in lanes.values()))
+        While the outbox holds more than a batch, lanes are topped up with new claims
+        as they work (once at most half of DRAIN_BATCH is left in hand), not batch
+        after batch: a lane waiting for its channel's posting pace or a Home tab never
+        leaves the others idle, so a burst keeps Slack's whole rate budget in use.
+        """
+        lanes = _Lanes(self._work, self._clock)
+        more = True  # the last claim was full: the outbox may hold more
+        try:
+            while True:
+                if lanes.idle or (more and lanes.in_hand <= DRAIN_BATCH // 2):
+                    room = DRAIN_BATCH - lanes.in_hand
+                    batch = await self._store.claim_effects(
+                        self._clock.now(), self._owner, limit=room, lease=CLAIM_LEASE
+                    )
+                    more = len(batch) == room
+                    for item in sorted(batch, key=lambda e: (e.due_at, KIND_ORDER.index(e.kind))):
+                        lanes.add(await self._lane_of(item), item)
+                    if lanes.idle:
+                        return lanes.claimed
+                await lanes.progress()
+        finally:
+            await lanes.close()
 
     async def _lane_of(self, item: Effect) -> str:
         if item.kind in (EffectKind.REQUESTER_DM, EffectKind.REMINDER_DM):
@@ -219,6 +216,7 @@ class Notifier:
                 await self._retry_with_backoff(item, f"network: {type(exc).__name__}")
                 return
             await self._store.complete_effect(item.id, result)
+            log.info("slack effect delivered %s", log_kv(effect=item.id, kind=item.kind.value))
             self._signal_landed(item.id)
             return
 
@@ -567,6 +565,69 @@ class Notifier:
                 details={"effect": item.id, **details},
             )
         )
+
+
+class _Lanes:
+    """The effects one drain holds: a queue per lane, each worked in order by its own task."""
+
+    def __init__(self, work: Callable[[Effect], Awaitable[None]], clock: Clock) -> None:
+        self._work = work
+        self._clock = clock
+        self._queues: dict[str, deque[Effect]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(LANES_AT_ONCE)
+        self._progressed = asyncio.Event()
+        self.in_hand = 0  # claimed, and neither worked nor left for a later claim yet
+        self.claimed = 0
+
+    @property
+    def idle(self) -> bool:
+        return not self._queues
+
+    def add(self, lane: str, item: Effect) -> None:
+        self.in_hand += 1
+        self.claimed += 1
+        queue = self._queues.get(lane)
+        if queue is not None:
+            queue.append(item)
+            return
+        self._queues[lane] = deque([item])
+        task = asyncio.get_running_loop().create_task(self._run(lane))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def progress(self) -> None:
+        """Until a lane works or leaves an effect, or ends."""
+        self._progressed.clear()
+        await self._progressed.wait()
+
+    async def close(self) -> None:
+        """Cancel lanes still running (the drain itself failed or was cancelled)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _run(self, lane: str) -> None:
+        queue = self._queues[lane]
+        try:
+            async with self._slots:
+                while queue:
+                    item = queue.popleft()
+                    # The claim pushed `due_at` to the end of our lease.
+                    if self._clock.now() >= item.due_at - LEASE_MARGIN:
+                        # The rest of this lane is left for the next claim, here or elsewhere.
+                        self._settle(1 + len(queue))
+                        queue.clear()
+                        return
+                    await self._work(item)
+                    self._settle(1)
+        finally:
+            del self._queues[lane]
+            self._progressed.set()
+
+    def _settle(self, count: int) -> None:
+        self.in_hand -= count
+        self._progressed.set()
 
 
 def rate_limit_wait(exc: SlackApiError) -> int | None:

@@ -6,6 +6,11 @@ channel. Waiting for our turn costs the same time as a 429 would, without the
 retries. Rates are kept a little under Slack's so clock drift never tips us over.
 `scale` > 1 speeds every limit up (the simulator's time-scaled limits).
 
+A bucket may also bank up to half a call beyond the one it is about to make,
+so a caller woken late (a busy event loop) makes up the lost time instead of
+losing its slot for good — only for limits where, even so, any window of
+Slack's holds at least one call fewer than the limit.
+
 When Slack answers 429 anyway (another app on the token, a limit we do not
 model), `hold` stops every caller of that bucket until `Retry-After` has passed,
 so parallel lanes do not keep hammering a limit that is already exhausted.
@@ -19,6 +24,7 @@ from collections.abc import Awaitable, Callable
 
 PER_MINUTE_BY_TIER = {1: 1.0, 2: 20.0, 3: 50.0, 4: 100.0}
 HEADROOM = 0.96
+CATCH_UP = 0.5
 POSTS_PER_SECOND_PER_CHANNEL = 1.0
 POST_MESSAGE = "chat.postMessage"
 
@@ -55,14 +61,16 @@ class TokenBucket:
         rate: float,
         burst: float,
         *,
+        tokens: float | None = None,
         monotonic: Monotonic = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        """Starts full, or with `tokens`."""
         if rate <= 0 or burst < 1:
             raise ValueError("a token bucket needs a positive rate and room for one token")
         self._rate = rate
         self._burst = burst
-        self._tokens = burst
+        self._tokens = burst if tokens is None else min(tokens, burst)
         self._monotonic = monotonic
         self._sleep = sleep
         self._updated = monotonic()
@@ -128,16 +136,38 @@ class SlackPacer:
     def _method_bucket(self, method: str, tier: int) -> TokenBucket:
         bucket = self._methods.get(method)
         if bucket is None:
-            per_second = PER_MINUTE_BY_TIER[tier] / 60 * HEADROOM * self._scale
-            bucket = self._methods[method] = self._new_bucket(per_second)
+            per_minute = PER_MINUTE_BY_TIER[tier]
+            per_second = per_minute / 60 * HEADROOM * self._scale
+            bucket = self._methods[method] = self._new_bucket(per_second, per_minute)
         return bucket
 
     def _channel_bucket(self, channel: str) -> TokenBucket:
         bucket = self._channels.get(channel)
         if bucket is None:
             per_second = POSTS_PER_SECOND_PER_CHANNEL * HEADROOM * self._scale
-            bucket = self._channels[channel] = self._new_bucket(per_second)
+            bucket = self._channels[channel] = self._new_bucket(
+                per_second, POSTS_PER_SECOND_PER_CHANNEL
+            )
         return bucket
 
-    def _new_bucket(self, per_second: float) -> TokenBucket:
-        return TokenBucket(per_second, burst=1, monotonic=self._monotonic, sleep=self._sleep)
+    def _new_bucket(self, per_second: float, limit: float) -> TokenBucket:
+        """A bucket that starts with one call and may bank `catch_up(limit)` more."""
+        return TokenBucket(
+            per_second,
+            burst=1 + catch_up(limit),
+            tokens=1,
+            monotonic=self._monotonic,
+            sleep=self._sleep,
+        )
+
+
+def catch_up(limit: float) -> float:
+    """How much of a call a bucket for Slack's `limit` (calls per window) may bank.
+
+    A bucket of capacity 1 + b refilling HEADROOM × limit per window admits at most
+    1 + b + HEADROOM × limit calls into any window: at most limit − 1 calls while
+    b < (1 − HEADROOM) × limit − 1. Tier 3 (50) and Tier 4 (100) leave room for
+    CATCH_UP; Tier 2 (20) and a channel's one post per second leave none.
+    """
+    room = (1 - HEADROOM) * limit - 1
+    return min(CATCH_UP, room / 2) if room > 0 else 0.0

@@ -215,7 +215,10 @@ def _unescape(text: str) -> str:
 def approval_id_from_link(text: str, opentrain_host: str) -> str | None:
     """The approval id in `https://<opentrain host>/approvals/<id>`, or None for any other link."""
     url = text.strip().removeprefix("<").removesuffix(">").split("|", 1)[0]
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. `http://[…` without its closing bracket: anyone can type that
+        return None
     if parts.scheme not in ("https", "http") or parts.netloc.lower() != opentrain_host.lower():
         return None
     if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1"):

@@ -7,12 +7,18 @@ are added by `bot/agent_api.py` and `bot/webhook.py`.
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot import agent_api, webhook
+from bot.logs import log_kv
 from bot.services import Services
+from bot.store import StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 SLACK_BODY_LIMIT = 1024 * 1024  # Slack's own payloads stay far below this
 
@@ -21,12 +27,23 @@ def build_web_app(services: Services, bolt: AsyncApp) -> web.Application:
     app = web.Application(client_max_size=SLACK_BODY_LIMIT)
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
-        bolt_request = await to_bolt_request(request)
+        try:
+            bolt_request = await to_bolt_request(request)
+        except RecursionError:
+            # bolt parses the body before it checks the signature, so anyone can send JSON
+            # nested past the parser's stack; that is a bad request, not a crash.
+            return web.Response(status=400, text="The body is not valid JSON.")
         bolt_response = await bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "store": await services.store.ping()})
+        try:
+            store = await services.store.ping()
+        except StoreUnavailable as exc:
+            # 503 tells a load balancer to wait; the cause (which may name a path) is logged.
+            log.warning("health check failed %s", log_kv(store=exc))
+            return web.json_response({"ok": False, "store": "unavailable"}, status=503)
+        return web.json_response({"ok": True, "store": store})
 
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)

@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable
 
 from bot.config import Settings
-from bot.opentrain import OpenTrainClient, OpenTrainError
+from bot.opentrain import OpenTrainClient, OpenTrainError, OpenTrainUnavailable
 
 # The events whose arrival should wake the tracker (the feed stays the ledger).
 EVENT_TYPES = (
@@ -30,7 +30,9 @@ async def run_webhooks(
         out("OT_API_TOKEN is not set.")
         return 2
     async with OpenTrainClient(
-        settings.ot_api_base_url, settings.ot_api_token.get_secret_value()
+        settings.ot_api_base_url,
+        settings.ot_api_token.get_secret_value(),
+        timeout=settings.ot_timeout_seconds,
     ) as client:
         try:
             match args.webhook_command:
@@ -50,6 +52,14 @@ async def run_webhooks(
                 case "delete":
                     deleted = await client.delete_webhook(args.webhook_id)
                     out(f"Deleted webhook {deleted.id} ({deleted.url}).")
+        except OpenTrainUnavailable as exc:
+            # Registering and deleting are not repeated once sent: OpenTrain may have done
+            # either before its answer was lost, and a second registration is a second
+            # subscription (whose secret would be lost with this answer).
+            out(f"OpenTrain did not answer: {exc}")
+            if args.webhook_command != "list":
+                out("It may have done it anyway: check `python -m bot webhooks list` first.")
+            return 1
         except OpenTrainError as exc:
             out(f"OpenTrain refused: {exc}")
             return 1

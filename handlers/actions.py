@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,8 @@ from handlers import commands
 from handlers.replies import Replier, receipt
 
 log = logging.getLogger(__name__)
+
+Listener = Callable[..., Awaitable[None]]
 
 # Link buttons: Slack opens the URL itself and still reports the click, which only needs an ack.
 LINK_BUTTONS = (cards.ActionId.OPEN_APPROVAL, cards.ActionId.OPEN_CARD, cards.ActionId.OPEN_LINK)
@@ -63,40 +66,15 @@ def register(app: AsyncApp, services: Services) -> None:
     for action_id in LINK_BUTTONS:
         app.action(action_id.value)(acknowledge)
 
-    @app.action(cards.ActionId.REQUEST_AGAIN.value)
-    async def request_again(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        click = Click.of(body)
-        reply = click.replier(respond)
-        await reply.guard(_request_again(services, click, reply))
-
-    @app.action(cards.ActionId.HIRE_ANYWAY.value)
-    async def hire_anyway(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        click = Click.of(body)
-        reply = click.replier(respond)
-        await reply.guard(_hire_anyway(services, click, reply))
-
-    @app.action(cards.ActionId.FUND_MILESTONE.value)
-    async def fund_milestone(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        click = Click.of(body)
-        reply = click.replier(respond)
-        await reply.guard(_on_milestone(services, "fund", click, reply))
-
-    @app.action(cards.ActionId.REQUEST_PAYOUT.value)
-    async def request_payout(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        click = Click.of(body)
-        reply = click.replier(respond)
-        await reply.guard(_on_milestone(services, "payout", click, reply))
-
-    @app.action(cards.ActionId.END_CONTRACT.value)
-    async def end_contract(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        click = Click.of(body)
-        reply = click.replier(respond)
-        await reply.guard(_end_contract(services, click, reply))
+    clicks: dict[cards.ActionId, ClickWork] = {
+        cards.ActionId.REQUEST_AGAIN: _request_again,
+        cards.ActionId.HIRE_ANYWAY: _hire_anyway,
+        cards.ActionId.FUND_MILESTONE: _fund_milestone,
+        cards.ActionId.REQUEST_PAYOUT: _request_payout,
+        cards.ActionId.END_CONTRACT: _end_contract,
+    }
+    for action_id, work in clicks.items():
+        app.action(action_id.value)(_click_listener(services, work))
 
     @app.action(cards.ActionId.OPEN_CONTRACT.value)
     async def open_contract(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -127,6 +105,21 @@ async def acknowledge(ack: AsyncAck) -> None:
     await ack()
 
 
+ClickWork = Callable[[Services, Click, Replier], Awaitable[None]]
+
+
+def _click_listener(services: Services, work: ClickWork) -> Listener:
+    """A button that acks, then does `work`, answering on the clicked private reply if any."""
+
+    async def listener(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        click = Click.of(body)
+        reply = click.replier(respond)
+        await reply.guard(work(services, click, reply))
+
+    return listener
+
+
 async def _request_again(services: Services, click: Click, reply: Replier) -> None:
     await services.access.require(click.user_id, "request again")
     await reply.progress("Asking OpenTrain again with the same terms…")
@@ -148,6 +141,14 @@ async def _hire_anyway(services: Services, click: Click, reply: Replier) -> None
         channel_id=draft.channel_id or click.channel_id,
     )
     await reply.send(receipt(services, outcome))
+
+
+async def _fund_milestone(services: Services, click: Click, reply: Replier) -> None:
+    await _on_milestone(services, "fund", click, reply)
+
+
+async def _request_payout(services: Services, click: Click, reply: Replier) -> None:
+    await _on_milestone(services, "payout", click, reply)
 
 
 async def _on_milestone(services: Services, action: str, click: Click, reply: Replier) -> None:

@@ -61,7 +61,7 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str]:
 def remind_answer(done: RemindNow) -> cards.SlackMessage:
     if done.status == "not_pending":
         return cards.notice(NOBODY_TO_REMIND)
-    return cards.reminders_sent(len(done.reminded), done.throttled_until)
+    return cards.reminders_sent(done.reminded, done.throttled_until)
 
 
 def snooze_answer(snoozed: Snoozed) -> cards.SlackMessage:

@@ -18,7 +18,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot import cards, forms
 from bot.approvals import HireTerms, Requester
-from bot.opentrain import OpenTrainError
+from bot.explain import NotPossible
+from bot.opentrain import OpenTrainError, OpenTrainUnavailable
 from bot.services import Services
 from handlers.replies import error_message, progress, receipt, with_progress
 
@@ -137,19 +138,28 @@ async def _create_milestone(
     services: Services, submission: Submission, contract_id: str, draft: forms.MilestoneDraft
 ) -> cards.SlackMessage:
     await services.access.require(submission.user_id, "milestone")
-    milestone = await with_progress(
-        services.opentrain.create_milestone(
-            contract_id,
-            name=draft.name or None,
-            description=draft.description,
-            amount_usd=draft.amount,
-        ),
-        lambda: _tell(
-            services,
-            submission,
-            progress(f"Asking OpenTrain to add the milestone to {contract_id}…"),
-        ),
-    )
+    try:
+        milestone = await with_progress(
+            services.opentrain.create_milestone(
+                contract_id,
+                name=draft.name or None,
+                description=draft.description,
+                amount_usd=draft.amount,
+            ),
+            lambda: _tell(
+                services,
+                submission,
+                progress(f"Asking OpenTrain to add the milestone to {contract_id}…"),
+            ),
+        )
+    except OpenTrainUnavailable as exc:
+        # A direct write is not idempotent: unlike a co-sign request, asking again after a
+        # lost answer would add a second milestone, so the usual "try again" would mislead.
+        raise NotPossible(
+            "OpenTrain could not be reached or did not answer in time, and it may have added "
+            f"the milestone anyway. Check `/opentrain contract {contract_id}` before adding "
+            "it again: adding it twice creates two milestones."
+        ) from exc
     return cards.milestone_created(
         milestone.name or draft.name,
         milestone.amount_usd or draft.amount,

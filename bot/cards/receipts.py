@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from slack_sdk.models.blocks import (
@@ -18,7 +19,16 @@ from bot.cards.ids import ActionId
 from bot.cards.layout import plural
 from bot.cards.links import safe_link
 from bot.cards.message import SlackMessage
-from bot.cards.text import channel_ref, code, date_token, esc, fallback, mrkdwn, plain
+from bot.cards.text import (
+    channel_ref,
+    code,
+    date_token,
+    esc,
+    fallback,
+    mention,
+    mrkdwn,
+    plain,
+)
 
 # What the requester can do about each Slack error that kept the card out of its channel.
 _CARD_ERROR_HINTS = {
@@ -99,7 +109,11 @@ def _next_step(approval: TrackedApproval, now: datetime) -> str:
     return f"{line}. {detail}" if detail else f"{line}."
 
 
-def reminders_sent(count: int, throttled_until: datetime | None) -> SlackMessage:
+# Past this many, the answer names a few and counts the rest (keeps it one short line).
+MAX_NAMED = 10
+
+
+def reminders_sent(reminded: Sequence[str], throttled_until: datetime | None) -> SlackMessage:
     """The answer to "Remind approvers": who was reminded, or when reminding is possible again."""
     if throttled_until is not None:
         text = (
@@ -107,9 +121,12 @@ def reminders_sent(count: int, throttled_until: datetime | None) -> SlackMessage
             f"again. The next reminder is possible {date_token(throttled_until)}."
         )
         words = "The approvers were already reminded within the hour"
-    elif count > 0:
-        text = f"🔔 Reminded {plural(count, 'approver')} by DM."
-        words = f"Reminded {plural(count, 'approver')}"
+    elif reminded:
+        shown = [mention(user) for user in reminded[:MAX_NAMED]]
+        rest = len(reminded) - len(shown)
+        names = ", ".join(shown) + (f" and {plural(rest, 'other')}" if rest else "")
+        text = f"🔔 Reminded {names} by DM."
+        words = f"Reminded {plural(len(reminded), 'approver')}"
     else:
         text = (
             "Nobody was reminded: no approvers are set for this approval's channel. Set them "

@@ -40,7 +40,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
-from bot.store.base import StoreUnavailable
+from bot.store.base import StoreUnavailable, approval_record
+from bot.store.records import ParsedApprovals
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -49,15 +50,17 @@ _Arg = str | int
 DEFAULT_PREFIX = "cosign:"
 SOCKET_TIMEOUT_SECONDS = 5.0
 AUDIT_PAGE = 1000
+LIST_PAGE = 500
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
-# Returns approval ids with their JSON, version and due score (or '') as a flat list.
+# Appends each found approval's id, JSON, version and due score (or '') to a flat list.
 _READ_APPROVAL = """
 local function read(p, id, out)
   local h = redis.call('HMGET', p .. 'approval:' .. id, 'json', 'version')
   if not h[1] then return end
+  out[#out + 1] = id
   out[#out + 1] = h[1]
   out[#out + 1] = h[2]
   out[#out + 1] = redis.call('ZSCORE', p .. 'due', id) or ''
@@ -175,17 +178,22 @@ return out
 """
 )
 
-# ARGV: prefix, index key suffix, limit. Newest adopted first.
-_LIST_APPROVALS = (
-    _READ_APPROVAL
-    + """
+# ARGV: prefix, index key suffix, limit. Newest adopted first, without the JSON: one
+# line per approval, "id status version due-score-or-empty", in a single string (a
+# reply of thousands of elements costs the client far more to parse than one string).
+_STAMP_LISTING = """
 local p = ARGV[1]
 local ids = redis.call('ZREVRANGE', p .. ARGV[2], 0, tonumber(ARGV[3]) - 1)
-local out = {}
-for _, id in ipairs(ids) do read(p, id, out) end
-return out
+local lines = {}
+for _, id in ipairs(ids) do
+  local h = redis.call('HMGET', p .. 'approval:' .. id, 'status', 'version')
+  if h[1] then
+    local due = redis.call('ZSCORE', p .. 'due', id) or ''
+    lines[#lines + 1] = id .. ' ' .. h[1] .. ' ' .. h[2] .. ' ' .. due
+  end
+end
+return table.concat(lines, '\\n')
 """
-)
 
 # ARGV: prefix, then effect quadruples (id, json, due score, done '0'/'1').
 _ENQUEUE_EFFECTS = _ENQUEUE + "return enqueue(ARGV[1], 2)"
@@ -255,11 +263,12 @@ class RedisStore:
         """`redis` must decode responses to str; `RedisStore.connect` builds such a client."""
         self._redis = redis
         self._prefix = prefix
+        self._parsed = ParsedApprovals()
         self._add = redis.register_script(_ADD)
         self._update = redis.register_script(_UPDATE)
         self._transition = redis.register_script(_TRANSITION)
         self._get_approvals = redis.register_script(_GET_APPROVALS)
-        self._list_approvals = redis.register_script(_LIST_APPROVALS)
+        self._stamp_listing = redis.register_script(_STAMP_LISTING)
         self._claim_due = redis.register_script(_CLAIM_DUE)
         self._enqueue_effects = redis.register_script(_ENQUEUE_EFFECTS)
         self._claim_effects = redis.register_script(_CLAIM_EFFECTS)
@@ -298,25 +307,34 @@ class RedisStore:
     def _key(self, *parts: str) -> str:
         return self._prefix + ":".join(parts)
 
+    def _approvals(self, flat: list[str]) -> list[TrackedApproval]:
+        """Records from a script's flat (id, json, version, due score or '') quadruples."""
+        approvals: list[TrackedApproval] = []
+        for i in range(0, len(flat), 4):
+            approval_id, record, version, due = flat[i : i + 4]
+            next_check_at = _from_score(due) if due != "" else None
+            approvals.append(self._parsed.parse(approval_id, record, int(version), next_check_at))
+        return approvals
+
     # --- tracked approvals ------------------------------------------------------------
     @_guarded
     async def add_approval(self, approval: TrackedApproval, effects: Sequence[Effect] = ()) -> bool:
-        args: list[_Arg] = [self._prefix, approval.model_dump_json(), approval.version]
+        args: list[_Arg] = [self._prefix, approval_record(approval), approval.version]
         added = await self._add(args=[*args, *_index_args(approval), *_effect_args(effects)])
         return bool(added)
 
     @_guarded
     async def get_approval(self, approval_id: str) -> TrackedApproval | None:
-        found = _approvals(await self._get_approvals(args=[self._prefix, approval_id]))
+        found = self._approvals(await self._get_approvals(args=[self._prefix, approval_id]))
         return found[0] if found else None
 
     @_guarded
     async def update_approval(self, approval: TrackedApproval) -> TrackedApproval | None:
         stored = approval.model_copy(update={"version": approval.version + 1})
-        args: list[_Arg] = [self._prefix, stored.model_dump_json(), approval.version]
+        args: list[_Arg] = [self._prefix, approval_record(stored), approval.version]
         found = await self._update(args=[*args, *_index_args(approval)])
         # The script answers nil when the version or the status moved on.
-        return _approvals(found)[0] if found else None
+        return self._approvals(found)[0] if found else None
 
     @_guarded
     async def transition(
@@ -328,7 +346,7 @@ class RedisStore:
     ) -> bool:
         if updated.approval_id != approval_id:
             raise ValueError(f"transition of {approval_id} got a record of {updated.approval_id}")
-        args: list[_Arg] = [self._prefix, updated.model_dump_json(), expected.value]
+        args: list[_Arg] = [self._prefix, approval_record(updated), expected.value]
         args += [updated.version, *_index_args(updated)]
         won = await self._transition(args=[*args, *_effect_args(effects)])
         return bool(won)
@@ -340,7 +358,25 @@ class RedisStore:
         if limit <= 0:
             return []
         index = "approvals" if status is None else f"status:{status.value}"
-        return _approvals(await self._list_approvals(args=[self._prefix, index, limit]))
+        listing: str = await self._stamp_listing(args=[self._prefix, index, limit])
+        # Only records not parsed before at their version are read, in pages, so a long
+        # listing never holds every record's JSON at once.
+        listed: dict[str, TrackedApproval | None] = {}
+        for line in listing.splitlines():
+            approval_id, _, version, due = line.split(" ")
+            due_at = _from_score(due) if due else None
+            listed[approval_id] = self._parsed.known(approval_id, int(version), due_at)
+        unknown = [approval_id for approval_id, found in listed.items() if found is None]
+        for first in range(0, len(unknown), LIST_PAGE):
+            page = unknown[first : first + LIST_PAGE]
+            for found in self._approvals(await self._get_approvals(args=[self._prefix, *page])):
+                listed[found.approval_id] = found
+        # A record read after the listing may have changed status meanwhile: left out.
+        return [
+            found
+            for found in listed.values()
+            if found is not None and (status is None or found.status is status)
+        ]
 
     @_guarded
     async def count_approvals(self, *, status: TrackedStatus | None = None) -> int:
@@ -350,7 +386,7 @@ class RedisStore:
     @_guarded
     async def approvals_for_proposal(self, proposal_id: str) -> list[TrackedApproval]:
         ids = sorted(await self._redis.smembers(self._key("proposal", proposal_id)))
-        found = _approvals(await self._get_approvals(args=[self._prefix, *ids])) if ids else []
+        found = self._approvals(await self._get_approvals(args=[self._prefix, *ids])) if ids else []
         # The set only grows; the record says whether the approval still names this proposal.
         mine = [a for a in found if a.proposal_id == proposal_id]
         return sorted(mine, key=lambda a: (a.adopted_at, a.approval_id), reverse=True)
@@ -363,7 +399,7 @@ class RedisStore:
         if limit <= 0:
             return []
         args: list[_Arg] = [self._prefix, _score(now), _score(now + lease), limit]
-        return _approvals(await self._claim_due(args=args))
+        return self._approvals(await self._claim_due(args=args))
 
     @_guarded
     async def reschedule(self, approval_id: str, at: datetime) -> None:
@@ -588,18 +624,6 @@ def _effect_args(effects: Sequence[Effect]) -> list[_Arg]:
     for item in effects:
         args += [item.id, item.model_dump_json(), _score(item.due_at), int(item.done)]
     return args
-
-
-def _approvals(flat: list[str]) -> list[TrackedApproval]:
-    """Records from a script's flat (json, version, due score or '') triples."""
-    approvals: list[TrackedApproval] = []
-    for i in range(0, len(flat), 3):
-        record, version, due = flat[i : i + 3]
-        changes: dict[str, Any] = {"version": int(version)}
-        if due != "":
-            changes["next_check_at"] = _from_score(due)
-        approvals.append(TrackedApproval.model_validate_json(record).model_copy(update=changes))
-    return approvals
 
 
 def _text(value: bytes | str) -> str:

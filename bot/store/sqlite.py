@@ -29,7 +29,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
-from bot.store.base import StoreUnavailable
+from bot.store.base import StoreUnavailable, approval_record
+from bot.store.records import ParsedApprovals
 
 T = TypeVar("T")
 
@@ -74,14 +75,14 @@ _SCHEMA = (
     "CREATE INDEX audit_at ON audit (at)",
 )
 
-_ApprovalRow = tuple[str, int, str | None]
+_ApprovalRow = tuple[str, str, int, str | None]  # id, record, version, next_check_at
 
 _LIST_APPROVALS = (
-    "SELECT record, version, next_check_at FROM approvals"
+    "SELECT approval_id, record, version, next_check_at FROM approvals"
     " ORDER BY adopted_at DESC, approval_id DESC LIMIT ?"
 )
 _LIST_APPROVALS_BY_STATUS = (
-    "SELECT record, version, next_check_at FROM approvals WHERE status = ?"
+    "SELECT approval_id, record, version, next_check_at FROM approvals WHERE status = ?"
     " ORDER BY adopted_at DESC, approval_id DESC LIMIT ?"
 )
 _READ_AUDIT = "SELECT record FROM audit WHERE at >= ? ORDER BY at, seq LIMIT ?"
@@ -106,6 +107,7 @@ class SqliteStore:
         self._worker = worker
         self._busy_timeout = busy_timeout
         self._closed = False
+        self._parsed = ParsedApprovals()  # used on the worker thread only
 
     @classmethod
     async def open(
@@ -140,6 +142,12 @@ class SqliteStore:
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return await self._read(lambda connection: _in_transaction(connection, work))
 
+    def _approval(self, row: _ApprovalRow) -> TrackedApproval:
+        """A row as a record (on the worker thread, which owns the parsed records)."""
+        approval_id, record, version, next_check_at = row
+        due = None if next_check_at is None else datetime.fromisoformat(next_check_at)
+        return self._parsed.parse(approval_id, record, version, due)
+
     # --- tracked approvals ------------------------------------------------------------
     async def add_approval(self, approval: TrackedApproval, effects: Sequence[Effect] = ()) -> bool:
         def work(c: sqlite3.Connection) -> bool:
@@ -153,10 +161,11 @@ class SqliteStore:
     async def get_approval(self, approval_id: str) -> TrackedApproval | None:
         def work(c: sqlite3.Connection) -> TrackedApproval | None:
             row = c.execute(
-                "SELECT record, version, next_check_at FROM approvals WHERE approval_id = ?",
+                "SELECT approval_id, record, version, next_check_at FROM approvals"
+                " WHERE approval_id = ?",
                 (approval_id,),
             ).fetchone()
-            return None if row is None else _approval(row)
+            return None if row is None else self._approval(row)
 
         return await self._read(work)
 
@@ -181,8 +190,9 @@ class SqliteStore:
             sql, params = _LIST_APPROVALS, (limit,)
         else:
             sql, params = _LIST_APPROVALS_BY_STATUS, (status.value, limit)
-        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
-        return [_approval(row) for row in rows]
+        # Parsed row by row on the worker thread: a long listing neither holds every
+        # raw row at once nor blocks the event loop for the whole parse.
+        return await self._read(lambda c: [self._approval(row) for row in c.execute(sql, params)])
 
     async def count_approvals(self, *, status: TrackedStatus | None = None) -> int:
         params: tuple[object, ...]
@@ -194,11 +204,13 @@ class SqliteStore:
 
     async def approvals_for_proposal(self, proposal_id: str) -> list[TrackedApproval]:
         sql = (
-            "SELECT record, version, next_check_at FROM approvals WHERE proposal_id = ?"
+            "SELECT approval_id, record, version, next_check_at FROM approvals"
+            " WHERE proposal_id = ?"
             " ORDER BY adopted_at DESC, approval_id DESC"
         )
-        rows = await self._read(lambda c: c.execute(sql, (proposal_id,)).fetchall())
-        return [_approval(row) for row in rows]
+        return await self._read(
+            lambda c: [self._approval(row) for row in c.execute(sql, (proposal_id,))]
+        )
 
     # --- due index --------------------------------------------------------------------
     async def claim_due(
@@ -208,12 +220,12 @@ class SqliteStore:
 
         def work(c: sqlite3.Connection) -> list[TrackedApproval]:
             rows: list[_ApprovalRow] = c.execute(
-                "SELECT record, version, ? FROM approvals"
+                "SELECT approval_id, record, version, ? FROM approvals"
                 " WHERE status = 'pending' AND next_check_at <= ?"
                 " ORDER BY next_check_at, approval_id LIMIT ?",
                 (until, due, limit),
             ).fetchall()
-            claimed = [_approval(row) for row in rows]
+            claimed = [self._approval(row) for row in rows]
             c.executemany(
                 "UPDATE approvals SET next_check_at = ? WHERE approval_id = ?",
                 [(until, a.approval_id) for a in claimed],
@@ -487,7 +499,7 @@ def _add_approval(c: sqlite3.Connection, approval: TrackedApproval) -> bool:
             approval.proposal_id,
             _iso(approval.adopted_at),
             _due_column(approval),
-            approval.model_dump_json(),
+            approval_record(approval),
         ),
     )
     return cursor.rowcount == 1
@@ -535,7 +547,7 @@ def _save_approval(c: sqlite3.Connection, approval: TrackedApproval) -> None:
             approval.proposal_id,
             _iso(approval.adopted_at),
             _due_column(approval),
-            approval.model_dump_json(),
+            approval_record(approval),
             approval.approval_id,
         ),
     )
@@ -567,14 +579,6 @@ def _save_effect(c: sqlite3.Connection, item: Effect) -> None:
 
 
 # --- conversions -------------------------------------------------------------------------
-
-
-def _approval(row: _ApprovalRow) -> TrackedApproval:
-    record, version, next_check_at = row
-    changes: dict[str, Any] = {"version": version}
-    if next_check_at is not None:
-        changes["next_check_at"] = datetime.fromisoformat(next_check_at)
-    return TrackedApproval.model_validate_json(record).model_copy(update=changes)
 
 
 def _effect(record: str, due_at: str) -> Effect:

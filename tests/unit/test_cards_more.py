@@ -892,15 +892,19 @@ def test_unfurl_of_a_resolved_approval_has_no_buttons() -> None:
 
 
 def test_reminders_sent_answers() -> None:
-    assert first_text(cards.reminders_sent(3, None)) == "🔔 Reminded 3 approvers by DM."
-    assert cards.reminders_sent(1, None).text == "Reminded 1 approver"
-    throttled = cards.reminders_sent(0, NOW + timedelta(minutes=40))
+    three = cards.reminders_sent(["U0ANA", "U0BEN", "U0KAI"], None)
+    assert first_text(three) == "🔔 Reminded <@U0ANA>, <@U0BEN>, <@U0KAI> by DM."
+    assert cards.reminders_sent(["U0ANA"], None).text == "Reminded 1 approver"
+    many = cards.reminders_sent([f"U{i:04d}" for i in range(12)], None)
+    assert first_text(many).endswith("<@U0009> and 2 others by DM.")
+    assert "<" not in cards.reminders_sent(["<!channel>"], None).text
+    throttled = cards.reminders_sent([], NOW + timedelta(minutes=40))
     assert first_text(throttled) == (
         "⏳ The approvers were already reminded within the hour, so nobody was reminded again. "
         "The next reminder is possible <!date^1781260800^{date_short_pretty} at {time}|"
         "2026-06-12 10:40 UTC>."
     )
-    nobody = cards.reminders_sent(0, None)
+    nobody = cards.reminders_sent([], None)
     assert "no approvers are set" in first_text(nobody)
     assert "`/opentrain approvers set #channel @someone`" in first_text(nobody)
 
@@ -1031,7 +1035,7 @@ def test_messages_hold_up_against_hostile_text(text: str) -> None:
     ]
     assert_fits(cards.audit_view(text, audit))
     assert_fits(cards.digest_message(approvals_of(text, 300), now=NOW))
-    assert_fits(cards.reminders_sent(10**9, None))
+    assert_fits(cards.reminders_sent([text] * 10_000, None))
 
 
 @pytest.mark.parametrize("text", VARIANTS.values(), ids=VARIANTS.keys())

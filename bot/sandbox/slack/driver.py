@@ -221,7 +221,7 @@ class Driver:
                 event["thread_ts"] = message.thread_ts
             results.append(await self.send_event(event))
         domains = set(self._config.unfurl_domains)
-        urls = [url for url in _URL.findall(text) if urlsplit(url).hostname in domains]
+        urls = [url for url in _URL.findall(text) if _hostname(url) in domains]
         if urls:
             results.append(await self._link_shared(user_id, channel, message, urls))
         return message, results
@@ -369,6 +369,13 @@ class Driver:
         if view is None or view.closed or view.user_id != user_id:
             raise SimUsageError(f"{user_id} has no open view {view_id}")
         return view
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # `http://[…` without its closing bracket: Slack just does not unfurl it
+        return None
 
 
 def _channel_type(channel: Channel) -> str:
