@@ -1,5 +1,5 @@
-"""What benchmarks 4–6 share: thousands of pending approvals seeded in seconds, a throwaway
-Redis, bot processes, and `/proc` readings of them.
+"""What benchmarks 4–6 share beyond bench/common.py: thousands of pending approvals seeded
+in seconds, a throwaway Redis, bots wired to in-process simulators, `/proc` readings.
 
 Seeding writes what a bot would have left behind after adopting an approval and
 posting its card — the OpenTrain simulator's approval (a milestone funding), the
@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from bench.common import HOST, OT_TOKEN, SIGNING_SECRET, Proc, free_port, wait_until
 from bot import cards
@@ -97,7 +96,6 @@ async def seed_pending(
         )
         contracts.append(state.add_contract(proposal, rate_usd=None))
     opentrain_host = opentrain.origin.split("://", 1)[1]
-    seeded: list[SeededApproval] = []
     records: list[tuple[TrackedApproval, SeededApproval]] = []
     for index in range(count):
         channel_id = channels[index % len(channels)]
@@ -145,14 +143,13 @@ async def seed_pending(
         tracked = tracked.evolve(card_ts=card_ts, card_permalink=permalink)
         placed = SeededApproval(approval_id, channel_id, card_ts)
         records.append((tracked, placed))
-        seeded.append(placed)
     await _bounded(
         (_store_adopted(store, tracked, placed) for tracked, placed in records), SEED_CONCURRENCY
     )
     if state.events:
         # The bot starts reading the feed after everything seeded so far.
         await store.set_cursor(str(state.events[-1].id))
-    return seeded
+    return [placed for _, placed in records]
 
 
 def _post_card(slack: SlackSim, tracked: TrackedApproval, opentrain_host: str) -> str:
@@ -342,8 +339,3 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def describe(values: dict[str, Any]) -> str:
-    """One line for stderr progress notes."""
-    return " ".join(f"{key}={value}" for key, value in values.items())

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -81,7 +82,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def main() -> None:
+async def main() -> int:
     args = parse_args()
     started = time.monotonic()
     load_before = load_average()
@@ -128,6 +129,7 @@ async def main() -> None:
             "wall_time_s": round(time.monotonic() - started, 1),
         }
     )
+    return 0 if all(t["pass"] for t in targets) else 1
 
 
 async def run(
@@ -296,4 +298,4 @@ async def home_publishes(database: Path, seeded: list[SeededApproval]) -> int:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -67,7 +68,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def main() -> None:
+async def main() -> int:
     args = parse_args()
     started = time.monotonic()
     load_before = load_average()
@@ -129,6 +130,7 @@ async def main() -> None:
             "wall_time_s": round(time.monotonic() - started, 1),
         }
     )
+    return 0 if all(t["pass"] for t in targets) else 1
 
 
 async def measure(workdir: Path, *, backend: str, count: int) -> dict[str, Any]:
@@ -195,7 +197,7 @@ async def observe_bot(
             timeout=30,
             message="the first feed poll",
         )
-        idle = proc_status(bot.pid)
+        idle = proc_status(bot.pid)  # the startup reminder tick may or may not have run
         home = await slack.driver.open_home(READER)
         pending = await slack.send_command(
             command="/opentrain", text="pending", user_id=READER, channel_id="C0BENCH00"
@@ -216,7 +218,7 @@ async def observe_bot(
     finally:
         await stop(bot)
     return {
-        "rss_idle_mb": round(idle["VmRSS"] / 1024, 1),
+        "rss_before_reads_mb": round(idle["VmRSS"] / 1024, 1),
         "rss_max_mb": round(max(samples) / 1024, 1),
         "vm_hwm_mb": round(status["VmHWM"] / 1024, 1),
         "home_ack_ms": round(home.elapsed_ms, 1),
@@ -225,4 +227,4 @@ async def observe_bot(
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

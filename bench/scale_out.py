@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -86,7 +87,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def main() -> None:
+async def main() -> int:
     args = parse_args()
     started = time.monotonic()
     load_before = load_average()
@@ -137,6 +138,7 @@ async def main() -> None:
             "wall_time_s": round(time.monotonic() - started, 1),
         }
     )
+    return 0 if all(t["pass"] for t in targets) else 1
 
 
 def feed_lease_ttl_s(args: argparse.Namespace) -> float:
@@ -300,4 +302,4 @@ def kinds(bot: Proc) -> dict[str, int]:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))
