@@ -326,25 +326,27 @@ class Notifier:
         self._signal_landed(item.id)
 
     async def _channel_unavailable(self, item: Effect, error: str) -> None:
-        """The card's channel cannot take messages: audit, and DM the requester instead."""
-        await self._give_up(item, error)
+        """The card's channel cannot take messages: DM the requester instead, and audit.
+
+        The DM is queued before this effect is closed, so a crash in between
+        leaves the effect to be retried (and the DM queued once: its id is fixed).
+        """
         approval = await self._store.get_approval(item.approval_id)
-        if approval is None or approval.requester.kind != "slack":
-            return
-        if item.kind in (EffectKind.REQUESTER_DM, EffectKind.REMINDER_DM):
-            return
-        fallback = effect(
-            approval.approval_id,
-            EffectKind.REQUESTER_DM,
-            self._clock.now(),
-            key=f"channel-unavailable:{approval.status.value}",
-            payload={
-                "reason": "channel_unavailable",
-                "error": error,
-                "user": approval.requester.id,
-            },
-        )
-        await self._store.enqueue_effects([fallback])
+        direct = item.kind in (EffectKind.REQUESTER_DM, EffectKind.REMINDER_DM)
+        if approval is not None and approval.requester.kind == "slack" and not direct:
+            fallback = effect(
+                approval.approval_id,
+                EffectKind.REQUESTER_DM,
+                self._clock.now(),
+                key=f"channel-unavailable:{approval.status.value}",
+                payload={
+                    "reason": "channel_unavailable",
+                    "error": error,
+                    "user": approval.requester.id,
+                },
+            )
+            await self._store.enqueue_effects([fallback])
+        await self._give_up(item, error)
 
     # --- delivering -------------------------------------------------------------
     async def _deliver(self, item: Effect) -> dict[str, Any] | None:
