@@ -246,7 +246,13 @@ class AgentApi:
                 {"resource": "approvals", "approvalId": approval_id},
             )
         placement = await self._services.cosign.card_placement(approval_id, wait=False)
-        return self._json(call, approval_response(tracked, placement), 200)
+        return self._json(
+            call,
+            approval_response(
+                tracked, placement, opentrain_host=self._services.settings.opentrain_host
+            ),
+            200,
+        )
 
     # --- plumbing -------------------------------------------------------------------
     def endpoint(self, handler: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -307,7 +313,15 @@ class AgentApi:
             raise invalid_body(exc) from None
 
     def _card_requested(self, call: AgentCall, outcome: CoSignOutcome) -> web.Response:
-        return self._json(call, approval_response(outcome.approval, outcome.card), 202)
+        return self._json(
+            call,
+            approval_response(
+                outcome.approval,
+                outcome.card,
+                opentrain_host=self._services.settings.opentrain_host,
+            ),
+            202,
+        )
 
     def _json(self, call: AgentCall, body: BaseModel, status: int) -> web.Response:
         log.info(

@@ -31,6 +31,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import models_json_schema
 
 from bot.approvals import TrackedApproval, TrackedStatus, parse_amount
+from bot.cards import approval_link_allowed
 from bot.cosign import CardPlacement
 from bot.forms import MAX_DESCRIPTION, MAX_NAME
 from bot.opentrain import ApprovalStatus
@@ -188,7 +189,12 @@ class ApprovalView(ResponseModel):
             "equivalent (superseded, not_found) — see tracked.status."
         )
     )
-    approval_url: str = Field(description="Where a human confirms; on the OpenTrain host.")
+    approval_url: str | None = Field(
+        description=(
+            "Where a human confirms. Null when OpenTrain's link is not on the configured "
+            "OpenTrain host (the bot never relays such a link; the card withholds it too)."
+        )
+    )
     expires_at: AwareDatetime
     created_at: AwareDatetime | None = None
     resolved_at: AwareDatetime | None = None
@@ -277,7 +283,9 @@ CARD_HINTS = {
 }
 
 
-def approval_response(tracked: TrackedApproval, placement: CardPlacement) -> ApprovalResponse:
+def approval_response(
+    tracked: TrackedApproval, placement: CardPlacement, *, opentrain_host: str
+) -> ApprovalResponse:
     """The one rendering of a tracked approval for agents (POST answers and GET alike)."""
     opentrain_status = {
         TrackedStatus.PENDING: ApprovalStatus.PENDING,
@@ -289,7 +297,11 @@ def approval_response(tracked: TrackedApproval, placement: CardPlacement) -> App
         id=tracked.approval_id,
         type=tracked.type.value,
         status=opentrain_status,
-        approval_url=tracked.approval_url,
+        approval_url=(
+            tracked.approval_url
+            if approval_link_allowed(tracked.approval_url, opentrain_host)
+            else None
+        ),
         expires_at=tracked.expires_at,
         created_at=tracked.created_at,
         resolved_at=tracked.resolved_at,

@@ -181,12 +181,16 @@ async def opentrain_checks(
             )
         ]
     except OpenTrainError as exc:
+        if exc.code in ("RATE_LIMITED", "INTERNAL_ERROR"):
+            fix = "OpenTrain is busy or failing right now; run the check again in a minute."
+        else:
+            fix = f"Check that {origin} is reachable and OT_API_BASE_URL is right."
         return [
             Check(
                 "OpenTrain token",
                 False,
                 f"OpenTrain could not be asked: {exc.code or exc.message}.",
-                f"Check that {origin} is reachable and OT_API_BASE_URL is right.",
+                fix,
             )
         ]
     checks = [Check("OpenTrain token", True, f"valid (token “{me.token.label or me.token.id}”)")]

@@ -194,6 +194,12 @@ async def redis_unreachable(
     values["redis_url"] = f"redis://127.0.0.1:{free_port()}/0"
 
 
+async def opentrain_failing(
+    ot: OpenTrainSimHandle, slack: SlackSim, values: dict[str, Any]
+) -> None:
+    await ot.fault(path="/auth/me", status=500, count=1)
+
+
 BROKEN: list[tuple[Breakage, str, int]] = [
     (bad_ot_token, "✗ OpenTrain token: OpenTrain rejects the token", 1),
     # An unclaimed account's token only holds the pre-claim scopes, so both lines fail.
@@ -206,6 +212,7 @@ BROKEN: list[tuple[Breakage, str, int]] = [
     (missing_slack_scope, "✗ Slack scopes: missing channels:history", 1),
     (bot_not_in_default_channel, "✗ Channel for DEFAULT_CHANNEL: the bot is not a member", 1),
     (redis_unreachable, "✗ Store: redis at 127.0.0.1:", 1),
+    (opentrain_failing, "✗ OpenTrain token: OpenTrain could not be asked: INTERNAL_ERROR", 1),
 ]
 
 
@@ -229,6 +236,8 @@ async def test_each_broken_precondition_fails_with_its_own_line(
     lines = output.splitlines()
     failing = next(i for i, line in enumerate(lines) if expected in line)
     assert lines[failing + 1].startswith("      fix: "), output
+    if break_it is opentrain_failing:
+        assert "run the check again in a minute" in lines[failing + 1]
 
 
 async def test_no_credits_is_only_a_warning(

@@ -33,6 +33,8 @@ TODAY = date(2026, 5, 1)
 CONTEXT = ValidationContext(today=TODAY, max_amount=Decimal("10000"))
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
+HOST = "app.opentrain.ai"
+
 
 def hire(**changes: Any) -> dict[str, Any]:
     milestone = {"name": "Batch 1", "description": "10k boxes", "amount": Decimal("450.50")}
@@ -197,7 +199,9 @@ def tracked(**changes: Any) -> TrackedApproval:
 
 def test_a_pending_approval_with_its_card() -> None:
     placement = CardPlacement("C0HIRING", "1.000001", "https://slack.example/p1")
-    body = approval_response(tracked(), placement).model_dump(mode="json", by_alias=True)
+    body = approval_response(tracked(), placement, opentrain_host=HOST).model_dump(
+        mode="json", by_alias=True
+    )
     assert body["approval"] == {
         "id": "apr_1",
         "type": "milestone_fund",
@@ -228,7 +232,7 @@ def test_a_pending_approval_with_its_card() -> None:
 
 def test_the_card_falls_back_to_the_tracked_record_and_explains_errors() -> None:
     placement = CardPlacement(None, None, error="not_in_channel")
-    card = approval_response(tracked(), placement).card
+    card = approval_response(tracked(), placement, opentrain_host=HOST).card
     assert (card.channel, card.ts) == ("C0HIRING", "1.000001")
     assert card.error == "not_in_channel" and card.hint and "/invite" in card.hint
 
@@ -237,13 +241,13 @@ def test_outcomes_and_statuses_without_an_opentrain_equivalent() -> None:
     confirmed = tracked(
         status=TrackedStatus.CONFIRMED, resolved_at=NOW, result={"invoiceId": "inv_1"}
     )
-    response = approval_response(confirmed, CardPlacement(None, None))
+    response = approval_response(confirmed, CardPlacement(None, None), opentrain_host=HOST)
     assert response.approval.status == "confirmed"
     assert response.tracked.outcome is not None
     assert response.tracked.outcome.result == {"invoiceId": "inv_1"}
 
     replaced = tracked(status=TrackedStatus.SUPERSEDED, superseded_by="apr_2", resolved_at=NOW)
-    response = approval_response(replaced, CardPlacement(None, None))
+    response = approval_response(replaced, CardPlacement(None, None), opentrain_host=HOST)
     assert response.approval.status is None
     assert response.tracked.status == "superseded"
     assert response.tracked.outcome is not None
@@ -302,13 +306,23 @@ def test_the_openapi_document_is_complete_and_consistent() -> None:
     assert "200" in document["paths"]["/agent/v1/end"]["post"]["responses"]
 
 
+def test_a_link_off_the_opentrain_host_is_never_relayed() -> None:
+    phishing = tracked().evolve(
+        approval_url="https://app.opentrain.ai.evil.example/approvals/apr_1"
+    )
+    response = approval_response(phishing, CardPlacement(None, None), opentrain_host=HOST)
+    assert response.approval.approval_url is None
+    genuine = approval_response(tracked(), CardPlacement(None, None), opentrain_host=HOST)
+    assert genuine.approval.approval_url == "https://app.opentrain.ai/approvals/apr_1"
+
+
 def test_responses_validate_against_the_published_schema() -> None:
     document = openapi_document()
     schema = {
         "$ref": "#/components/schemas/ApprovalResponse",
         "components": document["components"],
     }
-    response = approval_response(tracked(), CardPlacement(None, None))
+    response = approval_response(tracked(), CardPlacement(None, None), opentrain_host=HOST)
     body = response.model_dump(mode="json", by_alias=True)
     jsonschema.validate(body, schema)
     broken = {**body, "card": {**body["card"], "ts": 5}}
