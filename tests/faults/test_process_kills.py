@@ -55,7 +55,7 @@ from tests.support.processes import (
 from tests.support.redis_server import RedisServer
 from tests.support.wait import wait_for
 
-KILLS = int(os.environ.get("FAULT_KILLS", "40"))
+KILLS = int(os.environ.get("FAULT_KILLS", "50"))
 SEED = int(os.environ.get("FAULT_SEED", "8"))
 APPROVER = "U0BEN"
 AGENT_TOKEN = "agent-token-planner-0123456789"
