@@ -9,7 +9,7 @@ they see resolves (`views_for_approval`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -51,15 +51,21 @@ class Home:
         snapshot = await self._snapshot()
         return await self._render(user_id, snapshot, {})
 
-    async def views_for_approval(self, approval: TrackedApproval) -> list[tuple[str, View]]:
-        """A fresh Home tab for everyone who sees `approval`: its requester and its approvers."""
+    async def views_for_approval(
+        self, approval: TrackedApproval, up_to_date: Set[str] = frozenset()
+    ) -> list[tuple[str, View]]:
+        """A fresh Home tab for everyone who sees `approval` (its requester and its
+        approvers) but the users in `up_to_date`; lists nothing when that is everyone."""
         channels: dict[str | None, frozenset[str]] = {}
         viewers = sorted(await self._people_for(approval.channel_id, channels))
         if approval.requester.kind == "slack":
             viewers = [approval.requester.id, *viewers]
+        stale = [user for user in dict.fromkeys(viewers) if user not in up_to_date]
+        if not stale:
+            return []
         snapshot = await self._snapshot()
         views: list[tuple[str, View]] = []
-        for user in dict.fromkeys(viewers):
+        for user in stale:
             if (await self._people.person(user)).unreachable is None:
                 views.append((user, await self._render(user, snapshot, channels)))
         return views

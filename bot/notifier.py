@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Set
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -93,8 +94,9 @@ KIND_ORDER = [
 ]
 
 ApproversLookup = Callable[[str | None], Awaitable[list[str]]]
-# The Home tab of everyone who sees an approval, as (user id, view) pairs.
-HomeViews = Callable[[TrackedApproval], Awaitable[list[tuple[str, View]]]]
+# A fresh Home tab, as (user id, view) pairs, for everyone who sees an approval, except
+# the users named (their tabs already show it).
+HomeViews = Callable[[TrackedApproval, Set[str]], Awaitable[list[tuple[str, View]]]]
 
 
 class NotYet(Exception):
@@ -140,6 +142,8 @@ class Notifier:
         self._approvers = approvers
         self._home_views = home_views
         self._landed: dict[str, asyncio.Event] = {}  # only effects someone waits for
+        # user → when the listing behind the last Home tab published here began (monotonic)
+        self._home_listed: dict[str, float] = {}
 
     # --- draining -------------------------------------------------------------
     async def drain(self) -> int:
@@ -150,7 +154,8 @@ class Notifier:
         after batch: a lane waiting for its channel's posting pace or a Home tab never
         leaves the others idle, so a burst keeps Slack's whole rate budget in use.
         """
-        lanes = _Lanes(self._work, self._clock)
+        claimed_at: dict[str, float] = {}  # effect id → when its claim returned (monotonic)
+        lanes = _Lanes(lambda item: self._work(item, claimed_at[item.id]), self._clock)
         more = True  # the last claim was full: the outbox may hold more
         try:
             while True:
@@ -160,6 +165,8 @@ class Notifier:
                         self._clock.now(), self._owner, limit=room, lease=CLAIM_LEASE
                     )
                     more = len(batch) == room
+                    returned = time.monotonic()
+                    claimed_at.update((item.id, returned) for item in batch)
                     for item in sorted(batch, key=lambda e: (e.due_at, KIND_ORDER.index(e.kind))):
                         lanes.add(await self._lane_of(item), item)
                     if lanes.idle:
@@ -174,9 +181,9 @@ class Notifier:
         approval = await self._store.get_approval(item.approval_id)
         return f"channel:{approval.channel_id if approval else None}"
 
-    async def _work(self, item: Effect) -> None:
+    async def _work(self, item: Effect, claimed_at: float) -> None:
         try:
-            await self._work_once(item)
+            await self._work_once(item, claimed_at)
         except Exception as exc:  # a bug or a store outage must not stall the other lanes
             log.exception("slack effect failed unexpectedly %s", log_kv(effect=item.id))
             try:
@@ -184,11 +191,11 @@ class Notifier:
             except Exception:
                 log.exception("could not reschedule %s", log_kv(effect=item.id))
 
-    async def _work_once(self, item: Effect) -> None:
+    async def _work_once(self, item: Effect, claimed_at: float) -> None:
         rate_limited = 0
         while True:
             try:
-                result = await self._deliver(item)
+                result = await self._deliver(item, claimed_at)
             except NotYet:
                 await self._store.retry_effect(
                     item.id,
@@ -291,12 +298,24 @@ class Notifier:
         await self._pacer.acquire("views.publish")
         await self._slack.views_publish(user_id=user_id, view=view)
 
-    async def _refresh_home(self, approval: TrackedApproval) -> dict[str, Any]:
+    async def _refresh_home(self, approval: TrackedApproval, claimed_at: float) -> dict[str, Any]:
+        """Re-publish the Home tab of everyone who sees `approval`, unless it is up to date.
+
+        The effect was committed with the change it announces, before its claim
+        returned (`claimed_at`); a tab rendered from a listing begun after that
+        already shows the change. So in a burst, one refresh per person stands for
+        every refresh claimed before it, instead of listing all pending approvals
+        once per outcome.
+        """
         if self._home_views is None:
             return {"skipped": "no home tab"}
+        up_to_date = {user for user, at in self._home_listed.items() if at > claimed_at}
+        listed_at = time.monotonic()
         published: list[str] = []
-        for user_id, view in await self._home_views(approval):
+        for user_id, view in await self._home_views(approval, up_to_date):
             await self.publish_home(user_id, view)
+            # The last tab to land is what the user sees, even if an older listing made it.
+            self._home_listed[user_id] = listed_at
             published.append(user_id)
         return {"published": published}
 
@@ -349,7 +368,7 @@ class Notifier:
         await self._give_up(item, error)
 
     # --- delivering -------------------------------------------------------------
-    async def _deliver(self, item: Effect) -> dict[str, Any] | None:
+    async def _deliver(self, item: Effect, claimed_at: float) -> dict[str, Any] | None:
         approval = await self._store.get_approval(item.approval_id)
         if approval is None:
             return {"skipped": "approval unknown"}
@@ -365,7 +384,7 @@ class Notifier:
             case EffectKind.REQUESTER_DM | EffectKind.REMINDER_DM:
                 return await self._direct_message(item, approval)
             case EffectKind.REFRESH_HOME:
-                return await self._refresh_home(approval)
+                return await self._refresh_home(approval, claimed_at)
         return {"skipped": f"unknown kind {item.kind}"}
 
     async def _post_card(self, item: Effect, approval: TrackedApproval) -> dict[str, Any]:

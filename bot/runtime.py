@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
 
 from bot.app import create_app, create_services_and_bolt
 from bot.config import Settings
@@ -22,18 +26,61 @@ def serve(settings: Settings) -> None:
 
 
 async def socket_mode(settings: Settings) -> None:
-    """Slack over a WebSocket (no public URL needed); agent API and webhooks still on $PORT."""
+    """Slack over a WebSocket (no public URL needed); agent API and webhooks still on $PORT.
+
+    Runs until SIGTERM or SIGINT, then shuts down like `serve` does.
+    """
     if settings.slack_app_token is None or settings.slack_bot_token is None:
         raise SystemExit("socket needs SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN.")
     app, bolt = await create_services_and_bolt(settings)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", settings.port).start()
     handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+    stop = _stop_on_signals()
     try:
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("socket mode connected; HTTP routes on port %s", settings.port)
-        await asyncio.Event().wait()
+        await web.TCPSite(runner, "0.0.0.0", settings.port).start()
+        if await _connect(handler, stop):
+            log.info("socket mode connected; HTTP routes on port %s", settings.port)
+            await stop.wait()
+        log.info("socket mode stopping")
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+async def _connect(handler: AsyncSocketModeHandler, stop: asyncio.Event) -> bool:
+    """Ask Slack for a WebSocket URL and dial in; False when told to stop first.
+
+    slack_sdk's connect loop retries a failing WebSocket forever, so a stop must be
+    able to interrupt it; a refused app token or an unreachable Web API ends the
+    process here with a clear message instead.
+    """
+    connecting = asyncio.ensure_future(handler.client.connect_to_new_endpoint())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not connecting.done():
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connecting
+        return False
+    try:
+        connecting.result()
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        raise SystemExit(
+            f"socket: apps.connections.open failed ({error}); check SLACK_APP_TOKEN."
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise SystemExit(f"socket: cannot reach Slack's Web API ({type(exc).__name__}).") from None
+    return True

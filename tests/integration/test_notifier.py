@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Set
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from slack_sdk.models.blocks import SectionBlock
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import (
@@ -36,12 +38,13 @@ USER = "U0ANA"
 
 
 class Harness:
-    def __init__(self, slack: SlackSim, store: Store) -> None:
+    def __init__(self, slack: SlackSim, store: Store, *, with_home: bool = False) -> None:
         self.slack = slack
         self.store = store
         self.clock = FixedClock(T0)
         self.failing_channel: str | None = None
         self.lookup_takes = timedelta(0)  # how long each delivery "takes" on the clock
+        self.home_listings = 0
         self.notifier = Notifier(
             store=store,
             slack=AsyncWebClient(token=slack.bot_token, base_url=slack.api_url),
@@ -50,6 +53,7 @@ class Harness:
             opentrain_host=HOST,
             pacer=SlackPacer(1000),
             approvers=self.approvers,
+            home_views=self.home_views if with_home else None,
         )
 
     async def approvers(self, channel: str | None) -> list[str]:
@@ -58,6 +62,22 @@ class Harness:
         if channel == self.failing_channel:
             raise RuntimeError("a bug in one lane")
         return []
+
+    async def home_views(
+        self, approval: TrackedApproval, up_to_date: Set[str]
+    ) -> list[tuple[str, View]]:
+        """A Home tab for the requester naming every approval that ended, as `Home` would."""
+        if approval.requester.id in up_to_date:
+            return []
+        self.home_listings += 1
+        ended = [a.approval_id for a in await self.store.list_approvals() if a.status.is_terminal]
+        text = "Ended: " + ", ".join(sorted(ended))
+        return [(approval.requester.id, View(type="home", blocks=[SectionBlock(text=text)]))]
+
+    def home_tab(self) -> str:
+        view = self.slack.state.home_view(USER)
+        assert view is not None, "no Home tab published"
+        return str(view.content["blocks"])
 
     async def adopt(self, approval_id: str, channel: str = CHANNEL) -> TrackedApproval:
         tracked = TrackedApproval(
@@ -103,6 +123,14 @@ async def harness(make_slack_sim: MakeSlackSim, tmp_path: Path) -> AsyncIterator
     slack = await make_slack_sim()
     store = await SqliteStore.open(tmp_path / "bot.db")
     yield Harness(slack, store)
+    await store.close()
+
+
+@pytest.fixture
+async def home_harness(make_slack_sim: MakeSlackSim, tmp_path: Path) -> AsyncIterator[Harness]:
+    slack = await make_slack_sim()
+    store = await SqliteStore.open(tmp_path / "bot.db")
+    yield Harness(slack, store, with_home=True)
     await store.close()
 
 
@@ -227,3 +255,44 @@ async def test_a_slack_call_that_times_out_is_retried_with_backoff(harness: Harn
     harness.clock.advance(timedelta(seconds=2))
     await harness.notifier.drain()
     assert (await harness.effect(card_effect("apr_1").id)).done
+
+
+async def test_a_burst_of_outcomes_republishes_a_home_tab_once_showing_them_all(
+    home_harness: Harness,
+) -> None:
+    harness = home_harness
+    for approval_id in ("apr_1", "apr_2", "apr_3"):
+        await harness.adopt(approval_id)
+    await harness.notifier.drain()
+    for approval_id in ("apr_1", "apr_2", "apr_3"):
+        await harness.resolve(approval_id, TrackedStatus.CONFIRMED)
+
+    await harness.notifier.drain()
+
+    # Claimed together: the first refresh's tab, listed after the claim, shows all three.
+    assert harness.slack.state.api_calls["views.publish"] == 1
+    assert harness.home_listings == 1
+    assert all(approval_id in harness.home_tab() for approval_id in ("apr_1", "apr_2", "apr_3"))
+    results = [
+        (await harness.effect(outcome_id(a, EffectKind.REFRESH_HOME))).result
+        for a in ("apr_1", "apr_2", "apr_3")
+    ]
+    assert sorted(len(r["published"]) for r in results if r) == [0, 0, 1]
+
+
+async def test_an_outcome_claimed_after_the_last_home_tab_republishes_it(
+    home_harness: Harness,
+) -> None:
+    harness = home_harness
+    for approval_id in ("apr_1", "apr_2"):
+        await harness.adopt(approval_id)
+    await harness.notifier.drain()
+    await harness.resolve("apr_1", TrackedStatus.CONFIRMED)
+    await harness.notifier.drain()
+    assert "apr_2" not in harness.home_tab()
+
+    await harness.resolve("apr_2", TrackedStatus.DECLINED)
+    await harness.notifier.drain()
+
+    assert harness.slack.state.api_calls["views.publish"] == 2
+    assert "apr_1" in harness.home_tab() and "apr_2" in harness.home_tab()

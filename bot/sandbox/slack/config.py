@@ -33,6 +33,7 @@ SLACK_ACK_TIMEOUT_MS = 3000.0
 class SimConfig:
     signing_secret: str
     bot_token: str
+    app_token: str = "xapp-sandbox"  # the app-level token Socket Mode connects with
     bot_url: str | None = None
     scopes: frozenset[str] = DEFAULT_SCOPES
     rate_limits: bool = False

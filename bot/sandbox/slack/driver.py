@@ -1,8 +1,9 @@
 """Drives the bot the way Slack does: signed slash commands, clicks, submissions and events.
 
 Each method builds what Slack would send for a user's action, delivers it
-signed to the bot's URL, applies what the answer means in Slack (a command's
-reply, a modal closing or showing errors) and records the delivery.
+signed to the bot's URL (or as an envelope over Socket Mode while the app is
+connected), applies what the answer means in Slack (a command's reply, a modal
+closing or showing errors) and records the delivery.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bot.sandbox.slack.config import SimConfig
 from bot.sandbox.slack.effects import Rejected, apply_command_answer, apply_view_answer
 from bot.sandbox.slack.errors import SimUsageError
 from bot.sandbox.slack.model import Channel, Delivery, JsonDict, Message, User, View
+from bot.sandbox.slack.socket_mode import EnvelopeType, SocketMode
 from bot.sandbox.slack.state import SlackState
 from bot.sandbox.slack.transport import FORM, JSON, BotTransport, DeliveryResult
 
@@ -27,11 +29,18 @@ _ENVELOPE_TYPES = {"event_callback", "url_verification", "app_rate_limited"}
 
 
 class Driver:
-    def __init__(self, state: SlackState, config: SimConfig, origin: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        state: SlackState,
+        config: SimConfig,
+        origin: Callable[[], str],
+        socket_mode: SocketMode,
+    ) -> None:
         self._state = state
         self._config = config
         self._origin = origin
         self._transport = BotTransport(config)
+        self._socket_mode = socket_mode
 
     async def close(self) -> None:
         await self._transport.close()
@@ -55,7 +64,7 @@ class Driver:
             trigger_id=state.issue_trigger(user_id).id,
             verification_token=self._config.verification_token,
         )
-        result = await self._transport.deliver(urlencode(form).encode(), FORM)
+        result = await self._deliver("slash_commands", form)
         try:
             apply_command_answer(
                 state,
@@ -104,9 +113,8 @@ class Driver:
             payload = self._message_click(
                 user_id, channel_id, message_ts, action_id, value, trigger_id
             )
-        body = urlencode({"payload": json.dumps(payload)}).encode()
         # Slack ignores what an app answers to block_actions beyond the status.
-        result = await self._transport.deliver(body, FORM)
+        result = await self._deliver("interactive", payload)
         return self._record("block_actions", action_id, result)
 
     async def submit_view(
@@ -126,9 +134,7 @@ class Driver:
             verification_token=self._config.verification_token,
         )
         callback_id = str(view.content.get("callback_id", ""))
-        result = await self._transport.deliver(
-            urlencode({"payload": json.dumps(payload)}).encode(), FORM
-        )
+        result = await self._deliver("interactive", payload)
         if result.ok:
             # Past three seconds Slack has already told the user it failed; the modal stays.
             try:
@@ -152,7 +158,8 @@ class Driver:
         """Deliver an Events API event (wrapped in an `event_callback` unless it is an envelope).
 
         A retry (`retry_num` ≥ 1) carries Slack's `X-Slack-Retry-Num`/`-Reason`
-        headers; pass the first delivery's `event_id` to replay it exactly.
+        headers (over Socket Mode, the envelope's `retry_attempt`/`retry_reason`);
+        pass the first delivery's `event_id` to replay it exactly.
         """
         state = self._state
         if event.get("type") in _ENVELOPE_TYPES:
@@ -170,13 +177,9 @@ class Driver:
         if inner.get("type") == "link_shared":
             urls = [str(link.get("url")) for link in inner.get("links", [])]
             state.offer_links(str(inner.get("channel")), str(inner.get("message_ts")), urls)
-        headers = {}
-        if retry_num:
-            headers = {
-                "X-Slack-Retry-Num": str(retry_num),
-                "X-Slack-Retry-Reason": retry_reason or "http_timeout",
-            }
-        result = await self._transport.deliver(json.dumps(envelope).encode(), JSON, headers)
+        result = await self._deliver(
+            "events_api", envelope, retry_num=retry_num, retry_reason=retry_reason
+        )
         summary = str(inner.get("type") or envelope.get("type"))
         return self._record("event", summary, result)
 
@@ -252,6 +255,33 @@ class Driver:
         return await self.send_event(event)
 
     # ---- helpers -----------------------------------------------------------------------
+
+    async def _deliver(
+        self,
+        kind: EnvelopeType,
+        payload: JsonDict,
+        *,
+        retry_num: int = 0,
+        retry_reason: str | None = None,
+    ) -> DeliveryResult:
+        """Over the app's Socket Mode connection when it has one, else signed over HTTP."""
+        if self._socket_mode.connected:
+            return await self._socket_mode.deliver(
+                kind, payload, retry_attempt=retry_num, retry_reason=retry_reason
+            )
+        headers: dict[str, str] = {}
+        if kind == "slash_commands":
+            body, content_type = urlencode(payload).encode(), FORM
+        elif kind == "interactive":
+            body, content_type = urlencode({"payload": json.dumps(payload)}).encode(), FORM
+        else:
+            body, content_type = json.dumps(payload).encode(), JSON
+            if retry_num:
+                headers = {
+                    "X-Slack-Retry-Num": str(retry_num),
+                    "X-Slack-Retry-Reason": retry_reason or "http_timeout",
+                }
+        return await self._transport.deliver(body, content_type, headers)
 
     async def _link_shared(
         self, user_id: str, channel: Channel, message: Message, urls: list[str]

@@ -1,4 +1,4 @@
-"""`SlackSim`: the Web API, the driver and the control API on one aiohttp application."""
+"""`SlackSim`: Web API, driver, Socket Mode and control API on one aiohttp application."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.sandbox.slack.driver import Driver
 from bot.sandbox.slack.model import Ephemeral, JsonDict, Message
 from bot.sandbox.slack.response_url import handle_response_url
 from bot.sandbox.slack.seed import apply_seed
+from bot.sandbox.slack.socket_mode import SocketMode
 from bot.sandbox.slack.state import SlackState
 from bot.sandbox.slack.transport import DeliveryResult
 from bot.sandbox.slack.viewer import Viewer
@@ -34,6 +35,7 @@ class SlackSim:
         bot_url: str | None = None,
         team_id: str = "T0SANDBOX",
         bot_token: str = "xoxb-sandbox",  # noqa: S107 - the sandbox's made-up token
+        app_token: str = "xapp-sandbox",  # noqa: S107 - likewise, for Socket Mode
         rate_limits: bool = False,
         rate_limit_scale: float = 1.0,
         seed: str = "demo",
@@ -43,6 +45,7 @@ class SlackSim:
         self.config = SimConfig(
             signing_secret=signing_secret,
             bot_token=bot_token,
+            app_token=app_token,
             bot_url=bot_url,
             scopes=frozenset(scopes) if scopes is not None else DEFAULT_SCOPES,
             rate_limits=rate_limits,
@@ -52,8 +55,15 @@ class SlackSim:
         self.state = SlackState(team_id=team_id, seed=seed)
         apply_seed(self.state, seed)
         self.faults = FaultSet()
-        self.web_api = WebApi(self.state, self.config)
-        self.driver = Driver(self.state, self.config, origin=lambda: self.origin)
+        self.socket_mode = SocketMode(self.state, self.config, origin=lambda: self.origin)
+        self.web_api = WebApi(
+            self.state,
+            self.config,
+            app_level={"apps.connections.open": self.socket_mode.open_connection},
+        )
+        self.driver = Driver(
+            self.state, self.config, origin=lambda: self.origin, socket_mode=self.socket_mode
+        )
         self.app = self._build_app()
         self._runner: web.AppRunner | None = None
         self._origin: str | None = None
@@ -79,14 +89,19 @@ class SlackSim:
         async def close_driver(_: web.Application) -> None:
             await self.driver.close()
 
+        async def close_sockets(_: web.Application) -> None:
+            await self.socket_mode.close()
+
         app.add_routes(
             [
                 web.route("GET", "/api/{method}", self.web_api.handle),
                 web.route("POST", "/api/{method}", self.web_api.handle),
                 web.post("/_sim/response/{id}", response_url),
+                *self.socket_mode.routes(),
                 *control.routes(),
             ]
         )
+        app.on_shutdown.append(close_sockets)  # open WebSockets would hold up the shutdown
         app.on_cleanup.append(close_driver)
         Viewer(self.state).install(app)  # the web client at `/`
         return app
@@ -124,6 +139,11 @@ class SlackSim:
     @property
     def bot_token(self) -> str:
         return self.config.bot_token
+
+    @property
+    def app_token(self) -> str:
+        """The app-level token (`xapp-…`) `apps.connections.open` accepts."""
+        return self.config.app_token
 
     @property
     def signing_secret(self) -> str:

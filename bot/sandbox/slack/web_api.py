@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -38,11 +39,21 @@ _FAULT_ERRORS = {
 }
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
+# A method called with the app-level token (`xapp-…`), such as `apps.connections.open`.
+AppLevelMethod = Callable[[], JsonDict]
+APP_LEVEL_SCOPE = "connections:write"
+
 
 class WebApi:
-    def __init__(self, state: SlackState, config: SimConfig) -> None:
+    def __init__(
+        self,
+        state: SlackState,
+        config: SimConfig,
+        app_level: Mapping[str, AppLevelMethod] | None = None,
+    ) -> None:
         self._state = state
         self._config = config
+        self._app_level = dict(app_level or {})
         self._limiter = RateLimiter(scale=config.rate_limit_scale)
 
     def reset_rate_limits(self) -> None:
@@ -58,7 +69,14 @@ class WebApi:
         method = request.match_info["method"]
         self._state.api_calls[method] += 1
         spec = METHODS.get(method)
+        app_level = self._app_level.get(method)
         try:
+            if app_level is not None:
+                _, token = await self._read(request)
+                self._authenticate_app(token)
+                # The scopes an app-level token carries are its own, not the bot's.
+                headers = {"X-OAuth-Scopes": APP_LEVEL_SCOPE}
+                return web.json_response({"ok": True, **app_level()}, headers=headers)
             if spec is None:
                 raise ApiError("unknown_method")
             values, token = await self._read(request)
@@ -121,6 +139,14 @@ class WebApi:
             raise ApiError("not_authed")
         if not hmac.compare_digest(token.encode(), self._config.bot_token.encode()):
             raise ApiError("invalid_auth")
+
+    def _authenticate_app(self, token: str | None) -> None:
+        if not token:
+            raise ApiError("not_authed")
+        if hmac.compare_digest(token.encode(), self._config.app_token.encode()):
+            return
+        # Bot and user tokens (`xoxb-`, `xoxp-`) are real tokens, just not for this method.
+        raise ApiError("not_allowed_token_type" if token.startswith("xox") else "invalid_auth")
 
     def _admit(self, method: str, spec: MethodSpec, args: Args) -> int | None:
         if not self._config.rate_limits:
