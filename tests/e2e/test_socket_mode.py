@@ -7,7 +7,6 @@ can only have reached the bot through its WebSocket.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -37,16 +36,9 @@ from tests.support.wait import wait_for
 EXIT_TIMEOUT = 20.0
 
 
-def socket_env(running: Deployment, **overrides: Any) -> dict[str, str]:
-    """The environment of a Socket Mode deployment: an app token, and no signing secret."""
-    settings = running.settings(**{"slack_app_token": running.slack.app_token, **overrides})
-    settings.pop("slack_signing_secret")
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "PORT": str(free_port()),
-        "LOG_LEVEL": "INFO",
-        **{name.upper(): str(value) for name, value in settings.items() if value is not None},
-    }
+def socket_settings(running: Deployment, **overrides: Any) -> dict[str, Any]:
+    """A Socket Mode deployment: an app token, and no signing secret."""
+    return {"slack_app_token": running.slack.app_token, "slack_signing_secret": None, **overrides}
 
 
 async def run_to_exit(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -71,20 +63,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Deployment]:
 
 
 async def spawn_socket_bot(running: Deployment, *, connected: bool = True) -> BotProcess:
-    env = socket_env(running)
-    log = running.data_dir / "bot-socket.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "socket"],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    bot = BotProcess(process, f"http://{HOST}:{env['PORT']}", log)
-    running.processes.append(bot)  # killed on teardown should the test fail first
-    await bot.wait_ready()
+    bot = await running.spawn_bot(command="socket", entry=False, **socket_settings(running))
     if connected:
         await wait_for(lambda: running.slack.socket_mode.connected, message="the bot's WebSocket")
     return bot
@@ -134,8 +113,7 @@ async def test_a_hire_runs_over_socket_mode_and_the_bot_stops_cleanly(
 
 
 async def test_socket_without_an_app_token_says_what_is_missing(running: Deployment) -> None:
-    env = socket_env(running)
-    del env["SLACK_APP_TOKEN"]
+    env = running.process_env(**socket_settings(running, slack_app_token=None))
 
     finished = await run_to_exit(env)
 
@@ -145,7 +123,8 @@ async def test_socket_without_an_app_token_says_what_is_missing(running: Deploym
 
 
 async def test_socket_with_a_refused_app_token_exits(running: Deployment) -> None:
-    finished = await run_to_exit(socket_env(running, slack_app_token="xapp-revoked"))
+    env = running.process_env(**socket_settings(running, slack_app_token="xapp-revoked"))
+    finished = await run_to_exit(env)
 
     assert finished.returncode != 0
     assert "apps.connections.open failed (invalid_auth); check SLACK_APP_TOKEN" in finished.stderr

@@ -179,26 +179,36 @@ class Deployment:
         self.slack.bot_url = f"{url}/slack/events"
         return bot
 
-    async def spawn_bot(self, *, entry: bool = True, **overrides: Any) -> BotProcess:
-        """`python -m bot serve` on a free port, ready to serve; `entry`: Slack talks to it."""
-        port = free_port()
-        env = {
+    def process_env(self, **overrides: Any) -> dict[str, str]:
+        """Environment for `python -m bot` on a free port; a None value leaves a setting out."""
+        return {
             "PATH": os.environ.get("PATH", ""),
-            "PORT": str(port),
+            "PORT": str(free_port()),
             "LOG_LEVEL": "INFO",
-            **{name.upper(): str(value) for name, value in self.settings(**overrides).items()},
+            **{
+                name.upper(): str(value)
+                for name, value in self.settings(**overrides).items()
+                if value is not None
+            },
         }
+
+    async def spawn_bot(
+        self, *, command: str = "serve", entry: bool = True, **overrides: Any
+    ) -> BotProcess:
+        """`python -m bot <command>` on a free port, ready to serve; `entry`: Slack talks to it
+        over HTTP."""
+        env = self.process_env(**overrides)
         log = self.data_dir / f"bot-{len(self.processes) + 1}.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve"],
+                [sys.executable, "-m", "bot", command],
                 cwd=REPO,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
             )
-        bot = BotProcess(process, f"http://{HOST}:{port}", log)
+        bot = BotProcess(process, f"http://{HOST}:{env['PORT']}", log)
         self.processes.append(bot)
         await bot.wait_ready()
         if entry:
