@@ -15,6 +15,7 @@ import logging
 import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -49,6 +50,8 @@ T = TypeVar("T")
 
 CARD_WAIT_SECONDS = 5.0
 DRAFT_PREFIX = "hire-draft:"
+# "Hire anyway" resends a refused hire's terms for this long; older drafts are forgotten.
+DRAFT_TTL = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,10 @@ class CoSign:
     async def save_draft(
         self, proposal_id: str, terms: HireTerms, channel_id: str | None
     ) -> HireDraft:
+        now = self._clock.now()
+        for key, old in (await self._store.list_config(DRAFT_PREFIX)).items():
+            if not _draft_fresh(old, now):
+                await self._store.delete_config(key)
         draft = HireDraft(secrets.token_hex(8), proposal_id, terms, channel_id)
         await self._store.set_config(
             DRAFT_PREFIX + draft.draft_id,
@@ -198,13 +205,14 @@ class CoSign:
                 "proposalId": proposal_id,
                 "terms": terms.model_dump(mode="json"),
                 "channelId": channel_id,
+                "savedAt": now.isoformat(),
             },
         )
         return draft
 
     async def load_draft(self, draft_id: str) -> HireDraft | None:
         stored = await self._store.get_config(DRAFT_PREFIX + draft_id)
-        if not isinstance(stored, dict):
+        if not isinstance(stored, dict) or not _draft_fresh(stored, self._clock.now()):
             return None
         terms = HireTerms.model_validate(stored["terms"])
         return HireDraft(draft_id, str(stored["proposalId"]), terms, stored.get("channelId"))
@@ -336,3 +344,14 @@ def contract_details(contract: Contract, approval: Approval) -> ApprovalDetails:
         milestone_name=milestone.name if milestone else None,
         amount_usd=milestone.amount_usd if milestone else None,
     )
+
+
+def _draft_fresh(stored: object, now: datetime) -> bool:
+    """Saved less than DRAFT_TTL ago (a draft without a time is from before drafts had one)."""
+    saved = stored.get("savedAt") if isinstance(stored, dict) else None
+    if not isinstance(saved, str):
+        return False
+    try:
+        return now - datetime.fromisoformat(saved) < DRAFT_TTL
+    except ValueError:
+        return False

@@ -95,9 +95,8 @@ class Reminders:
         settled: set[str] = set()
         people_by_channel: dict[str | None, list[str]] = {}
         queued = 0
-        for approval in await self._store.list_approvals(
-            status=TrackedStatus.PENDING, limit=ALL_PENDING
-        ):
+        pending = await self._store.list_approvals(status=TrackedStatus.PENDING, limit=ALL_PENDING)
+        for approval in pending:
             if now >= approval.expires_at:
                 continue
             channel = approval.channel_id
@@ -119,7 +118,24 @@ class Reminders:
         self._settled = settled
         if queued:
             self._on_effects()
+        await self._forget_ended({a.approval_id for a in pending}, snoozes)
         return queued
+
+    async def _forget_ended(self, pending: set[str], snoozes: dict[str, Snooze]) -> None:
+        """Drop the snoozes and "Remind approvers" throttles of approvals that have ended.
+
+        Nothing reads them any more, and snoozes are listed every tick. An approval
+        missing from this tick's pending list is looked up first: it may be newer.
+        """
+        keys = {SNOOZE_PREFIX + key: key.rpartition(":")[0] for key in snoozes}
+        for key in await self._store.list_config(REMIND_NOW_PREFIX):
+            keys[key] = key.removeprefix(REMIND_NOW_PREFIX)
+        for key, approval_id in keys.items():
+            if approval_id in pending:
+                continue
+            approval = await self._store.get_approval(approval_id)
+            if approval is None or approval.status is not TrackedStatus.PENDING:
+                await self._store.delete_config(key)
 
     async def _remind_if_due(
         self,

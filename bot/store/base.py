@@ -167,6 +167,10 @@ class Store(Protocol):
 
     async def list_config(self, prefix: str) -> dict[str, Any]: ...
 
+    async def delete_config(self, key: str) -> bool:
+        """Forget `key`; False when there was nothing under it."""
+        ...
+
     # --- audit log (append-only) -------------------------------------------------------
     async def append_audit(self, entry: AuditEntry) -> None: ...
 

@@ -554,6 +554,10 @@ class RedisStore:
         }
         return dict(sorted(found.items()))
 
+    @_guarded
+    async def delete_config(self, key: str) -> bool:
+        return bool(await self._redis.hdel(self._key("config"), key))
+
     # --- audit log ------------------------------------------------------------------------
     @_guarded
     async def append_audit(self, entry: AuditEntry) -> None:

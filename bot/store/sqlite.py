@@ -404,6 +404,10 @@ class SqliteStore:
         rows = await self._read(lambda c: c.execute(sql, (len(prefix), prefix)).fetchall())
         return {str(key): json.loads(value) for key, value in rows}
 
+    async def delete_config(self, key: str) -> bool:
+        sql = "DELETE FROM config WHERE key = ?"
+        return await self._write(lambda c: c.execute(sql, (key,)).rowcount == 1)
+
     # --- audit log ------------------------------------------------------------------------
     async def append_audit(self, entry: AuditEntry) -> None:
         sql = "INSERT INTO audit (at, approval_id, record) VALUES (?, ?, ?)"

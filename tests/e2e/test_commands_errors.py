@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -143,6 +144,29 @@ async def test_not_a_fit_offers_hire_anyway_which_resends_the_same_terms(bot: Bo
     ]
     assert "confirmNotFitOverride" not in first
     assert again == {**first, "confirmNotFitOverride": True}
+
+
+async def test_hire_anyway_a_week_later_asks_for_a_new_hire_and_old_drafts_are_dropped(
+    bot: Bot,
+) -> None:
+    stale = await hire_refused(bot, "prop_alan", amount="300")
+    store, opentrain = bot.sandbox.services.store, bot.sandbox.opentrain
+    [stale_key] = await store.list_config("hire-draft:")
+    opentrain.state.advance(timedelta(days=7, minutes=1).total_seconds())
+    await bot.sandbox.services.clock.sync()
+    writes = len(await bot.writes())
+
+    await bot.click(stale, ActionId.HIRE_ANYWAY)
+
+    def told() -> bool:
+        texts = [stale.text, *(e.text for e in bot.private())]
+        return any("no longer known" in text for text in texts)
+
+    await wait_for(told, message="the draft is gone")
+    assert len(await bot.writes()) == writes and bot.approvals() == []
+    await hire_refused(bot, "prop_alan", amount="310")
+    [fresh_key] = await store.list_config("hire-draft:")
+    assert fresh_key != stale_key
 
 
 async def test_rate_limited_says_when_to_try_again(bot: Bot) -> None:

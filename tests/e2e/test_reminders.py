@@ -353,6 +353,29 @@ async def test_remind_and_snooze_on_a_resolved_approval_say_so(sandbox: Sandbox)
     assert reminders_sent(sandbox) == []
 
 
+async def test_snoozes_and_remind_throttles_are_forgotten_once_their_approval_ends(
+    sandbox: Sandbox,
+) -> None:
+    await set_approvers(sandbox, CHANNEL, "U0ANA")
+    await move_to(sandbox, START)
+    ending = await hire(sandbox, "prop_ada")
+    staying = await fund(sandbox, "ms_batch2")
+    reminders, store = sandbox.services.reminders, sandbox.services.store
+    for approval in (ending, staying):
+        assert (await reminders.snooze(approval.approval_id, "U0ANA")).pending
+        assert (await reminders.remind_now(approval.approval_id, by_user="U0KAI")).reminded
+
+    sandbox.opentrain.state.confirm(ending.approval_id)
+    await wait_resolved(sandbox, ending.approval_id)
+    await run_reminders(sandbox.services)
+
+    assert list(await store.list_config("snooze:")) == [f"snooze:{staying.approval_id}:U0ANA"]
+    assert list(await store.list_config("remind-now:")) == [f"remind-now:{staying.approval_id}"]
+    # The approval still pending keeps its throttle: pressing again within the hour waits.
+    again = await reminders.remind_now(staying.approval_id, by_user="U0KAI")
+    assert again.status == "throttled"
+
+
 # --- the requester hears about expiry ---------------------------------------------------------
 
 

@@ -592,6 +592,17 @@ async def test_config_holds_json_values(store: Store) -> None:
     assert await store.list_config("nothing") == {}
 
 
+async def test_a_deleted_config_key_is_gone_and_deleting_it_again_says_so(store: Store) -> None:
+    await store.set_config("snooze:apr_1:U1", {"until": "later"})
+    await store.set_config("snooze:apr_2:U1", {"until": "later"})
+
+    assert await store.delete_config("snooze:apr_1:U1") is True
+    assert await store.delete_config("snooze:apr_1:U1") is False
+
+    assert await store.get_config("snooze:apr_1:U1") is None
+    assert await store.list_config("snooze:") == {"snooze:apr_2:U1": {"until": "later"}}
+
+
 async def test_audit_is_read_oldest_first_with_filters(store: Store) -> None:
     def entry(minute: int, approval_id: str | None, action: str) -> AuditEntry:
         at = T0 + timedelta(minutes=minute)
