@@ -177,6 +177,8 @@ async def test_runs_standalone_and_prints_its_urls() -> None:
         "0",
         "--signing-secret",
         "standalone-secret",
+        "--app-token",
+        "xapp-standalone",
         stdout=asyncio.subprocess.PIPE,
     )
     try:
@@ -184,8 +186,14 @@ async def test_runs_standalone_and_prints_its_urls() -> None:
         first_line = (await asyncio.wait_for(process.stdout.readline(), timeout=20)).decode()
         origin = first_line.split()[-1]
         assert origin.startswith("http://127.0.0.1:")
-        async with aiohttp.ClientSession() as http, http.get(f"{origin}/_sim/state") as response:
-            assert (await response.json())["team"]["id"] == "T0SANDBOX"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{origin}/_sim/state") as response:
+                assert (await response.json())["team"]["id"] == "T0SANDBOX"
+            socket_url = f"{origin}/api/apps.connections.open"
+            headers = {"Authorization": "Bearer xapp-standalone"}
+            async with http.post(socket_url, headers=headers) as response:
+                opened = await response.json()
+        assert opened["ok"] and opened["url"].startswith("ws://127.0.0.1:"), opened
     finally:
         process.terminate()
         assert await asyncio.wait_for(process.wait(), timeout=10) == 0

@@ -22,6 +22,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="defaults to $SLACK_SIGNING_SECRET",
     )
     parser.add_argument("--bot-token", default="xoxb-sandbox")
+    parser.add_argument(
+        "--app-token", default="xapp-sandbox", help="the SLACK_APP_TOKEN Socket Mode dials in with"
+    )
     parser.add_argument("--seed", default="demo")
     parser.add_argument("--rate-limits", action="store_true", help="enforce Slack's rate limits")
     parser.add_argument("--rate-limit-scale", type=float, default=1.0)
@@ -37,6 +40,7 @@ async def _serve(args: argparse.Namespace) -> None:
         signing_secret=args.signing_secret,
         bot_url=args.bot_url,
         bot_token=args.bot_token,
+        app_token=args.app_token,
         seed=args.seed,
         rate_limits=args.rate_limits,
         rate_limit_scale=args.rate_limit_scale,
@@ -47,6 +51,7 @@ async def _serve(args: argparse.Namespace) -> None:
     print(f"  Web API        {sim.api_url}", flush=True)
     print(f"  state          {origin}/_sim/state", flush=True)
     print(f"  bot URL        {sim.bot_url or '(none yet: POST /_sim/config)'}", flush=True)
+    print("  Socket Mode    apps.connections.open with --app-token", flush=True)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
