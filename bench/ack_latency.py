@@ -46,16 +46,15 @@ from bench.common import (
     Proc,
     bot_env,
     check,
-    emit,
     fleet,
     free_port,
     load_average,
-    machine_info,
     progress,
-    scratch_dir,
+    run_in_scratch,
     slack_headers,
     spawn,
     summarize,
+    verdict,
     wait_until,
 )
 from bot.cards.ids import APPROVAL_EVENT_TYPE, ActionId
@@ -355,9 +354,7 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
             "GET /approvals/{id}; pending: none)",
             **base_report,
         },
-        "targets": targets,
-        "pass": all(t["pass"] for t in targets),
-        "machine": {**machine_info(), "loadavg_before": load_before},
+        **verdict(targets, load_before),
     }
 
 
@@ -446,10 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         app = baseline_app(args.opentrain, args.slack_api)
         web.run_app(app, host=HOST, port=args.port, print=None, access_log=None)
         return 0
-    with scratch_dir("bench-ack-", keep=args.keep_logs) as tmp:
-        result = asyncio.run(run(args, tmp))
-    emit(result)
-    return 0 if result["pass"] else 1
+    return run_in_scratch("bench-ack-", run, args)
 
 
 if __name__ == "__main__":

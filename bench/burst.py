@@ -51,9 +51,9 @@ from bench.common import (
     check,
     emit,
     load_average,
-    machine_info,
     progress,
     spawn,
+    verdict,
     wait_until,
 )
 from bot.approvals import EffectKind, TrackedStatus, effect
@@ -103,7 +103,7 @@ async def main() -> int:
         check("approvals not updated exactly once", paced["not_updated_once"], "<=", 0),
         check("approvals without exactly one reply", paced["not_replied_once"], "<=", 0),
     ]
-    emit(
+    return emit(
         {
             "benchmark": "burst",
             "setup": {
@@ -123,13 +123,10 @@ async def main() -> int:
             },
             "results": paced,
             "baseline": baseline,
-            "targets": targets,
-            "pass": all(t["pass"] for t in targets),
-            "machine": {**machine_info(), "loadavg_before": load_before},
+            **verdict(targets, load_before),
             "wall_time_s": round(time.monotonic() - started, 1),
         }
     )
-    return 0 if all(t["pass"] for t in targets) else 1
 
 
 async def run(

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -358,9 +358,31 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def emit(result: Mapping[str, Any]) -> None:
-    """Print the benchmark's one JSON object on stdout."""
+def verdict(targets: Sequence[Mapping[str, Any]], load_before: list[float]) -> dict[str, Any]:
+    """The closing fields of every benchmark's JSON: its targets, whether all were met, and the
+    machine it ran on (with the load average before the run)."""
+    return {
+        "targets": list(targets),
+        "pass": all(target["pass"] for target in targets),
+        "machine": {**machine_info(), "loadavg_before": load_before},
+    }
+
+
+def emit(result: Mapping[str, Any]) -> int:
+    """Print the benchmark's one JSON object on stdout; the exit code (0 when it passed)."""
     print(json.dumps(result, indent=2, default=str), flush=True)
+    return 0 if result["pass"] else 1
+
+
+def run_in_scratch(
+    prefix: str,
+    run: Callable[[Any, Path], Coroutine[Any, Any, Mapping[str, Any]]],
+    args: Any,
+) -> int:
+    """Run a benchmark in a scratch directory (kept with `--keep-logs`), print its JSON."""
+    with scratch_dir(prefix, keep=args.keep_logs) as tmp:
+        result = asyncio.run(run(args, tmp))
+    return emit(result)
 
 
 def progress(message: str) -> None:

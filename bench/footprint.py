@@ -43,9 +43,9 @@ from bench.common import (
     check,
     emit,
     load_average,
-    machine_info,
     progress,
     spawn,
+    verdict,
     wait_until,
 )
 from bot.sandbox.opentrain import OpenTrainSim
@@ -111,7 +111,7 @@ async def main() -> int:
             RSS_TARGET_MB,
         ),
     ]
-    emit(
+    return emit(
         {
             "benchmark": "footprint",
             "setup": {
@@ -124,13 +124,10 @@ async def main() -> int:
             },
             "results": results,
             "baseline": baseline,
-            "targets": targets,
-            "pass": all(t["pass"] for t in targets),
-            "machine": {**machine_info(), "loadavg_before": load_before},
+            **verdict(targets, load_before),
             "wall_time_s": round(time.monotonic() - started, 1),
         }
     )
-    return 0 if all(t["pass"] for t in targets) else 1
 
 
 async def measure(workdir: Path, *, backend: str, count: int) -> dict[str, Any]:

@@ -44,12 +44,11 @@ from bench.common import (
     Proc,
     bot_env,
     check,
-    emit,
     fleet,
     load_average,
-    machine_info,
     progress,
-    scratch_dir,
+    run_in_scratch,
+    verdict,
     wait_until,
 )
 from bot.approvals import Requester, adopt
@@ -299,9 +298,7 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
             "method": "computed exactly: N × 60 requests per hour",
             "requests_per_hour": {str(r["pending"]): r["baseline_requests_per_hour"] for r in runs},
         },
-        "targets": targets,
-        "pass": all(t["pass"] for t in targets),
-        "machine": {**machine_info(), "loadavg_before": load_before},
+        **verdict(targets, load_before),
     }
 
 
@@ -321,10 +318,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
-    with scratch_dir("bench-idle-", keep=args.keep_logs) as tmp:
-        result = asyncio.run(run(args, tmp))
-    emit(result)
-    return 0 if result["pass"] else 1
+    return run_in_scratch("bench-idle-", run, args)
 
 
 if __name__ == "__main__":

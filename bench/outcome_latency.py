@@ -42,14 +42,13 @@ from bench.common import (
     Proc,
     bot_env,
     check,
-    emit,
     fleet,
     free_port,
     load_average,
-    machine_info,
     progress,
-    scratch_dir,
+    run_in_scratch,
     summarize,
+    verdict,
     wait_until,
 )
 from bot.cards.ids import APPROVAL_EVENT_TYPE, OUTCOME_EVENT_TYPE
@@ -347,9 +346,7 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
         },
         "results": results.get("webhook"),
         "baseline": results.get("polling"),
-        "targets": targets,
-        "pass": all(t["pass"] for t in targets),
-        "machine": {**machine_info(), "loadavg_before": load_before},
+        **verdict(targets, load_before),
     }
 
 
@@ -369,10 +366,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
-    with scratch_dir("bench-outcome-", keep=args.keep_logs) as tmp:
-        result = asyncio.run(run(args, tmp))
-    emit(result)
-    return 0 if result["pass"] else 1
+    return run_in_scratch("bench-outcome-", run, args)
 
 
 if __name__ == "__main__":

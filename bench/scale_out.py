@@ -55,9 +55,9 @@ from bench.common import (
     emit,
     free_port,
     load_average,
-    machine_info,
     progress,
     spawn,
+    verdict,
     wait_until,
 )
 from bot.sandbox.opentrain import OpenTrainSim
@@ -115,7 +115,7 @@ async def main() -> int:
             feed_lease_ttl_s(args) + args.poll_interval + 5,
         ),
     ]
-    emit(
+    return emit(
         {
             "benchmark": "scale_out",
             "setup": {
@@ -132,13 +132,10 @@ async def main() -> int:
             },
             "results": fleet,
             "baseline": single,
-            "targets": targets,
-            "pass": all(t["pass"] for t in targets),
-            "machine": {**machine_info(), "loadavg_before": load_before},
+            **verdict(targets, load_before),
             "wall_time_s": round(time.monotonic() - started, 1),
         }
     )
-    return 0 if all(t["pass"] for t in targets) else 1
 
 
 def feed_lease_ttl_s(args: argparse.Namespace) -> float:
