@@ -113,14 +113,7 @@ class SocketMode:
         finally:
             connection.pending.pop(envelope_id, None)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        return DeliveryResult(
-            status=None,
-            body=None,
-            headers={},
-            elapsed_ms=elapsed_ms,
-            timed_out=error == "timeout" or elapsed_ms > self._config.ack_timeout_ms,
-            error=error,
-        )
+        return DeliveryResult.failed(error, elapsed_ms, ack_timeout_ms=self._config.ack_timeout_ms)
 
     async def refresh(self, reason: str = "refresh_requested") -> None:
         """Ask every connected app to reconnect, as Slack does every few hours."""

@@ -43,6 +43,18 @@ class DeliveryResult:
     response_action: str | None = None  # a view_submission answer's, once applied
     rejected: str | None = None  # why Slack refused what the bot answered
 
+    @classmethod
+    def failed(cls, error: str, elapsed_ms: float, *, ack_timeout_ms: float) -> DeliveryResult:
+        """No answer: the delivery timed out or the connection failed."""
+        return cls(
+            status=None,
+            body=None,
+            headers={},
+            elapsed_ms=elapsed_ms,
+            timed_out=error == "timeout" or elapsed_ms > ack_timeout_ms,
+            error=error,
+        )
+
     @property
     def ok(self) -> bool:
         return self.status == 200 and not self.timed_out
@@ -105,14 +117,7 @@ class BotTransport:
         except aiohttp.ClientError:
             error = "connection_error"
         elapsed_ms = (time.perf_counter() - started) * 1000
-        return DeliveryResult(
-            status=None,
-            body=None,
-            headers={},
-            elapsed_ms=elapsed_ms,
-            timed_out=error == "timeout" or elapsed_ms > self._config.ack_timeout_ms,
-            error=error,
-        )
+        return DeliveryResult.failed(error, elapsed_ms, ack_timeout_ms=self._config.ack_timeout_ms)
 
 
 def _decode(raw: bytes) -> Any:
