@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.errors import SimUsageError
+from tests.support.slack_sim import CARD_BLOCKS
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
@@ -63,28 +64,6 @@ HIRE_MODAL: dict[str, Any] = {
         },
     ],
 }
-CARD_BLOCKS: list[dict[str, Any]] = [
-    {"type": "section", "text": {"type": "mrkdwn", "text": "*Fund milestone ms_1* — $120.00"}},
-    {
-        "type": "actions",
-        "block_id": "card_actions",
-        "elements": [
-            {
-                "type": "button",
-                "action_id": "fund",
-                "value": "ms_1",
-                "style": "primary",
-                "text": {"type": "plain_text", "text": "Fund it"},
-            },
-            {
-                "type": "button",
-                "action_id": "review",
-                "url": "https://app.opentrain.test/approvals/apr_1",
-                "text": {"type": "plain_text", "text": "Review"},
-            },
-        ],
-    },
-]
 
 
 # ---- a real bolt app -----------------------------------------------------------------------

@@ -21,40 +21,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.errors import SimUsageError
+from tests.support.slack_sim import CARD_BLOCKS, modal
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 
 USER = "U0ANA"
 CHANNEL = "C0HIRING"
-MODAL: dict[str, Any] = {
-    "type": "modal",
-    "callback_id": "hire",
-    "title": {"type": "plain_text", "text": "Hire"},
-    "submit": {"type": "plain_text", "text": "Hire"},
-    "blocks": [
-        {
-            "type": "input",
-            "block_id": "amount",
-            "label": {"type": "plain_text", "text": "Amount (USD)"},
-            "element": {"type": "plain_text_input", "action_id": "value"},
-        }
-    ],
-}
-CARD_BLOCKS: list[dict[str, Any]] = [
-    {
-        "type": "actions",
-        "block_id": "card_actions",
-        "elements": [
-            {
-                "type": "button",
-                "action_id": "fund",
-                "value": "ms_1",
-                "text": {"type": "plain_text", "text": "Fund it"},
-            }
-        ],
-    }
-]
 
 
 @dataclass
@@ -80,7 +53,7 @@ def build_app(sim: SlackSim, seen: list[dict[str, Any]]) -> AsyncApp:
         verb = body["text"].split(" ")[0]
         if verb == "hire":
             await ack()
-            await client.views_open(trigger_id=body["trigger_id"], view=MODAL)
+            await client.views_open(trigger_id=body["trigger_id"], view=modal())
         else:
             await ack(text=f"All systems go for {body['user_name']}")
 

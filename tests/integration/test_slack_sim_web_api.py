@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.config import DEFAULT_SCOPES
-from tests.support.slack_sim import MakeSlackSim
+from tests.support.slack_sim import MakeSlackSim, modal
 
 pytestmark = pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 
@@ -471,24 +471,6 @@ async def test_usergroups(slack_sim: SlackSim) -> None:
 
 
 # ---- views.* -------------------------------------------------------------------------------
-
-
-def modal(title: str = "Hire", **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": "hire",
-        "title": {"type": "plain_text", "text": title},
-        "submit": {"type": "plain_text", "text": "Hire"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": "amount",
-                "label": {"type": "plain_text", "text": "Amount"},
-                "element": {"type": "plain_text_input", "action_id": "value"},
-            }
-        ],
-        **extra,
-    }
 
 
 async def test_views_open_needs_a_fresh_unused_trigger(slack_sim: SlackSim) -> None:

@@ -20,6 +20,49 @@ SIGNING_SECRET = "sandbox-signing-secret"
 
 MakeSlackSim = Callable[..., Awaitable[SlackSim]]
 
+# Block Kit the tests post and open as an app would: a card with a "Fund it" button, and a
+# one-input modal.
+CARD_BLOCKS: list[dict[str, Any]] = [
+    {"type": "section", "text": {"type": "mrkdwn", "text": "*Fund milestone ms_1* — $120.00"}},
+    {
+        "type": "actions",
+        "block_id": "card_actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "fund",
+                "value": "ms_1",
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Fund it"},
+            },
+            {
+                "type": "button",
+                "action_id": "review",
+                "url": "https://app.opentrain.test/approvals/apr_1",
+                "text": {"type": "plain_text", "text": "Review"},
+            },
+        ],
+    },
+]
+
+
+def modal(title: str = "Hire", **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": "hire",
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": "Hire"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "amount",
+                "label": {"type": "plain_text", "text": "Amount"},
+                "element": {"type": "plain_text_input", "action_id": "value"},
+            }
+        ],
+        **extra,
+    }
+
 
 @pytest.fixture
 async def make_slack_sim() -> AsyncIterator[MakeSlackSim]:
