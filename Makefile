@@ -29,8 +29,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# Two workers, one test module each at a time: the suite's long tests (the kill test, the
+# e2e runs) overlap instead of queueing (about 6 min instead of 10 on 2 cores).
 pytest: $(STAMP) system-deps
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 system-deps:
 	@missing=""; \

@@ -11,18 +11,32 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.logs import configure_logging
+from bot.policy import PolicyError, load_policy
 
 SANDBOX_PORT = 8700
 
 
-def _settings() -> Settings:
+def _settings(*, check_policy: bool = True) -> Settings:
     try:
-        return Settings()
+        settings = Settings()
+        # The spend policy is part of the configuration: a bad file stops startup too
+        # (the doctor reports it as one of its checks instead).
+        if check_policy:
+            load_policy(settings.agent_policy_file, settings.agent_tokens)
+        return settings
+    except PolicyError as exc:
+        sys.exit(f"configuration error: {_one_line(str(exc))}")
     except ValidationError as exc:
+        # Only where and what: pydantic's `input_value` may be a secret, so it is never shown.
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {_one_line(err['msg'])}"
+            for err in exc.errors(include_input=False, include_url=False)
         )
         sys.exit(f"configuration error: {problems}")
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.removeprefix("Value error, ").split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit.add_argument("--approval", help="only this approval id")
     args = parser.parse_args(argv)
 
-    settings = _settings()
+    settings = _settings(check_policy=args.command != "doctor")
     configure_logging(settings.log_level, settings.secret_values())
     command = args.command
     if command == "run":

@@ -4,25 +4,38 @@ Agents authenticate with a bearer token named in AGENT_TOKENS. Every co-sign
 goes through `services.cosign`, like the Slack commands, so validation,
 OpenTrain's refusals and card placement are the same whichever door was used.
 Errors leave in one place (`AgentApi.endpoint`), shaped like OpenTrain's
-envelope with this bot's `requestId`; every refused request is audited.
+envelope with this bot's `requestId`; every refused request of an agent is audited, while
+a caller without a valid token is only logged, sampled, and limited per address (bot/abuse.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import asyncio
 import json
 import logging
+import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from bot.abuse import FailureLimiter, SampledLog
+from bot.agent_asks import AgentAsk
+from bot.agent_gate import Awaiting, Denied, Done, RateLimited
+from bot.agent_http import (
+    Refused,
+    authenticate,
+    client_address,
+    invalid_body,
+    opentrain_refusal,
+    policy_refusal,
+    read_json,
+)
 from bot.agent_models import (
+    CardRequest,
     ContractEndedResponse,
     EndRequest,
     HandOverRequest,
@@ -31,44 +44,35 @@ from bot.agent_models import (
     ValidationContext,
     approval_response,
     error_body,
-    openapi_document,
+    policy_request_response,
 )
+from bot.agent_openapi import openapi_document
 from bot.approvals import AuditEntry, HireTerms, Requester
 from bot.cosign import CoSignOutcome
 from bot.logs import log_kv
-from bot.opentrain import ContractEnded, OpenTrainError, OpenTrainUnavailable, Unauthorized
+from bot.opentrain import ContractEnded, OpenTrainError
 from bot.parsing import ID_PATTERN
 from bot.services import Services
+from bot.spend import Busy, UnknownSubject
 from bot.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/agent/v1"
-MAX_BODY_BYTES = 64 * 1024
-MAX_PROBLEM = 200
-MAX_ISSUES = 20  # a body of 3000 unknown keys needs no 3000-line answer
 UNAUTHENTICATED = "unauthenticated"
+# Strangers (issue 12 §4): failed authentications one client address may make per minute before
+# it is turned away unheard, and log lines per minute about its refusals (the rest are counted).
+AUTH_FAILURES_PER_MINUTE = 20
+REFUSAL_LINES_PER_MINUTE = 10
+# A blocked address's answers are held back about this long, so one client keeping N requests in
+# flight gets about N answers per hold rather than as many as the bot can write: answered at once,
+# one script took a whole core and multiplied outcome latency by 8; held ~0.25 s it still took a
+# quarter of one (bench/RESULTS.md §7). Holding costs memory per request, so past MAX_HELD at a
+# time the rest are answered at once.
+BLOCKED_HOLD_SECONDS = 1.0
+MAX_HELD = 512
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-class Refused(Exception):
-    """A request this API turns down, answered with the error envelope."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or {}
-        self.headers = headers or {}
 
 
 @dataclass(frozen=True)
@@ -86,106 +90,27 @@ class AgentCall:
 Endpoint = Callable[[AgentCall], Awaitable[web.Response]]
 
 
-def authenticate(header: str | None, tokens: Mapping[str, SecretStr]) -> str | None:
-    """The agent whose token `header` (`Bearer <token>`) carries, else None.
-
-    Every configured token is compared, in constant time, over SHA-256 digests
-    (equal lengths), so neither timing nor an early exit tells a caller how
-    close a guess was or which agent it matched.
-    """
-    scheme, _, presented = (header or "").partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
-        return None
-    digest = hashlib.sha256(presented.strip().encode()).digest()
-    matched: str | None = None
-    for name, token in tokens.items():
-        expected = hashlib.sha256(token.get_secret_value().encode()).digest()
-        if hmac.compare_digest(digest, expected):
-            matched = name
-    return matched
-
-
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The raw body, refused with 413 as soon as it grows past `limit` bytes."""
-    too_large = Refused(413, "PAYLOAD_TOO_LARGE", f"The body is over {limit // 1024} KiB.")
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(limit + 1):
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
-
-
-async def read_json(request: web.Request) -> object:
-    """The body as JSON with exact decimals; Refused on size, syntax or duplicate keys."""
-    raw = await read_body(request, MAX_BODY_BYTES)
-    try:
-        return json.loads(
-            raw, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_no_duplicates
-        )
-    except ValueError as exc:
-        problem = str(exc)[:MAX_PROBLEM]  # it may quote the body back; keep that short
-        raise Refused(400, "BAD_REQUEST", f"The body is not valid JSON: {problem}") from None
-    except RecursionError:
-        # `[[[[…` nested past the parser's stack fits easily in MAX_BODY_BYTES.
-        raise Refused(400, "BAD_REQUEST", "The body is not valid JSON: nested too deeply") from None
-
-
-def _no_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a number")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two values for one key (`"amount": 1, "amount": 1000`) must not be resolved by guessing.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def opentrain_refusal(exc: OpenTrainError) -> Refused:
-    """OpenTrain's status, code and details, passed through with where they came from.
-
-    Two statuses change: OpenTrain's 401 concerns the bot's own token, not the
-    agent's, so it becomes 502; and an answer without a status (unreachable,
-    unreadable) becomes 503 or 502.
-    """
-    details = {**exc.details, "source": "opentrain", "opentrainRequestId": exc.request_id}
-    headers: dict[str, str] = {}
-    if exc.retry_after_seconds is not None:
-        headers["Retry-After"] = str(max(1, round(exc.retry_after_seconds)))
-    status = exc.status
-    if isinstance(exc, OpenTrainUnavailable):
-        status = 503
-    elif isinstance(exc, Unauthorized) or status is None or not 400 <= status < 600:
-        status = 502
-    return Refused(status, exc.code, exc.message, details, headers)
-
-
-def invalid_body(exc: ValidationError) -> Refused:
-    issues = [
-        {
-            "field": ".".join(str(part) for part in error["loc"]) or "body",
-            "problem": _problem(error["type"], error["msg"]),
-        }
-        for error in exc.errors()[:MAX_ISSUES]
-    ]
-    return Refused(400, "BAD_REQUEST", "The request body is invalid.", {"issues": issues})
-
-
-def _problem(kind: str, message: str) -> str:
-    if kind == "extra_forbidden":
-        return "unknown field"
-    return message.removeprefix("Value error, ")
-
-
 class AgentApi:
-    def __init__(self, services: Services) -> None:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        failures: FailureLimiter | None = None,
+        refusal_log: SampledLog | None = None,
+        hold_seconds: float = BLOCKED_HOLD_SECONDS,
+    ) -> None:
         self._services = services
+        self._hold_seconds = hold_seconds
+        self._held = 0  # answers to blocked addresses being held back right now
+        # Per process: enough to stop one address from guessing tokens or flooding the log.
+        self._failures = (
+            failures if failures is not None else FailureLimiter(limit=AUTH_FAILURES_PER_MINUTE)
+        )
+        self._refusal_log = (
+            refusal_log
+            if refusal_log is not None
+            else SampledLog(per_window=REFUSAL_LINES_PER_MINUTE)
+        )
 
     # --- endpoints ------------------------------------------------------------------
     async def hire(self, call: AgentCall) -> web.Response:
@@ -197,41 +122,51 @@ class AgentApi:
             due_date=body.milestone.due_date,
             confirm_not_fit_override=body.confirm_not_fit_override,
         )
-        outcome = await self._services.cosign.hire(
-            body.proposal_id, terms, requester=call.requester(body.note), channel_id=body.channel
-        )
-        return self._card_requested(call, outcome)
+        ask = AgentAsk(kind="hire", proposal_id=body.proposal_id, terms=terms)
+        return await self._submit(call, ask, body)
 
     async def fund(self, call: AgentCall) -> web.Response:
         body = await self._body(call, MilestoneRequest)
-        outcome = await self._services.cosign.fund(
-            body.milestone_id, requester=call.requester(body.note), channel_id=body.channel
-        )
-        return self._card_requested(call, outcome)
+        return await self._submit(call, AgentAsk(kind="fund", milestone_id=body.milestone_id), body)
 
     async def payout(self, call: AgentCall) -> web.Response:
         body = await self._body(call, MilestoneRequest)
-        outcome = await self._services.cosign.payout(
-            body.milestone_id, requester=call.requester(body.note), channel_id=body.channel
-        )
-        return self._card_requested(call, outcome)
+        ask = AgentAsk(kind="payout", milestone_id=body.milestone_id)
+        return await self._submit(call, ask, body)
 
     async def end(self, call: AgentCall) -> web.Response:
         body = await self._body(call, EndRequest)
-        result = await self._services.cosign.end(
-            body.contract_id, requester=call.requester(body.note), channel_id=body.channel
-        )
-        if isinstance(result, ContractEnded):
-            ended = ContractEndedResponse(contract_id=result.contract_id)
-            return self._json(call, ended, 200)
-        return self._card_requested(call, result)
+        return await self._submit(call, AgentAsk(kind="end", contract_id=body.contract_id), body)
 
     async def hand_over(self, call: AgentCall) -> web.Response:
         body = await self._body(call, HandOverRequest)
-        outcome = await self._services.cosign.track(
-            body.approval_id, requester=call.requester(body.note), channel_id=body.channel
-        )
-        return self._card_requested(call, outcome)
+        ask = AgentAsk(kind="track", approval_id=body.approval_id)
+        return await self._submit(call, ask, body)
+
+    async def get_request(self, call: AgentCall) -> web.Response:
+        """An over-limit request waiting for an admin (only the agent that made it sees it)."""
+        request_id = call.request.match_info["request_id"]
+        request = None
+        if ID_PATTERN.match(request_id):
+            request = await self._services.gate.requests.get(request_id)
+        if request is None or request.agent != call.agent:
+            raise Refused(
+                404,
+                "NOT_FOUND",
+                f"There is no request {request_id[:128]} of this agent.",
+                {"resource": "requests", "requestId": request_id[:128]},
+            )
+        approval = None
+        if request.approval_id is not None:
+            tracked = await self._services.store.get_approval(request.approval_id)
+            if tracked is not None:
+                placement = await self._services.cosign.card_placement(
+                    tracked.approval_id, wait=False
+                )
+                approval = approval_response(
+                    tracked, placement, opentrain_host=self._services.settings.opentrain_host
+                )
+        return self._json(call, policy_request_response(request, approval), 200)
 
     async def get_approval(self, call: AgentCall) -> web.Response:
         approval_id = call.request.match_info["approval_id"]
@@ -260,20 +195,15 @@ class AgentApi:
 
         async def handle(request: web.Request) -> web.Response:
             request_id = str(uuid.uuid4())
-            agent = authenticate(
-                request.headers.get("Authorization"), self._services.settings.agent_tokens
-            )
+            agent: str | None = None
             try:
-                if agent is None:
-                    raise Refused(
-                        401,
-                        "UNAUTHORIZED",
-                        "Send `Authorization: Bearer <token>` with a token from AGENT_TOKENS.",
-                        headers={"WWW-Authenticate": 'Bearer realm="agent-api"'},
-                    )
+                agent = await self._authenticate(request)
+                self._services.gate.admit(agent)  # every authenticated request counts
                 return await handler(AgentCall(request, agent, request_id))
             except Refused as refused:
                 return await self._refuse(request, agent, request_id, refused)
+            except (RateLimited, UnknownSubject, Busy) as exc:
+                return await self._refuse(request, agent, request_id, policy_refusal(exc))
             except OpenTrainError as exc:
                 return await self._refuse(request, agent, request_id, opentrain_refusal(exc))
             except StoreUnavailable:
@@ -299,6 +229,46 @@ class AgentApi:
 
         return handle
 
+    async def _authenticate(self, request: web.Request) -> str:
+        """The agent the request's token names; Refused (unheard, body unread) otherwise.
+
+        A blocked address gets 429 before its token is looked at, so a guess made while
+        blocked tells nothing, even when it is right.
+        """
+        address = client_address(request)
+        if self._failures.blocked(address):
+            await self._hold()
+            wait = max(1, self._failures.retry_after(address))
+            raise Refused(
+                429,
+                "RATE_LIMITED",
+                f"Too many failed authentications from this address; try again in {wait} s.",
+                {"retryAfterSeconds": wait},
+                headers={"Retry-After": str(wait)},
+            )
+        agent = authenticate(
+            request.headers.get("Authorization"), self._services.settings.agent_tokens
+        )
+        if agent is None:
+            self._failures.record_failure(address)
+            raise Refused(
+                401,
+                "UNAUTHORIZED",
+                "Send `Authorization: Bearer <token>` with a token from AGENT_TOKENS.",
+                headers={"WWW-Authenticate": 'Bearer realm="agent-api"'},
+            )
+        return agent
+
+    async def _hold(self) -> None:
+        if self._held >= MAX_HELD:
+            return
+        self._held += 1
+        try:
+            # Jittered, so that a client's requests do not come back (and return) in step.
+            await asyncio.sleep(self._hold_seconds * random.uniform(0.5, 1.5))  # noqa: S311
+        finally:
+            self._held -= 1
+
     async def _body(self, call: AgentCall, model: type[ModelT]) -> ModelT:
         data = await read_json(call.request)
         if not isinstance(data, dict):
@@ -311,6 +281,25 @@ class AgentApi:
             return model.model_validate(data, context=context)
         except ValidationError as exc:
             raise invalid_body(exc) from None
+
+    async def _submit(self, call: AgentCall, ask: AgentAsk, body: CardRequest) -> web.Response:
+        """Through the spend policy (bot/agent_gate.py), then the answer for what came of it."""
+        ask = ask.model_copy(update={"channel": body.channel, "note": body.note})
+        match await self._services.gate.submit(call.agent, ask):
+            case Done(outcome=ContractEnded() as ended):
+                return self._json(call, ContractEndedResponse(contract_id=ended.contract_id), 200)
+            case Done(outcome=CoSignOutcome() as outcome):
+                return self._card_requested(call, outcome)
+            case Awaiting(request=request):
+                return self._json(call, policy_request_response(request, None), 202)
+            case Denied(breach=breach):
+                raise Refused(
+                    403,
+                    "FORBIDDEN",
+                    f"Refused by the agent's spend policy: {breach.describe()}.",
+                    breach.details(),
+                )
+        raise AssertionError("every verdict is answered")
 
     def _card_requested(self, call: AgentCall, outcome: CoSignOutcome) -> web.Response:
         return self._json(
@@ -339,28 +328,53 @@ class AgentApi:
     async def _refuse(
         self, request: web.Request, agent: str | None, request_id: str, refused: Refused
     ) -> web.Response:
-        log.info(
-            "agent request refused %s",
-            log_kv(
-                agent=agent or UNAUTHENTICATED,
-                path=request.path,
-                status=refused.status,
-                code=refused.code,
-                request_id=request_id,
-            ),
-        )
-        await self._audit_refusal(request, agent, request_id, refused)
+        if agent is None:
+            self._log_stranger(request, request_id, refused)
+        else:
+            log.info(
+                "agent request refused %s",
+                log_kv(
+                    agent=agent,
+                    path=request.path,
+                    status=refused.status,
+                    code=refused.code,
+                    request_id=request_id,
+                ),
+            )
+            await self._audit_refusal(request, agent, request_id, refused)
         return web.json_response(
             error_body(refused.message, refused.code, request_id, refused.details),
             status=refused.status,
             headers={"X-Request-Id": request_id, **refused.headers},
         )
 
+    def _log_stranger(self, request: web.Request, request_id: str, refused: Refused) -> None:
+        # Never audited: anyone who reaches the port could grow the store without bound.
+        address = client_address(request)
+        untold = self._refusal_log.admit(address)
+        if untold is None:
+            return
+        fields: dict[str, object] = {
+            "agent": UNAUTHENTICATED,
+            "client": address,
+            "path": request.path,
+            "status": refused.status,
+            "code": refused.code,
+            "request_id": request_id,
+        }
+        if untold:
+            fields["suppressed"] = untold  # lines about this address left out since its last
+        log.info("agent request refused %s", log_kv(**fields))
+
     async def _audit_refusal(
         self, request: web.Request, agent: str | None, request_id: str, refused: Refused
     ) -> None:
+        if agent is None:
+            return  # a stranger's refusal is only logged, sampled (`_log_stranger`)
         if refused.details.get("source") == "opentrain":
             return  # bot.cosign audited OpenTrain's refusal, with the request's terms
+        if refused.details.get("reason") == "policy_denied":
+            return  # bot.agent_gate audited it, with the rule and the amounts
         details: dict[str, Any] = {
             "door": "agent_api",
             "method": request.method,
@@ -374,7 +388,7 @@ class AgentApi:
         entry = AuditEntry(
             at=self._services.clock.now(),
             action="refused",
-            actor=f"agent:{agent or UNAUTHENTICATED}",
+            actor=f"agent:{agent}",
             details=details,
         )
         try:
@@ -398,4 +412,5 @@ def install(app: web.Application, services: Services) -> None:
     app.router.add_post(f"{PREFIX}/end", api.endpoint(api.end))
     app.router.add_post(f"{PREFIX}/approvals", api.endpoint(api.hand_over))
     app.router.add_get(f"{PREFIX}/approvals/{{approval_id}}", api.endpoint(api.get_approval))
+    app.router.add_get(f"{PREFIX}/requests/{{request_id}}", api.endpoint(api.get_request))
     app.router.add_get(f"{PREFIX}/openapi.json", openapi)

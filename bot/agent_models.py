@@ -28,9 +28,9 @@ from pydantic import (
     WithJsonSchema,
 )
 from pydantic.alias_generators import to_camel
-from pydantic.json_schema import models_json_schema
 
-from bot.approvals import TrackedApproval, TrackedStatus, parse_amount
+from bot.agent_asks import PolicyRequest
+from bot.approvals import TrackedApproval, TrackedStatus, parse_amount, usd_text
 from bot.cards import approval_link_allowed
 from bot.cosign import CardPlacement
 from bot.forms import MAX_DESCRIPTION, MAX_NAME
@@ -260,6 +260,62 @@ class ContractEndedResponse(ResponseModel):
     contract_id: str
 
 
+class PolicyView(ResponseModel):
+    """The spend-policy rule a request exceeds, with the numbers (USD strings, exact cents)."""
+
+    rule: str = Field(description="maxPerRequestUsd | maxPerDayUsd | maxPerWeekUsd")
+    limit_usd: str | None = None
+    used_usd: str | None = None
+    requested_usd: str | None = Field(
+        default=None, description="Null when the bot cannot know it (a handed-over hire)."
+    )
+
+
+class PolicyRequestResponse(ResponseModel):
+    """202 when a request over a limit waits for an admin; 200 from GET /requests/{id}."""
+
+    request_id: str
+    status: Literal["awaiting_policy_approval", "allowed", "refused", "expired"]
+    type: str = Field(description="hire | fund | payout | end")
+    what: str = Field(description="The request in words, as the admin sees it.")
+    policy: PolicyView
+    created_at: AwareDatetime
+    expires_at: AwareDatetime = Field(description="Refused if no admin answers by then (24 h).")
+    decided_at: AwareDatetime | None = None
+    approval: ApprovalResponse | None = Field(
+        default=None, description="Once allowed: the co-sign request it became."
+    )
+    ended: bool = Field(
+        default=False, description="Once allowed: the contract held no escrow and ended at once."
+    )
+    error: dict[str, Any] | None = Field(
+        default=None, description="Once allowed: OpenTrain refused the request (code, reason)."
+    )
+
+
+def policy_request_response(
+    request: PolicyRequest, approval: ApprovalResponse | None
+) -> PolicyRequestResponse:
+    return PolicyRequestResponse(
+        request_id=request.request_id,
+        status=request.status,
+        type=request.type,
+        what=request.what,
+        policy=PolicyView(
+            rule=request.rule,
+            limit_usd=usd_text(request.limit_usd),
+            used_usd=usd_text(request.used_usd),
+            requested_usd=usd_text(request.requested_usd),
+        ),
+        created_at=request.created_at,
+        expires_at=request.expires_at,
+        decided_at=request.decided_at,
+        approval=approval,
+        ended=request.contract_ended,
+        error=request.error,
+    )
+
+
 class ErrorResponse(ResponseModel):
     """Every error, shaped like OpenTrain's envelope; OpenTrain's own errors pass through."""
 
@@ -343,106 +399,3 @@ def error_body(
     """The error envelope as JSON-ready data (also used by the webhook receiver)."""
     envelope = ErrorResponse(error=message, code=code, request_id=request_id, details=details or {})
     return envelope.model_dump(mode="json", by_alias=True)
-
-
-# --- OpenAPI ------------------------------------------------------------------------------
-
-SCHEMA_REF = "#/components/schemas/{model}"
-
-REQUESTS: dict[str, type[BaseModel]] = {
-    "hire": HireRequest,
-    "fund": MilestoneRequest,
-    "payout": MilestoneRequest,
-    "end": EndRequest,
-    "approvals": HandOverRequest,
-}
-SUMMARIES = {
-    "hire": "Hire from a proposal (co-signed): OpenTrain call, card, tracking",
-    "fund": "Fund a milestone (co-signed)",
-    "payout": "Release a funded milestone (co-signed)",
-    "end": "End a contract (co-signed when it holds escrow, else ends at once)",
-    "approvals": "Hand over an approval the agent created itself (re-read by id)",
-}
-ERRORS = {
-    "400": "Invalid body: unknown field, bad amount, date in the past, …",
-    "401": "Missing or wrong bearer token; nothing was done",
-    "413": "Body over 64 KiB",
-}
-PASSED_THROUGH = "OpenTrain refused (status, code and details passed through)"
-
-
-def openapi_document() -> dict[str, Any]:
-    """The API's OpenAPI 3.1 document, generated from the models above."""
-    models: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
-        *((model, "validation") for model in dict.fromkeys(REQUESTS.values())),
-        (ApprovalResponse, "serialization"),
-        (ContractEndedResponse, "serialization"),
-        (ErrorResponse, "serialization"),
-    ]
-    _, schemas = models_json_schema(models, by_alias=True, ref_template=SCHEMA_REF)
-
-    def ref(model: type[BaseModel]) -> dict[str, Any]:
-        return {
-            "content": {
-                "application/json": {"schema": {"$ref": SCHEMA_REF.format(model=model.__name__)}}
-            }
-        }
-
-    def error(description: str) -> dict[str, Any]:
-        return {"description": description, **ref(ErrorResponse)}
-
-    paths: dict[str, Any] = {}
-    for name, request in REQUESTS.items():
-        responses: dict[str, Any] = {
-            "202": {
-                "description": "A card was requested; the approval is tracked",
-                **ref(ApprovalResponse),
-            },
-            **{status: error(text) for status, text in ERRORS.items()},
-            "4XX": error(PASSED_THROUGH),
-            "5XX": error("OpenTrain unreachable or failing (502/503), or a bot error (500)"),
-        }
-        if name == "end":
-            responses["200"] = {
-                "description": "Ended at once (nothing funded)",
-                **ref(ContractEndedResponse),
-            }
-        paths[f"/agent/v1/{name}"] = {
-            "post": {
-                "operationId": name,
-                "summary": SUMMARIES[name],
-                "requestBody": {"required": True, **ref(request)},
-                "responses": responses,
-            }
-        }
-    paths["/agent/v1/approvals/{approvalId}"] = {
-        "get": {
-            "operationId": "getApproval",
-            "summary": "The tracked status, outcome and card of an approval",
-            "parameters": [
-                {"name": "approvalId", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-            "responses": {
-                "200": {"description": "Tracked by the bot", **ref(ApprovalResponse)},
-                "401": error(ERRORS["401"]),
-                "404": error("The bot does not track this approval"),
-            },
-        }
-    }
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "OpenTrain co-sign bot — agent API",
-            "version": "1",
-            "description": (
-                "Ask for OpenTrain co-signs through the bot: it makes the call with its own "
-                "token, posts the approval card in Slack and tracks the outcome."
-            ),
-        },
-        "paths": paths,
-        "components": {
-            "schemas": schemas["$defs"],
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-        "security": [{"bearer": []}],
-    }

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -19,7 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
-from bot.access import Access
+from bot.agent_gate import AgentGate
 from bot.approvers import Approvers
 from bot.clock import Clock, make_clock
 from bot.config import Settings
@@ -30,17 +29,22 @@ from bot.notifier import Notifier
 from bot.opentrain import OpenTrainClient
 from bot.pacing import SlackPacer
 from bot.people import People
+from bot.policy import load_policy
+from bot.policy_requests import PolicyRequests
 from bot.reminders import Reminders
+from bot.roles import InstalledWorkspace, Roles
 from bot.routing import Router
 from bot.scheduler import (
     DIGEST_JOB,
     DUE_JOB,
     FEED_JOB,
     OUTBOX_JOB,
+    POLICY_JOB,
     REMINDER_JOB,
     Scheduler,
 )
 from bot.services import Services
+from bot.spend import Spending
 from bot.store import Store, StoreUnavailable, open_store
 from bot.tracker import Tracker
 from bot.web import build_web_app
@@ -85,7 +89,14 @@ async def build_services(
     router = Router(store, settings.default_channel)
 
     people = People(slack)
-    approvers = Approvers(store, clock, people)
+    roles = Roles(
+        settings=settings,
+        people=people,
+        store=store,
+        clock=clock,
+        workspace=InstalledWorkspace(slack, settings.slack_team_id),
+    )
+    approvers = Approvers(store, clock, people, admins=roles.admin_ids)
     home = Home(
         store=store,
         clock=clock,
@@ -100,7 +111,7 @@ async def build_services(
         owner=owner,
         opentrain_host=settings.opentrain_host,
         pacer=SlackPacer(settings.slack_rate_limit_scale),
-        approvers=approvers.for_channel,
+        approvers=approvers.expected,
         home_views=home.views_for_approval,
     )
     tracker = Tracker(
@@ -120,15 +131,6 @@ async def build_services(
         clock=clock,
     )
 
-    async def group_members(group_id: str) -> list[str]:
-        try:
-            response = await slack.usergroups_users_list(usergroup=group_id)
-        except SlackApiError:
-            return []
-        users: list[str] = response.get("users", [])
-        return [str(user) for user in users]
-
-    access = Access(settings.allowed_requesters, group_members, store, clock)
     reminders = Reminders(
         store=store,
         clock=clock,
@@ -136,6 +138,24 @@ async def build_services(
         approvers=approvers,
         people=people,
         on_effects=lambda: scheduler.kick(OUTBOX_JOB),
+    )
+    spending = Spending(store=store, clock=clock, opentrain=opentrain)
+    policy = load_policy(settings.agent_policy_file, settings.agent_tokens)
+    gate = AgentGate(
+        policy=policy,
+        spending=spending,
+        requests=PolicyRequests(
+            store=store,
+            clock=clock,
+            cosign=cosign,
+            spending=spending,
+            policy=policy,
+            channel=settings.policy_channel or settings.default_channel,
+            on_effects=lambda: scheduler.kick(OUTBOX_JOB),
+        ),
+        cosign=cosign,
+        store=store,
+        clock=clock,
     )
     return Services(
         settings=settings,
@@ -148,10 +168,12 @@ async def build_services(
         cosign=cosign,
         router=router,
         scheduler=scheduler,
-        access=access,
+        roles=roles,
+        people=people,
         approvers=approvers,
         reminders=reminders,
         home=home,
+        gate=gate,
         owner=owner,
     )
 
@@ -165,6 +187,7 @@ def schedule(services: Services) -> None:
     services.scheduler.every(OUTBOX_JOB, outbox_interval, services.notifier.drain)
     reminder_interval = timedelta(seconds=services.settings.reminder_interval_seconds)
     services.scheduler.every(REMINDER_JOB, reminder_interval, services.reminders.tick)
+    services.scheduler.every(POLICY_JOB, reminder_interval, services.gate.requests.expire_due)
     settings = services.settings
     if settings.digest_channel and settings.digest_time is not None:
         digest = Digest(

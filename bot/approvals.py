@@ -6,14 +6,15 @@ Pure data and pure functions — no I/O. Imports only OpenTrain's wire models
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from bot.opentrain.models import Approval, ApprovalStatus, ApprovalType
+from bot.opentrain.models import Approval, ApprovalStatus, ApprovalType, Contract, Milestone
 
 # Re-exported: the domain speaks of hire terms too; the cost of a hire is `hire_cost(terms.amount)`.
 from bot.opentrain.models import HireTerms as HireTerms
@@ -40,21 +41,50 @@ def hire_cost(amount: Decimal) -> HireCost:
     return HireCost(amount, fee, CONTRACT_INITIATION_FEE, amount + fee + CONTRACT_INITIATION_FEE)
 
 
+# What a person types for dollars: ASCII digits, commas only between thousands, cents after a dot.
+# A leading minus is matched only to answer "more than $0" rather than "not an amount".
+AMOUNT = re.compile(
+    r"(?P<minus>-)?\$?(?P<dollars>[1-9][0-9]{0,2}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<cents>[0-9]+))?"
+)
+# The European way to write 1.50 or 1,234.56: "1,50", "1,5", "1.234,56".
+EUROPEAN_AMOUNT = re.compile(
+    r"\$?(?P<dollars>[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+),(?P<cents>[0-9]{1,2})"
+)
+
+
 def parse_amount(text: str, maximum: Decimal) -> Decimal:
-    """A USD amount as a person types it ("450", "$1,250.50"); ValueError says what is wrong."""
-    cleaned = text.strip().removeprefix("$").replace(",", "")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(f"“{text}” is not an amount — type dollars like 450 or 450.50") from None
-    if not amount.is_finite() or amount <= 0:
+    """A USD amount as a person types it ("450", "$1,250.50"); ValueError says what is wrong.
+
+    Accepted: an optional `$`, ASCII digits either ungrouped or with commas between groups
+    of three (`1,500`), and an optional dot with one or two digits of cents. Anything else
+    is refused rather than guessed at — above all a decimal comma (`1,50`), which read
+    as a thousands separator would multiply money by 100. So are exponents (`1E+3` is
+    how a JSON number can arrive), signs, spaces inside and other digit systems.
+    """
+    typed = text.strip()
+    shown = typed if len(typed) <= 40 else typed[:39] + "…"  # it is quoted back
+    if european := EUROPEAN_AMOUNT.fullmatch(typed):
+        meant = Decimal(f"{european['dollars'].replace('.', '')}.{european['cents']}")
+        raise ValueError(
+            f"“{shown}” uses a comma for cents. Did you mean {meant:,.2f}? "
+            "Put a dot before the cents; commas only between thousands"
+        )
+    match = AMOUNT.fullmatch(typed)
+    if match is None:
+        raise ValueError(f"“{shown}” is not an amount — type dollars like 450 or 450.50")
+    if len(match["cents"] or "") > 2:
+        raise ValueError("the amount can have at most two decimals (cents)")
+    amount = Decimal(f"{match['dollars'].replace(',', '')}.{match['cents'] or 0}")
+    if match["minus"] or amount <= 0:
         raise ValueError("the amount must be more than $0")
-    # The maximum first: quantizing an absurdly large number (1e400) raises InvalidOperation.
     if amount > maximum:
         raise ValueError(f"the amount must be at most {format_usd(maximum)}")
-    if amount != amount.quantize(CENT):
-        raise ValueError("the amount can have at most two decimals (cents)")
     return amount.quantize(CENT)
+
+
+def usd_text(amount: Decimal | None) -> str | None:
+    """Exact cents as a JSON-safe string ("1350.00"), for agents and the audit log."""
+    return f"{amount.quantize(CENT, rounding=ROUND_HALF_UP):f}" if amount is not None else None
 
 
 def format_usd(amount: Decimal) -> str:
@@ -62,7 +92,32 @@ def format_usd(amount: Decimal) -> str:
     return f"{sign}${abs(amount).quantize(CENT, rounding=ROUND_HALF_UP):,.2f}"
 
 
+def milestone_amount(milestone: Milestone, contract: Contract) -> Decimal | None:
+    """A milestone's USD amount; for hourly and per-label contracts its volume × the rate."""
+    if milestone.amount_usd is not None:
+        return milestone.amount_usd
+    if milestone.volume is not None and contract.rate_usd is not None:
+        return (milestone.volume * contract.rate_usd).quantize(CENT, rounding=ROUND_HALF_UP)
+    return None
+
+
+def escrow(contract: Contract) -> Decimal:
+    """What a contract holds in escrow: its funded milestones."""
+    funded = (m for m in contract.milestones if m.status == "ACTIVE_FUNDED")
+    return sum((milestone_amount(m, contract) or Decimal(0) for m in funded), Decimal(0))
+
+
 # --- who asked, and what was asked -------------------------------------------
+
+
+class AgentStanding(BaseModel):
+    """An agent's spending over 24 h when it asked, this request included (shown on its card)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    requests: int
+    used_usd: Decimal
+    limit_usd: Decimal | None = None
 
 
 class Requester(BaseModel):
@@ -73,6 +128,7 @@ class Requester(BaseModel):
     kind: Literal["slack", "agent"]
     id: str  # Slack user id, or the agent's configured name
     note: str | None = None
+    standing: AgentStanding | None = None  # agents only
 
 
 class ApprovalDetails(BaseModel):
@@ -191,6 +247,21 @@ def resolve(tracked: TrackedApproval, approval: Approval) -> TrackedApproval:
     )
 
 
+def amount(approval: TrackedApproval) -> Decimal | None:
+    """The milestone amount: the hire terms we sent win over what was read for the card."""
+    if approval.type is ApprovalType.PROPOSAL_HIRE and approval.terms is not None:
+        return approval.terms.amount
+    return approval.details.amount_usd
+
+
+def money_at_stake(approval: TrackedApproval) -> Decimal | None:
+    """What would move if a human confirmed: a hire's total with fees, otherwise the amount."""
+    value = amount(approval)
+    if value is not None and approval.type is ApprovalType.PROPOSAL_HIRE:
+        return hire_cost(value).total
+    return value
+
+
 # --- when to look again -------------------------------------------------------
 
 # Just after expiry a read flips a stale pending approval to `expired` (lazy expiry).
@@ -242,6 +313,9 @@ class EffectKind(StrEnum):
     REQUESTER_DM = "requester_dm"  # DM the requester (expiry, or when the channel is gone)
     REMINDER_DM = "reminder_dm"  # DM one approver before expiry
     REFRESH_HOME = "refresh_home"  # re-publish the Home tab of everyone who sees the approval
+    # Messages about no approval (a policy card): rendered when queued, carried in the payload.
+    POST_MESSAGE = "post_message"  # payload {channel, message}
+    UPDATE_MESSAGE = "update_message"  # payload {channel, post (its POST_MESSAGE id), message}
 
 
 class Effect(BaseModel):

@@ -8,10 +8,11 @@ is expanded to its members only when someone must be reached.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
-from bot.approvals import AuditEntry
+from bot.approvals import AuditEntry, TrackedApproval
 from bot.clock import Clock
 from bot.people import People
 from bot.store import Store
@@ -20,13 +21,25 @@ KEY_PREFIX = "approvers:"
 GLOBAL = "global"
 
 Change = Literal["set", "add", "remove"]
+AdminLookup = Callable[[], Awaitable[list[str]]]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """Who the card names as approvers, and whether its requester is the only one of them."""
+
+    configured: list[str]  # users and groups, as configured for the card's channel
+    requester_alone: bool  # four eyes: then the admins are reminded instead
 
 
 class Approvers:
-    def __init__(self, store: Store, clock: Clock, people: People) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, people: People, admins: AdminLookup | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
         self._people = people
+        self._admins = admins
 
     async def for_channel(self, channel_id: str | None) -> list[str]:
         """User (U…) and group (S…) ids expected to confirm approvals posted in `channel_id`.
@@ -43,6 +56,33 @@ class Approvers:
     async def people_for_channel(self, channel_id: str | None) -> list[str]:
         """The user ids behind `for_channel`, groups expanded (reachable or not)."""
         return await self._people.expand(await self.for_channel(channel_id))
+
+    async def expected(self, approval: TrackedApproval) -> Expected:
+        """What the card of `approval` says about its approvers."""
+        configured = await self.for_channel(approval.channel_id)
+        everyone = await self._people.expand(configured)
+        return Expected(configured, bool(everyone) and not others(everyone, approval))
+
+    async def to_remind(
+        self, approval: TrackedApproval, cache: dict[str | None, list[str]] | None = None
+    ) -> list[str]:
+        """Who is reminded about `approval`: its channel's approvers except whoever asked
+        (four eyes); when that leaves nobody of several, the admins (except whoever asked).
+
+        `cache` keeps one lookup per channel (and of the admins) across one reminder tick.
+        """
+        cache = {} if cache is None else cache
+        channel = approval.channel_id
+        if channel not in cache:
+            cache[channel] = await self.people_for_channel(channel)
+        everyone = cache[channel]
+        reminded = others(everyone, approval)
+        if everyone and not reminded and self._admins is not None:
+            key = "\0admins"  # never a channel id
+            if key not in cache:
+                cache[key] = await self._admins()
+            reminded = others(cache[key], approval)
+        return reminded
 
     async def all(self) -> dict[str, list[str]]:
         """Every configured list by scope ("global" or a channel id)."""
@@ -83,3 +123,11 @@ class Approvers:
 
 def _ids(value: object) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def others(users: Sequence[str], approval: TrackedApproval) -> list[str]:
+    """`users` without the person who asked for `approval` (an agent asks as nobody here)."""
+    requester = approval.requester
+    if requester.kind != "slack":
+        return list(users)
+    return [user for user in users if user != requester.id]

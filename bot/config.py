@@ -6,8 +6,11 @@ so they never show up in a repr, a log line or an error message.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -15,6 +18,12 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.durations import parse_duration
+
+SLACK_MEMBER_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+# Agent names show on cards and in audit entries; shorter tokens and secrets are guessable.
+AGENT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MIN_AGENT_TOKEN_CHARS = 24
+MIN_WEBHOOK_SECRET_CHARS = 16
 
 
 class QuietHours:
@@ -82,6 +91,13 @@ class Settings(BaseSettings):
     default_channel: str | None = None
     agent_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
     allowed_requesters: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Who changes approvers, routes and policies: Slack user / user-group ids; empty means
+    # the workspace's admins and owners (README "Who can do what").
+    admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allow_guests: bool = False  # guests (restricted accounts) may act like members
+    allow_external_users: bool = False  # Slack Connect users of other teams may act
+    agent_policy_file: Path | None = None  # YAML spend policy per agent (bot/policy.py)
+    policy_channel: str | None = None  # where "ask" policy cards go; default DEFAULT_CHANNEL
     reminder_offsets: Annotated[list[timedelta], NoDecode] = Field(
         default_factory=lambda: [timedelta(hours=24), timedelta(hours=2)]
     )
@@ -101,18 +117,70 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         tokens: dict[str, str] = {}
-        for pair in filter(None, (p.strip() for p in value.split(","))):
-            name, sep, token = pair.partition(":")
-            if not sep or not name.strip() or not token.strip():
+        pairs = filter(None, (p.strip() for p in value.split(",")))
+        for position, pair in enumerate(pairs, start=1):
+            name, sep, token = (part.strip() for part in pair.partition(":"))
+            if not sep or not name or not token:
                 raise ValueError("AGENT_TOKENS must look like name:token,name2:token2")
-            tokens[name.strip()] = token.strip()
+            if not AGENT_NAME.fullmatch(name):
+                raise _bad_agent_name(position)
+            if name in tokens:  # a dict would keep only the last one, silently
+                raise ValueError(f'agent "{name}" is named twice')
+            tokens[name] = token
         return tokens
 
-    @field_validator("allowed_requesters", mode="before")
+    @field_validator("agent_tokens")
+    @classmethod
+    def _check_agent_tokens(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        owner_of: dict[str, str] = {}  # token → agent
+        for position, (name, token) in enumerate(value.items(), start=1):
+            if not AGENT_NAME.fullmatch(name):
+                raise _bad_agent_name(position)
+            secret = token.get_secret_value().strip()
+            if len(secret) < MIN_AGENT_TOKEN_CHARS:
+                raise ValueError(
+                    f'agent "{name}": the token must be at least {MIN_AGENT_TOKEN_CHARS} characters'
+                )
+            # One token, two agents: requests would be credited to (and capped as) either one.
+            if secret in owner_of:
+                raise ValueError(
+                    f'agents "{owner_of[secret]}" and "{name}" have the same token; '
+                    "each agent needs its own"
+                )
+            owner_of[secret] = name
+        return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _check_signing_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("is set but empty; set the app's Signing Secret or leave it unset")
+        return value
+
+    @field_validator("ot_webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_WEBHOOK_SECRET_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_WEBHOOK_SECRET_CHARS} characters "
+                "(the whsec_… secret `python -m bot webhooks register` prints)"
+            )
+        return value
+
+    @field_validator("allowed_requesters", "admins", mode="before")
     @classmethod
     def _parse_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("allowed_requesters", "admins")
+    @classmethod
+    def _check_slack_ids(cls, value: list[str]) -> list[str]:
+        # A typo ("ana", "@ana") would silently match nobody: refuse it at startup.
+        for item in value:
+            if not SLACK_MEMBER_ID.match(item):
+                raise ValueError(f"{item!r} is not a Slack user (U…/W…) or user group (S…) id")
         return value
 
     @field_validator("reminder_offsets", mode="before")
@@ -129,11 +197,40 @@ class Settings(BaseSettings):
         QuietHours.parse(value)
         return value
 
-    @field_validator("ot_api_base_url", "slack_api_url")
+    @field_validator("slack_api_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("ot_api_base_url")
+    @classmethod
+    def _check_opentrain_url(cls, value: str) -> str:
+        # The bot sends its OpenTrain token here, and shows approval links only on this host.
+        # Problems are described, never quoted: a mistyped URL may hold a password.
+        if any(not 0x21 <= ord(char) <= 0x7E for char in value):
+            raise ValueError("must be a URL without spaces or control characters")
+        try:
+            parts = urlsplit(value)
+            _ = parts.port  # raises ValueError for a malformed port
+        except ValueError:
+            raise ValueError("is not a valid URL") from None
+        if parts.netloc.endswith(":"):  # an empty port: links would never match the host
+            raise ValueError("is not a valid URL")
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an origin such as https://app.opentrain.ai")
+        if "@" in parts.netloc:
+            raise ValueError("must not contain a user name or password")
+        if scheme == "http" and not _is_loopback(parts.hostname):
+            raise ValueError("must use https:// (http:// only on localhost, 127.x.y.z or [::1])")
+        if parts.path not in ("", "/"):
+            raise ValueError(
+                "must be the origin only, without a path (the bot adds /api/public/v1)"
+            )
+        if "?" in value or "#" in value:
+            raise ValueError("must not have a query (?…) or fragment (#…)")
         return value
 
     @property
@@ -165,3 +262,20 @@ class Settings(BaseSettings):
     def opentrain_host(self) -> str:
         """The only host whose approval links the bot will ever show (anti-phishing)."""
         return urlsplit(self.ot_api_base_url).netloc.lower()
+
+
+def _bad_agent_name(position: int) -> ValueError:
+    # The name is not quoted: a mistyped entry may hold (part of) a token.
+    return ValueError(
+        f"agent #{position}: a name may only use letters, digits, _ and - (at most 64 characters)"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    """localhost, 127.x.y.z or ::1: where plain http never leaves the machine (simulators)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
+    except ValueError:
+        return False

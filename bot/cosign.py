@@ -16,7 +16,6 @@ import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TypeVar
 
 from bot.approvals import (
@@ -26,6 +25,8 @@ from bot.approvals import (
     HireTerms,
     Requester,
     TrackedApproval,
+    escrow,
+    milestone_amount,
 )
 from bot.clock import Clock
 from bot.explain import NotPossible
@@ -145,12 +146,20 @@ class CoSign:
         return await self._adopt_with_contract(result, requester, channel_id)
 
     async def track(
-        self, approval_id: str, *, requester: Requester, channel_id: str | None
+        self,
+        approval_id: str,
+        *,
+        requester: Requester,
+        channel_id: str | None,
+        just_read: Approval | None = None,
     ) -> CoSignOutcome:
-        """Adopt an approval created elsewhere; always re-read from OpenTrain by id."""
-        approval = await self._asked(
-            requester, "track", self._opentrain.get_approval(approval_id), approval_id=approval_id
-        )
+        """Adopt an approval created elsewhere; always read from OpenTrain by id.
+
+        `just_read`: the approval as this request already read it by id (the agent
+        spend policy's quote), so it is not read twice.
+        """
+        read = self._opentrain.get_approval(approval_id) if just_read is None else _now(just_read)
+        approval = await self._asked(requester, "track", read, approval_id=approval_id)
         if approval.type is ApprovalType.PROPOSAL_HIRE:
             details = await self._hire_details(approval, None)
         else:
@@ -326,24 +335,20 @@ def contract_details(contract: Contract, approval: Approval) -> ApprovalDetails:
     """What a fund/payout/end card shows, from the contract OpenTrain returned."""
     freelancer = contract.freelancer.display_name if contract.freelancer else None
     if approval.type is ApprovalType.CONTRACT_END:
-        escrow = sum(
-            (
-                m.amount_usd or Decimal(0)
-                for m in contract.milestones
-                if m.status == "ACTIVE_FUNDED"
-            ),
-            Decimal(0),
-        )
         return ApprovalDetails(
-            contract_title=contract.title, freelancer_name=freelancer, amount_usd=escrow
+            contract_title=contract.title, freelancer_name=freelancer, amount_usd=escrow(contract)
         )
     milestone = next((m for m in contract.milestones if m.id == approval.milestone_id), None)
     return ApprovalDetails(
         contract_title=contract.title,
         freelancer_name=freelancer,
         milestone_name=milestone.name if milestone else None,
-        amount_usd=milestone.amount_usd if milestone else None,
+        amount_usd=milestone_amount(milestone, contract) if milestone else None,
     )
+
+
+async def _now(value: T) -> T:
+    return value
 
 
 def _draft_fresh(stored: object, now: datetime) -> bool:

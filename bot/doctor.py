@@ -30,6 +30,7 @@ from bot.cards.links import safe_link
 from bot.config import Settings
 from bot.logs import redact
 from bot.opentrain import Forbidden, OpenTrainClient, OpenTrainError, Unauthorized
+from bot.policy import BUILT_IN, PolicyError, load_policy
 from bot.routing import INVITE, describe_key
 from bot.store import Store, StoreUnavailable, open_store
 
@@ -109,7 +110,22 @@ def settings_checks(settings: Settings, mode: Mode) -> list[Check]:
             )
         )
     checks += _default_channel(settings)
+    checks.append(_spend_policy(settings))
     return checks
+
+
+def _spend_policy(settings: Settings) -> Check:
+    """AGENT_POLICY_FILE reads and validates (the bot refuses to start otherwise)."""
+    name = "Agent spend policy"
+    try:
+        policy = load_policy(settings.agent_policy_file, settings.agent_tokens)
+    except PolicyError as exc:
+        return Check(name, False, str(exc), 'Fix the file; README "Who can do what" shows one.')
+    if policy.source is None:
+        limits = "; ".join(BUILT_IN.describe()[:3])
+        return Check(name, True, f"built-in default for every agent ({limits})")
+    named = ", ".join(policy.named_agents) or "no agent of its own"
+    return Check(name, True, f"{policy.source}: a default and limits for {named}")
 
 
 def _token(name: str, value: SecretStr | None, prefix: str, fix: str) -> Check:
@@ -122,12 +138,15 @@ def _token(name: str, value: SecretStr | None, prefix: str, fix: str) -> Check:
 
 def _opentrain_url(url: str) -> Check:
     # The card's own rule for links (plain http only on localhost, where the sandbox runs).
+    # Settings already refused any other form; this catches http on another loopback
+    # address (127.0.0.2, [::1]), which Settings allow but cards do not link to.
     if safe_link(url) is not None:
         return Check("OT_API_BASE_URL", True, url)
     return Check(
         "OT_API_BASE_URL",
         False,
-        f"{url} is not https, so approval links on it would be refused",
+        f"{url} is not https (cards link plain http only on localhost and 127.0.0.1), "
+        "so approval links on it would be refused",
         "Use https://app.opentrain.ai (the default) or your OpenTrain origin over https.",
     )
 

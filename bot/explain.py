@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.access import AccessDenied
 from bot.durations import humanize
 from bot.opentrain import OpenTrainError, OpenTrainUnavailable
 from bot.parsing import UsageError
+from bot.roles import AccessDenied
 from bot.store import StoreUnavailable
 
 SCOPE_HELP = (
@@ -45,6 +45,7 @@ class Explanation:
     link_url: str | None = None
     request_id: str | None = None
     hire_anyway: bool = False  # offer to resend the same hire with confirmNotFitOverride
+    who_can: tuple[str, ...] = ()  # Slack user / group ids named after the text (refusals)
 
 
 REASONS = {
@@ -80,7 +81,9 @@ def explain(error: BaseException) -> Explanation:
         )
     if isinstance(error, OpenTrainError):
         return _opentrain(error)
-    if isinstance(error, AccessDenied | NotPossible):
+    if isinstance(error, AccessDenied):
+        return Explanation(str(error), who_can=error.who_can)
+    if isinstance(error, NotPossible):
         return Explanation(str(error))
     if isinstance(error, StoreUnavailable):
         # An outage, not a bug; its cause (a locked file, Redis down) is for the logs.

@@ -92,7 +92,7 @@ class Home:
                 if asked or approver:
                     outcomes.append(approval)
                 continue
-            if approver:
+            if approver and not asked:  # four eyes: your own request waits on others
                 waiting.append(approval)
             if asked:
                 requested.append(approval)

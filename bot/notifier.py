@@ -35,6 +35,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot import cards
 from bot.approvals import AuditEntry, Effect, EffectKind, TrackedApproval, effect
+from bot.approvers import Expected
 from bot.clock import Clock
 from bot.logs import log_kv
 from bot.pacing import SlackPacer
@@ -86,6 +87,8 @@ UNDELIVERABLE = frozenset(
 # Within a channel the card comes first and tells the truth before its thread does.
 KIND_ORDER = [
     EffectKind.POST_CARD,
+    EffectKind.POST_MESSAGE,
+    EffectKind.UPDATE_MESSAGE,
     EffectKind.UPDATE_CARD,
     EffectKind.OUTCOME_REPLY,
     EffectKind.REQUESTER_DM,
@@ -93,7 +96,7 @@ KIND_ORDER = [
     EffectKind.REFRESH_HOME,
 ]
 
-ApproversLookup = Callable[[str | None], Awaitable[list[str]]]
+ApproversLookup = Callable[[TrackedApproval], Awaitable[Expected]]
 # A fresh Home tab, as (user id, view) pairs, for everyone who sees an approval, except
 # the users named (their tabs already show it).
 HomeViews = Callable[[TrackedApproval, Set[str]], Awaitable[list[tuple[str, View]]]]
@@ -144,6 +147,15 @@ class Notifier:
         self._landed: dict[str, asyncio.Event] = {}  # only effects someone waits for
         # user → when the listing behind the last Home tab published here began (monotonic)
         self._home_listed: dict[str, float] = {}
+        self._slack_failing = False  # the last delivery call got no answer or a 5xx (/healthz)
+
+    @property
+    def slack_failing(self) -> bool:
+        """Whether this process's last Slack delivery call failed (network error or 5xx).
+
+        Cleared by the next call Slack answers; no call is made to find out.
+        """
+        return self._slack_failing
 
     # --- draining -------------------------------------------------------------
     async def drain(self) -> int:
@@ -178,6 +190,8 @@ class Notifier:
     async def _lane_of(self, item: Effect) -> str:
         if item.kind in (EffectKind.REQUESTER_DM, EffectKind.REMINDER_DM):
             return f"dm:{item.payload.get('user', item.approval_id)}"
+        if item.kind in (EffectKind.POST_MESSAGE, EffectKind.UPDATE_MESSAGE):
+            return f"channel:{item.payload.get('channel')}"
         approval = await self._store.get_approval(item.approval_id)
         return f"channel:{approval.channel_id if approval else None}"
 
@@ -369,6 +383,10 @@ class Notifier:
 
     # --- delivering -------------------------------------------------------------
     async def _deliver(self, item: Effect, claimed_at: float) -> dict[str, Any] | None:
+        if item.kind is EffectKind.POST_MESSAGE:
+            return await self._post_message(item)
+        if item.kind is EffectKind.UPDATE_MESSAGE:
+            return await self._update_message(item)
         approval = await self._store.get_approval(item.approval_id)
         if approval is None:
             return {"skipped": "approval unknown"}
@@ -399,17 +417,49 @@ class Notifier:
         channel = approval.channel_id
         ts = await self._already_posted(item, channel, thread_ts=None)
         if ts is None:
-            card = cards.approval_card(
-                approval,
-                now=self._clock.now(),
-                opentrain_host=self._opentrain_host,
-                approvers=await self._approvers(channel),
-            )
+            card = await self._card(approval)
             ts = await self._post(item, channel, card)
         permalink = await self._permalink(channel, ts)
         await self._record_card(approval.approval_id, channel, ts, permalink)
         await self._audit(item, "card_posted", channel=channel, ts=ts)
         return {"channel": channel, "ts": ts, "permalink": permalink}
+
+    async def _post_message(self, item: Effect) -> dict[str, Any]:
+        """A message rendered when it was queued (a policy card), posted once."""
+        channel = str(item.payload["channel"])
+        ts = await self._already_posted(item, channel, thread_ts=None)
+        if ts is None:
+            ts = await self._post_kwargs(item, channel, dict(item.payload["message"]))
+        permalink = await self._permalink(channel, ts)
+        return {"channel": channel, "ts": ts, "permalink": permalink}
+
+    async def _update_message(self, item: Effect) -> dict[str, Any]:
+        """Replace a message queued by POST_MESSAGE with this effect's rendering."""
+        posted = await self._store.get_effect(str(item.payload["post"]))
+        if posted is not None and not posted.done:
+            raise NotYet
+        result = (posted.result if posted else None) or {}
+        if not result.get("ts"):
+            raise NoCard(str(result.get("error") or "no_card"))
+        channel, ts = str(result["channel"]), str(result["ts"])
+        message = dict(item.payload["message"])
+        message.pop("metadata", None)  # chat.update keeps the message's own
+        await self._call(
+            "chat.update",
+            channel,
+            lambda: self._outbox_slack.chat_update(channel=channel, ts=ts, **message),
+        )
+        return {"channel": channel, "ts": ts}
+
+    async def _card(self, approval: TrackedApproval) -> cards.SlackMessage:
+        expected = await self._approvers(approval)
+        return cards.approval_card(
+            approval,
+            now=self._clock.now(),
+            opentrain_host=self._opentrain_host,
+            approvers=expected.configured,
+            requester_alone=expected.requester_alone,
+        )
 
     async def _permalink(self, channel: str, ts: str) -> str | None:
         try:
@@ -436,12 +486,7 @@ class Notifier:
 
     async def _update_card(self, approval: TrackedApproval) -> dict[str, Any]:
         channel, ts = await self._card_location(approval)
-        card = cards.approval_card(
-            approval,
-            now=self._clock.now(),
-            opentrain_host=self._opentrain_host,
-            approvers=await self._approvers(channel),
-        )
+        card = await self._card(approval)
         await self._call(
             "chat.update",
             channel,
@@ -505,7 +550,11 @@ class Notifier:
         message: cards.SlackMessage,
         thread_ts: str | None = None,
     ) -> str:
-        kwargs = message.as_kwargs()
+        return await self._post_kwargs(item, channel, message.as_kwargs(), thread_ts)
+
+    async def _post_kwargs(
+        self, item: Effect, channel: str, kwargs: dict[str, Any], thread_ts: str | None = None
+    ) -> str:
         metadata = kwargs.get("metadata") or {"event_type": "opentrain_effect", "event_payload": {}}
         metadata["event_payload"] = {**metadata["event_payload"], EFFECT_METADATA_KEY: item.id}
         kwargs["metadata"] = metadata
@@ -566,12 +615,18 @@ class Notifier:
         """One Web API call in its pacing turn; a 429 holds the method's other callers too."""
         await self._pacer.acquire(method, channel)
         try:
-            return await request()
+            response = await request()
         except SlackApiError as exc:
+            self._slack_failing = exc.response.status_code >= 500  # a 4xx is Slack answering
             retry_after = rate_limit_wait(exc)
             if retry_after is not None:
                 self._pacer.hold(method, channel, retry_after)
             raise
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            self._slack_failing = True
+            raise
+        self._slack_failing = False
+        return response
 
     def _later(self, seconds: float) -> datetime:
         return self._clock.now() + timedelta(seconds=seconds)

@@ -42,6 +42,7 @@ USAGE = {
         "/opentrain route <jobId|hire|fund|payout|end> #channel · route list · route remove <key>"
     ),
     "audit": "/opentrain audit <approvalId>",
+    "policy": "/opentrain policy",
     "help": "/opentrain help",
 }
 
@@ -79,7 +80,7 @@ class Track:
 
 @dataclass(frozen=True)
 class Simple:
-    action: str  # "pending" | "status" | "help"
+    action: str  # "pending" | "status" | "policy" | "help"
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def parse_command(text: str, *, opentrain_host: str, max_amount: Decimal) -> Com
     match verb:
         case "help":
             return Simple("help")
-        case "pending" | "status":
+        case "pending" | "status" | "policy":
             _no_args(verb, args)
             return Simple(verb)
         case "hire":
@@ -288,8 +289,11 @@ def _approvers(args: list[str]) -> Approvers:
     if action == "show":
         if members:
             raise UsageError("`approvers show` takes no mentions.", USAGE["approvers"])
-    elif action in ("add", "remove") and not members:
-        raise UsageError(f"`approvers {action}` needs at least one @mention.", USAGE["approvers"])
+    elif not members:
+        why = " (an empty list would stop every reminder)" if action == "set" else ""
+        raise UsageError(
+            f"`approvers {action}` needs at least one @mention{why}.", USAGE["approvers"]
+        )
     return Approvers(action, scope, tuple(dict.fromkeys(members)))
 
 

@@ -1,8 +1,9 @@
-"""Who people are in Slack, as reminders and the Home tab need it: time zone, reachability, groups.
+"""Who people are in Slack: time zone, reachability, groups, membership and standing.
 
-Reads only (`users.info`, `usergroups.users.list`), cached per user and per
-group for a while: a reminder tick asks about the same approvers every 30 s,
-and a changed time zone or group membership may take that long to show.
+Reads only (`users.info`, `users.list`, `usergroups.users.list`,
+`conversations.members`), cached for a while: a reminder tick asks about the
+same approvers every 30 s, and a changed time zone or group membership may
+take that long to show. Permission checks ask for fresher answers (`max_age`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from bot.logs import log_kv
 log = logging.getLogger(__name__)
 
 CACHE_TTL = timedelta(hours=1)
+# Who is in a channel decides what `/opentrain pending` shows someone: keep it short.
+_MEMBERS_TTL = 60.0
+_ADMINS_KEY = "workspace-admins"  # cached beside the user groups
 # users.info answers these for someone who is not (or no longer) a person we can DM.
 _NO_SUCH_USER = frozenset({"user_not_found", "user_not_visible"})
 
@@ -32,6 +36,10 @@ class Person:
     tz_name: str | None = None
     deleted: bool = False
     is_bot: bool = False
+    team_id: str | None = None  # their home team: another one for a Slack Connect user
+    enterprise_id: str | None = None  # their organisation on Enterprise Grid
+    is_admin: bool = False  # workspace admin or owner
+    is_guest: bool = False  # a restricted (multi-channel) or ultra-restricted guest
 
     @property
     def unreachable(self) -> str | None:
@@ -68,14 +76,17 @@ class People:
         self._monotonic = monotonic
         self._people: dict[str, tuple[float, Person]] = {}
         self._groups: dict[str, tuple[float, list[str]]] = {}
+        self._channels: dict[str, tuple[float, frozenset[str]]] = {}
 
-    async def person(self, user_id: str) -> Person:
+    async def person(self, user_id: str, *, max_age: timedelta | None = None) -> Person:
         """Who `user_id` is; a user Slack does not know counts as deactivated.
 
+        `max_age` asks for an answer fresher than the cache's own lifetime.
         Other Slack errors (outages, rate limits) propagate: the caller tries again later.
         """
         cached = self._people.get(user_id)
-        if cached is not None and self._fresh(cached[0]):
+        limit = self._ttl if max_age is None else min(self._ttl, max_age.total_seconds())
+        if cached is not None and self._monotonic() - cached[0] < limit:
             return cached[1]
         try:
             response = await self._slack.users_info(user=user_id)
@@ -84,15 +95,54 @@ class People:
                 raise
             person = Person(user_id, deleted=True)
         else:
-            user = response.get("user") or {}
-            person = Person(
-                user_id,
-                tz_name=user.get("tz") or None,
-                deleted=bool(user.get("deleted")),
-                is_bot=bool(user.get("is_bot")),
-            )
+            person = person_of(response.get("user") or {}, user_id)
         self._people[user_id] = (self._monotonic(), person)
         return person
+
+    async def workspace_admins(self) -> list[str]:
+        """The workspace's admins and owners who are people here (`users.list`), cached."""
+        cached = self._groups.get(_ADMINS_KEY)
+        if cached is not None and self._fresh(cached[0]):
+            return cached[1]
+        admins: list[str] = []
+        cursor: str | None = None
+        while True:
+            response = await self._slack.users_list(limit=200, cursor=cursor)
+            for user in response.get("members") or []:
+                found = person_of(user, str(user.get("id", "")))
+                if found.is_admin and found.unreachable is None and not found.is_guest:
+                    admins.append(found.user_id)
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                break
+        self._groups[_ADMINS_KEY] = (self._monotonic(), admins)
+        return admins
+
+    async def channel_members(self, channel_id: str) -> frozenset[str]:
+        """Who is in a channel; empty when the bot may not see it (fails closed)."""
+        cached = self._channels.get(channel_id)
+        if cached is not None and self._monotonic() - cached[0] < _MEMBERS_TTL:
+            return cached[1]
+        members: set[str] = set()
+        cursor: str | None = None
+        try:
+            while True:
+                response = await self._slack.conversations_members(
+                    channel=channel_id, limit=1000, cursor=cursor
+                )
+                members.update(str(member) for member in response.get("members") or [])
+                cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+                if cursor is None:
+                    break
+        except SlackApiError as exc:
+            log.info(
+                "channel members unreadable %s",
+                log_kv(channel=channel_id, error=exc.response.get("error")),
+            )
+            return frozenset()
+        found = frozenset(members)
+        self._channels[channel_id] = (self._monotonic(), found)
+        return found
 
     async def members(self, group_id: str) -> list[str]:
         """The users in a user group; an unknown group (or an error) counts as empty."""
@@ -122,3 +172,19 @@ class People:
 
     def _fresh(self, stored_at: float) -> bool:
         return self._monotonic() - stored_at < self._ttl
+
+
+def person_of(user: dict[str, object], user_id: str) -> Person:
+    """A `users.info` / `users.list` user object as a Person."""
+    enterprise = user.get("enterprise_user")
+    enterprise_id = enterprise.get("enterprise_id") if isinstance(enterprise, dict) else None
+    return Person(
+        user_id,
+        tz_name=str(user.get("tz") or "") or None,
+        deleted=bool(user.get("deleted")),
+        is_bot=bool(user.get("is_bot")),
+        team_id=str(user.get("team_id") or "") or None,
+        enterprise_id=str(enterprise_id) if enterprise_id else None,
+        is_admin=bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")),
+        is_guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
+    )

@@ -99,10 +99,7 @@ class Reminders:
         for approval in pending:
             if now >= approval.expires_at:
                 continue
-            channel = approval.channel_id
-            if channel not in people_by_channel:
-                people_by_channel[channel] = await self._approvers.people_for_channel(channel)
-            for user in people_by_channel[channel]:
+            for user in await self._approvers.to_remind(approval, people_by_channel):
                 snooze = snoozes.get(f"{approval.approval_id}:{user}")
                 try:
                     queued += await self._remind_if_due(approval, user, now, snooze, settled)
@@ -166,7 +163,7 @@ class Reminders:
         approval = await self._store.get_approval(approval_id)
         if approval is None or approval.status is not TrackedStatus.PENDING:
             return RemindNow("not_pending")
-        approvers = await self._approvers.people_for_channel(approval.channel_id)
+        approvers = await self._approvers.to_remind(approval)
         if not approvers:
             return RemindNow("sent")  # nobody to remind; pressing again later must work
         now = self._clock.now()

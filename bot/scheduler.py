@@ -36,6 +36,7 @@ DUE_JOB = "due-checks"
 OUTBOX_JOB = "outbox-drain"
 REMINDER_JOB = "reminders"
 DIGEST_JOB = "digest"
+POLICY_JOB = "policy-requests"  # expire agents' over-limit requests nobody answered
 
 Tick = Callable[[], Awaitable[object]]
 SHUTDOWN_GRACE_SECONDS = 5.0

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access import Access
+from bot.agent_gate import AgentGate
 from bot.approvers import Approvers
 from bot.clock import Clock
 from bot.config import Settings
@@ -14,7 +14,9 @@ from bot.cosign import CoSign
 from bot.home import Home
 from bot.notifier import Notifier
 from bot.opentrain import OpenTrainClient
+from bot.people import People
 from bot.reminders import Reminders
+from bot.roles import Roles
 from bot.routing import Router
 from bot.scheduler import Scheduler
 from bot.store import Store
@@ -33,8 +35,10 @@ class Services:
     cosign: CoSign
     router: Router
     scheduler: Scheduler
-    access: Access
+    roles: Roles
+    people: People
     approvers: Approvers
     reminders: Reminders
     home: Home
+    gate: AgentGate  # the agents' spend policy, before any OpenTrain write
     owner: str  # this process's identity in leases and claims

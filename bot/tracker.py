@@ -211,6 +211,14 @@ class Tracker:
             self._feed_errors = 0
         return leading
 
+    @property
+    def last_feed_poll_failed(self) -> bool:
+        """Whether this process's last feed poll failed (/healthz); False while it does not lead.
+
+        Only the leader polls, so a follower has no news of its own: see `feed_healthy`.
+        """
+        return self._leading and self._feed_errors > 0
+
     async def resign(self) -> None:
         """Give the feed lease up (shutdown), so a standby takes over without waiting the TTL."""
         if self._leading:

@@ -37,13 +37,27 @@ def build_web_app(services: Services, bolt: AsyncApp) -> web.Application:
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(_: web.Request) -> web.Response:
+        # Anyone may ask, so the answer names no path, host or version, and asking costs
+        # no OpenTrain or Slack call: both are judged from what the bot last saw of them.
+        opentrain_ok = not services.tracker.last_feed_poll_failed
         try:
-            store = await services.store.ping()
+            await services.store.ping()
+            # A follower polls nothing itself; the leader records the feed's health.
+            opentrain_ok = opentrain_ok and await services.tracker.feed_healthy()
+            store_ok = True
         except StoreUnavailable as exc:
-            # 503 tells a load balancer to wait; the cause (which may name a path) is logged.
-            log.warning("health check failed %s", log_kv(store=exc))
-            return web.json_response({"ok": False, "store": "unavailable"}, status=503)
-        return web.json_response({"ok": True, "store": store})
+            log.warning("health check failed %s", log_kv(store=exc))  # the cause, for operators
+            store_ok = False
+        health = {
+            "store": store_ok,
+            "opentrain": opentrain_ok,
+            "slack": not services.notifier.slack_failing,
+        }
+        body: dict[str, object] = {"ok": all(health.values())}
+        body |= {name: "ok" if ok else "failing" for name, ok in health.items()}
+        # 503 only for the store: with OpenTrain or Slack down the bot still queues work
+        # and catches up, so a load balancer should keep sending it traffic.
+        return web.json_response(body, status=200 if store_ok else 503)
 
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)

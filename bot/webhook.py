@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from bot.agent_api import Refused, read_body
+from bot.agent_http import Refused, read_body
 from bot.agent_models import error_body
 from bot.logs import log_kv
 from bot.opentrain.webhooks import WebhookSignatureError, verify

@@ -17,7 +17,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.services import Services
-from handlers import actions, commands, events, home, views
+from handlers import actions, commands, events, home, policy, views
 from handlers.replies import error_message
 
 log = logging.getLogger(__name__)
@@ -56,3 +56,4 @@ def register(app: AsyncApp, services: Services) -> None:
     views.register(app, services)
     events.register(app, services)
     home.register(app, services)
+    policy.register(app, services)

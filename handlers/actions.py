@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import cards, forms
 from bot.approvals import Requester, parse_amount
 from bot.explain import NotPossible
+from bot.roles import Actor
 from bot.services import Services
 from handlers import commands
 from handlers.replies import Replier, receipt
@@ -41,18 +42,25 @@ class Click:
     channel_id: str | None
     value: str
     on_private_reply: bool
+    team_id: str | None = None  # the clicking user's own team, as the payload says
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Click:
         action = body["actions"][0]
         channel = (body.get("channel") or {}).get("id")
         container = body.get("container") or {}
+        team = body["user"].get("team_id")
         return cls(
             user_id=str(body["user"]["id"]),
             channel_id=str(channel) if channel else None,
             value=str(action.get("value") or ""),
             on_private_reply=bool(container.get("is_ephemeral")),
+            team_id=str(team) if team else None,
         )
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.user_id, self.team_id)
 
     @property
     def requester(self) -> Requester:
@@ -121,14 +129,14 @@ def _click_listener(services: Services, work: ClickWork) -> Listener:
 
 
 async def _request_again(services: Services, click: Click, reply: Replier) -> None:
-    await services.access.require(click.user_id, "request again")
+    await services.roles.require(click.actor, "request", "request money moves")
     await reply.progress("Asking OpenTrain again with the same terms…")
     outcome = await services.cosign.request_again(click.value, requester=click.requester)
     await reply.send(receipt(services, outcome))
 
 
 async def _hire_anyway(services: Services, click: Click, reply: Replier) -> None:
-    await services.access.require(click.user_id, "hire")
+    await services.roles.require(click.actor, "request", "hire on OpenTrain")
     draft = await services.cosign.load_draft(click.value)
     if draft is None:
         raise NotPossible("That hire request is no longer known; run `/opentrain hire` again.")
@@ -152,7 +160,8 @@ async def _request_payout(services: Services, click: Click, reply: Replier) -> N
 
 
 async def _on_milestone(services: Services, action: str, click: Click, reply: Replier) -> None:
-    await services.access.require(click.user_id, action)
+    what = "fund milestones" if action == "fund" else "release payouts"
+    await services.roles.require(click.actor, "request", what)
     if action == "fund":
         await reply.progress(f"Asking OpenTrain to fund milestone {click.value}…")
         outcome = await services.cosign.fund(
@@ -167,12 +176,13 @@ async def _on_milestone(services: Services, action: str, click: Click, reply: Re
 
 
 async def _end_contract(services: Services, click: Click, reply: Replier) -> None:
-    await services.access.require(click.user_id, "end")
+    await services.roles.require(click.actor, "request", "end contracts")
     await reply.progress(f"Asking OpenTrain to end contract {click.value}…")
     await commands.end_contract(services, click.value, click.requester, click.channel_id, reply)
 
 
 async def _open_contract(services: Services, click: Click, reply: Replier) -> None:
+    await services.roles.require(click.actor, "read", "see contracts")
     contract = await services.opentrain.get_contract(click.value)
     await reply.send(cards.contract_detail(contract))
 
@@ -180,7 +190,7 @@ async def _open_contract(services: Services, click: Click, reply: Replier) -> No
 async def _add_milestone(
     services: Services, click: Click, trigger_id: str, client: AsyncWebClient
 ) -> None:
-    await services.access.require(click.user_id, "milestone")
+    await services.roles.require(click.actor, "request", "add milestones")
     view = commands.milestone_modal(click.value, click.channel_id)
     await commands.open_view(client, trigger_id, view)
 

@@ -1,4 +1,4 @@
-"""`/opentrain approvers …` and `/opentrain audit …` (issue 6)."""
+"""`/opentrain approvers …` and `/opentrain audit …`; roles are checked before (commands.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import cards, parsing
 from bot.approvers import Change
+from bot.roles import Actor
 from bot.services import Services
 
 CHANGES: dict[str, Change] = {"set": "set", "add": "add", "remove": "remove"}
@@ -30,6 +31,12 @@ async def approvers_command(
 async def audit_command(
     services: Services, parsed: parsing.Audit, user_id: str, respond: AsyncRespond
 ) -> None:
-    """One approval's history, oldest first."""
+    """One approval's history, oldest first; someone who is not an admin sees only the
+    history of approvals carded in channels they are in (as with `pending`)."""
     entries = await services.store.read_audit(approval_id=parsed.approval_id)
+    if entries and not await services.roles.is_admin(Actor(user_id)):
+        approval = await services.store.get_approval(parsed.approval_id)
+        channel = approval.channel_id if approval else None
+        if channel is None or user_id not in await services.people.channel_members(channel):
+            entries = []
     await respond(**cards.audit_view(parsed.approval_id, entries).as_kwargs())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, assert_never
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -25,8 +25,10 @@ from bot.approvals import Requester, TrackedStatus
 from bot.doctor import opentrain_checks
 from bot.explain import NotPossible
 from bot.opentrain import ContractEnded
+from bot.roles import Actor, Need
 from bot.services import Services
 from handlers.admin import approvers_command, audit_command
+from handlers.policy import policy_message
 from handlers.replies import Replier, error_message, progress, receipt
 from handlers.routes import route_command
 
@@ -85,22 +87,22 @@ async def dispatch(
     user_id = str(command["user_id"])
     channel_id = str(command["channel_id"])
     requester = Requester(kind="slack", id=user_id)
+    actor = Actor(user_id)
+    needed = required_role(parsed)
+    if needed is not None:
+        await services.roles.require(actor, *needed)
     match parsed:
         case parsing.Simple(action="help"):
             return  # answered in the acknowledgement
         case parsing.Hire():
-            await services.access.require(user_id, "hire")
             await open_view(client, str(command["trigger_id"]), hire_modal(parsed, channel_id))
         case parsing.OnMilestone(action=action, milestone_id=milestone_id):
-            await services.access.require(user_id, action)
             run = services.cosign.fund if action == "fund" else services.cosign.payout
             outcome = await run(milestone_id, requester=requester, channel_id=channel_id)
             await reply.send(receipt(services, outcome))
         case parsing.OnContract(action="end", contract_id=contract_id):
-            await services.access.require(user_id, "end")
             await end_contract(services, contract_id, requester, channel_id, reply)
         case parsing.OnContract(action="milestone", contract_id=contract_id):
-            await services.access.require(user_id, "milestone")
             view = milestone_modal(contract_id, channel_id)
             await open_view(client, str(command["trigger_id"]), view)
         case parsing.OnContract(action="contract", contract_id=contract_id):
@@ -115,7 +117,9 @@ async def dispatch(
             )
             await reply.send(receipt(services, outcome))
         case parsing.Simple(action="pending"):
-            await reply.send(await pending_message(services))
+            await reply.send(await pending_message(services, actor))
+        case parsing.Simple(action="policy"):
+            await reply.send(await policy_message(services))
         case parsing.Simple(action="status"):
             checks = await opentrain_checks(
                 services.opentrain,
@@ -151,8 +155,51 @@ async def end_contract(
         await reply.send(receipt(services, result))
 
 
-async def pending_message(services: Services) -> cards.SlackMessage:
+def required_role(parsed: parsing.Command) -> tuple[Need, str] | None:
+    """The role a command needs, and what it does in words (for a refusal); None: anyone."""
+    match parsed:
+        case parsing.Simple(action="help"):
+            return None
+        case parsing.Hire():
+            return "request", "hire on OpenTrain"
+        case parsing.OnMilestone(action="fund"):
+            return "request", "fund milestones"
+        case parsing.OnMilestone():
+            return "request", "release payouts"
+        case parsing.OnContract(action="end"):
+            return "request", "end contracts"
+        case parsing.OnContract(action="milestone"):
+            return "request", "add milestones"
+        case parsing.OnContract() | parsing.Contracts():
+            return "read", "see contracts"
+        case parsing.Track():
+            return "read", "track approvals"
+        case parsing.Simple(action="status"):
+            return "read", "check the OpenTrain account"
+        case parsing.Simple(action="policy"):
+            return "admin", "see the agents' spend policy"
+        case parsing.Simple():
+            return "read", "see pending approvals"
+        case parsing.Approvers(action="show"):
+            return "read", "see approvers"
+        case parsing.Approvers():
+            return "admin", "change approvers"
+        case parsing.Route(action="list"):
+            return "read", "see routes"
+        case parsing.Route():
+            return "admin", "change routes"
+        case parsing.Audit():
+            return "read", "read the audit trail"
+    assert_never(parsed)
+
+
+async def pending_message(services: Services, actor: Actor) -> cards.SlackMessage:
+    """Pending approvals; someone who is not an admin sees those of their own channels only."""
     pending = await services.store.list_approvals(status=TrackedStatus.PENDING)
+    if not await services.roles.is_admin(actor):
+        channels = {a.channel_id for a in pending if a.channel_id}
+        visible = {c for c in channels if actor.user_id in await services.people.channel_members(c)}
+        pending = [a for a in pending if a.channel_id in visible]
     permalinks = {a.approval_id: a.card_permalink for a in pending if a.card_permalink}
     return cards.pending_list(pending, now=services.clock.now(), permalinks=permalinks)
 

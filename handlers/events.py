@@ -30,6 +30,7 @@ from bot.explain import explain
 from bot.logs import log_kv
 from bot.opentrain import OpenTrainError
 from bot.parsing import approval_id_from_link
+from bot.roles import AccessDenied, Actor
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Paste:
     sharer: str  # Slack user (or bot) id of whoever posted it
     approval_id: str
     unfurl_url: str | None  # set for link_shared: the URL Slack lets us unfurl
+    sharer_team: str | None = None  # the sharer's own team, when the event says it
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -69,6 +71,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 sharer=str(event.get("user", "")),
                 approval_id=approval_id,
                 unfurl_url=url,
+                sharer_team=_team(event),
             )
             await answer_paste(services, paste)
 
@@ -88,8 +91,15 @@ def register(app: AsyncApp, services: Services) -> None:
                 sharer=str(event.get("user") or event.get("bot_id") or ""),
                 approval_id=approval_id,
                 unfurl_url=None,
+                sharer_team=_team(event),
             )
             await answer_paste(services, paste)
+
+
+def _team(event: dict[str, Any]) -> str | None:
+    """The posting user's own team: Slack names it in shared channels (`user_team`)."""
+    team = event.get("user_team")
+    return str(team) if team else None
 
 
 def approval_links(urls: Iterable[str], opentrain_host: str) -> Iterator[tuple[str, str]]:
@@ -111,6 +121,8 @@ async def answer_paste(services: Services, paste: Paste) -> None:
     )
     if not first and paste.unfurl_url is None:
         return  # another event for this paste is answering it
+    if not await _may_adopt(services, paste, answer=first):
+        return
     # Whether a card existed before this paste. `outcome.created` cannot tell: the other
     # event of the same paste may adopt the approval first (it unfurls, we answer).
     known_before = first and await services.store.get_approval(paste.approval_id) is not None
@@ -145,6 +157,24 @@ async def answer_paste(services: Services, paste: Paste) -> None:
                 error=exc.response.get("error"),
             ),
         )
+
+
+async def _may_adopt(services: Services, paste: Paste, *, answer: bool) -> bool:
+    """Whether the sharer may have the bot track a pasted approval (requesters and admins).
+
+    A refused person is told privately, once per paste; nothing is read from OpenTrain.
+    """
+    try:
+        await services.roles.require(
+            Actor(paste.sharer, paste.sharer_team), "read", "have the bot track approvals"
+        )
+    except AccessDenied as refused:
+        if answer and paste.sharer.startswith(("U", "W")):
+            await services.notifier.ephemeral(
+                paste.channel, paste.sharer, cards.explanation_message(explain(refused))
+            )
+        return False
+    return True
 
 
 async def _adopt(services: Services, paste: Paste, *, answer: bool) -> CoSignOutcome | None:

@@ -13,6 +13,7 @@ from bot import cards
 from bot.cards import ActionId
 from bot.reminder_times import Reminder
 from bot.reminders import SNOOZE_FOR, RemindNow, Snoozed
+from bot.roles import Actor
 from bot.services import Services
 from handlers.replies import Replier
 
@@ -36,6 +37,8 @@ def register(app: AsyncApp, services: Services) -> None:
         reply = Replier(respond, replace=False)
 
         async def remind() -> None:
+            actor = Actor(user_id, body["user"].get("team_id"))
+            await services.roles.require(actor, "read", "remind approvers")
             done = await services.reminders.remind_now(approval_id, by_user=user_id)
             await reply.send(remind_answer(done))
 

@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import cards
-from bot.access import AccessDenied
 from bot.cosign import CoSignOutcome
 from bot.explain import NotPossible, explain
 from bot.logs import log_kv
 from bot.opentrain import OpenTrainError
 from bot.parsing import UsageError
+from bot.roles import AccessDenied
 from bot.services import Services
 
 log = logging.getLogger(__name__)

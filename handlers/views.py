@@ -20,6 +20,7 @@ from bot import cards, forms
 from bot.approvals import HireTerms, Requester
 from bot.explain import NotPossible
 from bot.opentrain import OpenTrainError, OpenTrainUnavailable
+from bot.roles import Actor
 from bot.services import Services
 from handlers.replies import error_message, progress, receipt, with_progress
 
@@ -32,17 +33,24 @@ class Submission:
     channel_id: str | None  # where the command was typed (from the modal's private_metadata)
     meta: dict[str, Any]
     values: forms.Values
+    team_id: str | None = None  # the submitting user's own team, as the payload says
 
     @classmethod
     def of(cls, body: dict[str, Any], view: dict[str, Any]) -> Submission:
         meta = json.loads(view.get("private_metadata") or "{}")
         channel = meta.get("channelId")
+        team = body["user"].get("team_id")
         return cls(
             user_id=str(body["user"]["id"]),
             channel_id=str(channel) if channel else None,
             meta=meta,
             values=view["state"]["values"],
+            team_id=str(team) if team else None,
         )
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.user_id, self.team_id)
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -95,7 +103,7 @@ def register(app: AsyncApp, services: Services) -> None:
 async def _hire(
     services: Services, submission: Submission, proposal_id: str, terms: HireTerms
 ) -> None:
-    await services.access.require(submission.user_id, "hire")
+    await services.roles.require(submission.actor, "request", "hire on OpenTrain")
     outcome = await with_progress(
         services.cosign.hire(
             proposal_id,
@@ -137,7 +145,7 @@ async def _hire_failed(
 async def _create_milestone(
     services: Services, submission: Submission, contract_id: str, draft: forms.MilestoneDraft
 ) -> cards.SlackMessage:
-    await services.access.require(submission.user_id, "milestone")
+    await services.roles.require(submission.actor, "request", "add milestones")
     try:
         milestone = await with_progress(
             services.opentrain.create_milestone(

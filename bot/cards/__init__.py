@@ -20,6 +20,7 @@ from bot.cards.home import home_view
 from bot.cards.ids import (
     APPROVAL_EVENT_TYPE,
     OUTCOME_EVENT_TYPE,
+    POLICY_EVENT_TYPE,
     REMINDER_EVENT_TYPE,
     REQUESTER_DM_EVENT_TYPE,
     ActionId,
@@ -38,6 +39,7 @@ __all__ = [
     "APPROVAL_EVENT_TYPE",
     "MAX_LISTED",
     "OUTCOME_EVENT_TYPE",
+    "POLICY_EVENT_TYPE",
     "REMINDER_EVENT_TYPE",
     "REQUESTER_DM_EVENT_TYPE",
     "ActionId",

@@ -58,10 +58,15 @@ def approval_card(
     now: datetime,
     opentrain_host: str,
     approvers: Sequence[str] = (),
+    requester_alone: bool = False,
     card_permalink: str | None = None,
 ) -> SlackMessage:
-    """The card in the channel: what is asked, what it costs, who asked, and where it stands."""
-    blocks = _card_body(approval, now=now, approvers=approvers)
+    """The card in the channel: what is asked, what it costs, who asked, and where it stands.
+
+    `requester_alone`: the requester is the only approver configured (four eyes: the
+    card says so, and the admins are reminded instead).
+    """
+    blocks = _card_body(approval, now=now, approvers=approvers, requester_alone=requester_alone)
     if approval.status is TrackedStatus.PENDING:
         blocks += facts.review_blocks(
             approval,
@@ -224,7 +229,11 @@ def _original_card(card_permalink: str | None) -> list[Block]:
 
 
 def _card_body(
-    approval: TrackedApproval, *, now: datetime, approvers: Sequence[str] | None = None
+    approval: TrackedApproval,
+    *,
+    now: datetime,
+    approvers: Sequence[str] | None = None,
+    requester_alone: bool = False,
 ) -> list[Block]:
     """Everything the card says, without its buttons; `approvers=None` leaves that line out."""
     pending = approval.status is TrackedStatus.PENDING
@@ -249,7 +258,7 @@ def _card_body(
     blocks.append(facts.ids_context(approval))
     blocks += facts.requester_blocks(approval)
     if pending and approvers is not None:
-        blocks.append(facts.approvers_block(approvers))
+        blocks.append(facts.approvers_block(approvers, approval if requester_alone else None))
     blocks.append(SectionBlock(text=mrkdwn(facts.status_text(approval, now))))
     if approval.status is TrackedStatus.CONFIRMED:
         blocks += facts.result_blocks(approval)

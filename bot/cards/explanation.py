@@ -18,10 +18,21 @@ from bot.cards import facts
 from bot.cards.ids import ActionId
 from bot.cards.links import safe_link
 from bot.cards.message import SlackMessage
-from bot.cards.text import BUTTON_VALUE, CONTEXT_ELEMENT, clip, code, esc, fallback, mrkdwn
+from bot.cards.text import (
+    BUTTON_VALUE,
+    CONTEXT_ELEMENT,
+    FALLBACK_TEXT,
+    clip,
+    clip_mrkdwn,
+    code,
+    esc,
+    fallback,
+    mention,
+    mrkdwn,
+)
 
 if TYPE_CHECKING:
-    # Only the type: at runtime cards stay free of explain's imports (access → store).
+    # Only the type: at runtime cards stay free of explain's imports (roles → store).
     from bot.explain import Explanation
 
 DEFAULT_LINK_LABEL = "Open in OpenTrain"
@@ -50,7 +61,10 @@ def explanation_message(
     The link may be on any https host because it comes from OpenTrain's own
     error body (claim page, billing), never from a person or an agent.
     """
-    blocks: list[Block] = [SectionBlock(text=mrkdwn(f"⚠️ {esc(explanation.text, multiline=True)}"))]
+    # Ids from our own settings, never typed text: safe to render as mentions.
+    who_can = " ".join(", ".join(mention(who) for who in explanation.who_can).split())
+    text = f"⚠️ {esc(explanation.text, multiline=True)}"
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(f"{text} {who_can}".rstrip()))]
     buttons: list[ButtonElement] = []
     url = safe_link(explanation.link_url)
     if url is not None:
@@ -76,4 +90,5 @@ def explanation_message(
                 ]
             )
         )
-    return SlackMessage(text=fallback(explanation.text), blocks=blocks)
+    notification = f"{fallback(explanation.text)} {who_can}".rstrip()
+    return SlackMessage(text=clip_mrkdwn(notification, FALLBACK_TEXT), blocks=blocks)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import NamedTuple
 
 from slack_sdk.models.blocks import (
@@ -22,8 +21,11 @@ from slack_sdk.models.blocks import (
     TextObject,
 )
 
-from bot.approvals import TrackedApproval, TrackedStatus, format_usd, hire_cost
+from bot.approvals import AgentStanding, TrackedApproval, TrackedStatus, format_usd, hire_cost
+from bot.approvals import amount as amount
+from bot.approvals import money_at_stake as money_at_stake
 from bot.cards.ids import ActionId
+from bot.cards.layout import plural
 from bot.cards.links import approval_link_allowed
 from bot.cards.text import (
     BUTTON_TEXT,
@@ -88,13 +90,6 @@ def field(text: str) -> MarkdownTextObject:
     return mrkdwn(text, SECTION_FIELD)
 
 
-def amount(approval: TrackedApproval) -> Decimal | None:
-    """The milestone amount: the hire terms we sent win over what was read for the card."""
-    if approval.type is ApprovalType.PROPOSAL_HIRE and approval.terms is not None:
-        return approval.terms.amount
-    return approval.details.amount_usd
-
-
 def money_fields(approval: TrackedApproval) -> list[TextObject]:
     value = amount(approval)
     shown = format_usd(value) if value is not None else "unknown"
@@ -137,14 +132,6 @@ def money_summary(approval: TrackedApproval) -> str:
             return format_usd(value) if value is not None else "amount unknown"
 
 
-def money_at_stake(approval: TrackedApproval) -> Decimal | None:
-    """What would move if a human confirmed: a hire's total with fees, otherwise the amount."""
-    value = amount(approval)
-    if value is not None and approval.type is ApprovalType.PROPOSAL_HIRE:
-        return hire_cost(value).total
-    return value
-
-
 # --- ids and who asked ----------------------------------------------------------
 
 
@@ -180,6 +167,9 @@ def requester_blocks(approval: TrackedApproval) -> list[Block]:
     else:
         agent = clip(requester.id, ID_DISPLAY)
         blocks.append(SectionBlock(text=plain(f"Requested by agent {agent}", multiline=False)))
+        if requester.standing is not None:
+            line = standing_line(requester.id, requester.standing)
+            blocks.append(ContextBlock(elements=[plain(line, CONTEXT_ELEMENT)]))
     if requester.note:
         # The agent's reason, quoted as typed: plain text, so it can neither ping nor link.
         blocks.append(SectionBlock(text=plain(f"“{clean(requester.note, multiline=True)}”")))
@@ -193,7 +183,16 @@ def requester_field(approval: TrackedApproval, label: str) -> TextObject:
     return plain(f"{label}: agent {clip(requester.id, ID_DISPLAY)}", multiline=False)
 
 
-def approvers_block(approvers: Sequence[str]) -> SectionBlock:
+def approvers_block(approvers: Sequence[str], alone: TrackedApproval | None = None) -> SectionBlock:
+    """Who is expected to confirm; `alone`: its requester is the only one configured."""
+    if alone is not None:
+        return SectionBlock(
+            text=mrkdwn(
+                f"⚠️ *{requester_ref(alone)} asked and is the only approver.* Someone else must "
+                "confirm, so the admins are reminded instead. Add approvers with "
+                f"`{APPROVERS_HOWTO}`."
+            )
+        )
     if approvers:
         return SectionBlock(text=mrkdwn("*Approvers:* " + ", ".join(map(mention, approvers))))
     return SectionBlock(
@@ -390,3 +389,11 @@ def add_milestone_button(contract_id: str) -> ButtonElement:
 
 def request_again_button(approval: TrackedApproval) -> ButtonElement:
     return value_button("Request again", ActionId.REQUEST_AGAIN, approval.approval_id, primary=True)
+
+
+def standing_line(agent: str, standing: AgentStanding) -> str:
+    """ "labeler · 3 requests · $1,350.00 of $1,500.00 in 24 h" (plain text)."""
+    count = plural(standing.requests, "request")
+    used = format_usd(standing.used_usd)
+    of = f" of {format_usd(standing.limit_usd)}" if standing.limit_usd is not None else ""
+    return f"{clip(agent, ID_DISPLAY)} · {count} · {used}{of} in 24 h"

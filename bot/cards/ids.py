@@ -24,6 +24,9 @@ class ActionId(StrEnum):
     # A plain link button (claim page, billing, a status check's fix); Slack still reports
     # the click, so the handler only acknowledges it.
     OPEN_LINK = "open-link"
+    # On a policy card: an admin decides an agent's over-limit request.
+    ALLOW_POLICY_REQUEST = "allow-policy-request"
+    REFUSE_POLICY_REQUEST = "refuse-policy-request"
     # Modal inputs: the view state is keyed by block id, then by these.
     HIRE_NAME = "hire-name"
     HIRE_DESCRIPTION = "hire-description"
@@ -55,3 +58,4 @@ APPROVAL_EVENT_TYPE = "opentrain_approval"  # the card, payload {"approvalId"}
 OUTCOME_EVENT_TYPE = "opentrain_outcome"  # the thread reply, payload {"approvalId", "status"}
 REMINDER_EVENT_TYPE = "opentrain_reminder"  # reminder DM, payload {"approvalId", "final"}
 REQUESTER_DM_EVENT_TYPE = "opentrain_requester_dm"  # payload {"approvalId", "reason"}
+POLICY_EVENT_TYPE = "opentrain_policy_request"  # policy card, payload {"requestId", "status"}

@@ -33,12 +33,13 @@ _HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     (
-        "Set up",
+        "Set up (changes: admins only)",
         (
             ("approvers [set|add|remove …]", "show or change who is reminded before expiry"),
             ("route <jobId|type> #channel", "post a job's or type's cards in a channel"),
             ("route list", "show where cards go"),
             ("route remove <key>", "forget a route"),
+            ("policy", "agents' spend limits and what each agent used"),
             ("help", "this message"),
         ),
     ),

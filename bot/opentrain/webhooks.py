@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 DEFAULT_TOLERANCE_SECONDS = 300
+# Unix seconds, ASCII digits only: 12 digits reach the year 33658. A longer `t=` is no
+# timestamp, and would overflow the float comparison or hit int()'s 4300-digit limit.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class WebhookSignatureError(ValueError):
@@ -59,7 +63,7 @@ def _parse(header: str) -> tuple[int, list[str]]:
             if not value.isascii():  # compare_digest refuses non-ASCII str
                 raise WebhookSignatureError("malformed")
             candidates.append(value.lower())
-    if len(timestamps) != 1 or not timestamps[0].isascii() or not timestamps[0].isdigit():
+    if len(timestamps) != 1 or not _TIMESTAMP.fullmatch(timestamps[0]):
         raise WebhookSignatureError("malformed")
     if not candidates:
         raise WebhookSignatureError("malformed")

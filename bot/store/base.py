@@ -68,9 +68,13 @@ class Store(Protocol):
         ...
 
     async def list_approvals(
-        self, *, status: TrackedStatus | None = None, limit: int = 1000
+        self,
+        *,
+        status: TrackedStatus | None = None,
+        limit: int = 1000,
+        since: datetime | None = None,
     ) -> list[TrackedApproval]:
-        """Newest adopted first."""
+        """Newest adopted first; `since` keeps those adopted at or after it."""
         ...
 
     async def count_approvals(self, *, status: TrackedStatus | None = None) -> int: ...

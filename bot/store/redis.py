@@ -178,12 +178,13 @@ return out
 """
 )
 
-# ARGV: prefix, index key suffix, limit. Newest adopted first, without the JSON: one
+# ARGV: prefix, index key suffix, limit, earliest adopted score ('-inf' for all).
+# Newest adopted first, without the JSON: one
 # line per approval, "id status version due-score-or-empty", in a single string (a
 # reply of thousands of elements costs the client far more to parse than one string).
 _STAMP_LISTING = """
 local p = ARGV[1]
-local ids = redis.call('ZREVRANGE', p .. ARGV[2], 0, tonumber(ARGV[3]) - 1)
+local ids = redis.call('ZREVRANGEBYSCORE', p .. ARGV[2], '+inf', ARGV[4], 'LIMIT', 0, ARGV[3])
 local lines = {}
 for _, id in ipairs(ids) do
   local h = redis.call('HMGET', p .. 'approval:' .. id, 'status', 'version')
@@ -353,12 +354,17 @@ class RedisStore:
 
     @_guarded
     async def list_approvals(
-        self, *, status: TrackedStatus | None = None, limit: int = 1000
+        self,
+        *,
+        status: TrackedStatus | None = None,
+        limit: int = 1000,
+        since: datetime | None = None,
     ) -> list[TrackedApproval]:
         if limit <= 0:
             return []
         index = "approvals" if status is None else f"status:{status.value}"
-        listing: str = await self._stamp_listing(args=[self._prefix, index, limit])
+        earliest = str(_score(since)) if since is not None else "-inf"
+        listing: str = await self._stamp_listing(args=[self._prefix, index, limit, earliest])
         # Only records not parsed before at their version are read, in pages, so a long
         # listing never holds every record's JSON at once.
         listed: dict[str, TrackedApproval | None] = {}

@@ -78,11 +78,12 @@ _SCHEMA = (
 _ApprovalRow = tuple[str, str, int, str | None]  # id, record, version, next_check_at
 
 _LIST_APPROVALS = (
-    "SELECT approval_id, record, version, next_check_at FROM approvals"
+    "SELECT approval_id, record, version, next_check_at FROM approvals WHERE adopted_at >= ?"
     " ORDER BY adopted_at DESC, approval_id DESC LIMIT ?"
 )
 _LIST_APPROVALS_BY_STATUS = (
-    "SELECT approval_id, record, version, next_check_at FROM approvals WHERE status = ?"
+    "SELECT approval_id, record, version, next_check_at FROM approvals"
+    " WHERE status = ? AND adopted_at >= ?"
     " ORDER BY adopted_at DESC, approval_id DESC LIMIT ?"
 )
 _READ_AUDIT = "SELECT record FROM audit WHERE at >= ? ORDER BY at, seq LIMIT ?"
@@ -183,13 +184,18 @@ class SqliteStore:
         return await self._write(lambda c: _transition(c, expected, updated, effects))
 
     async def list_approvals(
-        self, *, status: TrackedStatus | None = None, limit: int = 1000
+        self,
+        *,
+        status: TrackedStatus | None = None,
+        limit: int = 1000,
+        since: datetime | None = None,
     ) -> list[TrackedApproval]:
         params: tuple[object, ...]
+        earliest = _iso(since) if since is not None else ""
         if status is None:
-            sql, params = _LIST_APPROVALS, (limit,)
+            sql, params = _LIST_APPROVALS, (earliest, limit)
         else:
-            sql, params = _LIST_APPROVALS_BY_STATUS, (status.value, limit)
+            sql, params = _LIST_APPROVALS_BY_STATUS, (status.value, earliest, limit)
         # Parsed row by row on the worker thread: a long listing neither holds every
         # raw row at once nor blocks the event loop for the whole parse.
         return await self._read(lambda c: [self._approval(row) for row in c.execute(sql, params)])

@@ -13,7 +13,7 @@ import httpx
 import jsonschema
 import pytest
 
-from bot.agent_models import openapi_document
+from bot.agent_openapi import openapi_document
 from bot.sandbox.runner import Sandbox
 from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for
@@ -285,7 +285,8 @@ async def test_handing_over_an_approval_twice_gives_one_card(
     assert len(cards_for(sandbox, approval_id)) == 1
     assert card_in(sandbox, HIRING, approval_id) is not None
     reads = [e["path"] for e in calls_to_opentrain(sandbox, mark) if e["method"] == "GET"]
-    assert reads.count(f"/approvals/{approval_id}") == 2  # re-read by id, every time
+    # Re-read by id every time (the spend policy's quote is the read the adoption uses).
+    assert reads.count(f"/approvals/{approval_id}") == 2
 
     unknown = await agent.post("approvals", {"approvalId": "apr_unknown"})
     assert assert_envelope(unknown, 404, "NOT_FOUND")["details"]["source"] == "opentrain"
@@ -418,19 +419,17 @@ async def test_missing_or_wrong_tokens_get_401_and_nothing_is_done(
     sandbox: Sandbox, http: httpx.AsyncClient
 ) -> None:
     mark = len(sandbox.opentrain.requests)
+    # 18 failures: under the 20 a minute that get an address turned away (tests/security).
     for authorization in BAD_AUTHORIZATIONS:
         headers = {"Authorization": authorization} if authorization is not None else {}
-        for action, body in [("hire", hire_body()), ("approvals", {"approvalId": "apr_x"})]:
-            response = await http.post(f"/agent/v1/{action}", json=body, headers=headers)
-            assert_envelope(response, 401, "UNAUTHORIZED")
-            assert response.headers["WWW-Authenticate"].startswith("Bearer"), authorization
+        response = await http.post("/agent/v1/hire", json=hire_body(), headers=headers)
+        assert_envelope(response, 401, "UNAUTHORIZED")
+        assert response.headers["WWW-Authenticate"].startswith("Bearer"), authorization
         response = await http.get("/agent/v1/approvals/apr_x", headers=headers)
         assert_envelope(response, 401, "UNAUTHORIZED")
     assert calls_to_opentrain(sandbox, mark) == []
-    refused = [e for e in await sandbox.services.store.read_audit() if e.action == "refused"]
-    assert len(refused) == 3 * len(BAD_AUTHORIZATIONS)
-    assert {e.actor for e in refused} == {"agent:unauthenticated"}
-    assert {e.details["status"] for e in refused} == {401}
+    # A stranger's refusals are only logged: anyone who reaches the port could grow the store.
+    assert await sandbox.services.store.read_audit() == []
 
 
 async def test_no_configured_tokens_means_no_access(make_sandbox: SandboxFactory) -> None:

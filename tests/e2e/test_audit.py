@@ -41,7 +41,7 @@ async def sandbox(make_sandbox: SandboxFactory) -> Sandbox:
 
 
 async def a_whole_story(sandbox: Sandbox) -> str:
-    """Approvers set, a refused request, a hire, its card, reminders, a snooze, the outcome."""
+    """Approvers set, a refused request, Kai's hire, its card, reminders, a snooze, the outcome."""
     await move_to(sandbox, START)
     await set_approvers(sandbox, CHANNEL, "U0ANA", "U0GONE")
     refused = await sandbox.slack.send_command(
@@ -49,7 +49,7 @@ async def a_whole_story(sandbox: Sandbox) -> str:
     )
     assert refused.status == 200
     await wait_for(lambda: sandbox.slack.ephemerals("U0BEN"), message="the refusal")
-    approval = await hire(sandbox, requester="U0ANA")
+    approval = await hire(sandbox, requester="U0KAI")  # four eyes: Ana reminds, Kai asked
 
     await move_to(sandbox, approval.expires_at - timedelta(hours=24) + MINUTE)
     await run_reminders(sandbox.services)
@@ -75,8 +75,8 @@ async def test_the_audit_trail_tells_the_whole_story(sandbox: Sandbox) -> None:
 
     story = await store.read_audit(approval_id=approval_id)
     assert [(e.action, e.actor) for e in story] == [
-        ("request", "slack:U0ANA"),
-        ("adopted", "slack:U0ANA"),
+        ("request", "slack:U0KAI"),
+        ("adopted", "slack:U0KAI"),
         ("card_posted", "bot"),
         ("reminder", "bot"),
         ("reminder_skipped", "bot"),
@@ -93,7 +93,7 @@ async def test_the_audit_trail_tells_the_whole_story(sandbox: Sandbox) -> None:
     assert ("approvers_changed", "slack:U0ANA") in everything
     assert ("refused", "slack:U0BEN") in everything
     request = next(e for e in await store.read_audit() if e.action == "request")
-    assert request.actor == "slack:U0ANA" and request.details["kind"] == "hire"
+    assert request.actor == "slack:U0KAI" and request.details["kind"] == "hire"
     assert request.details["terms"]["amount"] in ("450", "450.00", 450)
 
 

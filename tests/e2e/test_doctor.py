@@ -103,7 +103,7 @@ async def test_the_cli_passes_a_healthy_setup_with_webhooks_and_prints_no_secret
     values = {
         **healthy(opentrain_sim, slack, tmp_path),
         "ot_webhook_secret": webhook_secret,
-        "agent_tokens": "ci:agent-token-5d2e8c",
+        "agent_tokens": "ci:agent-token-5d2e8c-0123456789",
     }
     code, stdout, stderr = await run_cli(as_env(values))
     assert code == 0, stdout + stderr
@@ -111,7 +111,7 @@ async def test_the_cli_passes_a_healthy_setup_with_webhooks_and_prints_no_secret
     assert "All required checks pass." in stdout
     for secret in (SLACK_TOKEN, SIGNING_SECRET, opentrain_sim.full_token, webhook_secret):
         assert secret not in stdout + stderr
-    assert "agent-token-5d2e8c" not in stdout + stderr
+    assert "agent-token-5d2e8c-0123456789" not in stdout + stderr
 
 
 async def test_the_cli_fails_on_a_broken_setup_and_prints_no_secret(

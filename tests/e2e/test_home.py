@@ -83,7 +83,7 @@ async def sandbox(make_sandbox: SandboxFactory) -> Sandbox:
 
 async def four_approvals(sandbox: Sandbox) -> dict[str, TrackedApproval]:
     """B (fund, $250) expires within 12 h; A (hire, $504.95) and C (payout, $450) later;
-    D ($300) sits in another channel with other approvers."""
+    D ($300, Kai's) sits in another channel with other approvers."""
     await set_approvers(sandbox, CHANNEL, "S0FINANCE", "U0KAI")
     await set_approvers(sandbox, OTHER_CHANNEL, "U0LEI")
     await move_to(sandbox, START)
@@ -94,7 +94,7 @@ async def four_approvals(sandbox: Sandbox) -> dict[str, TrackedApproval]:
         "ms_batch1", requester=Requester(kind="slack", id="U0ANA"), channel_id=CHANNEL
     )
     other = await sandbox.services.cosign.fund(
-        "ms_lidar1", requester=Requester(kind="slack", id="U0LEI"), channel_id=OTHER_CHANNEL
+        "ms_lidar1", requester=Requester(kind="slack", id="U0KAI"), channel_id=OTHER_CHANNEL
     )
     c = await current(sandbox, payout.approval.approval_id)
     d = await current(sandbox, other.approval.approval_id)
@@ -106,25 +106,26 @@ async def test_home_lists_what_waits_on_me_most_urgent_first(sandbox: Sandbox) -
     ids = {name: approval.approval_id for name, approval in approvals.items()}
 
     # Ana is an approver through #finance-team; B expires within 12 h, then most money first.
+    # She asked for C herself, so C waits on the others (four eyes).
     ana = await open_home(sandbox, "U0ANA")
-    assert ana["Waiting on you"].approval_ids == [ids["B"], ids["A"], ids["C"]]
+    assert ana["Waiting on you"].approval_ids == [ids["B"], ids["A"]]
     assert "Urgent" in ana["Waiting on you"].rows[0]
     assert not any("Urgent" in row for row in ana["Waiting on you"].rows[1:])
     assert ana["Waiting on you"].card_links == [
-        approvals[name].card_permalink for name in ("B", "A", "C")
+        approvals[name].card_permalink for name in ("B", "A")
     ]
     assert ana["Requested by you"].approval_ids == [ids["C"]]
     assert ana["Recent outcomes"].rows == []
 
-    # Kai is an approver by name, and asked for B.
+    # Kai is an approver by name, and asked for B and D.
     kai = await open_home(sandbox, "U0KAI")
-    assert kai["Waiting on you"].approval_ids == [ids["B"], ids["A"], ids["C"]]
-    assert kai["Requested by you"].approval_ids == [ids["B"]]
+    assert kai["Waiting on you"].approval_ids == [ids["A"], ids["C"]]
+    assert kai["Requested by you"].approval_ids == [ids["B"], ids["D"]]
 
     # Lei approves only the other channel.
     lei = await open_home(sandbox, "U0LEI")
     assert lei["Waiting on you"].approval_ids == [ids["D"]]
-    assert lei["Requested by you"].approval_ids == [ids["D"]]
+    assert lei["Requested by you"].approval_ids == []
 
 
 async def test_home_is_republished_when_an_approval_i_see_resolves(sandbox: Sandbox) -> None:
@@ -142,7 +143,7 @@ async def test_home_is_republished_when_an_approval_i_see_resolves(sandbox: Sand
         return home if home and home["Recent outcomes"].card_links == [a_card] else None
 
     ana = await wait_for(ana_updated, message="Ana's Home after the confirmation")
-    assert ana["Waiting on you"].approval_ids == [ids["B"], ids["C"]]
+    assert ana["Waiting on you"].approval_ids == [ids["B"]]
     assert "Confirmed" in ana["Recent outcomes"].rows[0]
     # A resolved row links to its card only: there is nothing left to review in OpenTrain.
     # Ben asked for A and never opened his Home tab: it is published for him too.

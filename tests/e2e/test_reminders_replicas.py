@@ -75,7 +75,7 @@ async def test_two_bots_on_redis_send_each_reminder_once_also_across_a_restart(
     second = await replicas.start(first.settings)
     await set_approvers(sandbox, CHANNEL, "U0ANA", "U0BEN", "U0KAI", "U0GONE")
     await move_to(sandbox, START)
-    approval = await hire(sandbox)
+    approval = await hire(sandbox, requester="U0LEI")  # not an approver: all three are reminded
     expires = approval.expires_at
 
     # Ana's 24 h reminder (10:00 in Berlin) — both bots tick, one DM.

@@ -36,14 +36,16 @@ async def route(sandbox: Sandbox, text: str, user: str = ADMIN) -> str:
 async def test_routes_are_managed_and_decide_where_agent_cards_go(
     make_sandbox: SandboxFactory,
 ) -> None:
-    sandbox = await make_sandbox(agent_tokens=AGENT_TOKENS, allowed_requesters=ADMIN)
+    # Ben may start requests (and so read) but is no admin: he may list routes, not change them.
+    sandbox = await make_sandbox(agent_tokens=AGENT_TOKENS, allowed_requesters=f"{ADMIN},{OTHER}")
     state = sandbox.slack.state
     # A private channel the bot was invited to is a fine place for cards.
     state.add_channel(Channel(LIDAR, "lidar", "private", {ADMIN, state.bot_user_id}, 0))
 
     assert "Route not saved" in await route(sandbox, "hire <#C0PRIVATE>")
     assert "is archived" in await route(sandbox, "hire <#C0ARCHIVED|old>")
-    assert "not allowed" in await route(sandbox, "fund <#C0GENERAL|general>", user=OTHER)
+    refusal = await route(sandbox, "fund <#C0GENERAL|general>", user=OTHER)
+    assert "Only the workspace's admins and owners can change routes" in refusal
     assert await sandbox.services.store.list_routes() == {}
 
     answer = await route(sandbox, "fund <#C0GENERAL|general>")
@@ -53,7 +55,7 @@ async def test_routes_are_managed_and_decide_where_agent_cards_go(
         "type:milestone_fund": GENERAL,
         "job:job_lidar": LIDAR,
     }
-    listed = await route(sandbox, "list", user=OTHER)  # reading routes needs no permission
+    listed = await route(sandbox, "list", user=OTHER)  # requesters may read routes
     assert "<#C0GENERAL>" in listed and "<#C0LIDAR>" in listed
 
     async with httpx.AsyncClient(base_url=sandbox.bot_url, timeout=15.0) as http:

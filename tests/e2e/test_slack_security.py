@@ -138,12 +138,13 @@ async def test_allowed_requesters_refuse_others_privately_and_audit_it(
     bot = await start_bot(make_sandbox, allowed_requesters=["S0FINANCE"])
     await bot.command("fund ms_batch2", user="U0KAI")
     refusal = await bot.answer(user="U0KAI")
-    assert "not allowed to start money-moving requests" in refusal.text
+    assert "Only these people can fund milestones" in refusal.text
     assert "ALLOWED_REQUESTERS" in refusal.text
+    assert "<!subteam^S0FINANCE>" in refusal.text  # says who can
 
     seen = len(bot.private("U0KAI"))
     await bot.command("hire prop_ada 450", user="U0KAI")
-    assert "not allowed" in (await bot.answer(after=seen, user="U0KAI")).text
+    assert "Only these people can hire" in (await bot.answer(after=seen, user="U0KAI")).text
     assert not bot.sandbox.slack.state.open_views("U0KAI")
     assert await bot.writes() == [] and bot.cards() == []
 
@@ -152,14 +153,18 @@ async def test_allowed_requesters_refuse_others_privately_and_audit_it(
         for entry in await bot.sandbox.services.store.read_audit()
         if entry.action == "refused"
     ]
-    assert [(e.actor, e.details["kind"]) for e in refused] == [
-        ("slack:U0KAI", "fund"),
-        ("slack:U0KAI", "hire"),
+    assert [(e.actor, e.details["kind"], e.details["why"]) for e in refused] == [
+        ("slack:U0KAI", "fund milestones", "not_requester"),
+        ("slack:U0KAI", "hire on OpenTrain", "not_requester"),
     ]
 
+    # Reading is for requesters and admins too; the refusal names who can.
     seen = len(bot.private("U0KAI"))
     await bot.command("contracts", user="U0KAI")
-    assert "ctr_linus" in rendered(await bot.answer(after=seen, user="U0KAI"))
+    refusal = await bot.answer(after=seen, user="U0KAI")
+    assert "admins and these requesters can see contracts" in refusal.text
+    assert "ctr_linus" not in rendered(refusal)
+    assert [r for r in await bot.sent() if r["path"].startswith("/contracts")] == []
 
     await bot.command("fund ms_batch2", user="U0BEN")
     assert "Approval card posted" in (await bot.answer(user="U0BEN")).text

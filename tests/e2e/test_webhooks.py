@@ -5,6 +5,8 @@ deliveries are refused or ignored; without OT_WEBHOOK_SECRET the route does not 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -226,6 +228,31 @@ async def test_bad_deliveries_are_refused_and_logged_without_the_secret(
     # A refused delivery id was not consumed: the genuine delivery still counts.
     accepted = await deliver(sandbox, body, valid, "dlv_bad_0")
     assert accepted.json() == {"ok": True, "duplicate": False}
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 5000, "9" * 20], ids=["5000-digits", "20-digits"])
+async def test_a_timestamp_that_is_no_timestamp_is_malformed_and_changes_nothing(
+    sandbox: Sandbox, timestamp: str
+) -> None:
+    # Past int()'s 4300-digit limit, or past what a float comparison holds: a 400, not a 500.
+    secret = "whsec_handmade_secret"
+    sandbox.services.settings.ot_webhook_secret = SecretStr(secret)
+    approval_id = await pending_card(sandbox)
+    polls = await wait_for(lambda: feed_polls(sandbox), message="the poll at start")
+    body = event(approval_id)
+    # Signed over the very `t=` it carries, as a sender who meant it would.
+    message = timestamp.encode() + b"." + body
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    response = await deliver(sandbox, body, f"t={timestamp},v1={digest}", "dlv_huge_t")
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "BAD_REQUEST" and "malformed" in response.json()["error"]
+    await sandbox.services.notifier.drain()
+    assert feed_polls(sandbox) == polls  # no poll was rung
+    stored = await sandbox.services.store.get_approval(approval_id)
+    assert stored is not None and stored.status.value == "pending"
+    # The delivery id was not claimed: the genuine delivery under it still counts.
+    genuine = await deliver(sandbox, body, sign(secret, body, bot_now(sandbox)), "dlv_huge_t")
+    assert genuine.json() == {"ok": True, "duplicate": False}
 
 
 async def test_oversized_bodies_are_refused(sandbox: Sandbox) -> None:

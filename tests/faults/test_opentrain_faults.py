@@ -426,6 +426,12 @@ async def request_hire_elsewhere(bot: Bot) -> str:
         return (await client.hire(proposal.id, TERMS)).approval.id
 
 
+async def request_fund_elsewhere(bot: Bot, milestone_id: str) -> str:
+    """A pending funding approval requested outside the bot."""
+    async with OpenTrainClient(bot.sandbox.opentrain.origin, FULL_TOKEN) as client:
+        return (await client.fund_milestone(milestone_id)).approval.id
+
+
 def card_approval_ids(bot: Bot) -> list[str]:
     return [str((c.metadata or {})["event_payload"]["approvalId"]) for c in bot.cards()]
 
@@ -519,7 +525,9 @@ async def test_an_agent_told_opentrain_did_not_answer_gets_the_same_request_when
 async def test_every_agent_door_rides_out_a_passing_fault_with_one_request(
     agent_bot: Bot,
 ) -> None:
-    handed_over = await request_hire_elsewhere(agent_bot)
+    # A funding, not a hire: the spend policy cannot know the amount of a hire it did not ask
+    # for (tests/e2e/test_agent_policy.py), and this test is about faults.
+    handed_over = await request_fund_elsewhere(agent_bot, "ms_lidar1")
     kinds = [
         fault_kinds.LATE,
         fault_kinds.TIMEOUT,

@@ -39,6 +39,7 @@ from bot.notifier import CLAIM_LEASE
 from bot.sandbox.opentrain.model import ProposalStatus
 from bot.store import RedisStore, SqliteStore, Store
 from bot.store.factory import sqlite_path
+from tests.support.bot_harness import ROOMY_POLICY
 from tests.support.processes import (
     CHANNEL,
     USER,
@@ -61,6 +62,7 @@ APPROVER = "U0BEN"
 AGENT_TOKEN = "agent-token-planner-0123456789"
 BOT_SETTINGS: dict[str, Any] = {
     "agent_tokens": f"planner:{AGENT_TOKEN}",
+    "agent_policy_file": ROOMY_POLICY,  # its agent asks again and again after each kill
     "quiet_hours": "00:00-00:00",  # none: every reminder goes at its time
     "reminder_interval_seconds": 0.2,
 }

@@ -49,6 +49,7 @@ from tests.support.sqlite_lock import SqliteLock
 from tests.support.wait import wait_for
 
 WEBHOOK_SECRET = "whsec_store_faults_0123456789"
+AGENT_TOKEN = "store-fault-token-0123456789"
 STORE_DOWN = "could not reach its own database"
 
 
@@ -266,14 +267,14 @@ async def is_none(value: Awaitable[object]) -> bool:
 async def test_an_agent_asking_while_redis_is_down_is_told_to_retry(
     env: Deployment, durable_redis: DurableRedisServer
 ) -> None:
-    bot = await env.start_bot(redis_url=durable_redis.url, agent_tokens="scout:store-fault-token")
+    bot = await env.start_bot(redis_url=durable_redis.url, agent_tokens=f"scout:{AGENT_TOKEN}")
     durable_redis.stop()
     try:
         async with httpx.AsyncClient(base_url=bot.url, timeout=30) as http:
             response = await http.post(
                 "/agent/v1/fund",
                 json={"milestoneId": "ms_batch2"},
-                headers={"Authorization": "Bearer store-fault-token"},
+                headers={"Authorization": f"Bearer {AGENT_TOKEN}"},
             )
         assert response.status_code == 503
         assert response.json()["code"] == "UNAVAILABLE"

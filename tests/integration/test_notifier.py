@@ -20,6 +20,7 @@ from bot.approvals import (
     effect,
     outcome_effects,
 )
+from bot.approvers import Expected
 from bot.cards.ids import REQUESTER_DM_EVENT_TYPE
 from bot.clock import FixedClock
 from bot.notifier import CLAIM_LEASE, LEASE_MARGIN, Notifier
@@ -56,12 +57,12 @@ class Harness:
             home_views=self.home_views if with_home else None,
         )
 
-    async def approvers(self, channel: str | None) -> list[str]:
+    async def approvers(self, approval: TrackedApproval) -> Expected:
         """The card's approvers lookup: also the hook tests use to act mid-delivery."""
         self.clock.advance(self.lookup_takes)
-        if channel == self.failing_channel:
+        if approval.channel_id == self.failing_channel:
             raise RuntimeError("a bug in one lane")
-        return []
+        return Expected(configured=[], requester_alone=False)
 
     async def home_views(
         self, approval: TrackedApproval, up_to_date: Set[str]

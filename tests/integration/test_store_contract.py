@@ -279,6 +279,26 @@ async def test_list_and_count_newest_adopted_first(store: Store) -> None:
     assert await store.count_approvals(status=TrackedStatus.CONFIRMED) == 2
 
 
+async def test_list_since_keeps_those_adopted_at_or_after_it(store: Store) -> None:
+    for i in range(5):
+        status = TrackedStatus.CONFIRMED if i % 2 else TrackedStatus.PENDING
+        await store.add_approval(
+            tracked(f"apr_{i}", status=status, adopted_at=T0 + timedelta(hours=i))
+        )
+
+    since = T0 + timedelta(hours=2)
+    assert [a.approval_id for a in await store.list_approvals(since=since)] == [
+        "apr_4",
+        "apr_3",
+        "apr_2",
+    ]
+    confirmed = await store.list_approvals(status=TrackedStatus.CONFIRMED, since=since)
+    assert [a.approval_id for a in confirmed] == ["apr_3"]
+    assert await store.list_approvals(since=T0 + timedelta(days=1)) == []
+    newest = await store.list_approvals(since=T0, limit=2)
+    assert [a.approval_id for a in newest] == ["apr_4", "apr_3"]
+
+
 async def test_list_follows_transitions(store: Store) -> None:
     await store.add_approval(tracked())
     await store.transition("apr_1", TrackedStatus.PENDING, tracked(status=TrackedStatus.EXPIRED))

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from bot.sandbox.runner import Sandbox
-from tests.support.bot_harness import SandboxFactory
+from tests.support.bot_harness import ROOMY_POLICY, SandboxFactory
 from tests.support.wait import wait_for
 
 PLANNER = "agent-token-planner-0123456789"
@@ -62,8 +62,11 @@ IMPERSONATION = [
 
 @pytest.fixture
 async def sandbox(make_sandbox: SandboxFactory) -> Sandbox:
+    # These tests send dozens of variants a minute; the rate limit has tests of its own.
     return await make_sandbox(
-        agent_tokens=f"planner:{PLANNER},auditor:{AUDITOR}", slack_rate_limit_scale=100
+        agent_tokens=f"planner:{PLANNER},auditor:{AUDITOR}",
+        agent_policy_file=ROOMY_POLICY,
+        slack_rate_limit_scale=100,
     )
 
 

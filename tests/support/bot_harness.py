@@ -11,6 +11,8 @@ import pytest
 from bot.sandbox.runner import Sandbox, start_sandbox
 
 FAST = {"ot_poll_interval_seconds": 0.2}
+# AGENT_POLICY_FILE for tests whose agents make more requests than an agent should.
+ROOMY_POLICY = str(Path(__file__).resolve().parents[1] / "fixtures" / "policy" / "roomy.yaml")
 
 SandboxFactory = Callable[..., Awaitable[Sandbox]]
 

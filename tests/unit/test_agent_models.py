@@ -19,8 +19,8 @@ from bot.agent_models import (
     ValidationContext,
     approval_response,
     error_body,
-    openapi_document,
 )
+from bot.agent_openapi import openapi_document
 from bot.approvals import (
     Requester,
     TrackedApproval,
@@ -92,7 +92,7 @@ def test_amounts_are_json_numbers_or_strings(amount: object, expected: Decimal) 
         (Decimal("1.005"), "two decimals"),
         (Decimal("10000.01"), "at most $10,000.00"),
         ("ten", "not an amount"),
-        ("NaN", "more than $0"),
+        ("NaN", "not an amount"),
         (True, "JSON number or a string"),
         (450.5, "JSON number or a string"),  # a float may already have lost cents
         (None, "JSON number or a string"),
@@ -294,6 +294,7 @@ def test_the_openapi_document_is_complete_and_consistent() -> None:
         "/agent/v1/end",
         "/agent/v1/approvals",
         "/agent/v1/approvals/{approvalId}",
+        "/agent/v1/requests/{requestId}",
     }
     for ref in refs(document):
         assert resolve(document, ref), ref

@@ -62,7 +62,7 @@ def test_parse_amount_accepts_what_people_type(text: str, expected: str) -> None
         ("-5", "more than $0"),
         ("1.234", "two decimals"),
         ("1000001", "at most $100,000.00"),
-        ("NaN", "more than $0"),
+        ("NaN", "not an amount"),
     ],
 )
 def test_parse_amount_explains_bad_input(text: str, problem: str) -> None:

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from bot.access import AccessDenied
 from bot.cards import explanation_message
 from bot.explain import UNEXPECTED, Explanation, NotPossible, explain
 from bot.opentrain import OpenTrainError, OpenTrainUnavailable
 from bot.opentrain.errors import error_from_response
 from bot.parsing import UsageError
+from bot.roles import AccessDenied
 
 REQUEST_ID = "9d1f3a8e-1111-4222-8333-444455556666"
 CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND"}

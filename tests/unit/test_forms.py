@@ -134,8 +134,13 @@ def test_earliest_today_is_still_today_somewhere() -> None:
         ("-10", "The amount must be more than $0."),
         ("10.001", "The amount can have at most two decimals (cents)."),
         ("100000.01", "The amount must be at most $100,000.00."),
-        ("1e400", "The amount must be at most $100,000.00."),
-        ("NaN", "The amount must be more than $0."),
+        ("1e400", "“1e400” is not an amount — type dollars like 450 or 450.50."),
+        ("NaN", "“NaN” is not an amount — type dollars like 450 or 450.50."),
+        (
+            "1,5",
+            "“1,5” uses a comma for cents. Did you mean 1.50? "
+            "Put a dot before the cents; commas only between thousands.",
+        ),
         ("ABC", "“ABC” is not an amount — type dollars like 450 or 450.50."),
     ],
 )

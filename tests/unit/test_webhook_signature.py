@@ -62,12 +62,28 @@ def test_exactly_at_the_tolerance_is_accepted() -> None:
         f"t=-{T},v1={'0' * 64}",
         f"t={T},v1=ünicode",
         f"t={T};v1={'0' * 64}",
+        # Not a sane timestamp: only 1–12 ASCII digits are one.
+        f"t=,v1={'0' * 64}",
+        f"t={'9' * 5000},v1={'0' * 64}",  # past int()'s 4300-digit limit
+        f"t={'9' * 20},v1={'0' * 64}",  # overflows a float comparison with `now`
+        f"t=1{T:012d},v1={'0' * 64}",  # 13 digits
+        f"t=+{T},v1={'0' * 64}",
+        f"t=1_781_258_400,v1={'0' * 64}",  # int() would read it
+        f"t=١٧٨١٢٥٨٤٠٠,v1={'0' * 64}",  # Arabic-Indic digits: isdigit() says yes
     ],
 )
 def test_malformed_headers_are_refused(header: str) -> None:
     with pytest.raises(WebhookSignatureError) as caught:
         verify(SECRET, header, BODY, now=T)
     assert caught.value.reason == "malformed"
+
+
+@pytest.mark.parametrize("timestamp", [0, 7, 999_999_999_999])  # 1 to 12 digits
+def test_any_timestamp_of_one_to_twelve_digits_is_read(timestamp: int) -> None:
+    assert verify(SECRET, sign(SECRET, BODY, timestamp), BODY, now=timestamp) == timestamp
+    with pytest.raises(WebhookSignatureError) as caught:
+        verify(SECRET, sign(SECRET, BODY, timestamp), BODY, now=timestamp + 301)
+    assert caught.value.reason == "stale"
 
 
 def test_several_v1_entries_any_match_is_enough() -> None:

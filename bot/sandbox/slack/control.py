@@ -101,6 +101,11 @@ class UserBody(_Body):
     deleted: bool | None = None
     is_bot: bool | None = None
     is_admin: bool | None = None
+    is_owner: bool | None = None
+    is_primary_owner: bool | None = None
+    is_restricted: bool | None = None
+    is_ultra_restricted: bool | None = None
+    team_id: str | None = None  # only when creating: a Slack Connect user's home team
 
 
 @web.middleware
@@ -273,7 +278,12 @@ class ControlApi:
             channel.is_archived = body.archived
         state.feed.bump("channel", channel=channel.id)
         return web.json_response(
-            {"ok": True, "channel": channel.to_slack(state.bot_user_id, include_num_members=True)}
+            {
+                "ok": True,
+                "channel": channel.to_slack(
+                    state.bot_user_id, team_id=state.team_id, include_num_members=True
+                ),
+            }
         )
 
     async def users(self, request: web.Request) -> web.Response:
@@ -288,11 +298,17 @@ class ControlApi:
         if user is None:
             name = body.name or body.id.lower()
             user = User(id=body.id, name=name, real_name=name, display_name=name)
-            # New people land in the workspace's #general, as in Slack.
-            for channel in state.channels.values():
-                if channel.is_general:
-                    channel.members.add(user.id)
-        updates = body.model_dump(exclude={"id"}, exclude_none=True)
+            user.team_id = None if body.team_id == state.team_id else body.team_id
+            # New members land in the workspace's #general, as in Slack; guests and people
+            # of another organisation join only the channels they are added to.
+            guest = body.is_restricted or body.is_ultra_restricted
+            if not guest and body.team_id in (None, state.team_id):
+                for channel in state.channels.values():
+                    if channel.is_general:
+                        channel.members.add(user.id)
+        elif body.team_id not in (None, user.home_team(state.team_id)):
+            raise SimUsageError("a user's team is set when the user is created")
+        updates = body.model_dump(exclude={"id", "team_id"}, exclude_none=True)
         for field_name, value in updates.items():
             setattr(user, field_name, value)
         state.add_user(user)

@@ -383,8 +383,15 @@ class Driver:
             channel, _ = self._state.open_dm(user_id)
         if channel is None:
             raise SimUsageError(f"no channel {channel_id}")
-        # Anyone may read a public channel; everything else only its members.
-        if channel.is_private and user_id not in channel.members:
+        # A member may read any public channel; guests and Slack Connect users see only
+        # the conversations they are in, like everyone for private ones.
+        user = self._state.users.get(user_id)
+        outsider = user is not None and (
+            user.is_restricted
+            or user.is_ultra_restricted
+            or user.home_team(self._state.team_id) != self._state.team_id
+        )
+        if (channel.is_private or outsider) and user_id not in channel.members:
             raise SimUsageError(f"{user_id} is not in {channel_id}")
         return channel
 

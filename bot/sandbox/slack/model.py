@@ -34,6 +34,14 @@ class User:
     deleted: bool = False
     bot_id: str | None = None
     is_admin: bool = False
+    is_owner: bool = False
+    is_primary_owner: bool = False
+    is_restricted: bool = False  # a guest
+    is_ultra_restricted: bool = False  # a single-channel guest
+    team_id: str | None = None  # a Slack Connect user's home team; None: the workspace's own
+
+    def home_team(self, workspace_team_id: str) -> str:
+        return self.team_id or workspace_team_id
 
     def tz_fields(self, at: datetime) -> JsonDict:
         local = at.astimezone(ZoneInfo(self.tz))
@@ -47,31 +55,38 @@ class User:
         }
 
     def to_slack(self, team_id: str, at: datetime) -> JsonDict:
+        home = self.home_team(team_id)
         profile: JsonDict = {
             "real_name": self.real_name,
             "display_name": self.display_name,
             "real_name_normalized": self.real_name,
             "display_name_normalized": self.display_name,
-            "team": team_id,
+            "team": home,
         }
         if self.bot_id:
             profile["bot_id"] = self.bot_id
-        return {
+        user: JsonDict = {
             "id": self.id,
-            "team_id": team_id,
+            "team_id": home,
             "name": self.name,
             "real_name": self.real_name,
             "deleted": self.deleted,
             "is_bot": self.is_bot,
             "is_app_user": False,
             "is_admin": self.is_admin,
-            "is_owner": False,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
+            "is_owner": self.is_owner,
+            "is_primary_owner": self.is_primary_owner,
+            "is_restricted": self.is_restricted,
+            "is_ultra_restricted": self.is_ultra_restricted,
             **self.tz_fields(at),
             "profile": profile,
             "updated": int(at.timestamp()),
         }
+        if home != team_id:
+            # Slack adds `is_stranger` only for "a user belonging to a foreign workspace
+            # party to a shared channel" (users.info reference).
+            user["is_stranger"] = True
+        return user
 
 
 @dataclass
@@ -221,6 +236,7 @@ class Channel:
     im_user: str | None = None  # the human side of a DM
     topic: str = ""
     purpose: str = ""
+    shared_with: tuple[str, ...] = ()  # other organisations' teams (Slack Connect)
     messages: list[Message] = field(default_factory=list)  # top level, oldest first
     index: dict[str, Message] = field(default_factory=dict)  # every message by ts
 
@@ -232,7 +248,7 @@ class Channel:
     def is_conversation_between_people(self) -> bool:
         return self.kind in ("im", "mpim")
 
-    def to_slack(self, bot_user_id: str, *, include_num_members: bool) -> JsonDict:
+    def to_slack(self, bot_user_id: str, *, team_id: str, include_num_members: bool) -> JsonDict:
         if self.kind == "im":
             return {
                 "id": self.id,
@@ -256,14 +272,16 @@ class Channel:
             "is_general": self.is_general,
             "unlinked": 0,
             "name_normalized": self.name,
-            "is_shared": False,
+            "is_shared": bool(self.shared_with),
             "is_org_shared": False,
             "is_pending_ext_shared": False,
             "pending_shared": [],
-            "context_team_id": None,
+            "context_team_id": team_id,
             "creator": self.creator,
-            "is_ext_shared": False,
-            "shared_team_ids": [],
+            "is_ext_shared": bool(self.shared_with),
+            # The workspace's own team, as in Slack's conversation object example; which other
+            # teams Slack lists here for a Slack Connect channel is not documented.
+            "shared_team_ids": [team_id],
             "is_member": bot_user_id in self.members,
             "topic": {"value": self.topic, "creator": "", "last_set": 0},
             "purpose": {"value": self.purpose, "creator": "", "last_set": 0},

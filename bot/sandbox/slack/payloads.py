@@ -32,8 +32,14 @@ _DATE_PICKS = {"datepicker": "selected_date", "timepicker": "selected_time"}
 
 
 def user_ref(state: SlackState, user_id: str) -> JsonDict:
+    """The acting user of an interaction; `team_id` is their own (a Slack Connect user's home)."""
     user = state.users[user_id]
-    return {"id": user.id, "username": user.name, "name": user.name, "team_id": state.team_id}
+    return {
+        "id": user.id,
+        "username": user.name,
+        "name": user.name,
+        "team_id": user.home_team(state.team_id),
+    }
 
 
 def team_ref(state: SlackState) -> JsonDict:
@@ -192,9 +198,14 @@ def event_callback(
                 "is_enterprise_install": False,
             }
         ],
-        "is_ext_shared_channel": False,
+        "is_ext_shared_channel": _in_ext_shared_channel(state, event),
         "event_context": f"4-{event_id}",
     }
+
+
+def _in_ext_shared_channel(state: SlackState, event: JsonDict) -> bool:
+    channel = state.channels.get(str(event.get("channel", "")))
+    return channel is not None and bool(channel.shared_with)
 
 
 def view_state_values(view: View, values: dict[str, dict[str, Any]]) -> JsonDict:

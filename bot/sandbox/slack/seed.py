@@ -7,6 +7,8 @@ from collections.abc import Callable
 from bot.sandbox.slack.model import Channel, User, UserGroup
 from bot.sandbox.slack.state import SlackState
 
+PARTNER_TEAM = "T0PARTNER"  # the organisation #hiring is shared with over Slack Connect
+
 
 def _seed_empty(state: SlackState) -> None:
     """Just the team and the bot user."""
@@ -23,7 +25,11 @@ def _seed_empty(state: SlackState) -> None:
 
 
 def _seed_demo(state: SlackState) -> None:
-    """People in four time zones, a finance user group, and channels for each access case."""
+    """People in four time zones, a finance user group, and channels for each access case.
+
+    Two outsiders are in #hiring only: a multi-channel guest and a Slack Connect user of
+    the partner organisation #hiring is shared with.
+    """
     _seed_empty(state)
     people = [
         User("U0ANA", "ana", "Ana Albrecht", "Ana", tz="Europe/Berlin", is_admin=True),
@@ -31,6 +37,10 @@ def _seed_demo(state: SlackState) -> None:
         User("U0KAI", "kai", "Kai Ngata", "Kai", tz="Pacific/Auckland"),
         User("U0LEI", "lei", "Lei Kahale", "Lei", tz="Pacific/Honolulu"),
         User("U0GONE", "gone", "Gone Person", "Gone", tz="Europe/London", deleted=True),
+        User("U0GUEST", "gina", "Gina Guest", "Gina", tz="Europe/London", is_restricted=True),
+        User(
+            "U0EXT", "omar", "Omar Outside", "Omar", tz="America/Los_Angeles", team_id=PARTNER_TEAM
+        ),
         User(
             "U0OTHERBOT",
             "otherbot",
@@ -59,7 +69,14 @@ def _seed_demo(state: SlackState) -> None:
     everyone = {"U0ANA", "U0BEN", "U0KAI", "U0LEI", "U0OTHERBOT"}
     for channel in (
         Channel("C0GENERAL", "general", "public", {*everyone, bot}, created, is_general=True),
-        Channel("C0HIRING", "hiring", "public", {"U0ANA", "U0BEN", "U0KAI", bot}, created),
+        Channel(
+            "C0HIRING",
+            "hiring",
+            "public",
+            {"U0ANA", "U0BEN", "U0KAI", "U0GUEST", "U0EXT", bot},
+            created,
+            shared_with=(PARTNER_TEAM,),
+        ),
         # The bot is deliberately not invited: posting here must fail like in Slack.
         Channel("C0PRIVATE", "finance-private", "private", {"U0ANA", "U0BEN"}, created),
         Channel("C0ARCHIVED", "old", "public", {"U0ANA", bot}, created, is_archived=True),

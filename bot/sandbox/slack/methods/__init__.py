@@ -24,6 +24,7 @@ METHODS: dict[str, MethodSpec] = {
     "conversations.history": MethodSpec(conversations.history, Tier.TIER_3),
     "conversations.replies": MethodSpec(conversations.replies, Tier.TIER_3),
     "users.info": MethodSpec(directory.users_info, Tier.TIER_4, "users:read"),
+    "users.list": MethodSpec(directory.users_list, Tier.TIER_2, "users:read"),
     "usergroups.list": MethodSpec(directory.usergroups_list, Tier.TIER_2, "usergroups:read"),
     "usergroups.users.list": MethodSpec(
         directory.usergroups_users_list, Tier.TIER_2, "usergroups:read"

@@ -78,9 +78,17 @@ class MethodSpec:
     scope: str | None = None  # when the scope does not depend on the arguments
 
 
-def paginate(items: Sequence[T], args: Args, *, default_limit: int) -> tuple[list[T], str]:
-    """Slack's cursor pagination: a page of `items` and the `next_cursor` ("" on the last page)."""
-    limit = min(max(args.number("limit", default_limit), 1), 1000)
+def paginate(
+    items: Sequence[T], args: Args, *, default_limit: int, zero_is_default: bool = False
+) -> tuple[list[T], str]:
+    """Slack's cursor pagination: a page of `items` and the `next_cursor` ("" on the last page).
+
+    `zero_is_default`: the method documents `limit=0` as its default (`users.list`).
+    """
+    requested = args.number("limit", default_limit)
+    if requested == 0 and zero_is_default:
+        requested = default_limit
+    limit = min(max(requested, 1), 1000)
     cursor = args.text("cursor")
     offset = 0
     if cursor is not None:

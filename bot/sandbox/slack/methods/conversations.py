@@ -37,7 +37,9 @@ def open_conversation(ctx: ApiContext, args: Args) -> JsonDict:
     )
     full = args.flag("return_im")
     body: JsonDict = {
-        "channel": channel.to_slack(state.bot_user_id, include_num_members=False)
+        "channel": channel.to_slack(
+            state.bot_user_id, team_id=state.team_id, include_num_members=False
+        )
         if full
         else {"id": channel.id}
     }
@@ -52,7 +54,9 @@ def info(ctx: ApiContext, args: Args) -> JsonDict:
     require_readable(ctx, channel, "read")
     return {
         "channel": channel.to_slack(
-            ctx.state.bot_user_id, include_num_members=args.flag("include_num_members")
+            ctx.state.bot_user_id,
+            team_id=ctx.state.team_id,
+            include_num_members=args.flag("include_num_members"),
         )
     }
 

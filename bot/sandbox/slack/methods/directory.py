@@ -1,9 +1,9 @@
-"""`auth.test`, `users.info` and `usergroups.*`: who the bot is, and who everyone else is."""
+"""`auth.test`, `users.*` and `usergroups.*`: who the bot is, and who everyone else is."""
 
 from __future__ import annotations
 
 from bot.sandbox.slack.errors import ApiError
-from bot.sandbox.slack.methods.context import ApiContext, Args
+from bot.sandbox.slack.methods.context import ApiContext, Args, paginate
 from bot.sandbox.slack.model import JsonDict
 
 
@@ -30,6 +30,29 @@ def users_info(ctx: ApiContext, args: Args) -> JsonDict:
     if args.flag("include_locale"):
         body["locale"] = "en-US"
     return {"user": body}
+
+
+def users_list(ctx: ApiContext, args: Args) -> JsonDict:
+    """The workspace's own people, deactivated ones, guests and bots included.
+
+    Slack documents `users.list` as "all users in the workspace"; whether it also returns
+    Slack Connect users of another organisation is not documented, so they are left out
+    (`users.info` and `conversations.members` still know them).
+    """
+    state = ctx.state
+    own = [u for u in state.users.values() if u.home_team(state.team_id) == state.team_id]
+    # No `limit` (documented default 0) asks for the whole directory in one page.
+    page, next_cursor = paginate(own, args, default_limit=1000, zero_is_default=True)
+    now, include_locale = state.now(), args.flag("include_locale")
+    members = [u.to_slack(state.team_id, now) for u in page]
+    if include_locale:
+        for member in members:
+            member["locale"] = "en-US"
+    return {
+        "members": members,
+        "cache_ts": int(state.clock()),
+        "response_metadata": {"next_cursor": next_cursor},
+    }
 
 
 def usergroups_list(ctx: ApiContext, args: Args) -> JsonDict:

@@ -127,7 +127,7 @@ def _names(state: SlackState, user: User) -> Names:
 def _sidebar(state: SlackState, user: User, current: str) -> str:
     options = "".join(
         f'<option value="{attr(person.id)}"{" selected" if person.id == user.id else ""}>'
-        f"{plain_html(person.real_name)} ({plain_html(person.id)})</option>"
+        f"{plain_html(_person_label(state, person))} ({plain_html(person.id)})</option>"
         for person in _people(state)
     )
     channels = "".join(
@@ -150,6 +150,15 @@ def _sidebar(state: SlackState, user: User, current: str) -> str:
         + (f'<h4>Direct messages</h4><ul class="conversations">{dms}</ul>' if dms else "")
         + f'<h4>Apps</h4><ul class="conversations">{app}</ul>'
     )
+
+
+def _person_label(state: SlackState, person: User) -> str:
+    """Names outsiders as Slack's client marks them, so one can pick who to test as."""
+    if person.home_team(state.team_id) != state.team_id:
+        return f"{person.real_name} · Slack Connect"
+    if person.is_restricted or person.is_ultra_restricted:
+        return f"{person.real_name} · guest"
+    return person.real_name
 
 
 def _sidebar_link(conversation_id: str, label: str, current: str, *, extra: str = "") -> str:
