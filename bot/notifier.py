@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Set
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,8 +36,9 @@ from bot import cards
 from bot.approvals import AuditEntry, Effect, EffectKind, TrackedApproval, effect
 from bot.approvers import Expected
 from bot.clock import Clock
+from bot.lanes import Lanes
 from bot.logs import log_kv
-from bot.pacing import SlackPacer
+from bot.pacing import SlackPacer, rate_limit_wait
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,8 @@ EFFECT_METADATA_KEY = "effectId"
 # claim it (one delivery is a few Slack calls of at most DELIVERY_TIMEOUT each, plus
 # pacing). After a crash, what the dead process held waits out the lease.
 CLAIM_LEASE = timedelta(minutes=5)
-LEASE_MARGIN = timedelta(minutes=2)
 DELIVERY_TIMEOUT_SECONDS = 10
 DRAIN_BATCH = 50
-LANES_AT_ONCE = 20
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 300
 NOT_YET_DELAY = timedelta(seconds=2)
@@ -167,7 +165,7 @@ class Notifier:
         leaves the others idle, so a burst keeps Slack's whole rate budget in use.
         """
         claimed_at: dict[str, float] = {}  # effect id → when its claim returned (monotonic)
-        lanes = _Lanes(lambda item: self._work(item, claimed_at[item.id]), self._clock)
+        lanes = Lanes(lambda item: self._work(item, claimed_at[item.id]), self._clock)
         more = True  # the last claim was full: the outbox may hold more
         try:
             while True:
@@ -641,77 +639,3 @@ class Notifier:
                 details={"effect": item.id, **details},
             )
         )
-
-
-class _Lanes:
-    """The effects one drain holds: a queue per lane, each worked in order by its own task."""
-
-    def __init__(self, work: Callable[[Effect], Awaitable[None]], clock: Clock) -> None:
-        self._work = work
-        self._clock = clock
-        self._queues: dict[str, deque[Effect]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(LANES_AT_ONCE)
-        self._progressed = asyncio.Event()
-        self.in_hand = 0  # claimed, and neither worked nor left for a later claim yet
-        self.claimed = 0
-
-    @property
-    def idle(self) -> bool:
-        return not self._queues
-
-    def add(self, lane: str, item: Effect) -> None:
-        self.in_hand += 1
-        self.claimed += 1
-        queue = self._queues.get(lane)
-        if queue is not None:
-            queue.append(item)
-            return
-        self._queues[lane] = deque([item])
-        task = asyncio.get_running_loop().create_task(self._run(lane))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def progress(self) -> None:
-        """Until a lane works or leaves an effect, or ends."""
-        self._progressed.clear()
-        await self._progressed.wait()
-
-    async def close(self) -> None:
-        """Cancel lanes still running (the drain itself failed or was cancelled)."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _run(self, lane: str) -> None:
-        queue = self._queues[lane]
-        try:
-            async with self._slots:
-                while queue:
-                    item = queue.popleft()
-                    # The claim pushed `due_at` to the end of our lease.
-                    if self._clock.now() >= item.due_at - LEASE_MARGIN:
-                        # The rest of this lane is left for the next claim, here or elsewhere.
-                        self._settle(1 + len(queue))
-                        queue.clear()
-                        return
-                    await self._work(item)
-                    self._settle(1)
-        finally:
-            del self._queues[lane]
-            self._progressed.set()
-
-    def _settle(self, count: int) -> None:
-        self.in_hand -= count
-        self._progressed.set()
-
-
-def rate_limit_wait(exc: SlackApiError) -> int | None:
-    """Seconds Slack asked us to wait, if `exc` is a rate limit (429 / `ratelimited`)."""
-    response = exc.response
-    if response.status_code != 429 and response.get("error") != "ratelimited":
-        return None
-    try:
-        return max(1, int(response.headers.get("Retry-After", "1")))
-    except ValueError:
-        return 1

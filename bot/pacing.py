@@ -22,6 +22,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from slack_sdk.errors import SlackApiError
+
 PER_MINUTE_BY_TIER = {1: 1.0, 2: 20.0, 3: 50.0, 4: 100.0}
 HEADROOM = 0.96
 CATCH_UP = 0.5
@@ -171,3 +173,14 @@ def catch_up(limit: float) -> float:
     """
     room = (1 - HEADROOM) * limit - 1
     return min(CATCH_UP, room / 2) if room > 0 else 0.0
+
+
+def rate_limit_wait(exc: SlackApiError) -> int | None:
+    """Seconds Slack asked us to wait, if `exc` is a rate limit (429 / `ratelimited`)."""
+    response = exc.response
+    if response.status_code != 429 and response.get("error") != "ratelimited":
+        return None
+    try:
+        return max(1, int(response.headers.get("Retry-After", "1")))
+    except ValueError:
+        return 1

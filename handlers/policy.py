@@ -18,7 +18,7 @@ from bot.cards.policy import AgentRow, policy_view
 from bot.policy_requests import Decided
 from bot.roles import Actor
 from bot.services import Services
-from handlers.replies import Replier
+from handlers.replies import Replier, progress, with_progress
 
 
 async def policy_message(services: Services) -> cards.SlackMessage:
@@ -61,8 +61,10 @@ async def _decide(services: Services, body: dict[str, Any], reply: Replier, *, a
     request_id = str(body["actions"][0].get("value") or "")
     requests = services.gate.requests
     if allow:
-        await reply.progress("Asking OpenTrain…")
-        decided = await requests.allow(request_id, by_user=actor.user_id)
+        decided = await with_progress(
+            requests.allow(request_id, by_user=actor.user_id),
+            lambda: reply.send(progress("Allowed once; asking OpenTrain…")),
+        )
     else:
         decided = await requests.refuse(request_id, by_user=actor.user_id)
     await reply.send(cards.notice(_answer(decided)))

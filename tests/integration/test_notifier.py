@@ -23,7 +23,8 @@ from bot.approvals import (
 from bot.approvers import Expected
 from bot.cards.ids import REQUESTER_DM_EVENT_TYPE
 from bot.clock import FixedClock
-from bot.notifier import CLAIM_LEASE, LEASE_MARGIN, Notifier
+from bot.lanes import LEASE_MARGIN
+from bot.notifier import CLAIM_LEASE, Notifier
 from bot.opentrain.models import ApprovalType
 from bot.pacing import SlackPacer
 from bot.sandbox.faults import FaultSpec
