@@ -65,7 +65,7 @@ from bench.outcome_latency import (
     UPDATE_SPACING_S,
     Outcome,
     SlackChanges,
-    match_changes,
+    confirm_and_watch,
     report,
     request_hires,
     subscribe,
@@ -234,19 +234,11 @@ async def measure_phase(
     for approval_id in approvals:
         await asyncio.sleep(UPDATE_SPACING_S + rng.uniform(0, 1.0))
         await changes.next(0)  # skip anything that changed meanwhile
-        outcome = Outcome(approval_id)
-        started = time.perf_counter()
-        confirm = f"{deployment.opentrain.url}/_sim/approvals/{approval_id}/confirm"
-        (await http.post(confirm, json={})).raise_for_status()
-        while outcome.both_ms is None:
-            left = started + timeout - time.perf_counter()
-            if left <= 0:
-                break
-            seen = await changes.next(left)
-            match_changes(
-                outcome, seen, card_ts[approval_id], (time.perf_counter() - started) * 1000
+        outcomes.append(
+            await confirm_and_watch(
+                http, deployment.opentrain.url, changes, approval_id, card_ts[approval_id], timeout
             )
-        outcomes.append(outcome)
+        )
         asked = time.perf_counter()
         answer = await http.get(
             f"{deployment.bot.url}{PREFIX}/approvals/{approval_id}", headers=agent

@@ -240,18 +240,11 @@ async def measure_mode(
     for approval_id in approvals:
         await asyncio.sleep(UPDATE_SPACING_S + rng.uniform(0, spread))
         await changes.next(0)  # skip anything that changed meanwhile
-        outcome = Outcome(approval_id)
-        started = time.perf_counter()
-        confirm = f"{deployment.opentrain.url}/_sim/approvals/{approval_id}/confirm"
-        (await http.post(confirm, json={})).raise_for_status()
-        while outcome.both_ms is None:
-            left = started + timeout - time.perf_counter()
-            if left <= 0:
-                break
-            seen = await changes.next(left)
-            ms = (time.perf_counter() - started) * 1000
-            match_changes(outcome, seen, card_ts[approval_id], ms)
-        outcomes.append(outcome)
+        outcomes.append(
+            await confirm_and_watch(
+                http, deployment.opentrain.url, changes, approval_id, card_ts[approval_id], timeout
+            )
+        )
     await changes.quiet(args.poll_interval + 2)  # a duplicate would show up now
     verified = verify(
         (await http.get(f"{deployment.slack.url}/_sim/state")).json(), approvals, card_ts
@@ -277,6 +270,28 @@ def verify(state: dict[str, Any], approvals: list[str], card_ts: dict[str, str])
         if replies and "Review & confirm" not in str(card["blocks"]):
             resolved += 1
     return {"cards_resolved": resolved, "duplicate_replies": duplicates}
+
+
+async def confirm_and_watch(
+    http: httpx.AsyncClient,
+    opentrain_url: str,
+    changes: SlackChanges,
+    approval_id: str,
+    card_ts: str,
+    timeout: float,
+) -> Outcome:
+    """Confirm one approval as its human would, and time its card update and thread reply."""
+    outcome = Outcome(approval_id)
+    started = time.perf_counter()
+    confirm = f"{opentrain_url}/_sim/approvals/{approval_id}/confirm"
+    (await http.post(confirm, json={})).raise_for_status()
+    while outcome.both_ms is None:
+        left = started + timeout - time.perf_counter()
+        if left <= 0:
+            break
+        seen = await changes.next(left)
+        match_changes(outcome, seen, card_ts, (time.perf_counter() - started) * 1000)
+    return outcome
 
 
 def report(mode: str, outcomes: list[Outcome], verified: dict[str, int]) -> dict[str, Any]:
