@@ -59,6 +59,7 @@ FAST: dict[str, Any] = {
     "slack_rate_limit_scale": 100,
 }
 READY_TIMEOUT = 20.0
+PORT_ATTEMPTS = 3
 
 
 # --- bots ----------------------------------------------------------------------------------
@@ -196,21 +197,32 @@ class Deployment:
         self, *, command: str = "serve", entry: bool = True, **overrides: Any
     ) -> BotProcess:
         """`python -m bot <command>` on a free port, ready to serve; `entry`: Slack talks to it
-        over HTTP."""
-        env = self.process_env(**overrides)
-        log = self.data_dir / f"bot-{len(self.processes) + 1}.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", command],
-                cwd=REPO,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-        bot = BotProcess(process, f"http://{HOST}:{env['PORT']}", log)
-        self.processes.append(bot)
-        await bot.wait_ready()
+        over HTTP.
+
+        A port found free may be taken by another process (another test worker) before the
+        bot binds it: then the bot is started again on another port, a few times at most.
+        """
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            env = self.process_env(**overrides)
+            log = self.data_dir / f"bot-{len(self.processes) + 1}.log"
+            with log.open("wb") as sink:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "bot", command],
+                    cwd=REPO,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                )
+            bot = BotProcess(process, f"http://{HOST}:{env['PORT']}", log)
+            self.processes.append(bot)
+            try:
+                await bot.wait_ready()
+                break
+            except AssertionError:
+                port_taken = not bot.alive and "address already in use" in bot.output()
+                if not port_taken or attempt == PORT_ATTEMPTS:
+                    raise
         if entry:
             self.slack.bot_url = f"{bot.url}/slack/events"
         return bot
