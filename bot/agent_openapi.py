@@ -104,34 +104,40 @@ def openapi_document() -> dict[str, Any]:
                 "responses": responses,
             }
         }
-    paths["/agent/v1/approvals/{approvalId}"] = {
-        "get": {
-            "operationId": "getApproval",
-            "summary": "The tracked status, outcome and card of an approval",
-            "parameters": [
-                {"name": "approvalId", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-            "responses": {
-                "200": {"description": "Tracked by the bot", **ref(ApprovalResponse)},
-                "401": error(ERRORS["401"]),
-                "404": error("The bot does not track this approval"),
-            },
+
+    def get(
+        operation: str, summary: str, parameter: str, found: dict[str, Any], missing: str
+    ) -> dict[str, Any]:
+        return {
+            "get": {
+                "operationId": operation,
+                "summary": summary,
+                "parameters": [
+                    {
+                        "name": parameter,
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {"200": found, "401": error(ERRORS["401"]), "404": error(missing)},
+            }
         }
-    }
-    paths["/agent/v1/requests/{requestId}"] = {
-        "get": {
-            "operationId": "getRequest",
-            "summary": "A request over a spend limit: awaiting an admin, allowed, refused, expired",
-            "parameters": [
-                {"name": "requestId", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-            "responses": {
-                "200": {"description": "This agent's request", **ref(PolicyRequestResponse)},
-                "401": error(ERRORS["401"]),
-                "404": error("No such request of this agent"),
-            },
-        }
-    }
+
+    paths["/agent/v1/approvals/{approvalId}"] = get(
+        "getApproval",
+        "The tracked status, outcome and card of an approval",
+        "approvalId",
+        {"description": "Tracked by the bot", **ref(ApprovalResponse)},
+        "The bot does not track this approval",
+    )
+    paths["/agent/v1/requests/{requestId}"] = get(
+        "getRequest",
+        "A request over a spend limit: awaiting an admin, allowed, refused, expired",
+        "requestId",
+        {"description": "This agent's request", **ref(PolicyRequestResponse)},
+        "No such request of this agent",
+    )
     return {
         "openapi": "3.1.0",
         "info": {

@@ -16,7 +16,6 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ConfirmObject,
     ContextBlock,
     HeaderBlock,
     PlainTextObject,
@@ -27,7 +26,7 @@ from slack_sdk.models.blocks import (
 from bot.approvals import format_usd
 from bot.cards import facts
 from bot.cards.ids import ActionId
-from bot.cards.layout import packed_sections, plural, within_budget
+from bot.cards.layout import confirm_dialog, packed_sections, plural, within_budget
 from bot.cards.lists import ENTRY_TEXT, MAX_LISTED
 from bot.cards.message import SlackMessage
 from bot.cards.text import (
@@ -72,17 +71,14 @@ MAX_MILESTONES = 40  # the most recent ones; each line is short, so they pack in
 MILESTONES_TEXT = 6_000
 MAX_MILESTONE_BUTTONS = 5  # per kind (fund, payout)
 
-_END_CONFIRM = ConfirmObject(
-    title=PlainTextObject(text="End this contract?"),
-    text=PlainTextObject(
-        text=(
-            "No more milestones can be added once it ends. If a milestone is still funded, a "
-            "human must confirm the end in OpenTrain; otherwise it ends right away."
-        )
+_END_CONFIRM = confirm_dialog(
+    "End this contract?",
+    (
+        "No more milestones can be added once it ends. If a milestone is still funded, a "
+        "human must confirm the end in OpenTrain; otherwise it ends right away."
     ),
-    confirm=PlainTextObject(text="End contract"),
-    deny=PlainTextObject(text="Cancel"),
-    style="danger",
+    "End contract",
+    danger=True,
 )
 
 

@@ -8,7 +8,6 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ConfirmObject,
     ContextBlock,
     PlainTextObject,
     SectionBlock,
@@ -16,6 +15,7 @@ from slack_sdk.models.blocks import (
 
 from bot.cards import facts
 from bot.cards.ids import ActionId
+from bot.cards.layout import confirm_dialog
 from bot.cards.links import safe_link
 from bot.cards.message import SlackMessage
 from bot.cards.text import (
@@ -37,17 +37,14 @@ if TYPE_CHECKING:
 
 DEFAULT_LINK_LABEL = "Open in OpenTrain"
 
-_HIRE_ANYWAY_CONFIRM = ConfirmObject(
-    title=PlainTextObject(text="Hire anyway?"),
-    text=PlainTextObject(
-        text=(
-            "This proposal was marked “Not a fit” in review. The same terms are sent again with "
-            "the override, and a human still confirms the hire in OpenTrain."
-        )
+_HIRE_ANYWAY_CONFIRM = confirm_dialog(
+    "Hire anyway?",
+    (
+        "This proposal was marked “Not a fit” in review. The same terms are sent again with "
+        "the override, and a human still confirms the hire in OpenTrain."
     ),
-    confirm=PlainTextObject(text="Hire anyway"),
-    deny=PlainTextObject(text="Cancel"),
-    style="danger",
+    "Hire anyway",
+    danger=True,
 )
 
 

@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
+from slack_sdk.models.blocks import (
+    Block,
+    ConfirmObject,
+    ContextBlock,
+    PlainTextObject,
+    SectionBlock,
+)
 
 from bot.cards.text import CONTEXT_ELEMENT, SECTION_TEXT, clip_mrkdwn, mrkdwn, utf16_len
 
@@ -77,3 +83,14 @@ def _texts(node: Any) -> Iterator[str]:
 def plural(count: int, word: str, words: str | None = None) -> str:
     """The count with its noun: "1 approval", "3 approvals"."""
     return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+def confirm_dialog(title: str, text: str, confirm: str, *, danger: bool = False) -> ConfirmObject:
+    """The "are you sure?" a button shows before Slack reports the click (Cancel to back out)."""
+    return ConfirmObject(
+        title=PlainTextObject(text=title),
+        text=PlainTextObject(text=text),
+        confirm=PlainTextObject(text=confirm),
+        deny=PlainTextObject(text="Cancel"),
+        style="danger" if danger else None,
+    )

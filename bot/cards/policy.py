@@ -12,7 +12,6 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ConfirmObject,
     ContextBlock,
     HeaderBlock,
     PlainTextObject,
@@ -23,7 +22,7 @@ from bot.agent_asks import AWAITING, PolicyRequest
 from bot.approvals import format_usd
 from bot.cards.facts import field
 from bot.cards.ids import POLICY_EVENT_TYPE, ActionId
-from bot.cards.layout import plural
+from bot.cards.layout import confirm_dialog, plural
 from bot.cards.links import safe_link
 from bot.cards.message import SlackMessage, metadata
 from bot.cards.text import (
@@ -51,16 +50,13 @@ RULES = {
     "maxPerWeekUsd": "its 7-day limit",
 }
 
-_ALLOW_CONFIRM = ConfirmObject(
-    title=PlainTextObject(text="Allow once?"),
-    text=PlainTextObject(
-        text=(
-            "The bot makes this one request to OpenTrain now. Nothing moves until a human "
-            "confirms the approval in OpenTrain."
-        )
+_ALLOW_CONFIRM = confirm_dialog(
+    "Allow once?",
+    (
+        "The bot makes this one request to OpenTrain now. Nothing moves until a human "
+        "confirms the approval in OpenTrain."
     ),
-    confirm=PlainTextObject(text="Allow once"),
-    deny=PlainTextObject(text="Cancel"),
+    "Allow once",
 )
 
 
