@@ -310,7 +310,15 @@ async def test_failed_delivery_is_retried_on_schedule_with_the_same_id(
     assert receiver.hits[1].at - receiver.hits[0].at >= 0.06
     assert receiver.hits[2].at - receiver.hits[1].at >= 0.3
     webhook_id = created["webhook"]["id"]
-    attempts = opentrain_sim.state.webhooks[webhook_id].attempts
+    # The simulator records an attempt once its answer is in, a moment after the receiver saw it.
+    attempts = await wait_for(
+        lambda: (
+            len(opentrain_sim.state.webhooks[webhook_id].attempts) == 3
+            and opentrain_sim.state.webhooks[webhook_id].attempts
+        ),
+        timeout=5,
+        message="the third attempt recorded",
+    )
     assert [(a.attempt, a.status_code, a.ok) for a in attempts] == [
         (1, 500, False),
         (2, 404, False),
