@@ -33,7 +33,7 @@ from bot.approvals import (
     effect,
 )
 from bot.cards.ids import OUTCOME_EVENT_TYPE
-from bot.notifier import EFFECT_METADATA_KEY
+from bot.earlier_posts import EFFECT_METADATA_KEY
 from bot.opentrain.models import Approval
 from bot.sandbox.opentrain import OpenTrainSim, wire
 from bot.sandbox.opentrain.cosign import APPROVAL_TTL

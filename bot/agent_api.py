@@ -48,7 +48,7 @@ from bot.agent_models import (
 )
 from bot.agent_openapi import openapi_document
 from bot.approvals import AuditEntry, HireTerms, Requester
-from bot.cosign import CoSignOutcome
+from bot.cosign import ChannelRefused, CoSignOutcome
 from bot.logs import log_kv
 from bot.opentrain import ContractEnded, OpenTrainError
 from bot.parsing import ID_PATTERN
@@ -206,6 +206,9 @@ class AgentApi:
                 return await self._refuse(request, agent, request_id, policy_refusal(exc))
             except OpenTrainError as exc:
                 return await self._refuse(request, agent, request_id, opentrain_refusal(exc))
+            except ChannelRefused as exc:
+                channel = Refused(422, "CHANNEL_UNAVAILABLE", str(exc), {"reason": exc.error})
+                return await self._refuse(request, agent, request_id, channel)
             except StoreUnavailable:
                 log.warning("agent request: store unavailable %s", log_kv(request_id=request_id))
                 outage = Refused(
@@ -285,6 +288,7 @@ class AgentApi:
     async def _submit(self, call: AgentCall, ask: AgentAsk, body: CardRequest) -> web.Response:
         """Through the spend policy (bot/agent_gate.py), then the answer for what came of it."""
         ask = ask.model_copy(update={"channel": body.channel, "note": body.note})
+        await self._services.cosign.require_channel(body.channel)  # before any OpenTrain read
         match await self._services.gate.submit(call.agent, ask):
             case Done(outcome=ContractEnded() as ended):
                 return self._json(call, ContractEndedResponse(contract_id=ended.contract_id), 200)

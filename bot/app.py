@@ -10,16 +10,11 @@ from datetime import timedelta
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
-from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.agent_gate import AgentGate
 from bot.approvers import Approvers
+from bot.channels import Channels
 from bot.clock import Clock, make_clock
 from bot.config import Settings
 from bot.cosign import CoSign
@@ -27,7 +22,6 @@ from bot.digest import Digest
 from bot.home import Home
 from bot.notifier import Notifier
 from bot.opentrain import OpenTrainClient
-from bot.pacing import SlackPacer
 from bot.people import People
 from bot.policy import load_policy
 from bot.policy_requests import PolicyRequests
@@ -44,6 +38,7 @@ from bot.scheduler import (
     Scheduler,
 )
 from bot.services import Services
+from bot.slack_gateway import open_gateway
 from bot.spend import Spending
 from bot.store import Store, StoreUnavailable, open_store
 from bot.tracker import Tracker
@@ -60,19 +55,6 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return AsyncWebClient(
-        token=token,
-        base_url=settings.slack_api_url,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-
-
 async def build_services(
     settings: Settings, *, store: Store | None = None, clock: Clock | None = None
 ) -> Services:
@@ -84,7 +66,9 @@ async def build_services(
         settings.ot_api_token.get_secret_value() if settings.ot_api_token else "",
         timeout=settings.ot_timeout_seconds,
     )
-    slack = slack_client(settings)
+    gateway = open_gateway(settings)
+    slack = gateway.calls
+    channels = Channels(slack)
     scheduler = Scheduler(clock)
     router = Router(store, settings.default_channel)
 
@@ -106,13 +90,14 @@ async def build_services(
     )
     notifier = Notifier(
         store=store,
-        slack=slack,
+        gateway=gateway,
+        channels=channels,
         clock=clock,
         owner=owner,
         opentrain_host=settings.opentrain_host,
-        pacer=SlackPacer(settings.slack_rate_limit_scale),
         approvers=approvers.expected,
         home_views=home.views_for_approval,
+        on_effects=lambda: scheduler.kick(OUTBOX_JOB),
     )
     tracker = Tracker(
         store=store,
@@ -128,6 +113,7 @@ async def build_services(
         notifier=notifier,
         store=store,
         router=router,
+        channels=channels,
         clock=clock,
     )
 
@@ -163,6 +149,7 @@ async def build_services(
         store=store,
         opentrain=opentrain,
         slack=slack,
+        channels=channels,
         notifier=notifier,
         tracker=tracker,
         cosign=cosign,
@@ -193,7 +180,7 @@ def schedule(services: Services) -> None:
         digest = Digest(
             store=services.store,
             clock=services.clock,
-            post=services.notifier.post_message,
+            notifier=services.notifier,
             channel_id=settings.digest_channel,
             at=settings.digest_time,
         )

@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
 
 from bot.opentrain.models import Approval, ApprovalStatus, ApprovalType, Contract, Milestone
 
@@ -313,18 +313,25 @@ class EffectKind(StrEnum):
     REQUESTER_DM = "requester_dm"  # DM the requester (expiry, or when the channel is gone)
     REMINDER_DM = "reminder_dm"  # DM one approver before expiry
     REFRESH_HOME = "refresh_home"  # re-publish the Home tab of everyone who sees the approval
-    # Messages about no approval (a policy card): rendered when queued, carried in the payload.
-    POST_MESSAGE = "post_message"  # payload {channel, message}
+    # Messages rendered when queued, carried in the payload: policy cards, replies to pasted
+    # links, the digest, DMs that stand in for an ephemeral.
+    POST_MESSAGE = "post_message"  # payload {channel | user, thread_ts?, message}
     UPDATE_MESSAGE = "update_message"  # payload {channel, post (its POST_MESSAGE id), message}
+    UNFURL = "unfurl"  # payload {channel, ts, unfurls}: previews of links in someone's message
 
 
 class Effect(BaseModel):
-    """One Slack side effect, delivered at least once and recorded so it lands once."""
+    """One Slack side effect, delivered at least once and recorded so it lands once.
+
+    Its `subject` is what it is about: an approval id for approval effects, else
+    `<kind>:<id>` (`policy:…`, `paste:…`, `digest:…`) for messages about something else.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     id: str  # deterministic, so enqueuing the same effect twice is a no-op
-    approval_id: str
+    # Records written before subjects existed name it `approval_id`.
+    subject: str = Field(validation_alias=AliasChoices("subject", "approval_id"))
     kind: EffectKind
     due_at: AwareDatetime
     payload: dict[str, Any] = Field(default_factory=dict)
@@ -332,20 +339,25 @@ class Effect(BaseModel):
     last_error: str | None = None
     done: bool = False
     result: dict[str, Any] | None = None  # e.g. {"ts": "...", "channel": "..."} once it landed
+    # Wall-clock start of the first attempt that may have posted (`Store.start_effect`).
+    started_at: AwareDatetime | None = None
+
+    @property
+    def approval_id(self) -> str:
+        """The subject, for the effects that are about an approval."""
+        return self.subject
 
 
 def effect(
-    approval_id: str,
+    subject: str,
     kind: EffectKind,
     now: datetime,
     *,
     key: str = "",
     payload: dict[str, Any] | None = None,
 ) -> Effect:
-    effect_id = f"{approval_id}:{kind.value}" + (f":{key}" if key else "")
-    return Effect(
-        id=effect_id, approval_id=approval_id, kind=kind, due_at=now, payload=payload or {}
-    )
+    effect_id = f"{subject}:{kind.value}" + (f":{key}" if key else "")
+    return Effect(id=effect_id, subject=subject, kind=kind, due_at=now, payload=payload or {})
 
 
 def outcome_effects(tracked: TrackedApproval, now: datetime) -> list[Effect]:

@@ -28,6 +28,7 @@ from bot.approvals import (
     escrow,
     milestone_amount,
 )
+from bot.channels import Channels
 from bot.clock import Clock
 from bot.explain import NotPossible
 from bot.logs import log_kv
@@ -53,6 +54,14 @@ CARD_WAIT_SECONDS = 5.0
 DRAFT_PREFIX = "hire-draft:"
 # "Hire anyway" resends a refused hire's terms for this long; older drafts are forgotten.
 DRAFT_TTL = timedelta(days=7)
+
+
+class ChannelRefused(NotPossible):
+    """The request names a channel no card can be posted in; nothing was asked of OpenTrain."""
+
+    def __init__(self, problem: str, error: str) -> None:
+        super().__init__(problem)
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -89,9 +98,11 @@ class CoSign:
         notifier: Notifier,
         store: Store,
         router: Router,
+        channels: Channels,
         clock: Clock,
     ) -> None:
         self._opentrain = opentrain
+        self._channels = channels
         self._tracker = tracker
         self._notifier = notifier
         self._store = store
@@ -102,6 +113,7 @@ class CoSign:
     async def hire(
         self, proposal_id: str, terms: HireTerms, *, requester: Requester, channel_id: str | None
     ) -> CoSignOutcome:
+        await self.require_channel(channel_id)
         requested = await self._asked(
             requester,
             "hire",
@@ -115,6 +127,7 @@ class CoSign:
     async def fund(
         self, milestone_id: str, *, requester: Requester, channel_id: str | None
     ) -> CoSignOutcome:
+        await self.require_channel(channel_id)
         requested = await self._asked(
             requester,
             "fund",
@@ -126,6 +139,7 @@ class CoSign:
     async def payout(
         self, milestone_id: str, *, requester: Requester, channel_id: str | None
     ) -> CoSignOutcome:
+        await self.require_channel(channel_id)
         requested = await self._asked(
             requester,
             "payout",
@@ -138,6 +152,7 @@ class CoSign:
         self, contract_id: str, *, requester: Requester, channel_id: str | None
     ) -> CoSignOutcome | ContractEnded:
         """A contract without funded milestones ends at once (no card); otherwise a co-sign."""
+        await self.require_channel(channel_id)
         result = await self._asked(
             requester, "end", self._opentrain.end_contract(contract_id), contract_id=contract_id
         )
@@ -158,6 +173,7 @@ class CoSign:
         `just_read`: the approval as this request already read it by id (the agent
         spend policy's quote), so it is not read twice.
         """
+        await self.require_channel(channel_id)
         read = self._opentrain.get_approval(approval_id) if just_read is None else _now(just_read)
         approval = await self._asked(requester, "track", read, approval_id=approval_id)
         if approval.type is ApprovalType.PROPOSAL_HIRE:
@@ -250,6 +266,20 @@ class CoSign:
         placement = await self.card_placement(adopted.approval.approval_id, wait=True)
         tracked = await self._store.get_approval(approval.id) or adopted.approval
         return CoSignOutcome(tracked, adopted.created, placement)
+
+    async def require_channel(self, channel_id: str | None) -> None:
+        """Refuse up front a channel no card can be posted in; join a public one (channels.py).
+
+        Only a channel the request names: routes were checked when they were set, and
+        DEFAULT_CHANNEL by `doctor`. DMs (a command in a DM with the bot) need nothing.
+        """
+        if channel_id is None or not channel_id.startswith(("C", "G")):
+            return
+        check = await self._channels.prepare(channel_id)
+        if not check.usable:
+            raise ChannelRefused(
+                f"No request was made: {check.problem}", check.error or "channel_not_found"
+            )
 
     async def card_placement(self, approval_id: str, *, wait: bool) -> CardPlacement:
         effect_id = f"{approval_id}:{EffectKind.POST_CARD.value}"

@@ -12,9 +12,13 @@ of times; a channel we cannot post in (`channel_not_found`, `not_in_channel`,
 `is_archived`, a deleted card, …) is audited and the requester gets the message
 as a DM instead — never an endless loop.
 
-Deliveries use their own Slack client without automatic retries: the SDK's
-retry of a `chat.postMessage` that failed with a 5xx or a dropped connection
-would post again without looking, and Slack may have posted the first one.
+Posts go through the gateway's client without automatic retries (bot/slack_gateway.py):
+the SDK's retry of a `chat.postMessage` that failed with a 5xx or a dropped connection
+would post again without looking, and Slack may have posted the first one. A channel
+is made ready (a public one joined, bot/channels.py) before the first post in it.
+
+A delivery never outlives its claim: it stops before posting when too little of the
+claim is left, and a stale holder writes nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Set
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,27 +34,28 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
-from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot import cards
 from bot.approvals import AuditEntry, Effect, EffectKind, TrackedApproval, effect
 from bot.approvers import Expected
+from bot.channels import Channels
 from bot.clock import Clock
+from bot.earlier_posts import Unsure, Window, find_earlier_post, stamp, wall_clock
 from bot.lanes import Lanes
 from bot.logs import log_kv
-from bot.pacing import SlackPacer, rate_limit_wait
+from bot.pacing import rate_limit_wait
+from bot.slack_gateway import SlackGateway
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-EFFECT_METADATA_KEY = "effectId"
 # A claimed batch is this process's for CLAIM_LEASE; a lane starts no new effect once
-# less than LEASE_MARGIN is left, so each delivery ends before another process may
-# claim it (one delivery is a few Slack calls of at most DELIVERY_TIMEOUT each, plus
-# pacing). After a crash, what the dead process held waits out the lease.
+# less than LEASE_MARGIN (bot/lanes.py) is left, and a delivery stops before posting
+# once less than POST_MARGIN is left (one post and its bookkeeping fit in that), so
+# each delivery ends before another process may claim it. After a crash, what the
+# dead process held waits out the lease.
 CLAIM_LEASE = timedelta(minutes=5)
-DELIVERY_TIMEOUT_SECONDS = 10
+POST_MARGIN = timedelta(seconds=30)
 DRAIN_BATCH = 50
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 300
@@ -87,6 +93,7 @@ KIND_ORDER = [
     EffectKind.POST_CARD,
     EffectKind.POST_MESSAGE,
     EffectKind.UPDATE_MESSAGE,
+    EffectKind.UNFURL,
     EffectKind.UPDATE_CARD,
     EffectKind.OUTCOME_REPLY,
     EffectKind.REQUESTER_DM,
@@ -104,6 +111,10 @@ class NotYet(Exception):
     """The effect depends on another one that has not landed yet (e.g. no card to update)."""
 
 
+class ClaimLapsing(Exception):
+    """Too little of this process's claim on the effect is left to post: leave it alone."""
+
+
 class NoCard(Exception):
     """There is no card to update or reply under: it had no channel, or its channel refused it."""
 
@@ -117,43 +128,37 @@ class Notifier:
         self,
         *,
         store: Store,
-        slack: AsyncWebClient,
+        gateway: SlackGateway,
+        channels: Channels,
         clock: Clock,
         owner: str,
         opentrain_host: str,
-        pacer: SlackPacer,
         approvers: ApproversLookup,
         home_views: HomeViews | None = None,
+        on_effects: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
-        self._slack = slack  # shared with the listeners (ephemerals, unfurls, Home tabs)
-        self._outbox_slack = AsyncWebClient(
-            token=slack.token,
-            base_url=slack.base_url,
-            timeout=DELIVERY_TIMEOUT_SECONDS,
-            ssl=slack.ssl,
-            proxy=slack.proxy,
-            headers=slack.headers,
-            retry_handlers=[],
-        )
+        self._gateway = gateway
+        self._calls = gateway.calls  # safe to repeat: reads, updates, unfurls, Home tabs
+        self._posts = gateway.posts  # chat.postMessage only, never retried by the SDK
+        self._channels = channels
         self._clock = clock
         self._owner = owner
         self._opentrain_host = opentrain_host
-        self._pacer = pacer
         self._approvers = approvers
         self._home_views = home_views
+        self._on_effects = on_effects  # effects were queued: drain soon
         self._landed: dict[str, asyncio.Event] = {}  # only effects someone waits for
         # user → when the listing behind the last Home tab published here began (monotonic)
         self._home_listed: dict[str, float] = {}
-        self._slack_failing = False  # the last delivery call got no answer or a 5xx (/healthz)
 
     @property
     def slack_failing(self) -> bool:
-        """Whether this process's last Slack delivery call failed (network error or 5xx).
+        """Whether this process's last Slack call failed (network error or 5xx).
 
         Cleared by the next call Slack answers; no call is made to find out.
         """
-        return self._slack_failing
+        return self._gateway.health.failing
 
     # --- draining -------------------------------------------------------------
     async def drain(self) -> int:
@@ -186,16 +191,28 @@ class Notifier:
             await lanes.close()
 
     async def _lane_of(self, item: Effect) -> str:
+        channel = await self._channel_of(item)
+        return f"channel:{channel}" if channel else f"dm:{item.payload.get('user', item.subject)}"
+
+    async def _channel_of(self, item: Effect) -> str | None:
+        """The channel `item` posts or edits in; None for a DM."""
         if item.kind in (EffectKind.REQUESTER_DM, EffectKind.REMINDER_DM):
-            return f"dm:{item.payload.get('user', item.approval_id)}"
-        if item.kind in (EffectKind.POST_MESSAGE, EffectKind.UPDATE_MESSAGE):
-            return f"channel:{item.payload.get('channel')}"
+            return None
+        if item.kind in (EffectKind.POST_MESSAGE, EffectKind.UPDATE_MESSAGE, EffectKind.UNFURL):
+            channel = item.payload.get("channel")
+            return str(channel) if channel else None
         approval = await self._store.get_approval(item.approval_id)
-        return f"channel:{approval.channel_id if approval else None}"
+        return approval.channel_id if approval else None
 
     async def _work(self, item: Effect, claimed_at: float) -> None:
+        # In real time too: a pacing wait must not carry a post past the claim.
+        left = (item.due_at - self._clock.now() - POST_MARGIN).total_seconds()
         try:
-            await self._work_once(item, claimed_at)
+            async with asyncio.timeout(max(left, 0)):
+                await self._work_once(item, claimed_at)
+        except (TimeoutError, ClaimLapsing):
+            # Its claim ends soon: the next claim (here or elsewhere) looks before posting.
+            log.warning("slack effect left at its claim's end %s", log_kv(effect=item.id))
         except Exception as exc:  # a bug or a store outage must not stall the other lanes
             log.exception("slack effect failed unexpectedly %s", log_kv(effect=item.id))
             try:
@@ -205,6 +222,7 @@ class Notifier:
 
     async def _work_once(self, item: Effect, claimed_at: float) -> None:
         rate_limited = 0
+        rejoined = False
         while True:
             try:
                 result = await self._deliver(item, claimed_at)
@@ -219,13 +237,29 @@ class Notifier:
             except NoCard as exc:
                 await self._channel_unavailable(item, exc.error)
                 return
+            except Unsure as exc:
+                await self._unsure(item, exc)
+                return
             except SlackApiError as exc:
+                if exc.response.get("error") == "not_in_channel" and not rejoined:
+                    rejoined = True  # removed since we last looked: join again, then retry
+                    try:
+                        await self._rejoin(item)
+                    except NoCard as gone:
+                        await self._channel_unavailable(item, gone.error)
+                        return
+                    continue
                 retry_after = rate_limit_wait(exc)
                 if retry_after is None:
                     await self._failed(item, exc)
                     return
                 rate_limited += 1
-                if rate_limited > RATE_LIMITED_INLINE or retry_after > INLINE_RETRY_AFTER:
+                resume = self._clock.now() + timedelta(seconds=retry_after)
+                if (
+                    rate_limited > RATE_LIMITED_INLINE
+                    or retry_after > INLINE_RETRY_AFTER
+                    or resume > item.due_at - POST_MARGIN
+                ):
                     await self._store.retry_effect(
                         item.id, self._later(retry_after), "ratelimited", count_attempt=False
                     )
@@ -262,53 +296,66 @@ class Notifier:
         if event is not None:
             event.set()
 
-    # --- ephemeral answers for listeners -------------------------------------------
+    # --- what listeners and services say in Slack ------------------------------------
     async def ephemeral(
         self, channel_id: str | None, user_id: str, message: cards.SlackMessage
     ) -> None:
-        """Tell one user something privately in a channel; by DM if the channel will not take it."""
-        kwargs = message.as_kwargs()
+        """Tell one user something privately in a channel; by DM if the channel will not take it.
+
+        An ephemeral is only ever seen once (repeating one is harmless); the DM that
+        stands in for it goes through the outbox like every other message.
+        """
         if channel_id:
             try:
-                await self._slack.chat_postEphemeral(channel=channel_id, user=user_id, **kwargs)
+                await self._calls.chat_postEphemeral(
+                    channel=channel_id, user=user_id, **message.as_kwargs()
+                )
                 return
             except SlackApiError as exc:
                 error = exc.response.get("error")
                 log.info("ephemeral failed, using DM %s", log_kv(user=user_id, error=error))
-        opened = await self._slack.conversations_open(users=user_id)
-        await self._slack.chat_postMessage(channel=str(opened["channel"]["id"]), **kwargs)
+        await self.queue_message(f"ephemeral:{uuid.uuid4().hex}", message, user=user_id)
 
-    # --- answers to approval links pasted in channels ----------------------------------
-    async def unfurl(self, channel: str, ts: str, unfurls: dict[str, dict[str, Any]]) -> None:
+    async def queue_message(
+        self,
+        subject: str,
+        message: cards.SlackMessage,
+        *,
+        channel: str | None = None,
+        user: str | None = None,
+        thread_ts: str | None = None,
+        key: str = "",
+    ) -> str:
+        """Post `message` once, through the outbox: in `channel` (under `thread_ts`), or as a
+        DM to `user`. The same subject and key make the same effect (queued once).
+        Returns the effect id (`wait_landed` tells where it landed)."""
+        if (channel is None) == (user is None):
+            raise ValueError("a message goes to a channel or to a user")
+        payload: dict[str, Any] = {"message": message.as_kwargs()}
+        payload |= {"channel": channel} if channel else {"user": user}
+        if thread_ts:
+            payload["thread_ts"] = thread_ts
+        return await self._queue(
+            effect(subject, EffectKind.POST_MESSAGE, self._clock.now(), key=key, payload=payload)
+        )
+
+    async def queue_unfurl(
+        self, subject: str, channel: str, ts: str, unfurls: dict[str, dict[str, Any]]
+    ) -> str:
         """Attach previews (`{url: {"blocks": …}}`) to a message that shared those URLs."""
-        await self._pacer.acquire("chat.unfurl", channel)
-        await self._slack.chat_unfurl(channel=channel, ts=ts, unfurls=unfurls)
-
-    async def thread_reply(self, channel: str, thread_ts: str, message: cards.SlackMessage) -> str:
-        """Post one reply under someone else's message; returns its ts."""
-        await self._pacer.acquire("chat.postMessage", channel)
-        response = await self._slack.chat_postMessage(
-            channel=channel,
-            thread_ts=thread_ts,
-            unfurl_links=False,
-            unfurl_media=False,
-            **message.as_kwargs(),
+        payload = {"channel": channel, "ts": ts, "unfurls": unfurls}
+        return await self._queue(
+            effect(subject, EffectKind.UNFURL, self._clock.now(), payload=payload)
         )
-        return str(response["ts"])
 
-    # --- messages and views that belong to no single approval ------------------------
-    async def post_message(self, channel: str, message: cards.SlackMessage) -> str:
-        """Post a bot message of its own (the daily digest); returns its ts."""
-        await self._pacer.acquire("chat.postMessage", channel)
-        response = await self._slack.chat_postMessage(
-            channel=channel, unfurl_links=False, unfurl_media=False, **message.as_kwargs()
-        )
-        return str(response["ts"])
+    async def _queue(self, item: Effect) -> str:
+        await self._store.enqueue_effects([item])
+        self._on_effects()
+        return item.id
 
     async def publish_home(self, user_id: str, view: View) -> None:
-        """Replace `user_id`'s App Home tab with `view`."""
-        await self._pacer.acquire("views.publish")
-        await self._slack.views_publish(user_id=user_id, view=view)
+        """Replace `user_id`'s App Home tab with `view` (safe to repeat: not through the outbox)."""
+        await self._calls.views_publish(user_id=user_id, view=view)
 
     async def _refresh_home(self, approval: TrackedApproval, claimed_at: float) -> dict[str, Any]:
         """Re-publish the Home tab of everyone who sees `approval`, unless it is up to date.
@@ -379,12 +426,30 @@ class Notifier:
             await self._store.enqueue_effects([fallback])
         await self._give_up(item, error)
 
+    async def _unsure(self, item: Effect, exc: Unsure) -> None:
+        """An earlier attempt may have posted, unseen in a window too busy to read: ask a human
+        (the requester, by DM) rather than post twice."""
+        await self._audit(item, "delivery_unsure", kind=item.kind.value, scanned=exc.scanned)
+        await self._channel_unavailable(item, "delivery_unsure")
+
+    async def _rejoin(self, item: Effect) -> None:
+        channel = await self._channel_of(item)
+        if channel is None:
+            raise NoCard("not_in_channel")
+        self._channels.forget(channel)
+        check = await self._channels.prepare(channel)
+        if not check.usable:
+            raise NoCard(check.error or "not_in_channel")
+
     # --- delivering -------------------------------------------------------------
     async def _deliver(self, item: Effect, claimed_at: float) -> dict[str, Any] | None:
-        if item.kind is EffectKind.POST_MESSAGE:
-            return await self._post_message(item)
-        if item.kind is EffectKind.UPDATE_MESSAGE:
-            return await self._update_message(item)
+        match item.kind:
+            case EffectKind.POST_MESSAGE:
+                return await self._post_message(item)
+            case EffectKind.UPDATE_MESSAGE:
+                return await self._update_message(item)
+            case EffectKind.UNFURL:
+                return await self._unfurl(item)
         approval = await self._store.get_approval(item.approval_id)
         if approval is None:
             return {"skipped": "approval unknown"}
@@ -413,22 +478,24 @@ class Notifier:
         if approval.channel_id is None:
             raise NoCard("no_channel")
         channel = approval.channel_id
-        ts = await self._already_posted(item, channel, thread_ts=None)
-        if ts is None:
-            card = await self._card(approval)
-            ts = await self._post(item, channel, card)
+        card = await self._card(approval)
+        ts = await self._post_once(item, channel, card.as_kwargs())
         permalink = await self._permalink(channel, ts)
         await self._record_card(approval.approval_id, channel, ts, permalink)
         await self._audit(item, "card_posted", channel=channel, ts=ts)
         return {"channel": channel, "ts": ts, "permalink": permalink}
 
     async def _post_message(self, item: Effect) -> dict[str, Any]:
-        """A message rendered when it was queued (a policy card), posted once."""
-        channel = str(item.payload["channel"])
-        ts = await self._already_posted(item, channel, thread_ts=None)
-        if ts is None:
-            ts = await self._post_kwargs(item, channel, dict(item.payload["message"]))
-        permalink = await self._permalink(channel, ts)
+        """A message rendered when it was queued, posted once in its channel (or thread) or DM."""
+        payload = item.payload
+        if payload.get("user"):
+            channel, direct = await self._open_dm(str(payload["user"])), True
+        else:
+            channel, direct = str(payload["channel"]), False
+        thread_ts = payload.get("thread_ts")
+        message = dict(payload["message"])
+        ts = await self._post_once(item, channel, message, thread_ts=thread_ts, direct=direct)
+        permalink = None if direct else await self._permalink(channel, ts)
         return {"channel": channel, "ts": ts, "permalink": permalink}
 
     async def _update_message(self, item: Effect) -> dict[str, Any]:
@@ -442,11 +509,13 @@ class Notifier:
         channel, ts = str(result["channel"]), str(result["ts"])
         message = dict(item.payload["message"])
         message.pop("metadata", None)  # chat.update keeps the message's own
-        await self._call(
-            "chat.update",
-            channel,
-            lambda: self._outbox_slack.chat_update(channel=channel, ts=ts, **message),
-        )
+        await self._calls.chat_update(channel=channel, ts=ts, **message)
+        return {"channel": channel, "ts": ts}
+
+    async def _unfurl(self, item: Effect) -> dict[str, Any]:
+        """Previews under someone else's message (replacing them is harmless: no lookup)."""
+        channel, ts = str(item.payload["channel"]), str(item.payload["ts"])
+        await self._calls.chat_unfurl(channel=channel, ts=ts, unfurls=item.payload["unfurls"])
         return {"channel": channel, "ts": ts}
 
     async def _card(self, approval: TrackedApproval) -> cards.SlackMessage:
@@ -461,11 +530,7 @@ class Notifier:
 
     async def _permalink(self, channel: str, ts: str) -> str | None:
         try:
-            response = await self._call(
-                "chat.getPermalink",
-                None,
-                lambda: self._outbox_slack.chat_getPermalink(channel=channel, message_ts=ts),
-            )
+            response = await self._calls.chat_getPermalink(channel=channel, message_ts=ts)
         except (SlackApiError, TimeoutError, aiohttp.ClientError, OSError):
             return None  # a card without a permalink still works; lists show no link
         return str(response["permalink"])
@@ -485,31 +550,24 @@ class Notifier:
     async def _update_card(self, approval: TrackedApproval) -> dict[str, Any]:
         channel, ts = await self._card_location(approval)
         card = await self._card(approval)
-        await self._call(
-            "chat.update",
-            channel,
-            lambda: self._outbox_slack.chat_update(channel=channel, ts=ts, **card.as_kwargs()),
-        )
+        await self._calls.chat_update(channel=channel, ts=ts, **card.as_kwargs())
         return {"channel": channel, "ts": ts}
 
     async def _outcome_reply(self, item: Effect, approval: TrackedApproval) -> dict[str, Any]:
         channel, card_ts = await self._card_location(approval)
-        ts = await self._already_posted(item, channel, thread_ts=card_ts)
-        if ts is None:
-            reply = cards.outcome_reply(approval, now=self._clock.now())
-            ts = await self._post(item, channel, reply, thread_ts=card_ts)
+        reply = cards.outcome_reply(approval, now=self._clock.now())
+        ts = await self._post_once(item, channel, reply.as_kwargs(), thread_ts=card_ts)
         return {"channel": channel, "ts": ts}
 
     async def _direct_message(self, item: Effect, approval: TrackedApproval) -> dict[str, Any]:
-        user = str(item.payload.get("user") or approval.requester.id)
-        opened = await self._call(
-            "conversations.open", None, lambda: self._outbox_slack.conversations_open(users=user)
-        )
-        channel = str(opened["channel"]["id"])
-        ts = await self._already_posted(item, channel, thread_ts=None)
-        if ts is None:
-            ts = await self._post(item, channel, self._dm_message(item, approval))
+        channel = await self._open_dm(str(item.payload.get("user") or approval.requester.id))
+        message = self._dm_message(item, approval).as_kwargs()
+        ts = await self._post_once(item, channel, message, direct=True)
         return {"channel": channel, "ts": ts}
+
+    async def _open_dm(self, user: str) -> str:
+        opened = await self._calls.conversations_open(users=user)
+        return str(opened["channel"]["id"])
 
     def _dm_message(self, item: Effect, approval: TrackedApproval) -> cards.SlackMessage:
         now = self._clock.now()
@@ -541,91 +599,58 @@ class Notifier:
         result = (posting.result if posting else None) or {}
         raise NoCard(str(result.get("error") or "no_card"))
 
-    async def _post(
+    async def _post_once(
         self,
         item: Effect,
         channel: str,
-        message: cards.SlackMessage,
+        message: dict[str, Any],
+        *,
         thread_ts: str | None = None,
+        direct: bool = False,
     ) -> str:
-        return await self._post_kwargs(item, channel, message.as_kwargs(), thread_ts)
+        """Post `message` for `item` unless an earlier attempt already did; returns its ts.
 
-    async def _post_kwargs(
-        self, item: Effect, channel: str, kwargs: dict[str, Any], thread_ts: str | None = None
-    ) -> str:
-        metadata = kwargs.get("metadata") or {"event_type": "opentrain_effect", "event_payload": {}}
-        metadata["event_payload"] = {**metadata["event_payload"], EFFECT_METADATA_KEY: item.id}
-        kwargs["metadata"] = metadata
-        response = await self._call(
-            "chat.postMessage",
-            channel,
-            lambda: self._outbox_slack.chat_postMessage(
+        An attempt records its start before it posts; the next attempt reads back
+        the window that start opened (bot/earlier_posts.py) and posts only if the
+        message is not there. Every attempt's window is read before a later one
+        posts, so only the latest start needs looking at.
+        """
+        stored = await self._store.get_effect(item.id)
+        started = stored.started_at if stored is not None else None
+        if started is not None or await self._started_by_older_version(item):
+            found = await find_earlier_post(
+                self._calls,
                 channel=channel,
+                effect_id=item.id,
+                window=Window.of_attempt(started, CLAIM_LEASE),
                 thread_ts=thread_ts,
-                unfurl_links=False,
-                unfurl_media=False,
-                **kwargs,
-            ),
+            )
+            if found is not None:
+                log.info("slack effect had landed %s", log_kv(effect=item.id, ts=found))
+                return found
+        if not direct:
+            check = await self._channels.prepare(channel)  # joins a public channel
+            if not check.usable:
+                raise NoCard(check.error or "channel_not_found")
+        if self._clock.now() >= item.due_at - POST_MARGIN:
+            raise ClaimLapsing
+        await self._store.mark_started(item.id, wall_clock())
+        response = await self._posts.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+            **stamp(message, item.id),
         )
         return str(response["ts"])
 
-    async def _already_posted(
-        self, item: Effect, channel: str, thread_ts: str | None
-    ) -> str | None:
-        """After a crash between posting and recording, find the message we already posted.
-
-        The first attempt marks the effect as started (so it needs no lookup); any
-        later attempt may follow a post whose `ts` was never recorded.
-        """
-        if await self._store.claim_key(f"effect-started:{item.id}", timedelta(days=7)):
-            return None  # first attempt: nothing can have landed yet
-        if thread_ts is None:
-            page = await self._call(
-                "conversations.history",
-                channel,
-                lambda: self._outbox_slack.conversations_history(
-                    channel=channel, limit=100, include_all_metadata=True
-                ),
-            )
-        else:
-            page = await self._call(
-                "conversations.replies",
-                channel,
-                lambda: self._outbox_slack.conversations_replies(
-                    channel=channel, ts=thread_ts, limit=200, include_all_metadata=True
-                ),
-            )
-        messages: list[dict[str, Any]] = page.get("messages", [])
-        for message in messages:
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get(EFFECT_METADATA_KEY) == item.id:
-                log.info("slack effect had landed %s", log_kv(effect=item.id, ts=message["ts"]))
-                return str(message["ts"])
-        return None
+    async def _started_by_older_version(self, item: Effect) -> bool:
+        """Whether a version of the bot before `started_at` may have posted `item` (its marker)."""
+        if not item.attempts and item.last_error is None:
+            return False  # never tried: nothing can have landed
+        return not await self._store.claim_key(f"effect-started:{item.id}", timedelta(days=7))
 
     # --- helpers ----------------------------------------------------------------
-    async def _call(
-        self,
-        method: str,
-        channel: str | None,
-        request: Callable[[], Awaitable[AsyncSlackResponse]],
-    ) -> AsyncSlackResponse:
-        """One Web API call in its pacing turn; a 429 holds the method's other callers too."""
-        await self._pacer.acquire(method, channel)
-        try:
-            response = await request()
-        except SlackApiError as exc:
-            self._slack_failing = exc.response.status_code >= 500  # a 4xx is Slack answering
-            retry_after = rate_limit_wait(exc)
-            if retry_after is not None:
-                self._pacer.hold(method, channel, retry_after)
-            raise
-        except (TimeoutError, aiohttp.ClientError, OSError):
-            self._slack_failing = True
-            raise
-        self._slack_failing = False
-        return response
-
     def _later(self, seconds: float) -> datetime:
         return self._clock.now() + timedelta(seconds=seconds)
 

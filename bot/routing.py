@@ -2,16 +2,13 @@
 
 Routes are stored (`/opentrain route …` manages them) under keys `job:<jobId>`
 and `type:<approval type>`. A route is only accepted for a channel the bot can
-post in (`channel_problem`), because a card that cannot land helps nobody.
+post in (bot/channels.py, which joins a public one), because a card that cannot land
+helps nobody.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import AuditEntry
 from bot.opentrain import ApprovalType
@@ -23,7 +20,6 @@ ROUTE_TYPES = {
     "payout": ApprovalType.MILESTONE_APPROVE,
     "end": ApprovalType.CONTRACT_END,
 }
-INVITE = "/invite @OpenTrain co-sign"
 
 
 def route_key(target: str) -> str:
@@ -42,36 +38,6 @@ def describe_key(key: str) -> str:
         words = {t.value: word for word, t in ROUTE_TYPES.items()}
         return f"{words.get(value, value)} requests"
     return f"job {value}"
-
-
-@dataclass(frozen=True)
-class ChannelCheck:
-    name: str | None  # "hiring", when Slack told us
-    problem: str | None  # why cards cannot be posted there; None when they can
-
-
-async def check_channel(slack: AsyncWebClient, channel_id: str) -> ChannelCheck:
-    """Whether the bot can post cards in `channel_id`, explained in words when it cannot."""
-    try:
-        response = await slack.conversations_info(channel=channel_id)
-    except SlackApiError as exc:
-        error = str(exc.response.get("error", "unknown_error"))
-        if error == "channel_not_found":
-            return ChannelCheck(
-                None,
-                "I cannot see that channel: it does not exist, or it is private and I am not "
-                f"a member. In a private channel, invite me first with {INVITE}.",
-            )
-        return ChannelCheck(None, f"Slack would not tell me about that channel ({error}).")
-    channel = response.get("channel") or {}
-    name = channel.get("name")
-    shown = f"#{name}" if name else "That channel"
-    if channel.get("is_archived"):
-        return ChannelCheck(name, f"{shown} is archived, so no card can be posted there.")
-    if channel.get("is_private") and not channel.get("is_member"):
-        return ChannelCheck(name, f"{shown} is private and I am not in it. Invite me: {INVITE}.")
-    # Public channels take our posts without membership (chat:write.public).
-    return ChannelCheck(name, None)
 
 
 class Router:

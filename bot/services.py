@@ -8,6 +8,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.agent_gate import AgentGate
 from bot.approvers import Approvers
+from bot.channels import Channels
 from bot.clock import Clock
 from bot.config import Settings
 from bot.cosign import CoSign
@@ -29,7 +30,8 @@ class Services:
     clock: Clock
     store: Store
     opentrain: OpenTrainClient
-    slack: AsyncWebClient
+    slack: AsyncWebClient  # the gateway's client for calls safe to repeat (bot/slack_gateway.py)
+    channels: Channels  # the one membership rule: check, join
     notifier: Notifier
     tracker: Tracker
     cosign: CoSign

@@ -115,6 +115,11 @@ def approval_links(urls: Iterable[str], opentrain_host: str) -> Iterator[tuple[s
             return
 
 
+def paste_subject(paste: Paste) -> str:
+    """What the bot's answers to one pasted link are about (their outbox effects' subject)."""
+    return f"paste:{paste.channel}:{paste.ts}:{paste.approval_id}"
+
+
 async def answer_paste(services: Services, paste: Paste) -> None:
     first = await services.store.claim_key(
         f"pasted:{paste.channel}:{paste.ts}:{paste.approval_id}", PASTE_TTL
@@ -134,8 +139,11 @@ async def answer_paste(services: Services, paste: Paste) -> None:
         host = services.settings.opentrain_host
         if paste.unfurl_url is not None:
             blocks = cards.unfurl_blocks(outcome.approval, now=now, opentrain_host=host)
-            await services.notifier.unfurl(
-                paste.channel, paste.ts, {paste.unfurl_url: {"blocks": blocks}}
+            await services.notifier.queue_unfurl(
+                paste_subject(paste),
+                paste.channel,
+                paste.ts,
+                {paste.unfurl_url: {"blocks": blocks}},
             )
         if first:
             receipt = cards.cosign_receipt(
@@ -147,7 +155,13 @@ async def answer_paste(services: Services, paste: Paste) -> None:
                 now=now,
                 opentrain_host=host,
             )
-            await services.notifier.thread_reply(paste.channel, paste.thread_ts, receipt)
+            await services.notifier.queue_message(
+                paste_subject(paste),
+                receipt,
+                channel=paste.channel,
+                thread_ts=paste.thread_ts,
+                key="receipt",
+            )
     except SlackApiError as exc:
         log.warning(
             "answer to pasted link failed %s",
@@ -193,5 +207,11 @@ async def _adopt(services: Services, paste: Paste, *, answer: bool) -> CoSignOut
         )
         if answer:
             note = cards.explanation_message(explain(exc))
-            await services.notifier.thread_reply(paste.channel, paste.thread_ts, note)
+            await services.notifier.queue_message(
+                paste_subject(paste),
+                note,
+                channel=paste.channel,
+                thread_ts=paste.thread_ts,
+                key="note",
+            )
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import cards, parsing
-from bot.routing import check_channel, describe_key, route_key
+from bot.routing import describe_key, route_key
 from bot.services import Services
 
 
@@ -21,13 +21,13 @@ async def route_command(
     actor = f"slack:{user_id}"
     match parsed:
         case parsing.Route(action="set", target=str(target), channel_id=str(channel_id)):
-            check = await check_channel(services.slack, channel_id)
+            check = await services.channels.prepare(channel_id)
             if check.problem:
                 await respond(**cards.notice(f"Route not saved. {check.problem}").as_kwargs())
                 return
             key = route_key(target)
             await services.router.set_route(key, channel_id, actor=actor, at=services.clock.now())
-            where = f"#{check.name}" if check.name else channel_id
+            where = check.shown
             await respond(
                 **cards.notice(
                     f"Cards for {describe_key(key)} now go to {where} when a request names no "

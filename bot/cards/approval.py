@@ -48,6 +48,10 @@ _CHANNEL_PROBLEMS = {
     "channel_not_found": "That channel no longer exists, or it is private and I am not in it.",
     "is_archived": "That channel is archived.",
     "no_channel": "No channel was chosen for it.",
+    "delivery_unsure": (
+        "Slack did not answer when I posted it, and the channel then got too busy for me to "
+        "check whether it arrived. If you find it there, it works as usual; if not, here it is."
+    ),
 }
 _ROUTE_HOWTO = "/opentrain route <jobId|type> #channel"
 

@@ -10,11 +10,12 @@ from typing import Any
 import aiohttp
 import yaml
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.channels import INVITE, Access, Channels
 from bot.config import Settings
 from bot.doctor.check import TIMEOUT_S, Check
-from bot.routing import INVITE, describe_key
+from bot.routing import describe_key
+from bot.slack_gateway import open_gateway
 
 MANIFEST = Path(__file__).resolve().parents[2] / "app_manifest.yaml"
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
@@ -27,11 +28,7 @@ async def slack_checks(
     (channel id → why the bot needs it, e.g. "DEFAULT_CHANNEL")."""
     if settings.slack_bot_token is None:
         return []  # the settings check already says so
-    client = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
-        base_url=settings.slack_api_url,
-        timeout=int(TIMEOUT_S),
-    )
+    client = open_gateway(settings, timeout=TIMEOUT_S).calls
     try:
         auth = await client.auth_test()
     except SlackApiError as exc:
@@ -75,7 +72,7 @@ async def slack_checks(
         )
     checks.append(_scopes(dict(auth.headers), manifest))
     for channel_id, why in channels.items():
-        checks.append(await _membership(client, channel_id, why))
+        checks.append(await _membership(Channels(client), channel_id, why))
     return checks
 
 
@@ -118,46 +115,29 @@ def _scopes(headers: Mapping[str, Any], manifest: Path) -> Check:
     return Check("Slack scopes", True, f"all {len(wanted)} scopes app_manifest.yaml asks for")
 
 
-async def _membership(client: AsyncWebClient, channel_id: str, why: str) -> Check:
-    """The bot must be in each channel it posts cards to: it reads the channel back to post
-    each card exactly once, and it only hears pasted approval links where it is a member."""
+async def _membership(channels: Channels, channel_id: str, why: str) -> Check:
+    """The one membership rule (bot/channels.py): the bot must be in, or able to join, each
+    channel it posts cards to; doctor only looks, it joins nothing."""
     name = f"Channel for {why}"
     try:
-        info = await client.conversations_info(channel=channel_id)
-    except SlackApiError as exc:
-        error = exc.response.get("error", "unknown_error")
-        detail = (
-            f"{channel_id} not found — a wrong id, or a private channel the bot is not in"
-            if error == "channel_not_found"
-            else f"{channel_id} cannot be checked ({error})"
-        )
-        return Check(
-            name,
-            False,
-            detail,
-            f"Check the id; in a private channel, invite the bot first: {INVITE}.",
-        )
+        check = await channels.check(channel_id)
     except (aiohttp.ClientError, TimeoutError) as exc:
         return Check(name, False, f"{channel_id} cannot be checked ({type(exc).__name__})")
-    channel = info.get("channel") or {}
-    shown = f"#{channel['name']}" if channel.get("name") else channel_id
-    if channel.get("is_im"):
-        return Check(name, True, f"{channel_id} is a direct message with the bot")
-    if channel.get("is_archived"):
-        return Check(
-            name,
-            False,
-            f"{shown} is archived",
-            f"Unarchive it, or send {why} to another channel.",
-        )
-    if not channel.get("is_member"):
-        return Check(
-            name,
-            False,
-            f"the bot is not a member of {shown}",
-            f"In {shown}, type {INVITE}.",
-        )
-    return Check(name, True, f"the bot is a member of {shown}")
+    match check.access:
+        case Access.DIRECT:
+            return Check(name, True, f"{channel_id} is a direct message with the bot")
+        case Access.MEMBER:
+            return Check(name, True, f"the bot is a member of {check.shown}")
+        case Access.JOINABLE:
+            return Check(
+                name, True, f"{check.shown} is public: the bot joins it before its first card"
+            )
+    fix = (
+        f"Unarchive it, or send {why} to another channel."
+        if check.error == "is_archived"
+        else f"Check the id; in a private channel, invite the bot first: {INVITE}."
+    )
+    return Check(name, False, f"{channel_id}: {check.problem}", fix)
 
 
 def channels_to_check(settings: Settings, routes: Mapping[str, str]) -> dict[str, str]:

@@ -150,6 +150,13 @@ class Store(Protocol):
         """
         ...
 
+    async def mark_started(self, effect_id: str, at: datetime) -> None:
+        """Record `at` as the start of the attempt about to post (`Effect.started_at`).
+
+        Leaves the effect's due time (its claim) as it is; no-op once it is done.
+        """
+        ...
+
     async def get_effect(self, effect_id: str) -> Effect | None: ...
 
     async def count_effects(self, *, done: bool | None = None) -> int: ...

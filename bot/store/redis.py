@@ -212,12 +212,14 @@ return out
 """
 
 # Compare-and-set of one effect's JSON. ARGV: prefix, id, old json, new json, due
-# score ('' once done).
+# score ('' once done, 'keep' to leave the due time, i.e. a claim, as it is).
 _SAVE_EFFECT = """
 local p, id = ARGV[1], ARGV[2]
 if redis.call('HGET', p .. 'outbox', id) ~= ARGV[3] then return 0 end
 redis.call('HSET', p .. 'outbox', id, ARGV[4])
-if ARGV[5] == '' then
+if ARGV[5] == 'keep' then
+  return 1
+elseif ARGV[5] == '' then
   redis.call('ZREM', p .. 'outbox:due', id)
 else
   redis.call('ZADD', p .. 'outbox:due', ARGV[5], id)
@@ -485,10 +487,20 @@ class RedisStore:
 
         await self._change_effect(effect_id, retried)
 
+    @_guarded
+    async def mark_started(self, effect_id: str, at: datetime) -> None:
+        def started(current: Effect) -> Effect | None:
+            return None if current.done else current.model_copy(update={"started_at": at})
+
+        await self._change_effect(effect_id, started, keep_due=True)
+
     async def _change_effect(
-        self, effect_id: str, change: Callable[[Effect], Effect | None]
+        self, effect_id: str, change: Callable[[Effect], Effect | None], *, keep_due: bool = False
     ) -> None:
-        """Read-modify-write of one effect, retried while another writer gets there first."""
+        """Read-modify-write of one effect, retried while another writer gets there first.
+
+        `keep_due`: leave its due time (a claim's lease lives there) as it is.
+        """
         while True:
             stored = await self._redis.hget(self._key("outbox"), effect_id)
             if stored is None:
@@ -497,7 +509,7 @@ class RedisStore:
             changed = change(Effect.model_validate_json(raw))
             if changed is None:
                 return
-            due = "" if changed.done else _score(changed.due_at)
+            due = "keep" if keep_due else "" if changed.done else _score(changed.due_at)
             args: list[_Arg] = [self._prefix, effect_id, raw, changed.model_dump_json(), due]
             if await self._save_effect(args=args):
                 return

@@ -359,6 +359,14 @@ class SqliteStore:
 
         await self._write(work)
 
+    async def mark_started(self, effect_id: str, at: datetime) -> None:
+        def work(c: sqlite3.Connection) -> None:
+            current = _stored_effect(c, effect_id)
+            if current is not None and not current.done:
+                _save_effect(c, current.model_copy(update={"started_at": at}))
+
+        await self._write(work)
+
     async def get_effect(self, effect_id: str) -> Effect | None:
         return await self._read(lambda c: _stored_effect(c, effect_id))
 

@@ -234,18 +234,32 @@ async def test_get_of_an_untracked_approval_is_404(sandbox: Sandbox, agent: Agen
     assert_envelope(await agent.get_approval("not%20an%20id"), 400, "BAD_REQUEST")
 
 
-async def test_a_channel_the_bot_cannot_post_in_is_explained(
+async def test_a_channel_the_bot_cannot_post_in_is_refused_before_opentrain(
     sandbox: Sandbox, agent: Agent
 ) -> None:
     for channel, error in [("C0PRIVATE", "channel_not_found"), ("C0ARCHIVED", "is_archived")]:
-        milestone = "ms_batch2" if channel == "C0PRIVATE" else "ms_batch1"
-        action = "fund" if channel == "C0PRIVATE" else "payout"
-        response = await agent.post(action, {"milestoneId": milestone, "channel": channel})
-        assert response.status_code == 202, response.text
-        card = response.json()["card"]
-        assert card["error"] == error and card["hint"]
-        assert card["ts"] is None and card["permalink"] is None
-        assert card_in(sandbox, channel, response.json()["approval"]["id"]) is None
+        mark = len(sandbox.opentrain.requests)
+        response = await agent.post("fund", {"milestoneId": "ms_batch2", "channel": channel})
+        assert response.status_code == 422, response.text
+        body = response.json()
+        assert body["code"] == "CHANNEL_UNAVAILABLE" and body["details"]["reason"] == error
+        assert body["error"].startswith("No request was made")
+        if channel == "C0PRIVATE":
+            assert "invite me: /invite @OpenTrain co-sign" in body["error"]  # who can fix it
+        assert calls_to_opentrain(sandbox, mark) == []  # nothing asked of OpenTrain
+        assert sandbox.slack.messages(channel) == [] or channel == "C0ARCHIVED"
+
+
+async def test_a_public_channel_the_bot_is_not_in_is_joined_before_the_card(
+    sandbox: Sandbox, agent: Agent
+) -> None:
+    labeling = sandbox.slack.state.channels["C0LABELING"]
+    assert sandbox.slack.state.bot_user_id not in labeling.members
+    response = await agent.post("fund", {"milestoneId": "ms_batch2", "channel": "C0LABELING"})
+    assert response.status_code == 202, response.text
+    approval_id = response.json()["approval"]["id"]
+    await wait_for(lambda: card_in(sandbox, "C0LABELING", approval_id), message="card posted")
+    assert sandbox.slack.state.bot_user_id in labeling.members
 
 
 async def test_no_channel_anywhere_is_explained(make_sandbox: SandboxFactory) -> None:

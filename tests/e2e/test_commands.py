@@ -298,13 +298,15 @@ async def test_link_buttons_are_acknowledged(bot: Bot) -> None:
     assert (await bot.click(receipt, ActionId.OPEN_CARD)).status == 200
 
 
-async def test_a_card_for_a_channel_the_bot_is_not_in_goes_to_the_requester(bot: Bot) -> None:
+async def test_a_private_channel_the_bot_is_not_in_is_refused_and_nothing_happens(
+    bot: Bot,
+) -> None:
+    mark = len(bot.sandbox.opentrain.requests)
     await bot.command("fund ms_batch2", channel="C0PRIVATE")
-    receipt = await bot.answer(timeout=15)
-    shown = rendered(receipt)
-    # A private channel the bot is not in looks like no channel at all to it.
-    assert "could not be posted in <#C0PRIVATE>" in shown and "channel_not_found" in shown
-    assert "by DM instead" in shown
-    [dm] = await wait_for(lambda: bot.sandbox.slack.dms(USER), message="the card by DM")
-    assert "Fund milestone Batch 2" in rendered(dm) and "$250.00" in rendered(dm)
+    answer = rendered(await bot.answer(timeout=15))
+    assert "No request was made" in answer
+    assert "invite me: /invite @OpenTrain co-sign" in answer  # says who can fix it
+    reached = [e for e in bot.sandbox.opentrain.requests.since(mark) if e["path"] != "/updates"]
+    assert reached == []  # nothing asked of OpenTrain
     assert bot.cards("C0PRIVATE") == []
+    assert bot.sandbox.slack.dms(USER) == []

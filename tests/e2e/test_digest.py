@@ -37,7 +37,7 @@ async def test_one_digest_a_day_across_replicas_most_money_first(
         Digest(
             store=services.store,
             clock=services.clock,
-            post=services.notifier.post_message,
+            notifier=services.notifier,
             channel_id=DIGEST_CHANNEL,
             at=time(9, 0),
         )
@@ -55,6 +55,7 @@ async def test_one_digest_a_day_across_replicas_most_money_first(
     await move_to(sandbox, datetime(2031, 11, 11, 9, 0, 30, tzinfo=UTC))
     assert sorted(await tick_all()) == [False, True]
     assert await tick_all() == [False, False]
+    await wait_for(lambda: digests(sandbox), message="the digest posted")
     assert digests(sandbox) == ["3 approvals pending, $1,386.90 at risk"]
     message = sandbox.slack.messages(DIGEST_CHANNEL)[-1]
     rendered = json.dumps(message.blocks)
@@ -65,7 +66,7 @@ async def test_one_digest_a_day_across_replicas_most_money_first(
     # The next day, one more; late in the day still counts (a replica was down at 09:00).
     await move_to(sandbox, datetime(2031, 11, 12, 17, 0, tzinfo=UTC))
     assert sorted(await tick_all()) == [False, True]
-    assert len(digests(sandbox)) == 2
+    await wait_for(lambda: len(digests(sandbox)) == 2, message="the second digest posted")
 
     posted = [e for e in await services.store.read_audit() if e.action == "digest_posted"]
     assert [(e.details["channel"], e.details["pending"]) for e in posted] == [

@@ -36,7 +36,8 @@ from tests.support.processes import (
 )
 from tests.support.wait import wait_for
 
-PERMANENT = ["channel_not_found", "not_in_channel", "is_archived", "message_not_found"]
+# `not_in_channel` is not among them: the bot joins again and retries (below).
+PERMANENT = ["channel_not_found", "is_archived", "message_not_found"]
 
 
 @pytest.fixture
@@ -176,7 +177,7 @@ async def test_a_channel_that_refuses_the_outcome_gets_an_audit_entry_and_a_dm_i
     assert not outcome_replies(env.slack, approval_id)
 
 
-async def test_an_archived_channel_sends_card_and_outcome_to_the_requester_by_dm(
+async def test_an_archived_channel_is_refused_before_anything_is_tracked(
     env: Deployment, bot: InProcessBot
 ) -> None:
     env.slack.state.channels[CHANNEL].is_archived = True
@@ -185,15 +186,31 @@ async def test_an_archived_channel_sends_card_and_outcome_to_the_requester_by_dm
         command="/opentrain", text=f"track {approval_id}", user_id=USER, channel_id=CHANNEL
     )
     assert result.ok
-    await wait_for(lambda: len(requester_dms(env)) == 1, message="pending card by DM")
+
+    await wait_for(lambda: _answered(env), message="the refusal")
+    assert "archived" in _answered(env)
+    assert await bot.services.store.get_approval(approval_id) is None
+    assert requester_dms(env) == [] and env.slack.state.api_calls["chat.postMessage"] == 0
+
+
+def _answered(env: Deployment) -> str:
+    return " ".join(str(post.body) for post in env.slack.state.response_posts)
+
+
+async def test_not_in_channel_for_an_outcome_joins_again_and_delivers_it(
+    env: Deployment, bot: InProcessBot
+) -> None:
+    [approval_id] = await tracked_hires(env, 1)
+    for method in ("chat.update", "chat.postMessage"):
+        env.slack.faults.add(FaultSpec(path=method, status=200, error="not_in_channel", count=1))
 
     env.opentrain.state.confirm(approval_id)
 
-    await wait_for(lambda: len(requester_dms(env)) == 2, message="outcome by DM")
+    await wait_for(lambda: resolved(env.slack, approval_id), message="outcome delivered")
     await wait_for(lambda: _outbox_empty(bot), message="outbox settled")
-    await bot.settle()
-    assert len(requester_dms(env)) == 2
-    assert "Confirmed" in str(requester_dms(env)[1].blocks)
+    assert env.slack.faults.describe() == []
+    assert len(outcome_replies(env.slack, approval_id)) == 1
+    assert requester_dms(env) == []
 
 
 @pytest.mark.parametrize(

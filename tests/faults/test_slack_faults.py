@@ -290,14 +290,14 @@ async def test_a_reply_refused_after_the_card_was_updated_goes_to_the_requester_
     approval_id = requested.approval.approval_id
     assert requested.card.ts is not None
     env.slack.faults.add(
-        FaultSpec(path="chat.postMessage", status=200, error="not_in_channel", count=1)
+        FaultSpec(path="chat.postMessage", status=200, error="channel_not_found", count=1)
     )
     env.opentrain.state.decline(approval_id)
     [dm] = await wait_for(lambda: requester_dms(env), message="the outcome by DM")
     await assert_quiet(env, bot)
     assert "Declined" in card_text(env.slack, approval_id)  # the update went through
     assert outcome_replies(env.slack, approval_id) == []
-    assert await failed_effects(bot, approval_id) == {"outcome_reply": "not_in_channel"}
+    assert await failed_effects(bot, approval_id) == {"outcome_reply": "channel_not_found"}
     assert "Declined" in f"{dm.text} {dm.blocks}"
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from slack_sdk.models.blocks import SectionBlock
 from slack_sdk.models.views import View
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import (
     Effect,
@@ -22,13 +21,15 @@ from bot.approvals import (
 )
 from bot.approvers import Expected
 from bot.cards.ids import REQUESTER_DM_EVENT_TYPE
+from bot.channels import Channels
 from bot.clock import FixedClock
+from bot.config import Settings
 from bot.lanes import LEASE_MARGIN
 from bot.notifier import CLAIM_LEASE, Notifier
 from bot.opentrain.models import ApprovalType
-from bot.pacing import SlackPacer
 from bot.sandbox.faults import FaultSpec
 from bot.sandbox.slack import SlackSim
+from bot.slack_gateway import open_gateway
 from bot.store import SqliteStore, Store
 from tests.support.slack_sim import MakeSlackSim
 
@@ -47,13 +48,20 @@ class Harness:
         self.failing_channel: str | None = None
         self.lookup_takes = timedelta(0)  # how long each delivery "takes" on the clock
         self.home_listings = 0
+        self.gateway = open_gateway(
+            Settings(
+                slack_bot_token=slack.bot_token,
+                slack_api_url=slack.api_url,
+                slack_rate_limit_scale=1000,
+            )
+        )
         self.notifier = Notifier(
             store=store,
-            slack=AsyncWebClient(token=slack.bot_token, base_url=slack.api_url),
+            gateway=self.gateway,
+            channels=Channels(self.gateway.calls),
             clock=self.clock,
             owner="test",
             opentrain_host=HOST,
-            pacer=SlackPacer(1000),
             approvers=self.approvers,
             home_views=self.home_views if with_home else None,
         )
@@ -243,8 +251,8 @@ async def test_a_bug_in_one_lane_is_retried_later_and_spares_the_others(
 
 
 async def test_a_slack_call_that_times_out_is_retried_with_backoff(harness: Harness) -> None:
-    harness.notifier._outbox_slack.timeout = 0.2  # DELIVERY_TIMEOUT_SECONDS, shortened
-    harness.slack.faults.add(FaultSpec(path="chat.postMessage", latency_ms=1_000, count=1))
+    harness.gateway.posts.timeout = 1  # CALL_TIMEOUT_SECONDS, shortened
+    harness.slack.faults.add(FaultSpec(path="chat.postMessage", latency_ms=3_000, count=1))
     await harness.adopt("apr_1")
 
     await harness.notifier.drain()

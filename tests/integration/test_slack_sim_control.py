@@ -39,9 +39,12 @@ async def test_state_shows_the_demo_workspace(http: aiohttp.ClientSession) -> No
         "C0HIRING",
         "C0PRIVATE",
         "C0ARCHIVED",
+        "C0LABELING",
     }
     private = next(c for c in state["channels"] if c["id"] == "C0PRIVATE")
     assert (private["kind"], private["bot_is_member"]) == ("private", False)
+    unjoined = next(c for c in state["channels"] if c["id"] == "C0LABELING")
+    assert (unjoined["kind"], unjoined["bot_is_member"]) == ("public", False)
     kai = next(u for u in state["users"] if u["id"] == "U0KAI")
     assert kai["tz"] == "Pacific/Auckland"
     assert state["usergroups"][0]["users"] == ["U0ANA", "U0BEN"]

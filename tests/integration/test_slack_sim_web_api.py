@@ -430,6 +430,60 @@ async def test_reading_a_public_channel_needs_membership(history_sim: SlackSim) 
     assert body["error"] == "not_in_channel"
 
 
+async def test_joining_a_public_channel_adds_the_bot_so_it_can_read_there(
+    history_sim: SlackSim,
+) -> None:
+    client = client_for(history_sim)
+    before = await slack_error(client.conversations_history(channel="C0LABELING"))
+    assert before["error"] == "not_in_channel"
+    joined = await client.conversations_join(channel="C0LABELING")
+    assert joined["channel"]["id"] == "C0LABELING"
+    assert joined["channel"]["name"] == "labeling"
+    assert joined["channel"]["is_member"] is True
+    assert "warning" not in joined
+    assert "U0BOT" in history_sim.state.channels["C0LABELING"].members
+    # The same channel object conversations.info answers with.
+    info = await client.conversations_info(channel="C0LABELING")
+    assert joined["channel"] == info["channel"]
+    history = await client.conversations_history(channel="C0LABELING")
+    assert history["messages"] == []
+
+
+async def test_joining_a_channel_the_bot_is_in_warns(slack_sim: SlackSim) -> None:
+    members = set(slack_sim.state.channels["C0HIRING"].members)
+    joined = await client_for(slack_sim).conversations_join(channel="C0HIRING")
+    assert joined["channel"]["id"] == "C0HIRING"
+    assert joined["warning"] == "already_in_channel"
+    assert joined["response_metadata"]["warnings"] == ["already_in_channel"]
+    assert slack_sim.state.channels["C0HIRING"].members == members
+
+
+async def test_join_refuses_like_slack(slack_sim: SlackSim) -> None:
+    client = client_for(slack_sim)
+
+    async def error(channel: str) -> str:
+        return str((await slack_error(client.conversations_join(channel=channel)))["error"])
+
+    assert await error("C0NOPE") == "channel_not_found"
+    # A private channel the bot is not in is invisible to it.
+    assert await error("C0PRIVATE") == "channel_not_found"
+    assert await error("C0ARCHIVED") == "is_archived"
+    dm = await client.conversations_open(users="U0ANA")
+    assert await error(dm["channel"]["id"]) == "method_not_supported_for_channel_type"
+    group, _ = slack_sim.state.open_mpim(["U0ANA", "U0BEN"])
+    assert await error(group.id) == "method_not_supported_for_channel_type"
+    # Private channels are joined by invitation only, even once the bot is in one.
+    slack_sim.state.channels["C0PRIVATE"].members.add("U0BOT")
+    assert await error("C0PRIVATE") == "method_not_supported_for_channel_type"
+
+
+async def test_join_needs_the_channels_join_scope(make_slack_sim: MakeSlackSim) -> None:
+    sim = await make_slack_sim(scopes=DEFAULT_SCOPES - {"channels:join"})
+    body = await slack_error(client_for(sim).conversations_join(channel="C0LABELING"))
+    assert (body["error"], body["needed"]) == ("missing_scope", "channels:join")
+    assert "U0BOT" not in sim.state.channels["C0LABELING"].members
+
+
 # ---- users and user groups -----------------------------------------------------------------
 
 

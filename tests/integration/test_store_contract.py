@@ -63,8 +63,8 @@ async def _is_none(value: Awaitable[object]) -> bool:
     return await value is None
 
 
-def outbox_item(effect_id: str, due_at: datetime = T0, approval_id: str = "apr_1") -> Effect:
-    return Effect(id=effect_id, approval_id=approval_id, kind=EffectKind.UPDATE_CARD, due_at=due_at)
+def outbox_item(effect_id: str, due_at: datetime = T0, subject: str = "apr_1") -> Effect:
+    return Effect(id=effect_id, subject=subject, kind=EffectKind.UPDATE_CARD, due_at=due_at)
 
 
 class Backend:
@@ -549,6 +549,26 @@ async def test_postponing_an_effect_does_not_count_an_attempt(store: Store) -> N
         later,
     )
     assert await store.claim_effects(T0, "a", limit=9, lease=LEASE) == []
+
+
+async def test_marking_an_attempt_started_keeps_the_claim(backend: Backend) -> None:
+    one, two = await backend.open(), await backend.open()
+    await one.enqueue_effects([outbox_item("e1")])
+    [claimed] = await one.claim_effects(T0, "a", limit=9, lease=LEASE)
+    first, second = T0 + timedelta(seconds=1), T0 + timedelta(seconds=9)
+
+    await one.mark_started("e1", first)
+    assert (stored := await two.get_effect("e1")) is not None and stored.started_at == first
+    await one.mark_started("e1", second)  # the latest attempt is the one to look for
+    stored = await two.get_effect("e1")
+    assert stored is not None and stored.started_at == second
+    assert stored.due_at == claimed.due_at  # still claimed: nobody else may take it
+    assert await two.claim_effects(T0 + timedelta(seconds=2), "b", limit=9, lease=LEASE) == []
+    await one.complete_effect("e1", {"ts": "1.0"})
+    await one.mark_started("e1", T0)
+    assert (done := await two.get_effect("e1")) is not None and done.started_at == second
+    await one.mark_started("unknown", first)  # nothing to mark
+    assert await two.get_effect("unknown") is None
 
 
 async def test_claim_effects_is_exclusive_between_processes(backend: Backend) -> None:

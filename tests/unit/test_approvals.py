@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from bot.approvals import (
+    Effect,
     HireTerms,
     Requester,
     TrackedStatus,
@@ -124,3 +125,14 @@ def test_still_pending_after_expiry_is_read_again_later() -> None:
     tracked = adopt(pending(), requester=Requester(kind="slack", id="U1"), now=NOW)
     later = tracked.expires_at + timedelta(minutes=1)
     assert next_check_at(tracked, later, feed_healthy=True) == later + timedelta(minutes=10)
+
+
+def test_an_effect_stored_before_subjects_reads_its_approval_as_subject() -> None:
+    stored = (
+        '{"id": "apr_9:post_card", "approval_id": "apr_9", "kind": "post_card",'
+        ' "due_at": "2030-01-01T00:00:00Z"}'
+    )
+    item = Effect.model_validate_json(stored)
+    assert item.subject == item.approval_id == "apr_9"
+    assert item.started_at is None
+    assert '"subject":"apr_9"' in item.model_dump_json()

@@ -25,6 +25,7 @@ METHOD_SCOPES = {
     "chat_unfurl": {"links:write"},
     "conversations_open": {"im:write"},
     "conversations_info": {"channels:read", "groups:read"},
+    "conversations_join": {"channels:join"},
     "conversations_history": {"channels:history", "groups:history", "im:history"},
     "conversations_replies": {"channels:history", "groups:history", "im:history"},
     "users_info": {"users:read"},

@@ -6,14 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.opentrain import ApprovalType
-from bot.routing import Router, check_channel, describe_key, route_key
+from bot.routing import Router, describe_key, route_key
 from bot.store import SqliteStore
 
 AT = datetime(2026, 5, 1, tzinfo=UTC)
@@ -89,54 +86,3 @@ async def test_changes_are_stored_and_audited(store: SqliteStore) -> None:
         ("route_set", "slack:U0ANA", {"key": "job:job_1", "channel": "C0JOB"}),
         ("route_removed", "slack:U0BEN", {"key": "job:job_1"}),
     ]
-
-
-class FakeSlack:
-    """Answers `conversations.info` like Slack would, with a channel or an error."""
-
-    def __init__(self, channel: dict[str, Any] | None = None, error: str | None = None) -> None:
-        self._channel = channel
-        self._error = error
-
-    async def conversations_info(self, *, channel: str) -> AsyncSlackResponse:
-        data: dict[str, Any] = (
-            {"ok": False, "error": self._error}
-            if self._error
-            else {"ok": True, "channel": {"id": channel, **(self._channel or {})}}
-        )
-        response = AsyncSlackResponse(
-            client=None,  # type: ignore[arg-type]
-            http_verb="POST",
-            api_url="conversations.info",
-            req_args={},
-            data=data,
-            headers={},
-            status_code=200,
-        )
-        if self._error:
-            raise SlackApiError("error", response)
-        return response
-
-
-@pytest.mark.parametrize(
-    ("slack", "name", "problem"),
-    [
-        (FakeSlack({"name": "hiring", "is_member": True}), "hiring", None),
-        (FakeSlack({"name": "general", "is_member": False}), "general", None),
-        (FakeSlack({"name": "old", "is_archived": True}), "old", "#old is archived"),
-        (
-            FakeSlack({"name": "secret", "is_private": True, "is_member": False}),
-            "secret",
-            "private and I am not in it",
-        ),
-        (FakeSlack(error="channel_not_found"), None, "/invite @OpenTrain co-sign"),
-        (FakeSlack(error="missing_scope"), None, "(missing_scope)"),
-    ],
-)
-async def test_channel_check(slack: FakeSlack, name: str | None, problem: str | None) -> None:
-    check = await check_channel(slack, "C0X")  # type: ignore[arg-type]
-    assert check.name == name
-    if problem is None:
-        assert check.problem is None
-    else:
-        assert check.problem is not None and problem in check.problem

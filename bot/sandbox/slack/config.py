@@ -20,6 +20,7 @@ DEFAULT_SCOPES = frozenset(
         "channels:read",
         "groups:read",
         "channels:history",
+        "channels:join",
         "groups:history",
         "im:history",
     }

@@ -80,6 +80,8 @@ def _seed_demo(state: SlackState) -> None:
         # The bot is deliberately not invited: posting here must fail like in Slack.
         Channel("C0PRIVATE", "finance-private", "private", {"U0ANA", "U0BEN"}, created),
         Channel("C0ARCHIVED", "old", "public", {"U0ANA", bot}, created, is_archived=True),
+        # Public and without the bot: it must `conversations.join` before posting or reading.
+        Channel("C0LABELING", "labeling", "public", {"U0ANA", "U0BEN", "U0KAI"}, created),
     ):
         state.add_channel(channel)
 

@@ -20,6 +20,7 @@ METHODS: dict[str, MethodSpec] = {
     "chat.unfurl": MethodSpec(chat.unfurl, Tier.TIER_3, "links:write"),
     "conversations.open": MethodSpec(conversations.open_conversation, Tier.TIER_3),
     "conversations.info": MethodSpec(conversations.info, Tier.TIER_3),
+    "conversations.join": MethodSpec(conversations.join, Tier.TIER_3, "channels:join"),
     "conversations.members": MethodSpec(conversations.members, Tier.TIER_4),
     "conversations.history": MethodSpec(conversations.history, Tier.TIER_3),
     "conversations.replies": MethodSpec(conversations.replies, Tier.TIER_3),

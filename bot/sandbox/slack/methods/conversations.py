@@ -1,9 +1,10 @@
-"""`conversations.*`: opening DMs and reading channels, their members and messages."""
+"""`conversations.*`: opening DMs, joining channels and reading them, their members and messages."""
 
 from __future__ import annotations
 
 from bot.sandbox.slack.errors import ApiError
 from bot.sandbox.slack.methods.access import require_readable, resolve_channel
+from bot.sandbox.slack.methods.chat import with_warnings
 from bot.sandbox.slack.methods.context import ApiContext, Args, paginate
 from bot.sandbox.slack.model import JsonDict, Message
 
@@ -59,6 +60,30 @@ def info(ctx: ApiContext, args: Args) -> JsonDict:
             include_num_members=args.flag("include_num_members"),
         )
     }
+
+
+def join(ctx: ApiContext, args: Args) -> JsonDict:
+    """The bot joins a public channel; only public channels can be joined (`channels:join`)."""
+    state = ctx.state
+    # A private channel the bot is not in stays invisible: `channel_not_found`.
+    channel = resolve_channel(ctx, args.text("channel"))
+    if channel.kind != "public":
+        raise ApiError("method_not_supported_for_channel_type")
+    if channel.is_archived:
+        raise ApiError("is_archived")
+    warnings: list[str] = []
+    if state.bot_user_id in channel.members:
+        warnings.append("already_in_channel")
+    else:
+        channel.members.add(state.bot_user_id)
+        # Membership changes are announced like `POST /_sim/channels` does.
+        state.feed.bump("channel", channel=channel.id)
+    body: JsonDict = {
+        "channel": channel.to_slack(
+            state.bot_user_id, team_id=state.team_id, include_num_members=False
+        )
+    }
+    return with_warnings(body, warnings)
 
 
 def members(ctx: ApiContext, args: Args) -> JsonDict:
