@@ -632,6 +632,8 @@ class Notifier:
             check = await self._channels.prepare(channel)  # joins a public channel
             if not check.usable:
                 raise NoCard(check.error or "channel_not_found")
+        # Slack's Retry-After may hold posts here for long: decide after the wait.
+        await self._gateway.pacer.unheld("chat.postMessage", channel)
         if self._clock.now() >= item.due_at - POST_MARGIN:
             raise ClaimLapsing
         await self._store.mark_started(item.id, wall_clock())

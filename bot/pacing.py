@@ -100,6 +100,11 @@ class TokenBucket:
                 self._refill()
             self._tokens -= 1
 
+    async def unheld(self) -> None:
+        """Until no `hold` is in force (takes no token)."""
+        while (held := self._held_until - self._monotonic()) > 0:
+            await self._sleep(held)
+
     def hold(self, seconds: float) -> None:
         """Serve nobody for `seconds` (Slack said Retry-After)."""
         self._held_until = max(self._held_until, self._monotonic() + seconds)
@@ -123,6 +128,15 @@ class SlackPacer:
         bucket = self._bucket(method, channel)
         if bucket is not None:
             await bucket.acquire()
+
+    async def unheld(self, method: str, channel: str | None = None) -> None:
+        """Until Slack's `Retry-After` for `method` (in `channel`) has passed; takes no turn.
+
+        Lets a caller decide whether to make the call after a long wait, not before it.
+        """
+        bucket = self._bucket(method, channel)
+        if bucket is not None:
+            await bucket.unheld()
 
     def hold(self, method: str, channel: str | None, seconds: float) -> None:
         """Slack answered 429 for `method` (in `channel`): pause its callers for `seconds`."""

@@ -68,6 +68,10 @@ async def test_a_post_held_past_its_claim_by_429s_lands_once_across_three_replic
     await wait_for(lambda: resolved(env.slack, approval_id), timeout=60, message="outcome")
     # The first holder woke up (Retry-After is long past) and stood back.
     assert all(bot.alive for bot in replicas)
+    await wait_for(
+        lambda: "slack effect left at its claim's end" in "".join(b.output() for b in replicas),
+        message="the first holder standing back",
+    )
     assert "Confirmed" in card_text(env.slack, approval_id)
     assert set(effect_posts(env.slack, CHANNEL).values()) == {1}, effect_posts(env.slack, CHANNEL)
     assert len(outcome_replies(env.slack, approval_id)) == 1

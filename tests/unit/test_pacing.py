@@ -89,6 +89,17 @@ async def test_a_hold_that_has_passed_costs_nothing(time: FakeTime) -> None:
     assert time.sleeps == []
 
 
+async def test_waiting_out_a_hold_takes_no_turn(time: FakeTime) -> None:
+    slack = pacer(time)
+    await slack.unheld("chat.postMessage", "C1")  # nothing held: no wait
+    await slack.acquire("chat.postMessage", "C1")
+    slack.hold("chat.postMessage", "C1", 7)
+    await slack.unheld("chat.postMessage", "C1")
+    assert time.sleeps == [7.0]
+    await slack.acquire("chat.postMessage", "C1")  # the hold is over: one call at once
+    assert time.sleeps == [7.0]
+
+
 def test_a_bucket_needs_a_rate_and_room_for_a_token(time: FakeTime) -> None:
     with pytest.raises(ValueError):
         bucket(time, rate=0)
