@@ -18,6 +18,7 @@ from bot.channels import Channels
 from bot.clock import Clock, make_clock
 from bot.config import Settings
 from bot.cosign import CoSign
+from bot.deliveries import Deliveries
 from bot.digest import Digest
 from bot.home import Home
 from bot.notifier import Notifier
@@ -91,12 +92,17 @@ async def build_services(
     notifier = Notifier(
         store=store,
         gateway=gateway,
-        channels=channels,
+        deliveries=Deliveries(
+            store=store,
+            gateway=gateway,
+            channels=channels,
+            clock=clock,
+            opentrain_host=settings.opentrain_host,
+            approvers=approvers.expected,
+            home_views=home.views_for_approval,
+        ),
         clock=clock,
         owner=owner,
-        opentrain_host=settings.opentrain_host,
-        approvers=approvers.expected,
-        home_views=home.views_for_approval,
         on_effects=lambda: scheduler.kick(OUTBOX_JOB),
     )
     tracker = Tracker(

@@ -18,7 +18,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import cards, forms
 from bot.approvals import Requester, parse_amount
@@ -93,20 +92,16 @@ def register(app: AsyncApp, services: Services) -> None:
         await reply.guard(_open_contract(services, click, reply))
 
     @app.action(cards.ActionId.ADD_MILESTONE.value)
-    async def add_milestone(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
+    async def add_milestone(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         click = Click.of(body)
         reply = Replier(respond, replace=False)
-        await reply.guard(_add_milestone(services, click, str(body["trigger_id"]), client))
+        await reply.guard(_add_milestone(services, click, str(body["trigger_id"])))
 
     @app.action(cards.ActionId.HIRE_AMOUNT.value)
-    async def hire_amount_typed(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def hire_amount_typed(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await _refresh_cost_preview(services, body, client)
+        await _refresh_cost_preview(services, body)
 
 
 async def acknowledge(ack: AsyncAck) -> None:
@@ -187,17 +182,13 @@ async def _open_contract(services: Services, click: Click, reply: Replier) -> No
     await reply.send(cards.contract_detail(contract))
 
 
-async def _add_milestone(
-    services: Services, click: Click, trigger_id: str, client: AsyncWebClient
-) -> None:
+async def _add_milestone(services: Services, click: Click, trigger_id: str) -> None:
     await services.roles.require(click.actor, "request", "add milestones")
     view = commands.milestone_modal(click.value, click.channel_id)
-    await commands.open_view(client, trigger_id, view)
+    await commands.open_view(services.slack, trigger_id, view)
 
 
-async def _refresh_cost_preview(
-    services: Services, body: dict[str, Any], client: AsyncWebClient
-) -> None:
+async def _refresh_cost_preview(services: Services, body: dict[str, Any]) -> None:
     """Re-render the hire modal with the cost of the amount typed so far."""
     view = body["view"]
     meta = json.loads(view.get("private_metadata") or "{}")
@@ -214,7 +205,7 @@ async def _refresh_cost_preview(
         amount_text=text,
     )
     try:
-        await client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
+        await services.slack.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
     except SlackApiError as exc:
         # hash_conflict: a newer keystroke already updated the modal; that one wins.
         log.info("cost preview not updated error=%s", exc.response.get("error"))

@@ -37,9 +37,7 @@ log = logging.getLogger(__name__)
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.command("/opentrain")
-    async def opentrain(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
+    async def opentrain(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         try:
             parsed = parsing.parse_command(
                 str(command.get("text") or ""),
@@ -52,7 +50,7 @@ def register(app: AsyncApp, services: Services) -> None:
         first = first_answer(parsed)
         await ack(**(first.as_kwargs() if first is not None else {}))
         reply = Replier(respond, replace=True)
-        await reply.guard(dispatch(services, parsed, command, reply, client))
+        await reply.guard(dispatch(services, parsed, command, reply))
 
 
 def first_answer(parsed: parsing.Command) -> cards.SlackMessage | None:
@@ -82,7 +80,6 @@ async def dispatch(
     parsed: parsing.Command,
     command: dict[str, Any],
     reply: Replier,
-    client: AsyncWebClient,
 ) -> None:
     user_id = str(command["user_id"])
     channel_id = str(command["channel_id"])
@@ -95,7 +92,9 @@ async def dispatch(
         case parsing.Simple(action="help"):
             return  # answered in the acknowledgement
         case parsing.Hire():
-            await open_view(client, str(command["trigger_id"]), hire_modal(parsed, channel_id))
+            await open_view(
+                services.slack, str(command["trigger_id"]), hire_modal(parsed, channel_id)
+            )
         case parsing.OnMilestone(action=action, milestone_id=milestone_id):
             run = services.cosign.fund if action == "fund" else services.cosign.payout
             outcome = await run(milestone_id, requester=requester, channel_id=channel_id)
@@ -104,7 +103,7 @@ async def dispatch(
             await end_contract(services, contract_id, requester, channel_id, reply)
         case parsing.OnContract(action="milestone", contract_id=contract_id):
             view = milestone_modal(contract_id, channel_id)
-            await open_view(client, str(command["trigger_id"]), view)
+            await open_view(services.slack, str(command["trigger_id"]), view)
         case parsing.OnContract(action="contract", contract_id=contract_id):
             contract = await services.opentrain.get_contract(contract_id)
             await reply.send(cards.contract_detail(contract))

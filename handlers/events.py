@@ -115,9 +115,18 @@ def approval_links(urls: Iterable[str], opentrain_host: str) -> Iterator[tuple[s
             return
 
 
-def paste_subject(paste: Paste) -> str:
+def _subject(paste: Paste) -> str:
     """What the bot's answers to one pasted link are about (their outbox effects' subject)."""
     return f"paste:{paste.channel}:{paste.ts}:{paste.approval_id}"
+
+
+async def _answer_in_thread(
+    services: Services, paste: Paste, message: cards.SlackMessage, *, key: str
+) -> None:
+    """One reply in the paste's thread, through the outbox (queued once per paste and key)."""
+    await services.notifier.queue_message(
+        _subject(paste), message, channel=paste.channel, thread_ts=paste.thread_ts, key=key
+    )
 
 
 async def answer_paste(services: Services, paste: Paste) -> None:
@@ -140,7 +149,7 @@ async def answer_paste(services: Services, paste: Paste) -> None:
         if paste.unfurl_url is not None:
             blocks = cards.unfurl_blocks(outcome.approval, now=now, opentrain_host=host)
             await services.notifier.queue_unfurl(
-                paste_subject(paste),
+                _subject(paste),
                 paste.channel,
                 paste.ts,
                 {paste.unfurl_url: {"blocks": blocks}},
@@ -155,13 +164,7 @@ async def answer_paste(services: Services, paste: Paste) -> None:
                 now=now,
                 opentrain_host=host,
             )
-            await services.notifier.queue_message(
-                paste_subject(paste),
-                receipt,
-                channel=paste.channel,
-                thread_ts=paste.thread_ts,
-                key="receipt",
-            )
+            await _answer_in_thread(services, paste, receipt, key="receipt")
     except SlackApiError as exc:
         log.warning(
             "answer to pasted link failed %s",
@@ -207,11 +210,5 @@ async def _adopt(services: Services, paste: Paste, *, answer: bool) -> CoSignOut
         )
         if answer:
             note = cards.explanation_message(explain(exc))
-            await services.notifier.queue_message(
-                paste_subject(paste),
-                note,
-                channel=paste.channel,
-                thread_ts=paste.thread_ts,
-                key="note",
-            )
+            await _answer_in_thread(services, paste, note, key="note")
         return None

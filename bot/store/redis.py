@@ -31,7 +31,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from redis.asyncio import Redis
@@ -42,205 +42,34 @@ from redis.exceptions import RedisError
 from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
 from bot.store.base import StoreUnavailable, approval_record
 from bot.store.records import ParsedApprovals
+from bot.store.redis_scripts import (
+    ACQUIRE_LEASE,
+    ADD,
+    CLAIM_DUE,
+    CLAIM_EFFECTS,
+    ENQUEUE_EFFECTS,
+    GET_APPROVALS,
+    RELEASE_LEASE,
+    SAVE_EFFECT,
+    STAMP_LISTING,
+    TRANSITION,
+    UPDATE,
+    Arg,
+    effect_args,
+    from_score,
+    index_args,
+    millis,
+    score,
+    text,
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
-_Arg = str | int
 
 DEFAULT_PREFIX = "cosign:"
 SOCKET_TIMEOUT_SECONDS = 5.0
 AUDIT_PAGE = 1000
 LIST_PAGE = 500
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-# Appends each found approval's id, JSON, version and due score (or '') to a flat list.
-_READ_APPROVAL = """
-local function read(p, id, out)
-  local h = redis.call('HMGET', p .. 'approval:' .. id, 'json', 'version')
-  if not h[1] then return end
-  out[#out + 1] = id
-  out[#out + 1] = h[1]
-  out[#out + 1] = h[2]
-  out[#out + 1] = redis.call('ZSCORE', p .. 'due', id) or ''
-end
-"""
-
-_ENQUEUE = """
-local function enqueue(p, first)
-  local new = 0
-  for i = first, #ARGV, 4 do
-    if redis.call('HSETNX', p .. 'outbox', ARGV[i], ARGV[i + 1]) == 1 then
-      new = new + 1
-      if ARGV[i + 3] == '0' then redis.call('ZADD', p .. 'outbox:due', ARGV[i + 2], ARGV[i]) end
-    end
-  end
-  return new
-end
-"""
-
-# Writes the indexes of one approval record: ARGV from `first` are
-# id, status, adopted score, due score, proposal id ('' for none).
-_INDEX = """
-local function index(p, first, old_status)
-  local id, status, adopted, due, proposal =
-    ARGV[first], ARGV[first + 1], ARGV[first + 2], ARGV[first + 3], ARGV[first + 4]
-  if old_status and old_status ~= status then
-    redis.call('ZREM', p .. 'status:' .. old_status, id)
-  end
-  redis.call('ZADD', p .. 'approvals', adopted, id)
-  redis.call('ZADD', p .. 'status:' .. status, adopted, id)
-  if status == 'pending' then
-    redis.call('ZADD', p .. 'due', due, id)
-  else
-    redis.call('ZREM', p .. 'due', id)
-  end
-  if proposal ~= '' then redis.call('SADD', p .. 'proposal:' .. proposal, id) end
-end
-"""
-
-# ARGV: prefix, json, version, then the index arguments, then effect quadruples.
-_ADD = (
-    _INDEX
-    + _ENQUEUE
-    + """
-local p = ARGV[1]
-local key = p .. 'approval:' .. ARGV[4]
-if redis.call('EXISTS', key) == 1 then return 0 end
-redis.call('HSET', key, 'json', ARGV[2], 'status', ARGV[5], 'version', ARGV[3])
-index(p, 4, nil)
-enqueue(p, 9)
-return 1
-"""
-)
-
-# ARGV: prefix, json, expected version, then the index arguments (due unused: the
-# due index keeps its own time, so claims and reschedules are not undone here).
-_UPDATE = (
-    _READ_APPROVAL
-    + """
-local p, id, status = ARGV[1], ARGV[4], ARGV[5]
-local key = p .. 'approval:' .. id
-local h = redis.call('HMGET', key, 'version', 'status')
-if h[1] ~= ARGV[3] or h[2] ~= status then return false end
-redis.call('HSET', key, 'json', ARGV[2])
-redis.call('HINCRBY', key, 'version', 1)
-redis.call('ZADD', p .. 'approvals', ARGV[6], id)
-redis.call('ZADD', p .. 'status:' .. status, ARGV[6], id)
-if ARGV[8] ~= '' then redis.call('SADD', p .. 'proposal:' .. ARGV[8], id) end
-local out = {}
-read(p, id, out)
-return out
-"""
-)
-
-# ARGV: prefix, json, expected status, expected version, the index arguments,
-# then effect quadruples.
-_TRANSITION = (
-    _INDEX
-    + _ENQUEUE
-    + """
-local p, expected = ARGV[1], ARGV[3]
-local key = p .. 'approval:' .. ARGV[5]
-local h = redis.call('HMGET', key, 'status', 'version')
-if h[1] ~= expected or h[2] ~= ARGV[4] then return 0 end
-redis.call('HSET', key, 'json', ARGV[2], 'status', ARGV[6])
-redis.call('HINCRBY', key, 'version', 1)
-index(p, 5, expected)
-enqueue(p, 10)
-return 1
-"""
-)
-
-# ARGV: prefix, now score, lease score, limit.
-_CLAIM_DUE = (
-    _READ_APPROVAL
-    + """
-local p = ARGV[1]
-local ids = redis.call('ZRANGEBYSCORE', p .. 'due', '-inf', ARGV[2], 'LIMIT', 0, ARGV[4])
-local out = {}
-for _, id in ipairs(ids) do
-  redis.call('ZADD', p .. 'due', ARGV[3], id)
-  read(p, id, out)
-end
-return out
-"""
-)
-
-# ARGV: prefix, then ids.
-_GET_APPROVALS = (
-    _READ_APPROVAL
-    + """
-local out = {}
-for i = 2, #ARGV do read(ARGV[1], ARGV[i], out) end
-return out
-"""
-)
-
-# ARGV: prefix, index key suffix, limit, earliest adopted score ('-inf' for all).
-# Newest adopted first, without the JSON: one
-# line per approval, "id status version due-score-or-empty", in a single string (a
-# reply of thousands of elements costs the client far more to parse than one string).
-_STAMP_LISTING = """
-local p = ARGV[1]
-local ids = redis.call('ZREVRANGEBYSCORE', p .. ARGV[2], '+inf', ARGV[4], 'LIMIT', 0, ARGV[3])
-local lines = {}
-for _, id in ipairs(ids) do
-  local h = redis.call('HMGET', p .. 'approval:' .. id, 'status', 'version')
-  if h[1] then
-    local due = redis.call('ZSCORE', p .. 'due', id) or ''
-    lines[#lines + 1] = id .. ' ' .. h[1] .. ' ' .. h[2] .. ' ' .. due
-  end
-end
-return table.concat(lines, '\\n')
-"""
-
-# ARGV: prefix, then effect quadruples (id, json, due score, done '0'/'1').
-_ENQUEUE_EFFECTS = _ENQUEUE + "return enqueue(ARGV[1], 2)"
-
-# ARGV: prefix, now score, lease score, limit. Returns id, json pairs.
-_CLAIM_EFFECTS = """
-local p = ARGV[1]
-local ids = redis.call('ZRANGEBYSCORE', p .. 'outbox:due', '-inf', ARGV[2], 'LIMIT', 0, ARGV[4])
-local out = {}
-for _, id in ipairs(ids) do
-  redis.call('ZADD', p .. 'outbox:due', ARGV[3], id)
-  out[#out + 1] = redis.call('HGET', p .. 'outbox', id)
-end
-return out
-"""
-
-# Compare-and-set of one effect's JSON. ARGV: prefix, id, old json, new json, due
-# score ('' once done, 'keep' to leave the due time, i.e. a claim, as it is).
-_SAVE_EFFECT = """
-local p, id = ARGV[1], ARGV[2]
-if redis.call('HGET', p .. 'outbox', id) ~= ARGV[3] then return 0 end
-redis.call('HSET', p .. 'outbox', id, ARGV[4])
-if ARGV[5] == 'keep' then
-  return 1
-elseif ARGV[5] == '' then
-  redis.call('ZREM', p .. 'outbox:due', id)
-else
-  redis.call('ZADD', p .. 'outbox:due', ARGV[5], id)
-end
-return 1
-"""
-
-# ARGV: lease key, owner, ttl ms. SET NX PX, or renewal by the holder.
-_ACQUIRE_LEASE = """
-if redis.call('SET', ARGV[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
-if redis.call('GET', ARGV[1]) == ARGV[2] then
-  redis.call('PEXPIRE', ARGV[1], ARGV[3])
-  return 1
-end
-return 0
-"""
-
-_RELEASE_LEASE = """
-if redis.call('GET', ARGV[1]) == ARGV[2] then return redis.call('DEL', ARGV[1]) end
-return 0
-"""
 
 
 def _guarded(
@@ -267,17 +96,17 @@ class RedisStore:
         self._redis = redis
         self._prefix = prefix
         self._parsed = ParsedApprovals()
-        self._add = redis.register_script(_ADD)
-        self._update = redis.register_script(_UPDATE)
-        self._transition = redis.register_script(_TRANSITION)
-        self._get_approvals = redis.register_script(_GET_APPROVALS)
-        self._stamp_listing = redis.register_script(_STAMP_LISTING)
-        self._claim_due = redis.register_script(_CLAIM_DUE)
-        self._enqueue_effects = redis.register_script(_ENQUEUE_EFFECTS)
-        self._claim_effects = redis.register_script(_CLAIM_EFFECTS)
-        self._save_effect = redis.register_script(_SAVE_EFFECT)
-        self._acquire_lease = redis.register_script(_ACQUIRE_LEASE)
-        self._release_lease = redis.register_script(_RELEASE_LEASE)
+        self._add = redis.register_script(ADD)
+        self._update = redis.register_script(UPDATE)
+        self._transition = redis.register_script(TRANSITION)
+        self._get_approvals = redis.register_script(GET_APPROVALS)
+        self._stamp_listing = redis.register_script(STAMP_LISTING)
+        self._claim_due = redis.register_script(CLAIM_DUE)
+        self._enqueue_effects = redis.register_script(ENQUEUE_EFFECTS)
+        self._claim_effects = redis.register_script(CLAIM_EFFECTS)
+        self._save_effect = redis.register_script(SAVE_EFFECT)
+        self._acquire_lease = redis.register_script(ACQUIRE_LEASE)
+        self._release_lease = redis.register_script(RELEASE_LEASE)
 
     @classmethod
     async def connect(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisStore:
@@ -315,15 +144,15 @@ class RedisStore:
         approvals: list[TrackedApproval] = []
         for i in range(0, len(flat), 4):
             approval_id, record, version, due = flat[i : i + 4]
-            next_check_at = _from_score(due) if due != "" else None
+            next_check_at = from_score(due) if due != "" else None
             approvals.append(self._parsed.parse(approval_id, record, int(version), next_check_at))
         return approvals
 
     # --- tracked approvals ------------------------------------------------------------
     @_guarded
     async def add_approval(self, approval: TrackedApproval, effects: Sequence[Effect] = ()) -> bool:
-        args: list[_Arg] = [self._prefix, approval_record(approval), approval.version]
-        added = await self._add(args=[*args, *_index_args(approval), *_effect_args(effects)])
+        args: list[Arg] = [self._prefix, approval_record(approval), approval.version]
+        added = await self._add(args=[*args, *index_args(approval), *effect_args(effects)])
         return bool(added)
 
     @_guarded
@@ -334,8 +163,8 @@ class RedisStore:
     @_guarded
     async def update_approval(self, approval: TrackedApproval) -> TrackedApproval | None:
         stored = approval.model_copy(update={"version": approval.version + 1})
-        args: list[_Arg] = [self._prefix, approval_record(stored), approval.version]
-        found = await self._update(args=[*args, *_index_args(approval)])
+        args: list[Arg] = [self._prefix, approval_record(stored), approval.version]
+        found = await self._update(args=[*args, *index_args(approval)])
         # The script answers nil when the version or the status moved on.
         return self._approvals(found)[0] if found else None
 
@@ -349,9 +178,9 @@ class RedisStore:
     ) -> bool:
         if updated.approval_id != approval_id:
             raise ValueError(f"transition of {approval_id} got a record of {updated.approval_id}")
-        args: list[_Arg] = [self._prefix, approval_record(updated), expected.value]
-        args += [updated.version, *_index_args(updated)]
-        won = await self._transition(args=[*args, *_effect_args(effects)])
+        args: list[Arg] = [self._prefix, approval_record(updated), expected.value]
+        args += [updated.version, *index_args(updated)]
+        won = await self._transition(args=[*args, *effect_args(effects)])
         return bool(won)
 
     @_guarded
@@ -365,14 +194,14 @@ class RedisStore:
         if limit <= 0:
             return []
         index = "approvals" if status is None else f"status:{status.value}"
-        earliest = str(_score(since)) if since is not None else "-inf"
+        earliest = str(score(since)) if since is not None else "-inf"
         listing: str = await self._stamp_listing(args=[self._prefix, index, limit, earliest])
         # Only records not parsed before at their version are read, in pages, so a long
         # listing never holds every record's JSON at once.
         listed: dict[str, TrackedApproval | None] = {}
         for line in listing.splitlines():
             approval_id, _, version, due = line.split(" ")
-            due_at = _from_score(due) if due else None
+            due_at = from_score(due) if due else None
             listed[approval_id] = self._parsed.known(approval_id, int(version), due_at)
         unknown = [approval_id for approval_id, found in listed.items() if found is None]
         for first in range(0, len(unknown), LIST_PAGE):
@@ -406,18 +235,18 @@ class RedisStore:
     ) -> list[TrackedApproval]:
         if limit <= 0:
             return []
-        args: list[_Arg] = [self._prefix, _score(now), _score(now + lease), limit]
+        args: list[Arg] = [self._prefix, score(now), score(now + lease), limit]
         return self._approvals(await self._claim_due(args=args))
 
     @_guarded
     async def reschedule(self, approval_id: str, at: datetime) -> None:
         # XX: only items already in the due index (pending ones) move.
-        await self._redis.zadd(self._key("due"), {approval_id: _score(at)}, xx=True)
+        await self._redis.zadd(self._key("due"), {approval_id: score(at)}, xx=True)
 
     @_guarded
     async def next_due_at(self) -> datetime | None:
         first = await self._redis.zrange(self._key("due"), 0, 0, withscores=True)
-        return _from_score(first[0][1]) if first else None
+        return from_score(first[0][1]) if first else None
 
     # --- /updates cursor ----------------------------------------------------------------
     @_guarded
@@ -432,7 +261,7 @@ class RedisStore:
     # --- leases (real time) ---------------------------------------------------------------
     @_guarded
     async def acquire_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
-        args: list[_Arg] = [self._key("lease", name), owner, _millis(ttl)]
+        args: list[Arg] = [self._key("lease", name), owner, millis(ttl)]
         return bool(await self._acquire_lease(args=args))
 
     @_guarded
@@ -447,14 +276,14 @@ class RedisStore:
     # --- once-keys (real time) ------------------------------------------------------------
     @_guarded
     async def claim_key(self, key: str, ttl: timedelta) -> bool:
-        return bool(await self._redis.set(self._key("key", key), "1", nx=True, px=_millis(ttl)))
+        return bool(await self._redis.set(self._key("key", key), "1", nx=True, px=millis(ttl)))
 
     # --- outbox -------------------------------------------------------------------------
     @_guarded
     async def enqueue_effects(self, effects: Sequence[Effect]) -> int:
         if not effects:
             return 0
-        return int(await self._enqueue_effects(args=[self._prefix, *_effect_args(effects)]))
+        return int(await self._enqueue_effects(args=[self._prefix, *effect_args(effects)]))
 
     @_guarded
     async def claim_effects(
@@ -463,7 +292,7 @@ class RedisStore:
         if limit <= 0:
             return []
         until = now + lease
-        args: list[_Arg] = [self._prefix, _score(now), _score(until), limit]
+        args: list[Arg] = [self._prefix, score(now), score(until), limit]
         records: list[str] = await self._claim_effects(args=args)
         return [Effect.model_validate_json(r).model_copy(update={"due_at": until}) for r in records]
 
@@ -505,12 +334,12 @@ class RedisStore:
             stored = await self._redis.hget(self._key("outbox"), effect_id)
             if stored is None:
                 return
-            raw = _text(stored)
+            raw = text(stored)
             changed = change(Effect.model_validate_json(raw))
             if changed is None:
                 return
-            due = "keep" if keep_due else "" if changed.done else _score(changed.due_at)
-            args: list[_Arg] = [self._prefix, effect_id, raw, changed.model_dump_json(), due]
+            due = "keep" if keep_due else "" if changed.done else score(changed.due_at)
+            args: list[Arg] = [self._prefix, effect_id, raw, changed.model_dump_json(), due]
             if await self._save_effect(args=args):
                 return
 
@@ -523,7 +352,7 @@ class RedisStore:
         if raw is None:
             return None
         stored = Effect.model_validate_json(raw)
-        return stored if due is None else stored.model_copy(update={"due_at": _from_score(due)})
+        return stored if due is None else stored.model_copy(update={"due_at": from_score(due)})
 
     @_guarded
     async def count_effects(self, *, done: bool | None = None) -> int:
@@ -552,7 +381,7 @@ class RedisStore:
     @_guarded
     async def list_routes(self) -> dict[str, str]:
         routes = await self._redis.hgetall(self._key("routes"))
-        return {_text(key): _text(channel) for key, channel in sorted(routes.items())}
+        return {text(key): text(channel) for key, channel in sorted(routes.items())}
 
     @_guarded
     async def get_config(self, key: str) -> Any | None:
@@ -596,7 +425,7 @@ class RedisStore:
     ) -> list[AuditEntry]:
         if approval_id is not None:
             listed = await self._redis.lrange(self._key("audit", "approval", approval_id), 0, -1)
-            records = [_text(record) for record in listed]
+            records = [text(record) for record in listed]
         else:
             records = await self._whole_stream()
         entries = [AuditEntry.model_validate_json(r) for r in records]
@@ -613,10 +442,10 @@ class RedisStore:
         start = "-"
         while True:
             page = await self._redis.xrange(self._key("audit"), min=start, count=AUDIT_PAGE) or []
-            records.extend(_text(fields["json"]) for _, fields in page if fields)
+            records.extend(text(fields["json"]) for _, fields in page if fields)
             if len(page) < AUDIT_PAGE:
                 return records
-            start = f"({_text(page[-1][0] or '')}"
+            start = f"({text(page[-1][0] or '')}"
 
     # --- lifecycle ------------------------------------------------------------------------
     @_guarded
@@ -626,45 +455,3 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._redis.aclose()
-
-
-# --- conversions -------------------------------------------------------------------------
-
-
-def _index_args(approval: TrackedApproval) -> list[_Arg]:
-    return [
-        approval.approval_id,
-        approval.status.value,
-        _score(approval.adopted_at),
-        _score(approval.next_check_at),
-        approval.proposal_id or "",
-    ]
-
-
-def _effect_args(effects: Sequence[Effect]) -> list[_Arg]:
-    args: list[_Arg] = []
-    for item in effects:
-        args += [item.id, item.model_dump_json(), _score(item.due_at), int(item.done)]
-    return args
-
-
-def _text(value: bytes | str) -> str:
-    """Narrows redis-py's `bytes | str` reply type: our client decodes replies to str."""
-    return value if isinstance(value, str) else value.decode()
-
-
-def _score(at: datetime) -> int:
-    if at.tzinfo is None:
-        raise ValueError("the store only takes timezone-aware datetimes")
-    return (at - _EPOCH) // _MICROSECOND
-
-
-def _from_score(score: str | float) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(float(score)))
-
-
-def _millis(ttl: timedelta) -> int:
-    if ttl <= timedelta(0):
-        raise ValueError("a lease or key TTL must be positive")
-    # Rounded up: a sub-millisecond TTL still exists for a moment.
-    return max(1, -(-ttl // timedelta(milliseconds=1)))

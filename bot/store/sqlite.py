@@ -25,71 +25,36 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
-from bot.store.base import StoreUnavailable, approval_record
+from bot.store.base import StoreUnavailable
 from bot.store.records import ParsedApprovals
+from bot.store.sqlite_sql import (
+    LIST_APPROVALS,
+    LIST_APPROVALS_BY_STATUS,
+    READ_AUDIT,
+    READ_AUDIT_OF_APPROVAL,
+    ApprovalRow,
+    add_approval,
+    check_same_approval,
+    connect,
+    effect,
+    enqueue,
+    explain,
+    in_transaction,
+    iso,
+    positive_seconds,
+    save_effect,
+    stored_effect,
+    transition,
+    update_approval,
+)
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
 DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
-MEMORY = ":memory:"
-
-_SCHEMA = (
-    """CREATE TABLE approvals (
-        approval_id   TEXT PRIMARY KEY,
-        status        TEXT NOT NULL,
-        version       INTEGER NOT NULL,
-        proposal_id   TEXT,
-        adopted_at    TEXT NOT NULL,
-        next_check_at TEXT,
-        record        TEXT NOT NULL
-    )""",
-    "CREATE INDEX approvals_due ON approvals (next_check_at) WHERE status = 'pending'",
-    "CREATE INDEX approvals_status_adopted ON approvals (status, adopted_at)",
-    "CREATE INDEX approvals_adopted ON approvals (adopted_at)",
-    "CREATE INDEX approvals_proposal ON approvals (proposal_id) WHERE proposal_id IS NOT NULL",
-    """CREATE TABLE effects (
-        effect_id TEXT PRIMARY KEY,
-        done      INTEGER NOT NULL,
-        due_at    TEXT NOT NULL,
-        record    TEXT NOT NULL
-    )""",
-    "CREATE INDEX effects_due ON effects (done, due_at)",
-    "CREATE TABLE feed_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL)",
-    "CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL)",
-    "CREATE TABLE once_keys (key TEXT PRIMARY KEY, expires_at REAL NOT NULL)",
-    "CREATE INDEX once_keys_expiry ON once_keys (expires_at)",
-    "CREATE TABLE routes (key TEXT PRIMARY KEY, channel_id TEXT NOT NULL)",
-    "CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE audit (
-        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-        at          TEXT NOT NULL,
-        approval_id TEXT,
-        record      TEXT NOT NULL
-    )""",
-    "CREATE INDEX audit_approval ON audit (approval_id, at)",
-    "CREATE INDEX audit_at ON audit (at)",
-)
-
-_ApprovalRow = tuple[str, str, int, str | None]  # id, record, version, next_check_at
-
-_LIST_APPROVALS = (
-    "SELECT approval_id, record, version, next_check_at FROM approvals WHERE adopted_at >= ?"
-    " ORDER BY adopted_at DESC, approval_id DESC LIMIT ?"
-)
-_LIST_APPROVALS_BY_STATUS = (
-    "SELECT approval_id, record, version, next_check_at FROM approvals"
-    " WHERE status = ? AND adopted_at >= ?"
-    " ORDER BY adopted_at DESC, approval_id DESC LIMIT ?"
-)
-_READ_AUDIT = "SELECT record FROM audit WHERE at >= ? ORDER BY at, seq LIMIT ?"
-_READ_AUDIT_OF_APPROVAL = (
-    "SELECT record FROM audit WHERE approval_id = ? AND at >= ? ORDER BY at, seq LIMIT ?"
-)
 
 
 class SqliteStore:
@@ -119,11 +84,11 @@ class SqliteStore:
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         try:
             connection, location = await asyncio.get_running_loop().run_in_executor(
-                worker, _connect, name, busy_timeout
+                worker, connect, name, busy_timeout
             )
         except sqlite3.Error as exc:
             worker.shutdown(wait=False)
-            raise StoreUnavailable(_explain(exc, name, busy_timeout)) from exc
+            raise StoreUnavailable(explain(exc, name, busy_timeout)) from exc
         except BaseException:
             worker.shutdown(wait=False)
             raise
@@ -138,12 +103,12 @@ class SqliteStore:
                 self._worker, work, self._connection
             )
         except sqlite3.Error as exc:
-            raise StoreUnavailable(_explain(exc, self._location, self._busy_timeout)) from exc
+            raise StoreUnavailable(explain(exc, self._location, self._busy_timeout)) from exc
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._read(lambda connection: _in_transaction(connection, work))
+        return await self._read(lambda connection: in_transaction(connection, work))
 
-    def _approval(self, row: _ApprovalRow) -> TrackedApproval:
+    def _approval(self, row: ApprovalRow) -> TrackedApproval:
         """A row as a record (on the worker thread, which owns the parsed records)."""
         approval_id, record, version, next_check_at = row
         due = None if next_check_at is None else datetime.fromisoformat(next_check_at)
@@ -152,9 +117,9 @@ class SqliteStore:
     # --- tracked approvals ------------------------------------------------------------
     async def add_approval(self, approval: TrackedApproval, effects: Sequence[Effect] = ()) -> bool:
         def work(c: sqlite3.Connection) -> bool:
-            added = _add_approval(c, approval)
+            added = add_approval(c, approval)
             if added:
-                _enqueue(c, effects)
+                enqueue(c, effects)
             return added
 
         return await self._write(work)
@@ -171,7 +136,7 @@ class SqliteStore:
         return await self._read(work)
 
     async def update_approval(self, approval: TrackedApproval) -> TrackedApproval | None:
-        return await self._write(lambda c: _update_approval(c, approval))
+        return await self._write(lambda c: update_approval(c, approval))
 
     async def transition(
         self,
@@ -180,8 +145,8 @@ class SqliteStore:
         updated: TrackedApproval,
         effects: Sequence[Effect] = (),
     ) -> bool:
-        _check_same_approval(approval_id, updated)
-        return await self._write(lambda c: _transition(c, expected, updated, effects))
+        check_same_approval(approval_id, updated)
+        return await self._write(lambda c: transition(c, expected, updated, effects))
 
     async def list_approvals(
         self,
@@ -191,11 +156,11 @@ class SqliteStore:
         since: datetime | None = None,
     ) -> list[TrackedApproval]:
         params: tuple[object, ...]
-        earliest = _iso(since) if since is not None else ""
+        earliest = iso(since) if since is not None else ""
         if status is None:
-            sql, params = _LIST_APPROVALS, (earliest, limit)
+            sql, params = LIST_APPROVALS, (earliest, limit)
         else:
-            sql, params = _LIST_APPROVALS_BY_STATUS, (status.value, earliest, limit)
+            sql, params = LIST_APPROVALS_BY_STATUS, (status.value, earliest, limit)
         # Parsed row by row on the worker thread: a long listing neither holds every
         # raw row at once nor blocks the event loop for the whole parse.
         return await self._read(lambda c: [self._approval(row) for row in c.execute(sql, params)])
@@ -222,10 +187,10 @@ class SqliteStore:
     async def claim_due(
         self, now: datetime, owner: str, *, limit: int, lease: timedelta
     ) -> list[TrackedApproval]:
-        due, until = _iso(now), _iso(now + lease)
+        due, until = iso(now), iso(now + lease)
 
         def work(c: sqlite3.Connection) -> list[TrackedApproval]:
-            rows: list[_ApprovalRow] = c.execute(
+            rows: list[ApprovalRow] = c.execute(
                 "SELECT approval_id, record, version, ? FROM approvals"
                 " WHERE status = 'pending' AND next_check_at <= ?"
                 " ORDER BY next_check_at, approval_id LIMIT ?",
@@ -242,7 +207,7 @@ class SqliteStore:
 
     async def reschedule(self, approval_id: str, at: datetime) -> None:
         sql = "UPDATE approvals SET next_check_at = ? WHERE approval_id = ? AND status = 'pending'"
-        params = (_iso(at), approval_id)
+        params = (iso(at), approval_id)
         await self._write(lambda c: c.execute(sql, params))
 
     async def next_due_at(self) -> datetime | None:
@@ -264,7 +229,7 @@ class SqliteStore:
 
     # --- leases (real time) ---------------------------------------------------------------
     async def acquire_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
-        ttl_seconds = _positive_seconds(ttl)
+        ttl_seconds = positive_seconds(ttl)
 
         def work(c: sqlite3.Connection) -> bool:
             now = time.time()
@@ -300,7 +265,7 @@ class SqliteStore:
 
     # --- once-keys (real time) ------------------------------------------------------------
     async def claim_key(self, key: str, ttl: timedelta) -> bool:
-        ttl_seconds = _positive_seconds(ttl)
+        ttl_seconds = positive_seconds(ttl)
 
         def work(c: sqlite3.Connection) -> bool:
             now = time.time()
@@ -316,12 +281,12 @@ class SqliteStore:
 
     # --- outbox -------------------------------------------------------------------------
     async def enqueue_effects(self, effects: Sequence[Effect]) -> int:
-        return await self._write(lambda c: _enqueue(c, effects))
+        return await self._write(lambda c: enqueue(c, effects))
 
     async def claim_effects(
         self, now: datetime, owner: str, *, limit: int, lease: timedelta
     ) -> list[Effect]:
-        due, until = _iso(now), _iso(now + lease)
+        due, until = iso(now), iso(now + lease)
 
         def work(c: sqlite3.Connection) -> list[Effect]:
             rows = c.execute(
@@ -329,7 +294,7 @@ class SqliteStore:
                 " ORDER BY due_at, effect_id LIMIT ?",
                 (due, limit),
             ).fetchall()
-            claimed = [_effect(record, until) for (record,) in rows]
+            claimed = [effect(record, until) for (record,) in rows]
             c.executemany(
                 "UPDATE effects SET due_at = ? WHERE effect_id = ?",
                 [(until, e.id) for e in claimed],
@@ -340,9 +305,9 @@ class SqliteStore:
 
     async def complete_effect(self, effect_id: str, result: dict[str, Any] | None) -> None:
         def work(c: sqlite3.Connection) -> None:
-            current = _stored_effect(c, effect_id)
+            current = stored_effect(c, effect_id)
             if current is not None:
-                _save_effect(c, current.model_copy(update={"done": True, "result": result}))
+                save_effect(c, current.model_copy(update={"done": True, "result": result}))
 
         await self._write(work)
 
@@ -350,25 +315,25 @@ class SqliteStore:
         self, effect_id: str, at: datetime, error: str, *, count_attempt: bool = True
     ) -> None:
         def work(c: sqlite3.Connection) -> None:
-            current = _stored_effect(c, effect_id)
+            current = stored_effect(c, effect_id)
             # A late retry must not revive an effect another worker already completed.
             if current is not None and not current.done:
                 attempts = current.attempts + 1 if count_attempt else current.attempts
                 changes = {"attempts": attempts, "last_error": error, "due_at": at}
-                _save_effect(c, current.model_copy(update=changes))
+                save_effect(c, current.model_copy(update=changes))
 
         await self._write(work)
 
     async def mark_started(self, effect_id: str, at: datetime) -> None:
         def work(c: sqlite3.Connection) -> None:
-            current = _stored_effect(c, effect_id)
+            current = stored_effect(c, effect_id)
             if current is not None and not current.done:
-                _save_effect(c, current.model_copy(update={"started_at": at}))
+                save_effect(c, current.model_copy(update={"started_at": at}))
 
         await self._write(work)
 
     async def get_effect(self, effect_id: str) -> Effect | None:
-        return await self._read(lambda c: _stored_effect(c, effect_id))
+        return await self._read(lambda c: stored_effect(c, effect_id))
 
     async def count_effects(self, *, done: bool | None = None) -> int:
         params: tuple[object, ...]
@@ -425,7 +390,7 @@ class SqliteStore:
     # --- audit log ------------------------------------------------------------------------
     async def append_audit(self, entry: AuditEntry) -> None:
         sql = "INSERT INTO audit (at, approval_id, record) VALUES (?, ?, ?)"
-        params = (_iso(entry.at), entry.approval_id, entry.model_dump_json())
+        params = (iso(entry.at), entry.approval_id, entry.model_dump_json())
         await self._write(lambda c: c.execute(sql, params))
 
     async def read_audit(
@@ -436,12 +401,12 @@ class SqliteStore:
         limit: int = 10_000,
     ) -> list[AuditEntry]:
         # Every stored time sorts after "", so no `since` means "from the start".
-        after = "" if since is None else _iso(since)
+        after = "" if since is None else iso(since)
         params: tuple[object, ...]
         if approval_id is None:
-            sql, params = _READ_AUDIT, (after, limit)
+            sql, params = READ_AUDIT, (after, limit)
         else:
-            sql, params = _READ_AUDIT_OF_APPROVAL, (approval_id, after, limit)
+            sql, params = READ_AUDIT_OF_APPROVAL, (approval_id, after, limit)
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
         return [AuditEntry.model_validate_json(record) for (record,) in rows]
 
@@ -458,180 +423,3 @@ class SqliteStore:
             await asyncio.get_running_loop().run_in_executor(self._worker, self._connection.close)
         finally:
             self._worker.shutdown(wait=False)
-
-
-# --- in the worker thread ------------------------------------------------------------------
-
-
-def _connect(name: str, busy_timeout: timedelta) -> tuple[sqlite3.Connection, str]:
-    """The worker thread's connection, and where it points (for messages and `ping`)."""
-    location = name if name == MEMORY else os.path.abspath(name)
-    # isolation_level=None: no implicit transactions; every write says BEGIN IMMEDIATE itself.
-    connection = sqlite3.connect(
-        location, timeout=busy_timeout.total_seconds(), isolation_level=None
-    )
-    try:
-        connection.execute("PRAGMA journal_mode = WAL")
-        _in_transaction(connection, lambda c: _ensure_schema(c, location))
-    except BaseException:
-        connection.close()
-        raise
-    return connection, location
-
-
-def _ensure_schema(c: sqlite3.Connection, location: str) -> None:
-    c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = c.execute("SELECT max(version) FROM schema_version").fetchone()
-    if row[0] is None:
-        for statement in _SCHEMA:
-            c.execute(statement)
-        c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-    elif row[0] != SCHEMA_VERSION:
-        raise StoreUnavailable(
-            f"the SQLite database at {location} has schema version {row[0]};"
-            f" this bot reads version {SCHEMA_VERSION}"
-        )
-
-
-def _in_transaction(c: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
-    c.execute("BEGIN IMMEDIATE")
-    try:
-        result = work(c)
-        c.execute("COMMIT")
-    except BaseException:
-        if c.in_transaction:
-            c.execute("ROLLBACK")
-        raise
-    return result
-
-
-def _add_approval(c: sqlite3.Connection, approval: TrackedApproval) -> bool:
-    cursor = c.execute(
-        "INSERT OR IGNORE INTO approvals"
-        " (approval_id, status, version, proposal_id, adopted_at, next_check_at, record)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            approval.approval_id,
-            approval.status.value,
-            approval.version,
-            approval.proposal_id,
-            _iso(approval.adopted_at),
-            _due_column(approval),
-            approval_record(approval),
-        ),
-    )
-    return cursor.rowcount == 1
-
-
-def _update_approval(c: sqlite3.Connection, approval: TrackedApproval) -> TrackedApproval | None:
-    row = c.execute(
-        "SELECT next_check_at FROM approvals WHERE approval_id = ? AND version = ? AND status = ?",
-        (approval.approval_id, approval.version, approval.status.value),
-    ).fetchone()
-    if row is None:
-        return None
-    # The due index keeps its own time: claims and reschedules are not undone here.
-    stored = approval.model_copy(update={"version": approval.version + 1})
-    if row[0] is not None:
-        stored = stored.model_copy(update={"next_check_at": datetime.fromisoformat(row[0])})
-    _save_approval(c, stored)
-    return stored
-
-
-def _transition(
-    c: sqlite3.Connection,
-    expected: TrackedStatus,
-    updated: TrackedApproval,
-    effects: Sequence[Effect],
-) -> bool:
-    row = c.execute(
-        "SELECT version FROM approvals WHERE approval_id = ? AND status = ? AND version = ?",
-        (updated.approval_id, expected.value, updated.version),
-    ).fetchone()
-    if row is None:
-        return False
-    _save_approval(c, updated.model_copy(update={"version": row[0] + 1}))
-    _enqueue(c, effects)
-    return True
-
-
-def _save_approval(c: sqlite3.Connection, approval: TrackedApproval) -> None:
-    c.execute(
-        "UPDATE approvals SET status = ?, version = ?, proposal_id = ?, adopted_at = ?,"
-        " next_check_at = ?, record = ? WHERE approval_id = ?",
-        (
-            approval.status.value,
-            approval.version,
-            approval.proposal_id,
-            _iso(approval.adopted_at),
-            _due_column(approval),
-            approval_record(approval),
-            approval.approval_id,
-        ),
-    )
-
-
-def _enqueue(c: sqlite3.Connection, effects: Sequence[Effect]) -> int:
-    new = 0
-    for item in effects:
-        cursor = c.execute(
-            "INSERT OR IGNORE INTO effects (effect_id, done, due_at, record) VALUES (?, ?, ?, ?)",
-            (item.id, int(item.done), _iso(item.due_at), item.model_dump_json()),
-        )
-        new += cursor.rowcount
-    return new
-
-
-def _stored_effect(c: sqlite3.Connection, effect_id: str) -> Effect | None:
-    row = c.execute(
-        "SELECT record, due_at FROM effects WHERE effect_id = ?", (effect_id,)
-    ).fetchone()
-    return None if row is None else _effect(row[0], row[1])
-
-
-def _save_effect(c: sqlite3.Connection, item: Effect) -> None:
-    c.execute(
-        "UPDATE effects SET done = ?, due_at = ?, record = ? WHERE effect_id = ?",
-        (int(item.done), _iso(item.due_at), item.model_dump_json(), item.id),
-    )
-
-
-# --- conversions -------------------------------------------------------------------------
-
-
-def _effect(record: str, due_at: str) -> Effect:
-    return Effect.model_validate_json(record).model_copy(
-        update={"due_at": datetime.fromisoformat(due_at)}
-    )
-
-
-def _due_column(approval: TrackedApproval) -> str | None:
-    return _iso(approval.next_check_at) if approval.status is TrackedStatus.PENDING else None
-
-
-def _iso(at: datetime) -> str:
-    """Fixed-width UTC text (microseconds, +00:00) so that string order is time order."""
-    if at.tzinfo is None:
-        raise ValueError("the store only takes timezone-aware datetimes")
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _positive_seconds(ttl: timedelta) -> float:
-    if ttl <= timedelta(0):
-        raise ValueError("a lease or key TTL must be positive")
-    return ttl.total_seconds()
-
-
-def _check_same_approval(approval_id: str, updated: TrackedApproval) -> None:
-    if updated.approval_id != approval_id:
-        raise ValueError(f"transition of {approval_id} got a record of {updated.approval_id}")
-
-
-def _explain(exc: sqlite3.Error, location: str, busy_timeout: timedelta) -> str:
-    if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return (
-            f"the SQLite database at {location} stayed locked by another connection for"
-            f" {busy_timeout.total_seconds():g} s (is a second bot running on the same file?"
-            " use REDIS_URL to run several)"
-        )
-    return f"the SQLite database at {location} failed: {exc}"

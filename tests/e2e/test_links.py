@@ -91,6 +91,7 @@ async def test_message_events_are_the_fallback_without_link_shared(sandbox: Sand
     message = await paste(sandbox, "U0KAI", HIRING, f"<{approval['approvalUrl']}>")
     await wait_for(lambda: card_in(sandbox, HIRING, approval["id"]), message="card")
     assert len(await wait_for(lambda: replies(sandbox, message), message="answer")) == 1
+    await outbox_settled(sandbox)  # previews go through the outbox too
     assert sandbox.slack.state.unfurls == []  # nothing offered, nothing unfurled
 
 
@@ -141,12 +142,20 @@ async def test_an_agents_own_slack_integration_can_post_the_link(sandbox: Sandbo
     assert tracked is not None and tracked.requester.id == "U0OTHERBOT"
 
 
+async def outbox_settled(sandbox: Sandbox) -> None:
+    async def settled() -> bool:
+        return await sandbox.services.store.count_effects(done=False) == 0
+
+    await wait_for(settled, message="outbox settled")
+
+
 async def test_unknown_approvals_get_one_short_note_and_no_card(sandbox: Sandbox) -> None:
     url = f"{sandbox.opentrain.origin}/approvals/apr_doesnotexist"
     message = await paste(sandbox, "U0BEN", HIRING, f"is this one real? {url}")
     note = await wait_for(lambda: replies(sandbox, message), message="note")
     assert len(note) == 1
     assert "has no approval `apr_doesnotexist`" in note[0].text
+    await outbox_settled(sandbox)  # previews go through the outbox too
     assert sandbox.slack.state.unfurls == []
     assert await sandbox.services.store.get_approval("apr_doesnotexist") is None
     assert [m for m in sandbox.slack.messages(HIRING) if m.user != "U0BEN"] == []
@@ -164,6 +173,8 @@ async def test_foreign_hosts_and_other_paths_are_ignored(sandbox: Sandbox) -> No
     # A control paste afterwards: once it is answered, the ignored ones had their turn.
     control = await paste(sandbox, "U0BEN", HIRING, approval["approvalUrl"])
     await wait_for(lambda: replies(sandbox, control), message="control answer")
+    # Reply and preview are separate outbox effects (from two events): wait for both.
+    await wait_for(lambda: sandbox.slack.state.unfurls, message="control preview")
     assert replies(sandbox, message) == []
     assert [u.url for u in sandbox.slack.state.unfurls] == [approval["approvalUrl"]]
     read = [e["path"] for e in calls_to_opentrain(sandbox, mark) if e["method"] == "GET"]

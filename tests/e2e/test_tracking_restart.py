@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.approvals import EffectKind, effect
-from bot.notifier import CLAIM_LEASE
+from bot.deliveries import CLAIM_LEASE
 from bot.sandbox.faults import FaultSpec
 from bot.store import RedisStore, SqliteStore, Store, StoreUnavailable
 from bot.store.factory import sqlite_path

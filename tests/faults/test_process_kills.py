@@ -35,7 +35,7 @@ import httpx
 import pytest
 
 from bot.cards.ids import REMINDER_EVENT_TYPE, REQUESTER_DM_EVENT_TYPE
-from bot.notifier import CLAIM_LEASE
+from bot.deliveries import CLAIM_LEASE
 from bot.sandbox.opentrain.model import ProposalStatus
 from bot.store import RedisStore, SqliteStore, Store
 from bot.store.factory import sqlite_path

@@ -7,11 +7,13 @@ the card and its outcome. Time moves on the OpenTrain simulator's clock, never b
 
 Proven elsewhere, not repeated here:
 * tests/e2e/test_tracking_degraded.py — a burst that Slack's own limits answer with 429s
-  lands every update once; `channel_not_found` / `not_in_channel` / `is_archived` /
-  `message_not_found` (faults with `status: 200` + `error` on both the update and the
-  reply) end in an audit entry and one DM, with no retry loop; a channel archived before
-  the card gets card and outcome by DM; 500 / 503 / dropped posts are retried with backoff;
-  Slack failing for good stops after MAX_ATTEMPTS;
+  lands every update once; `channel_not_found` / `is_archived` / `message_not_found`
+  (faults with `status: 200` + `error` on both the update and the reply) end in an audit
+  entry and one DM, with no retry loop, while `not_in_channel` joins again and delivers; a
+  channel archived before a request is refused up front; 500 / 503 / dropped posts are
+  retried with backoff; Slack failing for good stops after MAX_ATTEMPTS;
+* tests/integration/test_notifier_recovery.py — lost answers under busy channels and
+  threads, unjoined public channels, windows too busy to read;
 * tests/integration/test_notifier.py — a 429 waited out in the lane costs no attempt; a
   Slack call that times out is retried; a bug in one lane spares the others;
 * tests/e2e/test_tracking_restart.py — a reply Slack took but the bot never recorded is
@@ -30,6 +32,7 @@ import pytest
 
 from bot.approvals import Requester
 from bot.cards.ids import REQUESTER_DM_EVENT_TYPE
+from bot.deliveries import CLAIM_LEASE
 from bot.notifier import MAX_BACKOFF_SECONDS
 from bot.sandbox.faults import FaultSpec
 from bot.sandbox.opentrain.cosign import APPROVAL_TTL
@@ -325,3 +328,49 @@ async def test_an_agents_card_in_an_archived_channel_is_audited_with_no_one_to_d
         "outcome_reply": "is_archived",
     }
     assert all(not requester_dms(env, user) for user in env.slack.state.users)
+
+
+# --- a delivery never outlives its claim ------------------------------------------------------
+
+# Not a value the bot would assume: it must wait what Slack says.
+RETRY_AFTER_S = 7
+
+
+async def test_a_post_held_past_its_claim_by_429s_lands_once_across_three_replicas(
+    env: Deployment, redis_url: str
+) -> None:
+    """Three `python -m bot serve` on one Redis. The card's first post meets a 429 and its
+    replica waits out `Retry-After`; meanwhile the claim lapses (the clock the bots follow
+    moves past its lease) and another replica takes the card. The first one, waking up,
+    must leave it alone: one card, one update, one reply."""
+    replicas = [await env.spawn_bot(redis_url=redis_url, entry=i == 0) for i in range(3)]
+    [proposal] = add_proposals(env.opentrain, 1)
+    approval_id = await request_hire(env.opentrain, proposal)
+    held = FaultSpec(path="chat.postMessage", status=429, retry_after=RETRY_AFTER_S, count=2)
+    env.slack.faults.add(held)
+
+    result = await env.slack.send_command(
+        command="/opentrain", text=f"track {approval_id}", user_id=USER, channel_id=CHANNEL
+    )
+    assert result.ok, result.to_dict()
+    await wait_for(
+        lambda: env.slack.faults.describe()[0]["remaining"] == 1,
+        timeout=30,
+        message="the first post was answered 429",
+    )
+    # While its replica waits out Retry-After, its claim lapses: another replica takes it.
+    env.opentrain.state.advance(CLAIM_LEASE.total_seconds() + 60)
+
+    await wait_for(lambda: card(env.slack, approval_id), timeout=60, message="the card")
+    assert env.slack.faults.describe() == []
+    env.opentrain.state.confirm(approval_id)
+    await wait_for(lambda: resolved(env.slack, approval_id), timeout=60, message="outcome")
+    # The first holder woke up (Retry-After is long past) and stood back.
+    assert all(bot.alive for bot in replicas)
+    await wait_for(
+        lambda: "slack effect left at its claim's end" in "".join(b.output() for b in replicas),
+        message="the first holder standing back",
+    )
+    assert "Confirmed" in card_text(env.slack, approval_id)
+    assert set(effect_posts(env.slack, CHANNEL).values()) == {1}, effect_posts(env.slack, CHANNEL)
+    assert len(outcome_replies(env.slack, approval_id)) == 1

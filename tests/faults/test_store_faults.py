@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.notifier import CLAIM_LEASE
+from bot.deliveries import CLAIM_LEASE
 from bot.opentrain.webhooks import sign
 from bot.store import RedisStore
 from bot.tracker import FEED_LEASE

@@ -24,8 +24,9 @@ from bot.cards.ids import REQUESTER_DM_EVENT_TYPE
 from bot.channels import Channels
 from bot.clock import FixedClock
 from bot.config import Settings
+from bot.deliveries import CLAIM_LEASE, Deliveries
 from bot.lanes import LEASE_MARGIN
-from bot.notifier import CLAIM_LEASE, Notifier
+from bot.notifier import Notifier
 from bot.opentrain.models import ApprovalType
 from bot.sandbox.faults import FaultSpec
 from bot.sandbox.slack import SlackSim
@@ -58,12 +59,17 @@ class Harness:
         self.notifier = Notifier(
             store=store,
             gateway=self.gateway,
-            channels=Channels(self.gateway.calls),
+            deliveries=Deliveries(
+                store=store,
+                gateway=self.gateway,
+                channels=Channels(self.gateway.calls),
+                clock=self.clock,
+                opentrain_host=HOST,
+                approvers=self.approvers,
+                home_views=self.home_views if with_home else None,
+            ),
             clock=self.clock,
             owner="test",
-            opentrain_host=HOST,
-            approvers=self.approvers,
-            home_views=self.home_views if with_home else None,
         )
 
     async def approvers(self, approval: TrackedApproval) -> Expected:
