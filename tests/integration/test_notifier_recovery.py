@@ -19,6 +19,7 @@ from bot.approvals import EffectKind, TrackedStatus
 from bot.earlier_posts import EFFECT_METADATA_KEY, MAX_LOOKUP_MESSAGES, PAGE_SIZE
 from bot.sandbox.faults import FaultSpec
 from bot.sandbox.slack import SlackSim
+from bot.sandbox.slack.config import DEFAULT_SCOPES
 from bot.sandbox.slack.model import Message
 from bot.store import RedisStore, SqliteStore, Store
 from tests.integration.test_notifier import CHANNEL, USER, Harness, card_effect, outcome_id
@@ -196,3 +197,21 @@ async def test_a_private_channel_the_bot_is_not_in_gets_no_post(harness: Harness
     assert stored.done and stored.result == {"error": "channel_not_found"}
     [dm] = harness.slack.dms(USER)
     assert "C0PRIVATE" in str(dm.blocks)
+
+
+async def test_an_install_without_channels_join_still_posts_in_a_public_channel(
+    make_slack_sim: MakeSlackSim, tmp_path: Path
+) -> None:
+    slack = await make_slack_sim(scopes=DEFAULT_SCOPES - {"channels:join"})
+    store = await SqliteStore.open(tmp_path / "bot.db")
+    try:
+        harness = Harness(slack, store)
+        await harness.adopt("apr_1", channel=UNJOINED)
+        await harness.notifier.drain()
+
+        [card] = posts_of(slack.messages(UNJOINED), card_effect("apr_1").id)  # chat:write.public
+        assert slack.state.bot_user_id not in slack.state.channels[UNJOINED].members
+        stored = await harness.effect(card_effect("apr_1").id)
+        assert stored.done and stored.result is not None and stored.result["ts"] == card.ts
+    finally:
+        await store.close()
