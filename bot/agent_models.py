@@ -186,7 +186,7 @@ class ApprovalView(ResponseModel):
     status: ApprovalStatus | None = Field(
         description=(
             "OpenTrain's status; null when the bot's tracked status has no OpenTrain "
-            "equivalent (superseded, not_found) — see tracked.status."
+            "equivalent (superseded, ended, not_found) — see tracked.status."
         )
     )
     approval_url: str | None = Field(
@@ -220,13 +220,17 @@ class OutcomeView(ResponseModel):
     superseded_by: str | None = Field(
         default=None, description="The newer hire approval that replaced this one."
     )
+    opentrain_status: str | None = Field(
+        default=None,
+        description="With status `ended`: OpenTrain's own status word, one the bot does not know.",
+    )
 
 
 class TrackedView(ResponseModel):
     """What the bot knows: its own status (a superset of OpenTrain's) and the outcome."""
 
     status: TrackedStatus = Field(
-        description="pending | confirmed | declined | expired | superseded | not_found"
+        description="pending | confirmed | declined | expired | superseded | ended | not_found"
     )
     requester: RequesterView = Field(description="Who first asked for this card.")
     outcome: OutcomeView | None = Field(default=None, description="Set once no longer pending.")
@@ -374,6 +378,7 @@ def approval_response(
             resolved_at=tracked.resolved_at,
             result=tracked.result,
             superseded_by=tracked.superseded_by,
+            opentrain_status=tracked.opentrain_status,
         )
     requester = tracked.requester
     return ApprovalResponse(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple
 
@@ -101,6 +101,31 @@ def milestone_amount(milestone: Milestone, contract: Contract) -> Decimal | None
     return None
 
 
+VOLUME_UNITS = {"PAY_PER_HOUR": ("hour", Decimal("0.01")), "PAY_PER_LABEL": ("label", Decimal(1))}
+
+
+def milestone_volume(amount: Decimal, contract: Contract) -> Decimal | None:
+    """The hours or labels `amount` buys on an hourly or per-label contract, which OpenTrain
+    wants as `volume` priced at the contract's rate (opentrain-api.md §10.2); None on a
+    fixed-price contract or one without a rate. ValueError when `amount` is not a whole
+    number of labels (or of hundredths of an hour) at that rate, naming one that is."""
+    unit = VOLUME_UNITS.get(contract.payment_type or "")
+    rate = contract.rate_usd
+    if unit is None or not rate:
+        return None
+    name, step = unit
+    volume = amount / rate
+    whole = volume.quantize(step, rounding=ROUND_DOWN)
+    if volume == whole and whole > 0:
+        return whole
+    nearest = max(whole, step)
+    raise ValueError(
+        f"At {format_usd(rate)} per {name}, {format_usd(amount)} is not a whole number of "
+        f"{name}s: enter a multiple of the rate, e.g. {format_usd(nearest * rate)} for "
+        f"{nearest.normalize():f} {name}{'' if nearest == 1 else 's'}"
+    )
+
+
 def escrow(contract: Contract) -> Decimal:
     """What a contract holds in escrow: its funded milestones."""
     funded = (m for m in contract.milestones if m.status == "ACTIVE_FUNDED")
@@ -153,6 +178,7 @@ class TrackedStatus(StrEnum):
     EXPIRED = "expired"
     SUPERSEDED = "superseded"  # a newer hire request for the same proposal replaced it
     NOT_FOUND = "not_found"  # OpenTrain answers 404 for it (token changed, other account)
+    ENDED = "ended"  # ended with a status we do not know (`opentrain_status` says which)
 
     @property
     def is_terminal(self) -> bool:
@@ -183,6 +209,7 @@ class TrackedApproval(BaseModel):
     card_ts: str | None = None
     card_permalink: str | None = None
     superseded_by: str | None = None
+    opentrain_status: str | None = None  # OpenTrain's own word when it is not one we know
     next_check_at: AwareDatetime
     adopted_at: AwareDatetime
     version: int = 0
@@ -224,20 +251,46 @@ def adopt(
     return tracked
 
 
+KNOWN_OUTCOMES = {
+    ApprovalStatus.PENDING: TrackedStatus.PENDING,
+    ApprovalStatus.CONFIRMED: TrackedStatus.CONFIRMED,
+    ApprovalStatus.DECLINED: TrackedStatus.DECLINED,
+    ApprovalStatus.EXPIRED: TrackedStatus.EXPIRED,
+}
+# An approval OpenTrain still does not report as ended this long after `expiresAt`
+# stops being read: it is marked ENDED with what OpenTrain last said (never poll forever).
+GIVE_UP_AFTER_EXPIRY = timedelta(hours=1)
+
+
 def outcome_of(approval: Approval) -> TrackedStatus:
-    """Map OpenTrain's status onto ours. Unknown statuses are not guessed at: stay pending."""
-    return {
-        ApprovalStatus.PENDING: TrackedStatus.PENDING,
-        ApprovalStatus.CONFIRMED: TrackedStatus.CONFIRMED,
-        ApprovalStatus.DECLINED: TrackedStatus.DECLINED,
-        ApprovalStatus.EXPIRED: TrackedStatus.EXPIRED,
-    }.get(approval.status, TrackedStatus.PENDING)
+    """Map OpenTrain's status onto ours.
+
+    A status we do not know (a replaced hire may read `superseded`, `cancelled`…:
+    opentrain-api.md §7.3) is not guessed at: it has ended when OpenTrain says it
+    resolved (`resolvedAt`), and is still pending otherwise.
+    """
+    known = KNOWN_OUTCOMES.get(approval.status)
+    if known is not None:
+        return known
+    return TrackedStatus.ENDED if approval.resolved_at is not None else TrackedStatus.PENDING
+
+
+def overdue(approval: Approval, now: datetime) -> bool:
+    """Still not ended in OpenTrain's answer, long after it should have expired."""
+    return (
+        outcome_of(approval) is TrackedStatus.PENDING
+        and now >= approval.expires_at + GIVE_UP_AFTER_EXPIRY
+    )
 
 
 def resolve(tracked: TrackedApproval, approval: Approval) -> TrackedApproval:
-    """The tracked approval after OpenTrain reported `approval` (assumed terminal)."""
+    """The tracked approval after OpenTrain reported `approval` (terminal, or overdue)."""
+    status = outcome_of(approval)
+    if status is TrackedStatus.PENDING:  # overdue: we stop waiting for a word we know
+        status = TrackedStatus.ENDED
     return tracked.evolve(
-        status=outcome_of(approval),
+        status=status,
+        opentrain_status=approval.status_raw if status is TrackedStatus.ENDED else None,
         resolved_at=approval.resolved_at,
         result=approval.result,
         contract_id=approval.contract_id or tracked.contract_id,

@@ -37,6 +37,7 @@ from bot.opentrain import (
     Approval,
     ApprovalRequested,
     ApprovalType,
+    Conflict,
     Contract,
     ContractEnded,
     OpenTrainClient,
@@ -131,7 +132,7 @@ class CoSign:
         requested = await self._asked(
             requester,
             "fund",
-            self._opentrain.fund_milestone(milestone_id),
+            self._milestone_request(self._opentrain.fund_milestone(milestone_id), milestone_id),
             milestone_id=milestone_id,
         )
         return await self._adopt_with_contract(requested, requester, channel_id)
@@ -143,7 +144,7 @@ class CoSign:
         requested = await self._asked(
             requester,
             "payout",
-            self._opentrain.approve_milestone(milestone_id),
+            self._milestone_request(self._opentrain.approve_milestone(milestone_id), milestone_id),
             milestone_id=milestone_id,
         )
         return await self._adopt_with_contract(requested, requester, channel_id)
@@ -320,6 +321,28 @@ class CoSign:
             log.info("contract details unavailable %s", log_kv(error=exc.code))
             return ApprovalDetails()
         return contract_details(contract, approval)
+
+    async def _milestone_request(
+        self, call: Awaitable[ApprovalRequested], milestone_id: str
+    ) -> ApprovalRequested:
+        """A fund or payout; a refusal for the milestone's state says what that state is."""
+        try:
+            return await call
+        except Conflict as exc:
+            if exc.reason in ("milestone_not_funded", "milestone_not_fundable"):
+                await self._note_milestone_state(exc, milestone_id)
+            raise
+
+    async def _note_milestone_state(self, error: Conflict, milestone_id: str) -> None:
+        """Add `milestoneId` / `milestoneStatus` to `error` (OpenTrain has no milestone read)."""
+        try:
+            contracts = await self._opentrain.list_contracts()
+        except OpenTrainError:
+            return
+        for milestone in (m for c in contracts for m in c.milestones):
+            if milestone.id == milestone_id:
+                error.details.update(milestoneId=milestone_id, milestoneStatus=milestone.status)
+                return
 
     async def _asked(
         self, requester: Requester, kind: str, call: Awaitable[T], **what: object

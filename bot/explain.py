@@ -35,7 +35,13 @@ UNEXPECTED = (
 
 
 class NotPossible(Exception):
-    """A request that cannot be carried out; the message says why, in the requester's words."""
+    """A request that cannot be carried out; the message says why, in the requester's words.
+
+    `request_id`: OpenTrain's, when its answer is why (quotable to support)."""
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
 
 
 @dataclass(frozen=True)
@@ -56,11 +62,6 @@ REASONS = {
     "not_fit_confirmation_required": (
         "This proposal was marked “Not a fit” in review. If you mean to hire anyway, "
         "press *Hire anyway* to resend the same terms with the override."
-    ),
-    "milestone_not_fundable": "That milestone cannot be funded — it is already funded.",
-    "milestone_not_funded": (
-        "That milestone is not funded yet, so there is nothing to pay out. Fund it first "
-        "with `/opentrain fund <milestoneId>`."
     ),
     "milestone_cancelled": "That milestone was cancelled; nothing can be funded or paid on it.",
     "contract_ended": "That contract has already ended; nothing more can be done on it.",
@@ -84,7 +85,7 @@ def explain(error: BaseException) -> Explanation:
     if isinstance(error, AccessDenied):
         return Explanation(str(error), who_can=error.who_can)
     if isinstance(error, NotPossible):
-        return Explanation(str(error))
+        return Explanation(str(error), request_id=error.request_id)
     if isinstance(error, StoreUnavailable):
         # An outage, not a bug; its cause (a locked file, Redis down) is for the logs.
         return Explanation(STORE_UNAVAILABLE)
@@ -103,13 +104,18 @@ def _opentrain(error: OpenTrainError) -> Explanation:
             rid,
         )
     if reason == "payment_method_required":
+        # Only a hire carries fees (10 % + $9.95); a later funding is the milestone amount.
+        hire = (error.path or "").endswith("/hire")
+        covered = "the milestone plus fees" if hire else "the milestone amount"
         return Explanation(
             "OpenTrain needs a payment method: there is no card on file and the credit balance "
-            "does not cover the amount plus fees. A human can add a card or credits, then retry.",
+            f"does not cover {covered}. A human can add a card or credits, then retry.",
             "Open billing",
             error.billing_url,
             rid,
         )
+    if reason in ("milestone_not_funded", "milestone_not_fundable"):
+        return Explanation(milestone_advice(error), request_id=rid)
     if reason in REASONS:
         return Explanation(
             REASONS[reason], request_id=rid, hire_anyway=reason == "not_fit_confirmation_required"
@@ -149,10 +155,40 @@ def _opentrain(error: OpenTrainError) -> Explanation:
             f"OpenTrain refused this in the current state (`{reason or 'conflict'}`).",
             request_id=rid,
         )
+    # A 5xx, or an answer that is not OpenTrain's (a proxy's HTML error page).
+    status = f" (HTTP {error.status})" if error.status else ""
     return Explanation(
-        "OpenTrain had a problem on its side, so nothing was confirmed. Try again shortly.",
+        f"OpenTrain is unavailable right now{status}, so nothing was confirmed. Try again in "
+        "a minute: the same request again never creates a second one.",
         request_id=rid,
     )
+
+
+# Paid milestones' status value is unconfirmed (opentrain-api.md §10.1): any of these.
+PAID_STATUSES = frozenset({"PAID", "RELEASED", "COMPLETED", "APPROVED", "PAID_OUT"})
+
+
+def milestone_advice(error: OpenTrainError) -> str:
+    """What to do about a fund or payout refused for the milestone's state.
+
+    The co-sign service adds `milestoneStatus` / `milestoneId` when it could read the
+    milestone, so the advice fits what it really is (a paid milestone is not "unfunded").
+    """
+    status = str(error.details.get("milestoneStatus") or "").upper()
+    milestone_id = error.details.get("milestoneId")
+    if status in PAID_STATUSES:
+        return "That milestone was already paid out; there is nothing left to fund or release."
+    if error.reason == "milestone_not_fundable":
+        if status in ("", "ACTIVE_FUNDED"):
+            return "That milestone cannot be funded — it is already funded."
+        return f"That milestone cannot be funded while it is `{status}`."
+    if status in ("", "NOT_FUNDED"):
+        target = milestone_id if isinstance(milestone_id, str) else "<milestoneId>"
+        return (
+            "That milestone is not funded yet, so there is nothing to pay out. Fund it first "
+            f"with `/opentrain fund {target}`."
+        )
+    return f"That milestone cannot be paid out while it is `{status}`."
 
 
 def _not_found(error: OpenTrainError) -> str:

@@ -32,11 +32,19 @@ from bot.approvals import (
     next_check_at,
     outcome_effects,
     outcome_of,
+    overdue,
     resolve,
 )
 from bot.clock import Clock
 from bot.logs import log_kv
-from bot.opentrain import Approval, ApprovalType, NotFound, OpenTrainClient, OpenTrainError
+from bot.opentrain import (
+    Approval,
+    ApprovalStatus,
+    ApprovalType,
+    NotFound,
+    OpenTrainClient,
+    OpenTrainError,
+)
 from bot.opentrain.errors import Forbidden
 from bot.store import Store
 
@@ -48,10 +56,10 @@ FEED_HEALTH_KEY = "feed-health"
 # over once the leader has missed this many polls, or FEED_LEASE_MIN, whichever is longer.
 FEED_LEASE_POLLS = 3
 FEED_LEASE_MIN = timedelta(seconds=2)
-# OpenTrain reports a hire request replaced by newer terms as `declined` (opentrain-api.md
-# §7.3 leaves the status open). A decline of a hire is held this long before it reaches
-# the card, so a newer request for the same proposal that is being adopted right now can
-# mark it superseded instead.
+# OpenTrain may report a hire request replaced by newer terms as `declined`, `superseded`,
+# `cancelled` or another word (opentrain-api.md §7.3 leaves it open). Such an end of a
+# hire is held this long before it reaches the card, so a newer request for the same
+# proposal that is being adopted right now can mark it superseded instead.
 SUPERSEDE_GRACE = timedelta(seconds=3)
 # An outcome event about an approval we did not (yet) track is remembered this
 # long, so an adopt racing with the feed still learns the outcome at once.
@@ -155,11 +163,7 @@ class Tracker:
                 continue
 
             def supersede(current: TrackedApproval) -> TrackedApproval:
-                return current.evolve(
-                    status=TrackedStatus.SUPERSEDED,
-                    superseded_by=newer.approval_id,
-                    resolved_at=now,
-                )
+                return superseded(current, newer, now)
 
             replaced = await self._transition(older.approval_id, supersede, now)
             if replaced is not None:
@@ -323,7 +327,8 @@ class Tracker:
     async def apply(self, tracked: TrackedApproval, approval: Approval) -> bool:
         """Apply what OpenTrain says about `tracked`; True if it resolved now."""
         now = self._clock.now()
-        if outcome_of(approval) is TrackedStatus.PENDING:
+        still_pending = outcome_of(approval) is TrackedStatus.PENDING
+        if still_pending and not overdue(approval, now) and not may_be_superseded(approval):
             healthy = await self.feed_healthy()
             jitter = random.random()  # noqa: S311
             await self._store.reschedule(
@@ -334,13 +339,42 @@ class Tracker:
         if may_be_superseded(approval) and await self._store.claim_key(
             f"decline-held:{approval.id}", timedelta(days=1)
         ):
-            # First sighting of a hire's decline: look again after the grace. The
+            # First sighting of a hire that did not go through: look again after the
+            # grace, so a newer request being adopted right now can claim it. The
             # once-key makes the hold happen once, whatever the clocks say.
             await self._store.reschedule(approval.id, now + SUPERSEDE_GRACE)
             return False
+        newer = await self._newer_hire(tracked) if may_be_superseded(approval) else None
+        if newer is not None:
+            return await self._resolve(
+                tracked.approval_id, lambda current: superseded(current, newer, now), now
+            )
+        if still_pending and not overdue(approval, now):
+            await self._store.reschedule(
+                tracked.approval_id,
+                next_check_at(tracked, now, feed_healthy=await self.feed_healthy()),
+            )
+            return False
+        if still_pending:
+            log.warning(
+                "approval never ended in OpenTrain; no longer tracked %s",
+                log_kv(approval_id=approval.id, status=approval.status_raw),
+            )
+            await self._audit("ended_unknown", tracked, "bot", status=approval.status_raw)
         return await self._resolve(
             tracked.approval_id, lambda current: resolve(current, approval), now
         )
+
+    async def _newer_hire(self, tracked: TrackedApproval) -> TrackedApproval | None:
+        """The newest hire request for the same proposal that this bot knows, if any."""
+        if tracked.proposal_id is None:
+            return None
+        newer = [
+            other
+            for other in await self._store.approvals_for_proposal(tracked.proposal_id)
+            if other.type is ApprovalType.PROPOSAL_HIRE and other.adopted_at > tracked.adopted_at
+        ]
+        return max(newer, key=lambda other: other.adopted_at, default=None)
 
     async def _transition(
         self,
@@ -403,10 +437,17 @@ def feed_lease_ttl(poll_interval: timedelta) -> timedelta:
 
 
 def may_be_superseded(approval: Approval) -> bool:
-    """A hire reported declined may have been replaced by newer terms (see SUPERSEDE_GRACE)."""
-    return (
-        approval.type is ApprovalType.PROPOSAL_HIRE
-        and outcome_of(approval) is TrackedStatus.DECLINED
+    """A hire that did not go through — declined, or any status we do not know — may have
+    been replaced by newer terms (see SUPERSEDE_GRACE)."""
+    return approval.type is ApprovalType.PROPOSAL_HIRE and approval.status in (
+        ApprovalStatus.DECLINED,
+        ApprovalStatus.UNKNOWN,
+    )
+
+
+def superseded(older: TrackedApproval, newer: TrackedApproval, now: datetime) -> TrackedApproval:
+    return older.evolve(
+        status=TrackedStatus.SUPERSEDED, superseded_by=newer.approval_id, resolved_at=now
     )
 
 

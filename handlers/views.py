@@ -17,9 +17,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot import cards, forms
-from bot.approvals import HireTerms, Requester
+from bot.approvals import HireTerms, Requester, milestone_volume
 from bot.explain import NotPossible
-from bot.opentrain import OpenTrainError, OpenTrainUnavailable
+from bot.opentrain import Milestone, OpenTrainError, OpenTrainUnavailable
 from bot.roles import Actor
 from bot.services import Services
 from handlers.replies import error_message, progress, receipt, with_progress
@@ -148,31 +148,47 @@ async def _create_milestone(
     await services.roles.require(submission.actor, "request", "add milestones")
     try:
         milestone = await with_progress(
-            services.opentrain.create_milestone(
-                contract_id,
-                name=draft.name or None,
-                description=draft.description,
-                amount_usd=draft.amount,
-            ),
+            _add_milestone(services, contract_id, draft),
             lambda: _tell(
                 services,
                 submission,
                 progress(f"Asking OpenTrain to add the milestone to {contract_id}…"),
             ),
         )
-    except OpenTrainUnavailable as exc:
+    except OpenTrainError as exc:
+        if not isinstance(exc, OpenTrainUnavailable) and (exc.status or 0) < 500:
+            raise
         # A direct write is not idempotent: unlike a co-sign request, asking again after a
         # lost answer would add a second milestone, so the usual "try again" would mislead.
         raise NotPossible(
-            "OpenTrain could not be reached or did not answer in time, and it may have added "
-            f"the milestone anyway. Check `/opentrain contract {contract_id}` before adding "
-            "it again: adding it twice creates two milestones."
+            "OpenTrain failed or did not answer in time, and it may have added the milestone "
+            f"anyway. Check `/opentrain contract {contract_id}` before adding it again: adding "
+            "it twice creates two milestones.",
+            request_id=exc.request_id,
         ) from exc
     return cards.milestone_created(
         milestone.name or draft.name,
         milestone.amount_usd or draft.amount,
         contract_id,
         milestone.id,
+    )
+
+
+async def _add_milestone(
+    services: Services, contract_id: str, draft: forms.MilestoneDraft
+) -> Milestone:
+    """Hourly and per-label contracts take the milestone as a volume at their rate."""
+    contract = await services.opentrain.get_contract(contract_id)
+    try:
+        volume = milestone_volume(draft.amount, contract)
+    except ValueError as exc:
+        raise NotPossible(f"No milestone was added. {exc}.") from None
+    return await services.opentrain.create_milestone(
+        contract_id,
+        name=draft.name or None,
+        description=draft.description,
+        amount_usd=draft.amount,
+        volume=volume,
     )
 
 

@@ -217,6 +217,11 @@ OUTCOMES: dict[TrackedStatus, Outcome] = {
     TrackedStatus.DECLINED: Outcome("❌", "Declined in OpenTrain", "Nothing was hired or paid."),
     TrackedStatus.EXPIRED: Outcome("⌛", "Expired", "Nobody confirmed in time; nothing happened."),
     TrackedStatus.SUPERSEDED: Outcome("↪️", "Replaced by a newer hire request", ""),
+    TrackedStatus.ENDED: Outcome(
+        "⏹️",
+        "Ended in OpenTrain",
+        "OpenTrain reports a status this bot does not know; check the outcome in OpenTrain.",
+    ),
     TrackedStatus.NOT_FOUND: Outcome(
         "🚫",
         "No longer visible to the bot",
@@ -231,6 +236,11 @@ def outcome_detail(approval: TrackedApproval) -> str:
     detail = OUTCOMES[approval.status].detail
     if approval.status is TrackedStatus.SUPERSEDED and approval.superseded_by:
         detail = f"The newer request is {code(approval.superseded_by)}."
+    if approval.status is TrackedStatus.ENDED and approval.opentrain_status:
+        detail = (
+            f"OpenTrain reports status {code(approval.opentrain_status)}, which this bot does "
+            "not know; check the outcome in OpenTrain."
+        )
     return detail
 
 

@@ -57,6 +57,7 @@ async def opentrain_checks(
         )
     )
     missing = [scope for scope in HIRING_SCOPES if not me.has_scope(scope)]
+    mint = "a token with these scopes in OpenTrain (Settings → API keys)"
     checks.append(
         Check("Token scopes", True, ", ".join(HIRING_SCOPES))
         if not missing
@@ -64,7 +65,10 @@ async def opentrain_checks(
             "Token scopes",
             False,
             "missing " + ", ".join(missing),
-            "Mint a token with these scopes in OpenTrain (Settings → API keys).",
+            # An unclaimed account's tokens hold the pre-claim scopes only: claim comes first.
+            f"Mint {mint}."
+            if me.claimed
+            else f"Claim the account first (above), then mint {mint}.",
         )
     )
     checks.append(await _features(client))

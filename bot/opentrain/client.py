@@ -2,10 +2,19 @@
 
 Retries follow OpenTrain's idempotency rules (§0.1, §7.3): reads and the
 co-sign requests (hire, fund, approve, end) may be repeated safely — OpenTrain
-hands back the same pending approval — so they retry on 429 / 502 / 503 / 504,
-dropped connections and timeouts. Direct writes (milestone create, messages,
-webhooks) only retry when the request provably never left. A 500 is never
-retried: the server may have acted before failing.
+hands back the same pending approval — so they retry on 429, 502 / 503 / 504,
+dropped connections and timeouts; co-sign requests also on a 500, which may come
+after OpenTrain acted.
+Direct writes (milestone create, messages, webhooks) only retry when the request
+provably never left.
+
+After a 429 that says how long to wait, no request of this client leaves before
+that time: a call made meanwhile waits (within its retry budget) or fails at
+once with `RateLimited`, without asking.
+
+A 403 naming a missing scope is checked against `/auth/me`: an unclaimed
+account's tokens hold only the pre-claim scopes (§2.2), so for such an account
+the error becomes `account_claim_required` — claiming is the fix, not a new token.
 """
 
 from __future__ import annotations
@@ -26,7 +35,13 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from bot.opentrain.errors import OpenTrainError, OpenTrainUnavailable, error_from_response
+from bot.opentrain.errors import (
+    Forbidden,
+    OpenTrainError,
+    OpenTrainUnavailable,
+    RateLimited,
+    error_from_response,
+)
 from bot.opentrain.models import (
     Approval,
     ApprovalRequested,
@@ -51,7 +66,9 @@ from bot.opentrain.models import (
 
 API_PREFIX = "/api/public/v1"
 USER_AGENT = "opentrain-cosign-bot"
-RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})  # reads: as the official CLI (§5.4)
+# How long what /auth/me says about the claim is trusted (a human may claim any time).
+CLAIM_CHECK_TTL = 60.0
 
 logger = logging.getLogger("bot.opentrain")
 
@@ -87,6 +104,9 @@ class OpenTrainClient:
         self._max_attempts = max(1, max_attempts)
         self._retry_budget = retry_budget_seconds
         self._backoff_base = backoff_base
+        self._quiet_until = 0.0  # monotonic time before which OpenTrain asked for no request
+        self._quiet_request_id: str | None = None  # the 429 that asked for it
+        self._claim_check: tuple[float, bool] | None = None  # (when, claimed)
         self._http = httpx.AsyncClient(
             base_url=self._base_url + API_PREFIX,
             timeout=timeout,
@@ -284,6 +304,7 @@ class OpenTrainClient:
         attempt = 0
         while True:
             attempt += 1
+            await self._wait_quiet(deadline)
             try:
                 response = await self._http.request(
                     method, path, params=query, content=body, headers=headers
@@ -299,7 +320,14 @@ class OpenTrainClient:
             if response.is_success:
                 return _decode(response)
             error = error_from_response(response.status_code, response.text, response.headers)
-            if retry is _Retry.UNSENT_ONLY or response.status_code not in RETRYABLE_STATUSES:
+            error.path = path
+            if isinstance(error, RateLimited) and error.retry_after_seconds is not None:
+                until = time.monotonic() + error.retry_after_seconds
+                if until > self._quiet_until:
+                    self._quiet_until, self._quiet_request_id = until, error.request_id
+            if isinstance(error, Forbidden) and error.required_scopes and path != "/auth/me":
+                raise await self._claim_first(error)
+            if retry is _Retry.UNSENT_ONLY or response.status_code not in _retryable(method):
                 raise error
             # When the server asks for more time than the budget has left, give up
             # now: the error carries retry_after_seconds so the caller can say when.
@@ -308,6 +336,48 @@ class OpenTrainClient:
                 raise error
             _log_retry(method, path, attempt, f"http_{response.status_code}", delay, error)
             await asyncio.sleep(delay)
+
+    async def _wait_quiet(self, deadline: float) -> None:
+        """Wait out OpenTrain's last Retry-After, or fail now if the budget cannot."""
+        wait = self._quiet_until - time.monotonic()
+        if wait <= 0:
+            return
+        if wait > deadline - time.monotonic():
+            raise RateLimited(
+                "OpenTrain asked the bot to wait before its next request",
+                status=429,
+                code="RATE_LIMITED",
+                request_id=self._quiet_request_id,
+                retry_after_header=wait,
+            )
+        await asyncio.sleep(wait)
+
+    async def _claim_first(self, error: Forbidden) -> Forbidden:
+        """`error` (a missing scope), or the claim it really means for an unclaimed account."""
+        now = time.monotonic()
+        if self._claim_check is None or now - self._claim_check[0] > CLAIM_CHECK_TTL:
+            try:
+                claimed = (await self.auth_me()).claimed
+            except OpenTrainError:
+                return error  # cannot tell: the scope error is still true
+            self._claim_check = (now, claimed)
+        if self._claim_check[1]:
+            return error
+        # derived: the claim page's address, as OpenTrain's own claimUrl gives it (§1.3).
+        claim = Forbidden(
+            "The OpenTrain account is not claimed by a human yet; claim it before it can "
+            "hire or move money",
+            status=403,
+            code="FORBIDDEN",
+            request_id=error.request_id,
+            details={
+                **error.details,
+                "reason": "account_claim_required",
+                "claimUrl": f"{self._base_url}/claim",
+            },
+        )
+        claim.path = error.path
+        return claim
 
     def _delay(self, attempt: int, deadline: float, asked: float | None = None) -> float | None:
         """Seconds to wait before the next attempt, or None when no retry is left."""
@@ -319,6 +389,12 @@ class OpenTrainClient:
         backoff = self._backoff_base * 2.0 ** (attempt - 1)
         jitter = random.uniform(0, backoff / 10)  # noqa: S311 — spreads retries, not a secret
         return min(backoff + jitter, remaining)
+
+
+def _retryable(method: str) -> frozenset[int]:
+    """A 500 on a co-sign request may come after OpenTrain created the approval: asking
+    again returns it. A read's 500 is OpenTrain failing, which asking again won't fix."""
+    return RETRYABLE_STATUSES | {500} if method == "POST" else RETRYABLE_STATUSES
 
 
 def _path(*segments: str) -> str:

@@ -41,6 +41,7 @@ class OpenTrainError(Exception):
         self.request_id = request_id
         self.details: dict[str, Any] = dict(details or {})
         self._retry_after_header = retry_after_header
+        self.path: str | None = None  # the API path that failed, set by the client
         super().__init__(self.message)
 
     def __str__(self) -> str:

@@ -13,15 +13,18 @@ Money: USD amounts are `Decimal` (the client parses JSON with
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 from pydantic import (
+    AliasChoices,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -37,6 +40,28 @@ CENTS_PER_DOLLAR = Decimal(100)
 PRE_CLAIM_SCOPES = frozenset(
     {"jobs:read", "jobs:write", "proposals:read", "messages:read", "payments:read", "team:read"}
 )
+
+
+def _tolerant_instant(value: Any) -> Any:
+    """A timestamp as OpenTrain may send it: ISO 8601 with a zone (documented), a plain date
+    (`dueDate: "2026-07-15"`, which OpenTrain stores as midnight UTC, §10.2), or an ISO
+    time without a zone (read as UTC)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if _DATE_ONLY.fullmatch(text):
+            return f"{text}T00:00:00Z"
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return value  # let pydantic say what is wrong
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+Instant = Annotated[AwareDatetime, BeforeValidator(_tolerant_instant)]
 
 
 class WireModel(BaseModel):
@@ -95,12 +120,12 @@ class Approval(WireModel):
     job_id: str | None = None
     proposal_id: str | None = None  # the fund/approve examples omit the key entirely
     approval_url: str
-    expires_at: AwareDatetime
-    resolved_at: AwareDatetime | None = None
+    expires_at: Instant
+    resolved_at: Instant | None = None
     # By type: hire {hired, contractId, jobId, freelancerUserId}; fund {invoiceId,
     # paymentIntentId}; payout {invoiceId, payoutTransactionId}; end {contractEnded}.
     result: dict[str, Any] | None = None
-    created_at: AwareDatetime | None = None
+    created_at: Instant | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -130,11 +155,11 @@ class Milestone(WireModel):
     amount_usd: Decimal | None = None
     volume: Decimal | None = None
     milestone_number: int | None = None
-    due_date: AwareDatetime | None = None
+    due_date: Instant | None = None
     pending_approval: bool = False
     needs_review: bool = False
     invoice_id: str | None = None
-    created_at: AwareDatetime | None = None
+    created_at: Instant | None = None
 
 
 class Freelancer(WireModel):
@@ -174,7 +199,7 @@ class ContractBudget(WireModel):
     remaining_volume: Decimal | None = None
     consumed_fraction: Decimal | None = None
     active_milestone: BudgetMilestone | None = None
-    last_usage_at: AwareDatetime | None = None
+    last_usage_at: Instant | None = None
 
 
 class Contract(WireModel):
@@ -193,10 +218,10 @@ class Contract(WireModel):
     estimated_total_usd: Decimal | None = None
     estimated_volume: Decimal | None = None
     has_active_milestone: bool = False
-    start_date: AwareDatetime | None = None
-    end_date: AwareDatetime | None = None
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
+    start_date: Instant | None = None
+    end_date: Instant | None = None
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
     freelancer: Freelancer | None = None
     milestones: list[Milestone] = Field(default_factory=list)
     job_dm_conversation_id: str | None = None
@@ -255,7 +280,7 @@ class AiInterview(WireModel):
 class LocationVerification(WireModel):
     status: str | None = None
     method: str | None = None
-    checked_at: AwareDatetime | None = None
+    checked_at: Instant | None = None
 
 
 class IdentityVerification(WireModel):
@@ -271,8 +296,8 @@ class Proposal(WireModel):
     id: str
     job_id: str | None = None
     job_title: str | None = None
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
     status: ProposalStatus | None = None
     bid: Bid | None = None
     candidate: Candidate | None = None
@@ -292,7 +317,7 @@ class LedgerEntry(WireModel):
     id: str
     type: str
     amount_cents: int
-    created_at: AwareDatetime | None = None
+    created_at: Instant | None = None
     hold_entry_id: str | None = None
     joboffer_id: str | None = None  # OpenTrain's name for the proposal id
     contract_id: str | None = None
@@ -334,7 +359,7 @@ class PendingPayment(WireModel):
     invoice_kind: str | None = None
     viewer_role: str | None = None
     amount_usd: Decimal | None = None
-    created_at: AwareDatetime | None = None
+    created_at: Instant | None = None
     invoice_number: int | None = None
     job: PaymentJob | None = None
     milestone: PaymentMilestone | None = None
@@ -349,7 +374,7 @@ class UpdateEvent(WireModel):
     id: str  # numeric string, monotonically increasing
     type: str
     api_version: str | None = None
-    created_at: AwareDatetime | None = None
+    created_at: Instant | None = None
     resource_id: str | None = None
     job_id: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
@@ -385,6 +410,10 @@ class AuthAccount(WireModel):
     organization_id: str | None = None
     owner_user_id: str | None = None
     member_role: str | None = None
+    # Not documented (§3); read when OpenTrain sends one of these names.
+    claimed: bool | None = Field(
+        default=None, validation_alias=AliasChoices("claimed", "isClaimed")
+    )
 
 
 class AuthMe(WireModel):
@@ -405,15 +434,21 @@ class AuthMe(WireModel):
     def claimed(self) -> bool:
         """Derived, not documented: /auth/me has no claim flag (opentrain-api.md §3).
 
-        Claimed when the token holds a scope outside the pre-claim set (only the
-        claim exchange or a human minting a token in the app grants those), or
-        when the actor has an email (a claim binds a human's email to an
-        agent-registered account; accounts created in the app have one from the
-        start). An unclaimed agent can still be misread as claimed if OpenTrain
-        gives it a placeholder email — the 403 `account_claim_required` on the
+        In order: a claim flag on the account if OpenTrain sends one; claimed
+        when the token holds a scope outside the pre-claim set (only the claim
+        exchange or a human minting a token in the app grants those); unclaimed
+        when it holds exactly the pre-claim set (the registration token); else
+        claimed when the actor has an email (a claim binds a human's email to an
+        agent-registered account). The 403 `account_claim_required` on the
         write itself remains the authority.
         """
-        return bool(self.scopes - PRE_CLAIM_SCOPES) or bool(self.actor.email)
+        if self.account.claimed is not None:
+            return self.account.claimed
+        if self.scopes - PRE_CLAIM_SCOPES:
+            return True
+        if self.scopes == PRE_CLAIM_SCOPES:
+            return False
+        return bool(self.actor.email)
 
 
 class CapabilityFlags(WireModel):
@@ -453,8 +488,8 @@ class Webhook(WireModel):
     url: str
     event_types: list[str] = Field(default_factory=list)
     status: str
-    created_at: AwareDatetime | None = None
-    disabled_at: AwareDatetime | None = None
+    created_at: Instant | None = None
+    disabled_at: Instant | None = None
     disabled_reason: str | None = None
 
 
@@ -469,8 +504,8 @@ class WebhookCreated(WireModel):
 
 class Message(WireModel):
     id: str
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
     conversation_id: str | None = None
     job_id: str | None = None
     sender_user_id: str | None = None
@@ -481,7 +516,7 @@ class Message(WireModel):
     has_unread_flag: bool = False
     attachment_count: int = 0
     has_audio: bool = False
-    edited_at: AwareDatetime | None = None
+    edited_at: Instant | None = None
     reaction_count: int = 0
 
 
@@ -490,7 +525,7 @@ class LastMessage(WireModel):
     content: str = ""
     sender_user_id: str | None = None
     is_from_viewer: bool = False
-    created_at: AwareDatetime | None = None
+    created_at: Instant | None = None
 
 
 class ConversationSummary(WireModel):
@@ -500,7 +535,7 @@ class ConversationSummary(WireModel):
     job_id: str | None = None
     proposal_id: str | None = None
     channel_name: str | None = None
-    updated_at: AwareDatetime | None = None
+    updated_at: Instant | None = None
     last_message: LastMessage | None = None
     unread_count: int = 0
     needs_reply_count: int = 0

@@ -7,6 +7,11 @@ set), drop the connection without answering, or handle the request normally
 and answer only after `lateMs` — the "response arrives after the client gave
 up" case, where the server did the work.
 
+`afterActing` runs the handler first — the server did the work — and only then
+answers `status` or drops the connection: "OpenTrain created the approval, then
+the gateway answered 502". `rawBody` answers that text verbatim as
+`text/html` (a proxy's error page) instead of the simulator's error body.
+
 The simulator turns a fault's `status` into its own error body (OpenTrain's
 envelope, Slack's `{ok:false}`) through the `respond` callback.
 """
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -43,6 +48,14 @@ class FaultSpec(BaseModel):
     error: str | None = (
         None  # simulator-specific error string (Slack's `error`, OpenTrain's reason)
     )
+    after_acting: bool = False  # handle the request first, then fail as above
+    raw_body: str | None = Field(default=None, max_length=100_000)  # answered as text/html
+
+    @model_validator(mode="after")
+    def _raw_body_needs_a_status(self) -> FaultSpec:
+        if self.raw_body is not None and self.status is None:
+            raise ValueError("rawBody needs a status to answer it with")
+        return self
 
 
 @dataclass
@@ -109,14 +122,21 @@ def fault_middleware(faults: FaultSet, path_of: PathOf, respond: Responder) -> A
             return await handler(request)
         if spec.latency_ms:
             await asyncio.sleep(spec.latency_ms / 1000)
+        acted = await handler(request) if spec.after_acting else None
+        if spec.late_ms and acted is not None:
+            await asyncio.sleep(spec.late_ms / 1000)
         if spec.drop:
             if request.transport is not None:
                 request.transport.abort()
             raise asyncio.CancelledError  # aiohttp closes the connection without answering
+        if spec.raw_body is not None:
+            return web.Response(
+                text=spec.raw_body, status=spec.status or 502, content_type="text/html"
+            )
         if spec.status is not None:
             return respond(request, spec)
-        response = await handler(request)
-        if spec.late_ms:
+        response = acted or await handler(request)
+        if spec.late_ms and acted is None:
             await asyncio.sleep(spec.late_ms / 1000)
         return response
 

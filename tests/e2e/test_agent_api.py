@@ -369,19 +369,44 @@ async def test_opentrain_conflicts_pass_through_with_their_details(
     assert sandbox.slack.messages(HIRING) == []
 
 
-async def test_opentrain_rate_limits_and_failures(sandbox: Sandbox, agent: Agent) -> None:
+async def test_an_unclaimed_account_is_told_to_claim_not_to_mint_a_token(
+    sandbox: Sandbox, agent: Agent
+) -> None:
+    """OpenTrain refuses the pre-claim token on the scope; the agent learns the real fix."""
+    sandbox.opentrain.state.patch_account(claimed=False)
+    for kind, body in (("hire", hire_body()), ("fund", {"milestoneId": "ms_batch2"})):
+        refused = assert_envelope(await agent.post(kind, body), 403, "FORBIDDEN")
+        assert refused["details"]["reason"] == "account_claim_required"
+        assert refused["details"]["claimUrl"] == f"{sandbox.opentrain.origin}/claim"
+        assert refused["details"]["requiredScopes"]  # what OpenTrain said, kept
+    assert sandbox.opentrain.state.approvals == {}
+    assert sandbox.slack.messages(HIRING) == []
+
+
+async def test_opentrain_rate_limits_hold_every_request_until_retry_after(
+    sandbox: Sandbox, agent: Agent
+) -> None:
     sandbox.opentrain.faults.add(
         _fault(path="/milestones/*/fund", status=429, retry_after=120, count=1)
     )
     response = await agent.post("fund", {"milestoneId": "ms_batch2"})
     assert_envelope(response, 429, "RATE_LIMITED")
     assert response.headers["Retry-After"] == "120"
+    # OpenTrain asked for two minutes: the next request waits, unasked.
+    again = await agent.post("fund", {"milestoneId": "ms_batch2"})
+    assert_envelope(again, 429, "RATE_LIMITED")
+    assert 100 <= int(again.headers["Retry-After"]) <= 120
+    asked = [r for r in sandbox.opentrain.requests.since(0) if r["path"].startswith("/milestones")]
+    assert len(asked) == 1
 
-    sandbox.opentrain.faults.add(_fault(path="/milestones/*/fund", status=500, count=1))
-    body = assert_envelope(
-        await agent.post("fund", {"milestoneId": "ms_batch2"}), 500, "INTERNAL_ERROR"
-    )
-    assert body["details"]["source"] == "opentrain"
+
+async def test_opentrain_failures_become_json_envelopes(sandbox: Sandbox, agent: Agent) -> None:
+    page = "<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
+    sandbox.opentrain.faults.add(_fault(path="/milestones/*/fund", status=502, raw_body=page))
+    response = await agent.post("fund", {"milestoneId": "ms_batch2"})
+    body = assert_envelope(response, 502, "INTERNAL_ERROR")
+    assert body["details"]["source"] == "opentrain" and "<html" not in response.text
+    assert sandbox.opentrain.state.approvals == {}
 
 
 async def test_a_bad_bot_token_at_opentrain_is_not_the_agents_401(

@@ -201,6 +201,29 @@ async def test_contracts_with_and_without_status(bot: Bot) -> None:
     assert queries == [{}, {"status": "ended"}]
 
 
+async def test_a_milestone_on_an_hourly_contract_is_sent_as_hours_at_its_rate(bot: Bot) -> None:
+    """OpenTrain wants `volume` on hourly and per-label contracts (opentrain-api.md §10.2)."""
+    view = await bot.modal("milestone ctr_margaret")  # $25.00 an hour
+    seen = len(bot.private())
+    await bot.submit(view, milestone_values(name="Week 2", amount="100"))
+    reply = await bot.answer(after=seen)
+    assert "Milestone created" in reply.text and "$100.00" in rendered(reply)
+    [create] = [r for r in await bot.writes() if r["path"] == "/contracts/ctr_margaret/milestones"]
+    assert (
+        json.loads(create["body"])["volume"] == 4 and json.loads(create["body"])["amountUsd"] == 100
+    )
+
+    view = await bot.modal("milestone ctr_margaret")
+    seen = len(bot.private())
+    await bot.submit(view, milestone_values(name="Odd", amount="110.10"))
+    refused = await bot.answer(after=seen)
+    assert (
+        "not a whole number of hours" in refused.text and "$100.00 for 4 hours" not in refused.text
+    )
+    assert "e.g. $110.00 for 4.4 hours" in refused.text
+    assert len([r for r in await bot.writes() if r["path"].endswith("/milestones")]) == 1
+
+
 async def test_contract_shows_milestones_and_their_buttons_work(bot: Bot) -> None:
     await bot.command("contract ctr_linus")
     detail = await bot.answer()

@@ -197,7 +197,7 @@ async def redis_unreachable(
 async def opentrain_failing(
     ot: OpenTrainSimHandle, slack: SlackSim, values: dict[str, Any]
 ) -> None:
-    await ot.fault(path="/auth/me", status=500, count=1)
+    await ot.fault(path="/auth/me", status=500)  # every attempt: a 500 is asked again
 
 
 BROKEN: list[tuple[Breakage, str, int]] = [

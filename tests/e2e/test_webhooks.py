@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
@@ -123,6 +124,34 @@ def bot_now(sandbox: Sandbox) -> int:
 
 
 # --- real deliveries ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("switch", ["webhookDuplicates", "webhookReorder"])
+async def test_duplicated_or_reordered_deliveries_land_each_outcome_once(
+    sandbox: Sandbox, captured: Captured, switch: str
+) -> None:
+    """At-least-once and unordered (opentrain-api.md §13), as the simulator can be set to."""
+    state = sandbox.opentrain.state
+    state.config = state.config.patched({switch: True})
+    declined, confirmed = [await pending_card(sandbox, m) for m in ("ms_batch2", "ms_lidar1")]
+    state.decline(declined)
+    state.confirm(confirmed)  # several events at once: the milestone's and the approval's
+
+    def replies(approval_id: str) -> list[Any]:
+        return list(card_in(sandbox, HIRING, approval_id).live_replies())
+
+    for approval_id in (declined, confirmed):
+        await wait_for(lambda a=approval_id: resolved_card(sandbox, a), message="outcome")
+        await wait_for(lambda a=approval_id: replies(a), message="outcome reply")
+    await wait_for(lambda: not state.deliveries, message="every delivery answered")
+    ids = [headers["X-OpenTrain-Delivery"] for _, headers, _ in captured.deliveries]
+    events = [int(json.loads(body)["id"]) for body, _, _ in captured.deliveries]
+    if switch == "webhookDuplicates":
+        assert len(ids) == 2 * len(set(ids))
+    else:
+        assert events != sorted(events)  # some arrived before an earlier event
+    for approval_id in (declined, confirmed):
+        assert len(replies(approval_id)) == 1, approval_id
 
 
 async def test_a_delivery_updates_the_card_without_waiting_for_the_poll(

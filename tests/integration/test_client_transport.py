@@ -230,10 +230,26 @@ async def test_wait_longer_than_the_budget_raises_rate_limited_at_once(
     assert len(server.seen) == 1
 
 
-async def test_500_is_not_retried(server: ScriptedOpenTrain, make_client: MakeClient) -> None:
+async def test_a_500_on_a_co_sign_request_is_asked_again_with_the_same_bytes(
+    server: ScriptedOpenTrain, make_client: MakeClient
+) -> None:
+    """OpenTrain may have created the approval before failing; asking again returns it."""
+    script(
+        server,
+        answer(lambda: envelope(500, "INTERNAL_ERROR")),
+        answer(lambda: reply(fixture("milestone-fund-202.json"), 202)),
+    )
+    requested = await make_client().fund_milestone("ms_1")
+    assert requested.approval.id == fixture("milestone-fund-202.json")["approval"]["id"]
+    assert len(server.seen) == 2 and server.seen[0].body == server.seen[1].body
+
+
+async def test_a_500_on_a_direct_write_is_not_retried(
+    server: ScriptedOpenTrain, make_client: MakeClient
+) -> None:
     script(server, answer(lambda: envelope(500, "INTERNAL_ERROR")))
     with pytest.raises(InternalError):
-        await make_client().fund_milestone("ms_1")
+        await make_client().create_milestone("c_1", description="more", amount_usd=Decimal(5))
     assert len(server.seen) == 1
 
 

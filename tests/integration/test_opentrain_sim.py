@@ -13,7 +13,13 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from bot.sandbox.opentrain.model import PaymentType, Person, ProposalStatus
+from bot.sandbox.opentrain.model import (
+    ALL_SCOPES,
+    PRE_CLAIM_SCOPES,
+    PaymentType,
+    Person,
+    ProposalStatus,
+)
 from tests.support.opentrain_sim import OpenTrainSimHandle, assert_error
 
 PRECLAIM = "ot_pat_sim_preclaim"
@@ -43,7 +49,8 @@ async def test_each_gate_reports_before_the_next(opentrain_sim: OpenTrainSimHand
     """token → scope → feature → claim → existence → validation → conflict (§16.4)."""
     await opentrain_sim.patch_account(claimed=False, features={"public_api_hiring": False})
     readonly = opentrain_sim.api(READONLY)
-    full = opentrain_sim.api()
+    # Minted to reach the claim gate: the account's own tokens hold pre-claim scopes only.
+    full = opentrain_sim.api(await opentrain_sim.token(list(ALL_SCOPES)))
     # Fails scope, feature, claim and existence: the scope is reported.
     assert_error(
         await readonly.post("/proposals/prop_missing/hire", content=b"{"),
@@ -92,6 +99,7 @@ async def test_each_gate_reports_before_the_next(opentrain_sim: OpenTrainSimHand
 
 async def test_claim_gate_covers_every_claimed_write(opentrain_sim: OpenTrainSimHandle) -> None:
     await opentrain_sim.patch_account(claimed=False)
+    api = opentrain_sim.api(await opentrain_sim.token(list(ALL_SCOPES)))
     writes = [
         ("/proposals/prop_ada/hire", HIRE),
         ("/contracts/ctr_linus/milestones", {"description": "x", "amountUsd": 10}),
@@ -100,7 +108,6 @@ async def test_claim_gate_covers_every_claimed_write(opentrain_sim: OpenTrainSim
         ("/contracts/ctr_margaret/end", None),
         ("/messages", {"conversationId": "conv_linus", "content": "hi"}),
     ]
-    api = opentrain_sim.api()
     for path, body in writes:
         assert_error(
             await api.post(path, json=body), 403, "FORBIDDEN", reason="account_claim_required"
@@ -108,6 +115,49 @@ async def test_claim_gate_covers_every_claimed_write(opentrain_sim: OpenTrainSim
     # Reads never need the claim.
     assert (await api.get("/contracts")).status_code == 200
     assert (await api.get("/approvals/apr_missing")).status_code == 404
+
+
+async def test_an_unclaimed_accounts_own_tokens_hold_the_pre_claim_scopes_only(
+    opentrain_sim: OpenTrainSimHandle,
+) -> None:
+    """As documented (§2.2): hire and money writes fail on the scope before the claim."""
+    await opentrain_sim.patch_account(claimed=False)
+    api = opentrain_sim.api()  # the seeded token, minted with every scope
+    me = (await api.get("/auth/me")).json()
+    assert sorted(me["token"]["scopes"]) == sorted(PRE_CLAIM_SCOPES)
+    assert me["actor"]["email"] is None
+    assert_error(
+        await api.post("/proposals/prop_ada/hire", json=HIRE),
+        403,
+        "FORBIDDEN",
+        requiredScopes=["proposals:write"],
+    )
+    assert_error(
+        await api.post("/milestones/ms_batch2/fund"),
+        403,
+        "FORBIDDEN",
+        requiredScopes=["payments:write"],
+    )
+    await opentrain_sim.patch_account(claimed=True)
+    assert (await api.post("/milestones/ms_batch2/fund")).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("signal", "email_while_unclaimed", "claimed_field"),
+    [("email", False, None), ("field", True, False), ("scopes", True, None)],
+)
+async def test_auth_me_shows_an_unclaimed_account_as_configured(
+    opentrain_sim: OpenTrainSimHandle,
+    signal: str,
+    email_while_unclaimed: bool,
+    claimed_field: bool | None,
+) -> None:
+    await opentrain_sim.configure(authMeClaimSignal=signal)
+    await opentrain_sim.patch_account(claimed=False)
+    me = (await opentrain_sim.api().get("/auth/me")).json()
+    assert (me["actor"]["email"] is not None) is email_while_unclaimed
+    assert me["account"].get("claimed") is claimed_field
+    assert sorted(me["token"]["scopes"]) == sorted(PRE_CLAIM_SCOPES)
 
 
 async def test_write_scope_implies_read_and_feed_needs_a_read_scope(

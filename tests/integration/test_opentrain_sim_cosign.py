@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from bot.sandbox.opentrain import OpenTrainSim
+from bot.sandbox.opentrain.config import SimConfig
 from tests.support.opentrain_sim import OpenTrainSimHandle, SimControlError, assert_error
 
 HIRE = {"milestone": {"name": "Batch 1", "description": "10k boxes", "amount": 450}}
@@ -94,19 +95,35 @@ async def test_hire_with_different_terms_supersedes(
         await opentrain_sim.confirm(old["id"])
 
 
-async def test_superseded_status_is_configurable() -> None:
-    sim = OpenTrainSim(superseded_status="superseded")
+@pytest.mark.parametrize("status", ["superseded", "cancelled", "withdrawn_by_update"])
+async def test_superseded_status_is_configurable(
+    opentrain_sim: OpenTrainSimHandle, status: str
+) -> None:
+    await opentrain_sim.configure(supersededStatus=status)
+    old = await _requested(opentrain_sim, "/proposals/prop_ada/hire", HIRE)
+    changed = {"milestone": {**HIRE["milestone"], "amount": 300}}
+    await _requested(opentrain_sim, "/proposals/prop_ada/hire", changed)
+    reread = (await _get(opentrain_sim, f"/approvals/{old['id']}"))["approval"]
+    assert reread["status"] == status and reread["resolvedAt"] is not None
+    [event] = await _events(opentrain_sim)
+    assert event["data"] == {"approvalId": old["id"], "status": status}
+
+
+async def test_the_configuration_is_started_with_and_reseeding_restores_it() -> None:
+    sim = OpenTrainSim(config=SimConfig(superseded_status="superseded"))
     await sim.start()
     try:
-        headers = {"Authorization": "Bearer ot_pat_sim_full"}
-        async with httpx.AsyncClient(base_url=sim.api_base, headers=headers) as api:
-            old = (await api.post("/proposals/prop_ada/hire", json=HIRE)).json()["approval"]
-            changed = {"milestone": {**HIRE["milestone"], "amount": 300}}
-            await api.post("/proposals/prop_ada/hire", json=changed)
-            reread = (await api.get(f"/approvals/{old['id']}")).json()["approval"]
+        async with httpx.AsyncClient(base_url=sim.origin) as control:
+            patched = await control.patch("/_sim/config", json={"supersededStatus": "cancelled"})
+            assert patched.json()["config"]["supersededStatus"] == "cancelled"
+            bad = await control.patch("/_sim/config", json={"rateLimitPerMinute": 0})
+            unknown = await control.patch("/_sim/config", json={"supersededStatuz": "x"})
+            await control.post("/_sim/seed", json={"scenario": "demo"})
+            after = (await control.get("/_sim/config")).json()["config"]
     finally:
         await sim.stop()
-    assert reread["status"] == "superseded"
+    assert bad.status_code == 400 and unknown.status_code == 400
+    assert after == SimConfig(superseded_status="superseded").public()
 
 
 async def test_hire_conflicts(opentrain_sim: OpenTrainSimHandle) -> None:
@@ -531,20 +548,13 @@ async def test_re_requesting_or_opening_the_page_also_expires(
     ]
 
 
-async def test_lazy_expiry_event_can_be_switched_off() -> None:
-    sim = OpenTrainSim(emit_event_on_lazy_expiry=False)
-    await sim.start()
-    try:
-        headers = {"Authorization": "Bearer ot_pat_sim_full"}
-        async with httpx.AsyncClient(base_url=sim.api_base, headers=headers) as api:
-            approval = (await api.post("/milestones/ms_batch2/fund")).json()["approval"]
-            sim.state.advance(73 * 3600)
-            reread = (await api.get(f"/approvals/{approval['id']}")).json()["approval"]
-            events = (await api.get("/updates")).json()["events"]
-    finally:
-        await sim.stop()
+async def test_lazy_expiry_event_can_be_switched_off(opentrain_sim: OpenTrainSimHandle) -> None:
+    await opentrain_sim.configure(emitEventOnLazyExpiry=False)
+    approval = await _requested(opentrain_sim, "/milestones/ms_batch2/fund")
+    await opentrain_sim.advance(73 * 3600)
+    reread = (await _get(opentrain_sim, f"/approvals/{approval['id']}"))["approval"]
     assert reread["status"] == "expired"
-    assert events == []
+    assert await _events(opentrain_sim) == []
 
 
 async def test_approvals_are_visible_to_the_account_only(opentrain_sim: OpenTrainSimHandle) -> None:

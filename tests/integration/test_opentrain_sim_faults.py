@@ -109,4 +109,78 @@ async def test_faults_are_listed_and_cleared(opentrain_sim: OpenTrainSimHandle) 
 
 
 def _defaults() -> dict[str, object]:
-    return {"latencyMs": 0, "lateMs": 0, "retryAfterBody": False, "drop": False}
+    return {
+        "latencyMs": 0,
+        "lateMs": 0,
+        "retryAfterBody": False,
+        "drop": False,
+        "afterActing": False,
+    }
+
+
+# --- failures after OpenTrain acted ---------------------------------------------------------
+
+
+async def test_after_acting_a_status_fault_answers_once_the_work_is_done(
+    opentrain_sim: OpenTrainSimHandle,
+) -> None:
+    await opentrain_sim.fault(path="/milestones/*/fund", status=502, afterActing=True, count=1)
+    api = opentrain_sim.api()
+    assert_error(await api.post("/milestones/ms_batch2/fund"), 502, "INTERNAL_ERROR")
+    [created] = opentrain_sim.state.approvals.values()  # the handler ran before the 502
+    again = await api.post("/milestones/ms_batch2/fund")
+    assert again.status_code == 202 and again.json()["approval"]["id"] == created.id
+
+
+async def test_after_acting_a_drop_closes_the_connection_once_the_work_is_done(
+    opentrain_sim: OpenTrainSimHandle,
+) -> None:
+    await opentrain_sim.fault(path="/milestones/*/fund", drop=True, afterActing=True, count=1)
+    with pytest.raises(httpx.TransportError):
+        await opentrain_sim.api().post("/milestones/ms_batch2/fund")
+    [created] = opentrain_sim.state.approvals.values()
+    assert created.milestone_id == "ms_batch2"
+    [logged] = await opentrain_sim.requests()
+    assert logged["dropped"] is True
+
+
+async def test_raw_body_answers_a_proxy_error_page(opentrain_sim: OpenTrainSimHandle) -> None:
+    page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    await opentrain_sim.fault(path="/auth/me", status=502, rawBody=page, count=1)
+    response = await opentrain_sim.api().get("/auth/me")
+    assert (response.status_code, response.text) == (502, page)
+    assert response.headers["Content-Type"].startswith("text/html")
+    missing_status = await opentrain_sim.control.post("/_sim/faults", json={"rawBody": page})
+    assert missing_status.status_code == 400
+
+
+# --- OpenTrain's own rate limit -----------------------------------------------------------
+
+
+async def test_rate_limit_per_token_answers_429_with_both_waits(
+    opentrain_sim: OpenTrainSimHandle,
+) -> None:
+    await opentrain_sim.configure(rateLimitPerMinute=3)
+    api = opentrain_sim.api()
+    assert [(await api.get("/auth/me")).status_code for _ in range(3)] == [200, 200, 200]
+    limited = await api.get("/contracts")
+    body = assert_error(limited, 429, "RATE_LIMITED")
+    wait = int(limited.headers["Retry-After"])
+    assert 1 <= wait <= 60 and body["details"]["retryAfterSeconds"] == wait
+    assert (await api.get("/auth/me")).status_code == 429  # refusals do not reset the window
+    other = opentrain_sim.api("ot_pat_sim_readonly")
+    assert (await other.get("/auth/me")).status_code == 200  # per token
+    assert (await opentrain_sim.control.get("/_sim/clock")).status_code == 200  # never control
+
+
+async def test_rate_limit_window_reopens(opentrain_sim: OpenTrainSimHandle) -> None:
+    await opentrain_sim.configure(rateLimitPerMinute=1, rateLimitWindowSeconds=1)
+    api = opentrain_sim.api()
+    assert (await api.get("/auth/me")).status_code == 200
+    limited = await api.get("/auth/me")
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"
+
+    async def reopened() -> bool:
+        return (await api.get("/auth/me")).status_code == 200
+
+    await wait_for(reopened, timeout=10, message="the next window")

@@ -380,3 +380,36 @@ async def test_deleting_a_subscription_drops_what_it_still_owes(
     hits = len(receiver.hits)
     await opentrain_sim.advance(3 * 3600)
     assert len(receiver.hits) == hits
+
+
+async def test_duplicated_deliveries_repeat_the_same_delivery(
+    opentrain_sim: OpenTrainSimHandle, receiver: Receiver
+) -> None:
+    await opentrain_sim.configure(webhookDuplicates=True)
+    created = await _subscribe(opentrain_sim, receiver.url, ["proposal.received"])
+    await _add_proposals(opentrain_sim, 2)
+    await wait_for(lambda: len(receiver.hits) == 4, timeout=5, message="two deliveries, twice")
+    by_delivery: dict[str, list[bytes]] = {}
+    for hit in receiver.hits:
+        _verify(created["secret"], hit)
+        by_delivery.setdefault(hit.headers["X-OpenTrain-Delivery"], []).append(hit.body)
+    assert [len(set(bodies)) for bodies in by_delivery.values()] == [1, 1]
+    assert [len(bodies) for bodies in by_delivery.values()] == [2, 2]
+
+
+async def test_reordered_deliveries_arrive_newest_first(
+    opentrain_sim: OpenTrainSimHandle, receiver: Receiver
+) -> None:
+    await opentrain_sim.configure(webhookReorder=True)
+    await _subscribe(opentrain_sim, receiver.url, ALL_TYPES)
+    hire = {"milestone": {"name": "Batch 1", "description": "10k boxes", "amount": 450}}
+    approval = (await opentrain_sim.api().post("/proposals/prop_ada/hire", json=hire)).json()
+    await opentrain_sim.confirm(approval["approval"]["id"])  # several events at once
+    feed = (await opentrain_sim.api().get("/updates")).json()["events"]
+    assert len(feed) >= 3
+    await wait_for(lambda: len(receiver.hits) == len(feed), timeout=5, message="every event")
+    ids = [int(json.loads(hit.body)["id"]) for hit in receiver.hits]
+    assert ids == sorted(ids, reverse=True)
+    # A lone event is not held back for long.
+    await _add_proposals(opentrain_sim, 1)
+    await wait_for(lambda: len(receiver.hits) == len(feed) + 1, timeout=5, message="a lone one")

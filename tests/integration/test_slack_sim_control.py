@@ -171,6 +171,22 @@ async def test_faults_can_be_listed_and_cleared(http: aiohttp.ClientSession) -> 
         assert (await response.json())["faults"] == []
 
 
+async def test_a_fault_after_acting_posts_then_answers_the_error(
+    slack_sim: SlackSim, http: aiohttp.ClientSession
+) -> None:
+    await post(
+        http,
+        "/_sim/faults",
+        {"path": "chat.postMessage", "status": 500, "afterActing": True, "count": 1},
+    )
+    with pytest.raises(SlackApiError):
+        await client_for(slack_sim).chat_postMessage(channel="C0GENERAL", text="after acting")
+    async with http.get("/_sim/state") as response:
+        state = await response.json()
+    general = next(c for c in state["channels"] if c["id"] == "C0GENERAL")
+    assert [m["text"] for m in general["messages"]] == ["after acting"]  # posted, answer lost
+
+
 async def test_runs_standalone_and_prints_its_urls() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -155,7 +155,8 @@ async def exercise(world: World, bot_url: str) -> None:
             )
         # Agents: good, wrong token, invalid body, OpenTrain rate limiting.
         planner = {"Authorization": f"Bearer {PLANNER_TOKEN}"}
-        opentrain.faults.add(FaultSpec(path="/contracts/*/end", status=429, retry_after=120))
+        # Short: after a 429 no request of the bot's token leaves before Retry-After.
+        opentrain.faults.add(FaultSpec(path="/contracts/*/end", status=429, retry_after=2, count=1))
         for action, body, headers in [
             ("hire", hire_body(), planner),
             ("fund", {"milestoneId": "ms_batch2"}, {"Authorization": f"Bearer {PLANNER_TOKEN}x"}),

@@ -27,6 +27,7 @@ class OpenTrainFault:
     spec: dict[str, Any]
     retried: bool  # a safely repeatable call (read, co-sign request) tries again
     server_acted: bool  # OpenTrain did the work; only the answer was lost
+    reads_retried: bool = True  # False: only co-sign requests try again (a 500)
 
     def at(self, path: str, *, count: int | None = 1, method: str | None = None) -> dict[str, Any]:
         """The fault body for requests to `path` (a glob), `count` times (None: until cleared)."""
@@ -38,7 +39,12 @@ class OpenTrainFault:
         return body
 
 
-HTTP_500 = OpenTrainFault("http-500", {"status": 500}, retried=False, server_acted=False)
+PROXY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+
+# A co-sign request asks again (OpenTrain may have acted first); a read does not.
+HTTP_500 = OpenTrainFault(
+    "http-500", {"status": 500}, retried=True, server_acted=False, reads_retried=False
+)
 HTTP_503 = OpenTrainFault("http-503", {"status": 503}, retried=True, server_acted=False)
 RATE_LIMITED_HEADER = OpenTrainFault(
     "429-retry-after",
@@ -56,4 +62,27 @@ TIMEOUT = OpenTrainFault("timeout", {"latencyMs": TOO_SLOW_MS}, retried=True, se
 RESET = OpenTrainFault("connection-reset", {"drop": True}, retried=True, server_acted=False)
 LATE = OpenTrainFault("late-answer", {"lateMs": TOO_SLOW_MS}, retried=True, server_acted=True)
 
-ALL = (HTTP_500, HTTP_503, RATE_LIMITED_HEADER, RATE_LIMITED_BODY, TIMEOUT, RESET, LATE)
+# OpenTrain did the work, then the answer was lost: a gateway's 502, or a dropped connection.
+ACTED_THEN_502 = OpenTrainFault(
+    "acted-then-502", {"status": 502, "afterActing": True}, retried=True, server_acted=True
+)
+ACTED_THEN_DROP = OpenTrainFault(
+    "acted-then-drop", {"drop": True, "afterActing": True}, retried=True, server_acted=True
+)
+# A proxy's HTML error page instead of OpenTrain's envelope.
+HTML_502 = OpenTrainFault(
+    "html-502", {"status": 502, "rawBody": PROXY_PAGE}, retried=True, server_acted=False
+)
+
+ALL = (
+    HTTP_500,
+    HTTP_503,
+    RATE_LIMITED_HEADER,
+    RATE_LIMITED_BODY,
+    TIMEOUT,
+    RESET,
+    LATE,
+    ACTED_THEN_502,
+    ACTED_THEN_DROP,
+    HTML_502,
+)

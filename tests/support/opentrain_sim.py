@@ -126,6 +126,10 @@ class OpenTrainSimHandle:
     async def clear_faults(self) -> None:
         await self._call("DELETE", "/_sim/faults")
 
+    async def configure(self, **changes: Any) -> dict[str, Any]:
+        """Switch unconfirmed behaviours (`PATCH /_sim/config`, camelCase keys); returns all."""
+        return dict((await self._call("PATCH", "/_sim/config", changes))["config"])
+
     async def patch_account(self, **fields: Any) -> dict[str, Any]:
         """`claimed`, `features`, `paymentMethodOnFile`, `availableCents` (camelCase keys)."""
         return dict((await self._call("PATCH", "/_sim/account", fields))["account"])

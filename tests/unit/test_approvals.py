@@ -12,10 +12,12 @@ from bot.approvals import (
     adopt,
     format_usd,
     hire_cost,
+    milestone_volume,
     next_check_at,
+    outcome_of,
     parse_amount,
 )
-from bot.opentrain.models import Approval
+from bot.opentrain.models import Approval, Contract
 from bot.opentrain.models import HireTerms as WireHireTerms
 
 NOW = datetime(2026, 6, 12, 10, 0, tzinfo=UTC)
@@ -136,3 +138,58 @@ def test_an_effect_stored_before_subjects_reads_its_approval_as_subject() -> Non
     assert item.subject == item.approval_id == "apr_9"
     assert item.started_at is None
     assert '"subject":"apr_9"' in item.model_dump_json()
+
+
+def _contract(payment_type: str, rate: str | None) -> Contract:
+    return Contract.model_validate(
+        {"id": "c", "status": "active", "paymentType": payment_type, "rateUsd": rate}
+    )
+
+
+@pytest.mark.parametrize(
+    ("payment_type", "rate", "amount", "volume"),
+    [
+        ("PAY_PER_HOUR", "25", "100", Decimal(4)),
+        ("PAY_PER_HOUR", "25", "110.25", Decimal("4.41")),
+        ("PAY_PER_LABEL", "0.05", "100", Decimal(2000)),
+        ("FIXED_PRICE", "900", "300", None),
+        ("PAY_PER_HOUR", None, "300", None),  # no rate: OpenTrain says contract_rate_missing
+        ("SOMETHING_NEW", "5", "300", None),
+    ],
+)
+def test_milestone_volume_at_the_contract_rate(
+    payment_type: str, rate: str | None, amount: str, volume: Decimal | None
+) -> None:
+    assert milestone_volume(Decimal(amount), _contract(payment_type, rate)) == volume
+
+
+def test_milestone_volume_must_be_whole_and_says_what_would_be() -> None:
+    with pytest.raises(ValueError, match=r"e\.g\. \$99\.96 for 1428 labels"):
+        milestone_volume(Decimal(100), _contract("PAY_PER_LABEL", "0.07"))
+    with pytest.raises(ValueError, match=r"e\.g\. \$0\.07 for 1 label\b"):
+        milestone_volume(Decimal("0.05"), _contract("PAY_PER_LABEL", "0.07"))
+
+
+@pytest.mark.parametrize(
+    ("status", "resolved", "outcome"),
+    [
+        ("superseded", True, TrackedStatus.ENDED),
+        ("cancelled", True, TrackedStatus.ENDED),
+        ("on_hold", False, TrackedStatus.PENDING),
+        ("declined", True, TrackedStatus.DECLINED),
+    ],
+)
+def test_statuses_we_do_not_know_end_only_when_opentrain_says_resolved(
+    status: str, resolved: bool, outcome: TrackedStatus
+) -> None:
+    approval = Approval.model_validate(
+        {
+            "id": "apr_1",
+            "type": "proposal_hire",
+            "status": status,
+            "approvalUrl": "https://app.opentrain.ai/approvals/apr_1",
+            "expiresAt": "2026-06-15T10:00:00.000Z",
+            "resolvedAt": "2026-06-13T10:00:00.000Z" if resolved else None,
+        }
+    )
+    assert outcome_of(approval) is outcome

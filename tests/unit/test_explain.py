@@ -143,14 +143,15 @@ def test_rate_limits_say_when_to_try_again() -> None:
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_outages_in_plain_words(status: int) -> None:
     explanation = explain(opentrain_error(status))
-    assert "OpenTrain had a problem on its side" in explanation.text
+    assert "OpenTrain is unavailable right now" in explanation.text
     assert explanation.request_id == REQUEST_ID
 
 
 def test_a_proxy_page_instead_of_an_envelope_is_an_outage_too() -> None:
     error = error_from_response(502, "<html>Bad gateway</html>", {"x-request-id": "rid-1"})
     explanation = explain(error)
-    assert "problem on its side" in explanation.text and explanation.request_id == "rid-1"
+    assert "OpenTrain is unavailable right now (HTTP 502)" in explanation.text
+    assert explanation.request_id == "rid-1"
     assert "html" not in explanation.text.lower()
 
 
@@ -212,3 +213,34 @@ def test_rendered_explanations_carry_the_request_id_and_escape_typed_text() -> N
         explain(UsageError("“<!channel>” is not an /opentrain command.", "/opentrain help"))
     )
     assert "<!channel>" not in typed and "&lt;!channel&gt;" in typed
+
+
+@pytest.mark.parametrize(
+    ("reason", "status", "words"),
+    [
+        ("milestone_not_funded", "NOT_FUNDED", "Fund it first with `/opentrain fund ms_7`"),
+        ("milestone_not_funded", None, "Fund it first with `/opentrain fund <milestoneId>`"),
+        ("milestone_not_funded", "PAID", "already paid out"),
+        ("milestone_not_funded", "released", "already paid out"),
+        ("milestone_not_funded", "DISPUTED", "cannot be paid out while it is `DISPUTED`"),
+        ("milestone_not_fundable", "ACTIVE_FUNDED", "it is already funded"),
+        ("milestone_not_fundable", None, "it is already funded"),
+        ("milestone_not_fundable", "COMPLETED", "already paid out"),
+        ("milestone_not_fundable", "PENDING_REVIEW", "cannot be funded while it is"),
+    ],
+)
+def test_milestone_advice_follows_the_milestones_actual_state(
+    reason: str, status: str | None, words: str
+) -> None:
+    details: dict[str, Any] = {"reason": reason}
+    if status is not None:
+        details.update(milestoneStatus=status, milestoneId="ms_7")
+    assert words in explain(opentrain_error(409, **details)).text
+
+
+def test_the_payment_method_advice_mentions_fees_only_for_a_hire() -> None:
+    error = opentrain_error(409, reason="payment_method_required")
+    error.path = "/milestones/ms_1/fund"
+    assert "fees" not in explain(error).text
+    error.path = "/proposals/prop_1/hire"
+    assert "the milestone plus fees" in explain(error).text

@@ -184,13 +184,27 @@ def test_unknown_approval_type_and_status_parse_and_keep_the_raw_value() -> None
     assert approval.status_raw == "superseded"
 
 
-def test_timestamps_with_offsets_become_utc_and_naive_ones_are_refused() -> None:
+def test_timestamps_with_offsets_become_utc_and_other_shapes_are_read_tolerantly() -> None:
     payload = load("hire-202.json")["approval"]
     shifted = Approval.model_validate({**payload, "expiresAt": "2026-06-15T12:00:00+02:00"})
     assert shifted.expires_at == at("2026-06-15T10:00:00")
     assert shifted.expires_at.tzinfo is UTC
-    with pytest.raises(ValidationError):
-        Approval.model_validate({**payload, "expiresAt": "2026-06-15T10:00:00"})
+    # Without a zone: UTC, like every documented example.
+    naive = Approval.model_validate({**payload, "expiresAt": "2026-06-15T10:00:00"})
+    assert naive.expires_at == at("2026-06-15T10:00:00")
+    # A plain date: midnight UTC, as OpenTrain stores a `dueDate` it was sent.
+    dated = Approval.model_validate({**payload, "expiresAt": "2026-06-15"})
+    assert dated.expires_at == at("2026-06-15T00:00:00")
+    for wrong in ("next tuesday", "2026-13-45", ""):
+        with pytest.raises(ValidationError):
+            Approval.model_validate({**payload, "expiresAt": wrong})
+
+
+def test_a_milestone_due_as_a_plain_date_reads() -> None:
+    contract = load("contract-get.json")["contract"]
+    milestones = [{**m, "dueDate": "2026-07-15"} for m in contract["milestones"]]
+    read = Contract.model_validate({**contract, "milestones": milestones})
+    assert {m.due_date for m in read.milestones} == {at("2026-07-15T00:00:00")}
 
 
 # --- contracts, milestones, proposals -------------------------------------------------
@@ -342,6 +356,21 @@ def test_claim_heuristic_against_the_documented_agent_scope_sets() -> None:
     assert not _agent_me(pre_claim).claimed
     assert _agent_me(post_claim).claimed
     assert _agent_me([*pre_claim, "payments:write"]).claimed
+
+
+def test_claim_read_under_every_way_auth_me_might_show_it() -> None:
+    """§3 documents no claim flag: a flag wins when sent; the exact pre-claim token set
+    means an agent's registration token even with a (placeholder) email."""
+    pre_claim = load("agent-identity-register.json")["scopes"]
+    payload = load("auth-me.json")
+    token = {"id": "t", "scopes": pre_claim}
+    with_email = AuthMe.model_validate({**payload, "token": token})
+    assert not with_email.claimed
+    for key in ("claimed", "isClaimed"):
+        flagged = {**payload, "token": token, "account": {**payload["account"], key: True}}
+        assert AuthMe.model_validate(flagged).claimed
+        unflagged = {**payload, "account": {**payload["account"], key: False}}
+        assert not AuthMe.model_validate(unflagged).claimed
 
 
 def test_capabilities_flags_default_to_off_and_ignore_unknown_ones() -> None:

@@ -7,7 +7,10 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import get_args
 
+from bot.sandbox.opentrain.config import ClaimSignal, SimConfig
+from bot.sandbox.opentrain.model import DECLINED
 from bot.sandbox.opentrain.seed import SCENARIOS
 from bot.sandbox.opentrain.server import OpenTrainSim
 
@@ -23,7 +26,36 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--webhook-time-scale", type=float, default=1.0, help="multiplies webhook retry delays"
     )
+    # The unconfirmed behaviours (bot/sandbox/opentrain/config.py; PATCH /_sim/config at run time).
+    parser.add_argument("--superseded-status", default=DECLINED, help="a replaced hire's status")
+    parser.add_argument(
+        "--no-event-on-lazy-expiry",
+        action="store_true",
+        help="an approval expired by a read fires no approval.confirmed event",
+    )
+    parser.add_argument(
+        "--rate-limit-per-minute", type=int, default=None, help="per-token Public API limit"
+    )
+    parser.add_argument("--webhook-duplicates", action="store_true", help="deliver each twice")
+    parser.add_argument("--webhook-reorder", action="store_true", help="deliver newest first")
+    parser.add_argument(
+        "--auth-me-claim-signal",
+        default="email",
+        choices=get_args(ClaimSignal),
+        help="how /auth/me shows an unclaimed account",
+    )
     return parser.parse_args()
+
+
+def _config(arguments: argparse.Namespace) -> SimConfig:
+    return SimConfig(
+        superseded_status=arguments.superseded_status,
+        emit_event_on_lazy_expiry=not arguments.no_event_on_lazy_expiry,
+        rate_limit_per_minute=arguments.rate_limit_per_minute,
+        webhook_duplicates=arguments.webhook_duplicates,
+        webhook_reorder=arguments.webhook_reorder,
+        auth_me_claim_signal=arguments.auth_me_claim_signal,
+    )
 
 
 async def _serve(arguments: argparse.Namespace) -> None:
@@ -31,6 +63,7 @@ async def _serve(arguments: argparse.Namespace) -> None:
         seed=arguments.seed,
         public_url=arguments.public_url,
         webhook_time_scale=arguments.webhook_time_scale,
+        config=_config(arguments),
     )
     origin = await sim.start(arguments.host, arguments.port)
     token = sim.state.seeded["fullToken"]

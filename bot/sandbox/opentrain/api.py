@@ -39,6 +39,7 @@ from bot.sandbox.opentrain.model import (
     Token,
     Webhook,
 )
+from bot.sandbox.opentrain.ratelimit import RateLimiter
 from bot.sandbox.opentrain.requestlog import RequestLog
 from bot.sandbox.opentrain.state import SimState
 from bot.sandbox.opentrain.validation import hire_terms, milestone_draft
@@ -46,6 +47,7 @@ from bot.sandbox.opentrain.validation import hire_terms, milestone_draft
 API_PREFIX = "/api/public/v1"
 STATE = web.AppKey("opentrain_state", SimState)
 REQUEST_ID = web.RequestKey("opentrain_request_id", str)
+LIMITER = web.AppKey("opentrain_rate_limiter", RateLimiter)
 FEED_SCOPES = ("proposals:read", "messages:read", "payments:read")
 
 log = logging.getLogger("bot.sandbox.opentrain")
@@ -66,10 +68,12 @@ def build_api(state: SimState, faults: FaultSet, requests: RequestLog) -> web.Ap
         middlewares=[
             requests.middleware,
             _envelope,
+            _rate_limited,
             fault_middleware(faults, api_path, _fault_response),
         ]
     )
     api[STATE] = state
+    api[LIMITER] = RateLimiter(lambda: state.config)
     api.add_routes(routes)
     return api
 
@@ -81,7 +85,9 @@ def error_response(
     request: web.Request, error: ApiError, headers: dict[str, str] | None = None
 ) -> web.Response:
     return web.json_response(
-        error.envelope(request[REQUEST_ID]), status=error.status, headers=headers
+        error.envelope(request[REQUEST_ID]),
+        status=error.status,
+        headers={**error.headers, **(headers or {})},
     )
 
 
@@ -101,6 +107,14 @@ async def _envelope(request: web.Request, handler: Handler) -> web.StreamRespons
         response = error_response(request, ApiError(500, "Internal error"))
     response.headers["X-Request-Id"] = request[REQUEST_ID]
     return response
+
+
+@web.middleware
+async def _rate_limited(request: web.Request, handler: Handler) -> web.StreamResponse:
+    scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        request.app[LIMITER].check(bearer.strip())
+    return await handler(request)
 
 
 def _fault_response(request: web.Request, spec: FaultSpec) -> web.StreamResponse:
@@ -148,7 +162,7 @@ def authorize(
     if token is None or token.account_id not in state.accounts:
         raise ApiError(401, "Invalid, expired or revoked token")
     account = state.accounts[token.account_id]
-    have = token.effective_scopes
+    have = token.effective_scopes(account)
     missing = [scope for scope in scopes if scope not in have]
     if missing:
         raise ApiError(403, "The token is missing a required scope", {"requiredScopes": missing})
@@ -245,7 +259,7 @@ def _state(request: web.Request) -> SimState:
 @routes.get("/auth/me")
 async def auth_me(request: web.Request) -> web.Response:
     caller = authorize(request)
-    return ok(wire.me(caller.token, caller.account))
+    return ok(wire.me(caller.token, caller.account, _state(request).config.auth_me_claim_signal))
 
 
 @routes.get("/job-drafts/capabilities")
@@ -456,7 +470,7 @@ async def updates(request: web.Request) -> web.Response:
         raise bad_request("cursor", "cursor must be an event id from nextCursor")
     limit = int_param(request, "limit", 50, 1, 200)
     after = int(raw_cursor) if raw_cursor is not None else 0
-    have = caller.token.effective_scopes
+    have = caller.token.effective_scopes(caller.account)
     # derived (§16.5): ids increase globally; events the token cannot read are dropped
     # silently (§12) and do not count towards `hasMore`.
     visible = [

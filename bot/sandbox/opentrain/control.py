@@ -174,10 +174,21 @@ async def faults(request: web.Request) -> web.Response:
     return await handle_faults_control(request, _sim(request).faults)
 
 
+@routes.get("/_sim/config")
+@routes.patch("/_sim/config")
+@control
+async def sim_config(request: web.Request) -> web.Response:
+    """The switches for behaviour OpenTrain leaves unconfirmed (see `config.py`)."""
+    state = _sim(request).state
+    if request.method == "PATCH":
+        state.config = state.config.patched(await _body(request))
+    return web.json_response({"ok": True, "config": state.config.public()})
+
+
 @routes.post("/_sim/seed")
 @control
 async def reseed(request: web.Request) -> web.Response:
-    """Back to a clean scenario: entities, clock, faults and the request log."""
+    """Back to a clean scenario: entities, clock, configuration, faults and the request log."""
     scenario = (await _body(request)).get("scenario", "demo")
     if scenario not in seed.SCENARIOS:
         raise ValueError(f"scenario must be one of {', '.join(seed.SCENARIOS)}")
@@ -215,6 +226,8 @@ async def create_token(request: web.Request) -> web.Response:
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise ValueError("scopes must be a list of strings")
     label = str(body.get("label", "simulator token"))
+    # Minted here, a token keeps its scopes on an unclaimed account: tests reach the claim
+    # gate itself with it (an agent's own tokens hold only the pre-claim scopes).
     token = _sim(request).state.create_token(tuple(scopes), label, body.get("accountId"))
     return web.json_response(
         {"ok": True, "token": token.secret, "id": token.id, "scopes": list(token.scopes)}
@@ -287,6 +300,7 @@ def snapshot(state: SimState, faults: FaultSet, requests: RequestLog) -> dict[st
     changes nothing (no lazy expiry, no invoice settlement)."""
     return {
         **_clock(state),
+        "config": state.config.public(),
         "seeded": dict(state.seeded),
         "accounts": [_account(a) for a in state.accounts.values()],
         "tokens": [

@@ -80,7 +80,7 @@ def expire_if_stale(state: SimState, approval: Approval) -> None:
     # derived (§16.1): lazy expiry, applied on every read path (API, page, re-request, confirm).
     if approval.status == PENDING and state.now() > approval.expires_at:
         # unconfirmed: whether a lazily expired approval fires `approval.confirmed` (a switch).
-        _resolve(state, approval, EXPIRED, emit=state.emit_event_on_lazy_expiry)
+        _resolve(state, approval, EXPIRED, emit=state.config.emit_event_on_lazy_expiry)
 
 
 def _resolve(state: SimState, approval: Approval, status: str, *, emit: bool = True) -> None:
@@ -157,10 +157,10 @@ def request_hire(state: SimState, token: Token, proposal: Proposal, terms: HireT
     )
     if existing is not None:
         # Different terms supersede the live request: the human only ever sees one.
-        # unconfirmed: the superseded approval's final status (`superseded_status`, default
+        # unconfirmed: the superseded approval's final status (`supersededStatus`, default
         # "declined") and that it fires `approval.confirmed` like any terminal status.
         existing.superseded_by = approval.id
-        _resolve(state, existing, state.superseded_status)
+        _resolve(state, existing, state.config.superseded_status)
     return Requested(approval)
 
 

@@ -27,11 +27,19 @@ def code_for(status: int) -> str:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        details: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.details: dict[str, Any] = details or {}
+        self.headers: dict[str, str] = headers or {}  # e.g. `Retry-After` on a 429
 
     @property
     def code(self) -> str:

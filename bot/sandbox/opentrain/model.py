@@ -228,10 +228,18 @@ class Token:
     scopes: tuple[str, ...]
     account_id: str
     created_at: datetime
+    any_scopes: bool = False  # minted with `/_sim/tokens`: keeps its scopes before a claim
 
-    @property
-    def effective_scopes(self) -> frozenset[str]:
-        return effective_scopes(self.scopes)
+    def granted(self, account: Account) -> tuple[str, ...]:
+        """The scopes the token holds now: an unclaimed account's tokens are pre-claim
+        tokens (§2.2), whatever they were minted with — unless a test minted it to reach
+        the claim gate itself."""
+        if account.claimed or self.any_scopes:
+            return self.scopes
+        return tuple(scope for scope in self.scopes if scope in PRE_CLAIM_SCOPES)
+
+    def effective_scopes(self, account: Account) -> frozenset[str]:
+        return effective_scopes(self.granted(account))
 
 
 @dataclass

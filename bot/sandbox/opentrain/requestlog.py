@@ -54,4 +54,6 @@ class RequestLog:
             entry["dropped"] = True
             raise
         entry["status"] = response.status
+        if "Retry-After" in response.headers:
+            entry["retryAfter"] = response.headers["Retry-After"]
         return response

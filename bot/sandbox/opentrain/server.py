@@ -8,7 +8,7 @@ from aiohttp import web
 from bot.sandbox.faults import FaultSet
 from bot.sandbox.opentrain import control, human
 from bot.sandbox.opentrain.api import API_PREFIX, api_path, build_api
-from bot.sandbox.opentrain.model import DECLINED
+from bot.sandbox.opentrain.config import SimConfig
 from bot.sandbox.opentrain.requestlog import RequestLog
 from bot.sandbox.opentrain.state import SimState
 from bot.sandbox.opentrain.webhooks import WebhookDeliverer
@@ -20,9 +20,8 @@ class OpenTrainSim:
     `public_url` is the origin put into links (`approvalUrl`, `claimUrl`,
     `billingUrl`); it defaults to the address the server listens on.
     `webhook_time_scale` multiplies the webhook retry schedule (0.001 in tests).
-    `superseded_status` is the status a hire approval gets when different terms
-    replace it; `emit_event_on_lazy_expiry` says whether a read that expires an
-    approval fires `approval.confirmed {status: "expired"}`.
+    `config` switches the behaviours OpenTrain's docs leave open (see `config.py`;
+    also `PATCH /_sim/config` at run time).
     """
 
     def __init__(
@@ -31,13 +30,9 @@ class OpenTrainSim:
         seed: str | None = "demo",
         public_url: str | None = None,
         webhook_time_scale: float = 1.0,
-        superseded_status: str = DECLINED,
-        emit_event_on_lazy_expiry: bool = True,
+        config: SimConfig | None = None,
     ) -> None:
-        self.state = SimState(
-            superseded_status=superseded_status,
-            emit_event_on_lazy_expiry=emit_event_on_lazy_expiry,
-        )
+        self.state = SimState(config=config)
         self.state.reset(seed)
         self._public_url = public_url.rstrip("/") if public_url else None
         if self._public_url:

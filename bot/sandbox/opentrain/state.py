@@ -16,11 +16,11 @@ from typing import Any
 
 from bot.sandbox.opentrain import cosign, seed
 from bot.sandbox.opentrain.clock import SimClock
+from bot.sandbox.opentrain.config import SimConfig
 from bot.sandbox.opentrain.errors import ApiError, conflict, not_found
 from bot.sandbox.opentrain.ids import new_id
 from bot.sandbox.opentrain.model import (
     ALL_SCOPES,
-    DECLINED,
     FEATURES,
     Account,
     Approval,
@@ -79,14 +79,13 @@ class SimState(_Entities):
     def __init__(
         self,
         *,
-        superseded_status: str = DECLINED,
-        emit_event_on_lazy_expiry: bool = True,
+        config: SimConfig | None = None,
         public_origin: str = "http://127.0.0.1",
     ) -> None:
         super().__init__()
         self.clock = SimClock()
-        self.superseded_status = superseded_status
-        self.emit_event_on_lazy_expiry = emit_event_on_lazy_expiry
+        self.started_config = config or SimConfig()  # what `reset` goes back to
+        self.config = self.started_config
         self.public_origin = public_origin
         self._listeners: list[Listener] = []
         # Event ids keep increasing across re-seeds so a cursor a client kept from an
@@ -100,6 +99,7 @@ class SimState(_Entities):
         """Forget everything (entities, clock offset) and load `scenario` ("demo", "empty")."""
         _Entities.__init__(self)
         self.clock.reset()
+        self.config = self.started_config
         if scenario is not None:
             seed.load(self, scenario)
         self._notify()
@@ -301,12 +301,18 @@ class SimState(_Entities):
         return self.ledger_entry(account, LedgerType.TOP_UP, cents, top_up_id=new_id("tup"))
 
     def add_token(
-        self, account: Account, *, secret: str, label: str, scopes: tuple[str, ...]
+        self,
+        account: Account,
+        *,
+        secret: str,
+        label: str,
+        scopes: tuple[str, ...],
+        any_scopes: bool = False,
     ) -> Token:
         unknown = sorted(set(scopes) - set(ALL_SCOPES))
         if unknown:
             raise ValueError(f"unknown scopes: {', '.join(unknown)}")
-        token = Token(new_id("tok"), secret, label, scopes, account.id, self.now())
+        token = Token(new_id("tok"), secret, label, scopes, account.id, self.now(), any_scopes)
         self.tokens[secret] = token
         return token
 
@@ -539,7 +545,7 @@ class SimState(_Entities):
         secret = f"ot_pat_sim_{uuid.uuid4().hex[:12]}"
         try:
             return self.add_token(
-                self.account(account_id), secret=secret, label=label, scopes=scopes
+                self.account(account_id), secret=secret, label=label, scopes=scopes, any_scopes=True
             )
         except ValueError as exc:
             raise ApiError(400, str(exc), {"field": "scopes"}) from None

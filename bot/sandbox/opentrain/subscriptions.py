@@ -44,7 +44,7 @@ def create(state: SimState, token: Token, body: object) -> tuple[Webhook, str]:
     payload = json_object(body)
     url = _url(payload.get("url"))
     event_types = _event_types(payload.get("eventTypes"))
-    have = token.effective_scopes
+    have = token.effective_scopes(state.accounts[token.account_id])
     missing = sorted({t.read_scope for t in event_types} - have)
     if missing:
         # unconfirmed: the error for subscribing to events the token cannot read.

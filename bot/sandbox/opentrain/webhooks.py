@@ -4,6 +4,11 @@ signed, and feeds the outcome back to `subscriptions.record_attempt`.
 Retry times are on the simulator clock (scaled by `time_scale`), so advancing the
 clock makes due retries go out at once. Each attempt runs in its own task: a slow
 receiver never holds up other deliveries, and nothing here blocks request handling.
+
+Delivery is at-least-once and unordered (§13), and the configuration can make it
+so: `webhookDuplicates` posts every attempt twice (same delivery id, as a retry
+would); `webhookReorder` sends the events due together newest first, one after
+the other, holding a lone due delivery up to `REORDER_HOLD_SECONDS` for company.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import hashlib
 import hmac
 import json
 import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
 
 import aiohttp
 
@@ -22,6 +30,7 @@ from bot.sandbox.opentrain.model import Delivery
 from bot.sandbox.opentrain.state import SimState
 
 ACK_TIMEOUT_SECONDS = 10.0  # any 2xx within 10 s counts as delivered
+REORDER_HOLD_SECONDS = 1.0
 USER_AGENT = "OpenTrain-Webhooks/1.0"
 
 log = logging.getLogger("bot.sandbox.opentrain.webhooks")
@@ -65,30 +74,49 @@ class WebhookDeliverer:
             self._session = None
 
     async def _run(self) -> None:
+        held_since: float | None = None  # a lone delivery waiting for company (reorder)
         while True:
             self._wake.clear()
             now = self._state.now()
+            due: list[Delivery] = []
             waiting: list[Delivery] = []
             for delivery in list(self._state.deliveries.values()):
-                if delivery.in_flight:
-                    continue
-                if delivery.due_at <= now:
-                    delivery.in_flight = True
-                    task = asyncio.create_task(self._attempt(delivery))
-                    self._attempts.add(task)
-                    task.add_done_callback(self._attempts.discard)
-                else:
-                    waiting.append(delivery)
+                if not delivery.in_flight:
+                    (due if delivery.due_at <= now else waiting).append(delivery)
             # The simulator clock runs at real speed between jumps, and a jump wakes us.
             timeout = (
                 max(0.0, (min(d.due_at for d in waiting) - self._state.now()).total_seconds())
                 if waiting
                 else None
             )
+            if self._state.config.webhook_reorder and due:
+                held_since = held_since or time.monotonic()
+                hold = held_since + REORDER_HOLD_SECONDS - time.monotonic()
+                if len(due) == 1 and hold > 0:
+                    timeout = hold if timeout is None else min(timeout, hold)
+                    due = []
+                else:
+                    held_since = None
+                    self._spawn(self._in_order(sorted(due, key=lambda d: -d.event_id)))
+                    due = []
+            for delivery in due:
+                self._spawn(self._attempt(delivery))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._attempts.add(task)
+        task.add_done_callback(self._attempts.discard)
+
+    async def _in_order(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            delivery.in_flight = True
+        for delivery in deliveries:
+            await self._attempt(delivery)
+
     async def _attempt(self, delivery: Delivery) -> None:
+        delivery.in_flight = True
         status: int | None = None
         error: str | None = None
         webhook = self._state.webhooks.get(delivery.webhook_id)
@@ -103,11 +131,15 @@ class WebhookDeliverer:
                 "X-OpenTrain-Delivery": delivery.id,
                 "X-OpenTrain-Signature": signature(webhook.secret, timestamp, body),
             }
-            try:
-                async with self._session.post(webhook.url, data=body, headers=headers) as response:
-                    status = response.status
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                error = type(exc).__name__
+            copies = 2 if self._state.config.webhook_duplicates else 1
+            for _ in range(copies):
+                try:
+                    async with self._session.post(
+                        webhook.url, data=body, headers=headers
+                    ) as response:
+                        status = response.status
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    error = type(exc).__name__
             log.info(
                 "webhook delivery webhook_id=%s delivery_id=%s attempt=%d status=%s error=%s",
                 webhook.id,

@@ -47,13 +47,17 @@ def usd(amount: Decimal | None) -> int | float | None:
 # --- account ------------------------------------------------------------------------------
 
 
-def me(token: Token, account: Account) -> Json:
+def me(token: Token, account: Account, claim_signal: str = "email") -> Json:
+    """`/auth/me`; how it shows an unclaimed account is unconfirmed (§3), so `claim_signal`
+    picks the variant: `email` (none until claimed), `field` (`account.claimed`) or
+    `scopes` (a placeholder email; only the pre-claim token scopes tell)."""
     owner = account.owner
+    email = owner.email if account.claimed or claim_signal != "email" else None
+    extra = {"claimed": account.claimed} if claim_signal == "field" else {}
     return {
         "actor": {
             "userId": owner.id,
-            # unconfirmed: an unclaimed (agent-registered) account has no human email yet.
-            "email": owner.email if account.claimed else None,
+            "email": email,
             "firstName": owner.first_name,
             "lastName": owner.last_name,
             "fullName": owner.full_name,
@@ -62,7 +66,7 @@ def me(token: Token, account: Account) -> Json:
         "token": {
             "id": token.id,
             "label": token.label,
-            "scopes": list(token.scopes),
+            "scopes": list(token.granted(account)),
             "ownerOrganizationId": account.organization_id,
         },
         "account": {
@@ -70,6 +74,7 @@ def me(token: Token, account: Account) -> Json:
             "organizationId": account.organization_id,
             "ownerUserId": owner.id,
             "memberRole": "OWNER",
+            **extra,
         },
     }
 
