@@ -327,8 +327,20 @@ class Tracker:
     async def apply(self, tracked: TrackedApproval, approval: Approval) -> bool:
         """Apply what OpenTrain says about `tracked`; True if it resolved now."""
         now = self._clock.now()
-        still_pending = outcome_of(approval) is TrackedStatus.PENDING
-        if still_pending and not overdue(approval, now) and not may_be_superseded(approval):
+        if may_be_superseded(approval):
+            if await self._store.claim_key(f"decline-held:{approval.id}", timedelta(days=1)):
+                # First sighting of a hire that did not go through: look again after the
+                # grace, so a newer request being adopted right now can claim it. The
+                # once-key makes the hold happen once, whatever the clocks say.
+                await self._store.reschedule(approval.id, now + SUPERSEDE_GRACE)
+                return False
+            newer = await self._newer_hire(tracked)
+            if newer is not None:
+                return await self._resolve(
+                    tracked.approval_id, lambda current: superseded(current, newer, now), now
+                )
+        pending = outcome_of(approval) is TrackedStatus.PENDING
+        if pending and not overdue(approval, now):
             healthy = await self.feed_healthy()
             jitter = random.random()  # noqa: S311
             await self._store.reschedule(
@@ -336,26 +348,7 @@ class Tracker:
                 next_check_at(tracked, now, feed_healthy=healthy, jitter=jitter),
             )
             return False
-        if may_be_superseded(approval) and await self._store.claim_key(
-            f"decline-held:{approval.id}", timedelta(days=1)
-        ):
-            # First sighting of a hire that did not go through: look again after the
-            # grace, so a newer request being adopted right now can claim it. The
-            # once-key makes the hold happen once, whatever the clocks say.
-            await self._store.reschedule(approval.id, now + SUPERSEDE_GRACE)
-            return False
-        newer = await self._newer_hire(tracked) if may_be_superseded(approval) else None
-        if newer is not None:
-            return await self._resolve(
-                tracked.approval_id, lambda current: superseded(current, newer, now), now
-            )
-        if still_pending and not overdue(approval, now):
-            await self._store.reschedule(
-                tracked.approval_id,
-                next_check_at(tracked, now, feed_healthy=await self.feed_healthy()),
-            )
-            return False
-        if still_pending:
+        if pending:  # an hour past expiry and still not ended: stop asking
             log.warning(
                 "approval never ended in OpenTrain; no longer tracked %s",
                 log_kv(approval_id=approval.id, status=approval.status_raw),

@@ -3,6 +3,17 @@
 A leaf package: it imports nothing from the rest of `bot/` and knows nothing of Slack.
 """
 
+from bot.opentrain.account import (
+    AuthMe,
+    Capabilities,
+    Credits,
+    LedgerEntry,
+    Message,
+    MessagesPage,
+    PendingPayment,
+    Webhook,
+    WebhookCreated,
+)
 from bot.opentrain.client import OpenTrainClient
 from bot.opentrain.errors import (
     BadRequest,
@@ -20,22 +31,13 @@ from bot.opentrain.models import (
     ApprovalRequested,
     ApprovalStatus,
     ApprovalType,
-    AuthMe,
-    Capabilities,
     Contract,
     ContractEnded,
-    Credits,
     HireTerms,
-    LedgerEntry,
-    Message,
-    MessagesPage,
     Milestone,
-    PendingPayment,
     Proposal,
     UpdateEvent,
     UpdatesPage,
-    Webhook,
-    WebhookCreated,
 )
 
 __all__ = [

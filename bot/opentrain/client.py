@@ -20,7 +20,6 @@ the error becomes `account_claim_required` — claiming is the fix, not a new to
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -29,12 +28,23 @@ from datetime import date
 from decimal import Decimal
 from enum import Enum
 from types import TracebackType
-from typing import Any, Self, TypeVar
-from urllib.parse import quote
+from typing import Any, Self
 
 import httpx
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import SecretStr
 
+from bot.opentrain.account import (
+    AuthMe,
+    Capabilities,
+    Credits,
+    Message,
+    MessageSent,
+    MessagesPage,
+    PendingPayment,
+    Webhook,
+    WebhookCreated,
+)
+from bot.opentrain.answers import api_path, decode, field, model_of, models_of
 from bot.opentrain.errors import (
     Forbidden,
     OpenTrainError,
@@ -45,22 +55,15 @@ from bot.opentrain.errors import (
 from bot.opentrain.models import (
     Approval,
     ApprovalRequested,
-    AuthMe,
-    Capabilities,
     Contract,
     ContractEnded,
-    Credits,
     HireTerms,
-    JsonValue,
-    Message,
-    MessageSent,
-    MessagesPage,
     Milestone,
-    PendingPayment,
     Proposal,
     UpdatesPage,
-    Webhook,
-    WebhookCreated,
+)
+from bot.opentrain.wire import (
+    JsonValue,
     json_body,
 )
 
@@ -71,8 +74,6 @@ RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})  # reads: as the official C
 CLAIM_CHECK_TTL = 60.0
 
 logger = logging.getLogger("bot.opentrain")
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class _Retry(Enum):
@@ -134,51 +135,51 @@ class OpenTrainClient:
     # --- account ------------------------------------------------------------------
 
     async def auth_me(self) -> AuthMe:
-        return _model(AuthMe, await self._call("GET", "/auth/me"))
+        return model_of(AuthMe, await self._call("GET", "/auth/me"))
 
     async def capabilities(self) -> Capabilities:
-        return _model(Capabilities, await self._call("GET", "/job-drafts/capabilities"))
+        return model_of(Capabilities, await self._call("GET", "/job-drafts/capabilities"))
 
     async def credits(self) -> Credits:
-        return _model(Credits, _field(await self._call("GET", "/credits"), "credits"))
+        return model_of(Credits, field(await self._call("GET", "/credits"), "credits"))
 
     async def pending_payments(self) -> list[PendingPayment]:
         payload = await self._call("GET", "/payments/pending")
-        return _models(PendingPayment, _field(payload, "payments"))
+        return models_of(PendingPayment, field(payload, "payments"))
 
     # --- proposals and contracts --------------------------------------------------
 
     async def get_proposal(self, proposal_id: str) -> Proposal:
-        payload = await self._call("GET", _path("proposals", proposal_id))
-        return _model(Proposal, _field(payload, "proposal"))
+        payload = await self._call("GET", api_path("proposals", proposal_id))
+        return model_of(Proposal, field(payload, "proposal"))
 
     async def hire(self, proposal_id: str, terms: HireTerms) -> ApprovalRequested:
         # Built once so every retry resends identical bytes: changed terms would
         # supersede the approval a human may already be looking at.
         body = terms.request_body()
         payload = await self._call(
-            "POST", _path("proposals", proposal_id, "hire"), body=body, retry=_Retry.SAFE
+            "POST", api_path("proposals", proposal_id, "hire"), body=body, retry=_Retry.SAFE
         )
-        return _model(ApprovalRequested, payload)
+        return model_of(ApprovalRequested, payload)
 
     async def list_contracts(
         self, *, status: str | None = None, job_id: str | None = None
     ) -> list[Contract]:
         payload = await self._call("GET", "/contracts", params={"status": status, "jobId": job_id})
-        return _models(Contract, _field(payload, "contracts"))
+        return models_of(Contract, field(payload, "contracts"))
 
     async def get_contract(self, contract_id: str) -> Contract:
-        payload = await self._call("GET", _path("contracts", contract_id))
-        return _model(Contract, _field(payload, "contract"))
+        payload = await self._call("GET", api_path("contracts", contract_id))
+        return model_of(Contract, field(payload, "contract"))
 
     async def end_contract(self, contract_id: str) -> ContractEnded | ApprovalRequested:
         """200 when nothing is funded (ended now); 202 with an approval when escrow is at stake."""
         payload = await self._call(
-            "POST", _path("contracts", contract_id, "end"), retry=_Retry.SAFE
+            "POST", api_path("contracts", contract_id, "end"), retry=_Retry.SAFE
         )
         if isinstance(payload, dict) and "approval" in payload:
-            return _model(ApprovalRequested, payload)
-        return _model(ContractEnded, payload)
+            return model_of(ApprovalRequested, payload)
+        return model_of(ContractEnded, payload)
 
     # --- milestones ---------------------------------------------------------------
 
@@ -203,34 +204,34 @@ class OpenTrainClient:
         body = json_body({key: value for key, value in fields.items() if value is not None})
         payload = await self._call(
             "POST",
-            _path("contracts", contract_id, "milestones"),
+            api_path("contracts", contract_id, "milestones"),
             body=body,
             retry=_Retry.UNSENT_ONLY,
         )
-        return _model(Milestone, _field(payload, "milestone"))
+        return model_of(Milestone, field(payload, "milestone"))
 
     async def fund_milestone(self, milestone_id: str) -> ApprovalRequested:
         payload = await self._call(
-            "POST", _path("milestones", milestone_id, "fund"), retry=_Retry.SAFE
+            "POST", api_path("milestones", milestone_id, "fund"), retry=_Retry.SAFE
         )
-        return _model(ApprovalRequested, payload)
+        return model_of(ApprovalRequested, payload)
 
     async def approve_milestone(self, milestone_id: str) -> ApprovalRequested:
         """Request the payout of a funded milestone (co-signed)."""
         payload = await self._call(
-            "POST", _path("milestones", milestone_id, "approve"), retry=_Retry.SAFE
+            "POST", api_path("milestones", milestone_id, "approve"), retry=_Retry.SAFE
         )
-        return _model(ApprovalRequested, payload)
+        return model_of(ApprovalRequested, payload)
 
     # --- approvals and the /updates feed ------------------------------------------
 
     async def get_approval(self, approval_id: str) -> Approval:
-        payload = await self._call("GET", _path("approvals", approval_id))
-        return _model(Approval, _field(payload, "approval"))
+        payload = await self._call("GET", api_path("approvals", approval_id))
+        return model_of(Approval, field(payload, "approval"))
 
     async def poll_updates(self, cursor: str | None = None, limit: int = 200) -> UpdatesPage:
         payload = await self._call("GET", "/updates", params={"cursor": cursor, "limit": limit})
-        return _model(UpdatesPage, payload)
+        return model_of(UpdatesPage, payload)
 
     async def iter_updates(
         self, cursor: str | None = None, limit: int = 200
@@ -249,16 +250,16 @@ class OpenTrainClient:
     async def create_webhook(self, url: str, event_types: Sequence[str]) -> WebhookCreated:
         body = json_body({"url": url, "eventTypes": list(event_types)})
         payload = await self._call("POST", "/webhooks", body=body, retry=_Retry.UNSENT_ONLY)
-        return _model(WebhookCreated, payload)
+        return model_of(WebhookCreated, payload)
 
     async def list_webhooks(self) -> list[Webhook]:
-        return _models(Webhook, _field(await self._call("GET", "/webhooks"), "webhooks"))
+        return models_of(Webhook, field(await self._call("GET", "/webhooks"), "webhooks"))
 
     async def delete_webhook(self, webhook_id: str) -> Webhook:
         payload = await self._call(
-            "DELETE", _path("webhooks", webhook_id), retry=_Retry.UNSENT_ONLY
+            "DELETE", api_path("webhooks", webhook_id), retry=_Retry.UNSENT_ONLY
         )
-        return _model(Webhook, _field(payload, "webhook"))
+        return model_of(Webhook, field(payload, "webhook"))
 
     # --- messages -----------------------------------------------------------------
 
@@ -277,12 +278,12 @@ class OpenTrainClient:
             "limit": limit,
             "direction": direction,
         }
-        return _model(MessagesPage, await self._call("GET", "/messages", params=params))
+        return model_of(MessagesPage, await self._call("GET", "/messages", params=params))
 
     async def send_message(self, conversation_id: str, content: str) -> Message:
         body = json_body({"conversationId": conversation_id, "content": content})
         payload = await self._call("POST", "/messages", body=body, retry=_Retry.UNSENT_ONLY)
-        return _model(MessageSent, payload).message
+        return model_of(MessageSent, payload).message
 
     # --- transport ----------------------------------------------------------------
 
@@ -318,7 +319,7 @@ class OpenTrainClient:
                 await asyncio.sleep(delay)
                 continue
             if response.is_success:
-                return _decode(response)
+                return decode(response)
             error = error_from_response(response.status_code, response.text, response.headers)
             error.path = path
             if isinstance(error, RateLimited) and error.retry_after_seconds is not None:
@@ -395,61 +396,6 @@ def _retryable(method: str) -> frozenset[int]:
     """A 500 on a co-sign request may come after OpenTrain created the approval: asking
     again returns it. A read's 500 is OpenTrain failing, which asking again won't fix."""
     return RETRYABLE_STATUSES | {500} if method == "POST" else RETRYABLE_STATUSES
-
-
-def _path(*segments: str) -> str:
-    """`/a/b/c` with each segment percent-encoded, so an id like `../x` stays one segment."""
-    return "".join("/" + _segment(segment) for segment in segments)
-
-
-def _segment(value: str) -> str:
-    quoted = quote(value, safe="")
-    # quote() leaves "." alone, and "." / ".." segments would be collapsed by URL normalisation.
-    return quoted.replace(".", "%2E") if set(value) <= {"."} else quoted
-
-
-def _decode(response: httpx.Response) -> Any:
-    if not response.content:
-        return {}
-    try:
-        return json.loads(response.text, parse_float=Decimal, parse_constant=_no_constants)
-    except ValueError:
-        raise OpenTrainError(
-            "OpenTrain answered with a body that is not JSON",
-            status=response.status_code,
-            code="INVALID_RESPONSE",
-        ) from None
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _field(payload: Any, key: str) -> Any:
-    if not isinstance(payload, dict) or key not in payload:
-        raise _invalid(f"no `{key}` in OpenTrain's answer")
-    return payload[key]
-
-
-def _model(model: type[ModelT], data: Any) -> ModelT:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or model.__name__
-        raise _invalid(
-            f"OpenTrain's answer does not fit {model.__name__} ({where}: {first['msg']})"
-        ) from exc
-
-
-def _models(model: type[ModelT], data: Any) -> list[ModelT]:
-    if not isinstance(data, list):
-        raise _invalid(f"expected a list of {model.__name__} from OpenTrain")
-    return [_model(model, item) for item in data]
-
-
-def _invalid(message: str) -> OpenTrainError:
-    return OpenTrainError(message, code="INVALID_RESPONSE")
 
 
 def _unreachable(exc: httpx.TransportError, attempts: int) -> str:

@@ -136,3 +136,18 @@ async def test_a_status_that_never_ends_stops_being_polled_an_hour_after_expiry(
     audit = await bot.services.store.read_audit(approval_id=approval_id)
     assert [e.details for e in audit if e.action == "ended_unknown"] == [{"status": "on_hold"}]
     await no_reads_after_expiry(env, bot, approval_id)
+
+
+@pytest.mark.parametrize("emits", [True, False], ids=["expiry-event", "no-expiry-event"])
+async def test_expiry_lands_once_whether_or_not_opentrain_fires_an_event(
+    env: Deployment, bot: InProcessBot, emits: bool
+) -> None:
+    """Whether a lazily expired approval fires `approval.confirmed` is unconfirmed (§7.3):
+    the bot's own read just after `expiresAt` is what flips it, event or not."""
+    configure(env, emitEventOnLazyExpiry=emits)
+    approval_id = await request_hire(env.opentrain, "prop_ada")
+    await track(env.slack, approval_id)
+    env.opentrain.state.advance(APPROVAL_TTL.total_seconds() + 60)
+    await landed_once(env, bot, approval_id)
+    assert "Expired" in card_text(env.slack, approval_id)
+    await no_reads_after_expiry(env, bot, approval_id)

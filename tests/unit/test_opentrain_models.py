@@ -12,26 +12,30 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from bot.opentrain.account import (
+    AuthMe,
+    Capabilities,
+    Credits,
+    LedgerEntry,
+    MessageSent,
+    MessagesPage,
+    PendingPayment,
+    Webhook,
+    WebhookCreated,
+)
 from bot.opentrain.models import (
     Approval,
     ApprovalRequested,
     ApprovalStatus,
     ApprovalType,
-    AuthMe,
-    Capabilities,
     Contract,
     ContractEnded,
-    Credits,
     HireTerms,
-    LedgerEntry,
-    MessageSent,
-    MessagesPage,
     Milestone,
-    PendingPayment,
     Proposal,
     UpdatesPage,
-    Webhook,
-    WebhookCreated,
+)
+from bot.opentrain.wire import (
     json_body,
 )
 

@@ -9,9 +9,16 @@ One origin serves three things:
   declines (`/claim` and `/settings/billing` are placeholders; `/` lists approvals).
 * `/_sim/…` — the control API: `GET state`, `POST approvals/{id}/confirm|decline`,
   `GET clock`, `POST clock/advance`, `POST|DELETE faults`, `GET requests?since=`,
-  `POST seed`, `PATCH account`, `POST tokens`, `POST proposals`, `POST messages`.
+  `POST seed`, `PATCH account`, `POST tokens`, `POST proposals`, `POST messages`,
+  `GET|PATCH config` (the behaviours OpenTrain's docs leave open: `config.py`).
 
-Run it alone with `python -m bot.sandbox.opentrain --port 8701 --seed demo`.
+Run it alone with `python -m bot.sandbox.opentrain --port 8701 --seed demo`
+(`--help` lists the switches for what the docs leave open).
+
+Modules: `server.py` (the origin), `plumbing.py` (envelope, gates, parsing),
+`api.py` and `api_messages.py` (the endpoints), `cosign.py` / `contracts.py` /
+`messaging.py` / `subscriptions.py` (the rules), `state.py` and `model.py` (the
+entities), `webhooks.py` (deliveries), `human.py` (the approval page), `control.py`.
 """
 
 from bot.sandbox.opentrain.server import OpenTrainSim

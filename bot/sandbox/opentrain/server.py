@@ -7,8 +7,9 @@ from aiohttp import web
 
 from bot.sandbox.faults import FaultSet
 from bot.sandbox.opentrain import control, human
-from bot.sandbox.opentrain.api import API_PREFIX, api_path, build_api
+from bot.sandbox.opentrain.api import build_api
 from bot.sandbox.opentrain.config import SimConfig
+from bot.sandbox.opentrain.plumbing import API_PREFIX, api_path
 from bot.sandbox.opentrain.requestlog import RequestLog
 from bot.sandbox.opentrain.state import SimState
 from bot.sandbox.opentrain.webhooks import WebhookDeliverer
