@@ -657,6 +657,14 @@ async def test_command_line_serves_and_stops_on_ctrl_c() -> None:
         "0",
         "--seed",
         "demo",
+        "--superseded-status",
+        "cancelled",
+        "--no-event-on-lazy-expiry",
+        "--rate-limit-per-minute",
+        "600",
+        "--webhook-reorder",
+        "--auth-me-claim-signal",
+        "field",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -677,7 +685,17 @@ async def test_command_line_serves_and_stops_on_ctrl_c() -> None:
                 f"{origin[1]}/api/public/v1/auth/me",
                 headers={"Authorization": "Bearer ot_pat_sim_full"},
             )
-        assert me.status_code == 200
+            config = (await http.get(f"{origin[1]}/_sim/config")).json()["config"]
+        assert me.status_code == 200 and me.json()["account"]["claimed"] is True
+        assert config == {
+            "supersededStatus": "cancelled",
+            "emitEventOnLazyExpiry": False,
+            "rateLimitPerMinute": 600,
+            "rateLimitWindowSeconds": 60.0,
+            "webhookDuplicates": False,
+            "webhookReorder": True,
+            "authMeClaimSignal": "field",
+        }
     finally:
         process.send_signal(2)  # SIGINT, as Ctrl-C sends
         code = await asyncio.wait_for(process.wait(), timeout=15)
