@@ -130,8 +130,12 @@ def fault_middleware(faults: FaultSet, path_of: PathOf, respond: Responder) -> A
                 request.transport.abort()
             raise asyncio.CancelledError  # aiohttp closes the connection without answering
         if spec.raw_body is not None:
+            headers = {} if spec.retry_after is None else {"Retry-After": str(spec.retry_after)}
             return web.Response(
-                text=spec.raw_body, status=spec.status or 502, content_type="text/html"
+                text=spec.raw_body,
+                status=spec.status or 502,
+                content_type="text/html",
+                headers=headers,
             )
         if spec.status is not None:
             return respond(request, spec)

@@ -146,10 +146,11 @@ async def test_after_acting_a_drop_closes_the_connection_once_the_work_is_done(
 
 async def test_raw_body_answers_a_proxy_error_page(opentrain_sim: OpenTrainSimHandle) -> None:
     page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
-    await opentrain_sim.fault(path="/auth/me", status=502, rawBody=page, count=1)
+    await opentrain_sim.fault(path="/auth/me", status=502, rawBody=page, retryAfter=9, count=1)
     response = await opentrain_sim.api().get("/auth/me")
     assert (response.status_code, response.text) == (502, page)
     assert response.headers["Content-Type"].startswith("text/html")
+    assert response.headers["Retry-After"] == "9"
     missing_status = await opentrain_sim.control.post("/_sim/faults", json={"rawBody": page})
     assert missing_status.status_code == 400
 
