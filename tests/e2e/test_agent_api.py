@@ -402,7 +402,10 @@ async def test_opentrain_rate_limits_hold_every_request_until_retry_after(
 
 async def test_opentrain_failures_become_json_envelopes(sandbox: Sandbox, agent: Agent) -> None:
     page = "<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
-    sandbox.opentrain.faults.add(_fault(path="/milestones/*/fund", status=502, raw_body=page))
+    # Retry-After: 0 lets the client use its attempts at once instead of backing off.
+    sandbox.opentrain.faults.add(
+        _fault(path="/milestones/*/fund", status=502, raw_body=page, retry_after=0)
+    )
     response = await agent.post("fund", {"milestoneId": "ms_batch2"})
     body = assert_envelope(response, 502, "INTERNAL_ERROR")
     assert body["details"]["source"] == "opentrain" and "<html" not in response.text
