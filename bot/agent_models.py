@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from bot import slack_ids
 from bot.agent_asks import PolicyRequest
 from bot.approvals import TrackedApproval, TrackedStatus, parse_amount, usd_text
 from bot.cards import approval_link_allowed
@@ -38,7 +39,7 @@ from bot.opentrain import ApprovalStatus
 from bot.parsing import ID_PATTERN
 
 MAX_NOTE = 500
-CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,20}$")
+CHANNEL_ID = re.compile(rf"^{slack_ids.CHANNEL_ID}$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -78,7 +79,7 @@ def _not_past(value: date, info: ValidationInfo) -> date:
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern, max_length=128)]
 ChannelId = Annotated[
     str,
-    StringConstraints(pattern=CHANNEL_ID.pattern),
+    StringConstraints(pattern=CHANNEL_ID.pattern, max_length=slack_ids.MAX_ID_CHARS),
     Field(
         description=(
             "A Slack channel id (C… public, G… private) for the card; the bot must be able to "

@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+from bot import slack_ids
 from bot.approvals import parse_amount
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$")
-CHANNEL_PATTERN = re.compile(r"^<#([CGD][A-Z0-9]{2,})(?:\|[^>]*)?>$|^([CG][A-Z0-9]{2,})$")
+CHANNEL_PATTERN = re.compile(
+    rf"^<#({slack_ids.CONVERSATION_ID})(?:\|[^>]*)?>$|^({slack_ids.CHANNEL_ID})$"
+)
 USER_PATTERN = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
 GROUP_PATTERN = re.compile(r"^<!subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>$|^(S[A-Z0-9]{2,})$")
 # A word made of digits, separators, signs and `$` is meant as an amount, even a bad one

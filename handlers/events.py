@@ -6,9 +6,11 @@ bot is a member — the message itself; either one is enough. For each OpenTrain
 approval link the bot reads the approval by id from OpenTrain (never trusting
 the pasted URL), adopts it with the sharer as requester and this channel for
 its card, unfurls the link with the card, and answers once in the thread with
-where the card is. A paste is answered once whichever events arrive (a claim
-per message and approval); only `link_shared` may unfurl. Links to any other
-host are ignored; an id OpenTrain does not know gets one short thread note.
+where the card is. A paste is answered once whichever events arrive (a claim per
+message and approval); only `link_shared` may unfurl. Links to any other host are
+ignored; an id OpenTrain does not know gets one short thread note. While a message
+is still being typed, Slack's composer sends `link_shared` too (channel
+`COMPOSER`): that only previews, never adopts.
 """
 
 from __future__ import annotations
@@ -32,13 +34,13 @@ from bot.opentrain import OpenTrainError
 from bot.parsing import approval_id_from_link
 from bot.roles import AccessDenied, Actor
 from bot.services import Services
+from bot.slack_ids import is_channel_id
 
 log = logging.getLogger(__name__)
 
 PASTE_TTL = timedelta(hours=24)  # Slack retries an event for minutes, not days
 MAX_LINKS = 5  # approvals answered per message; more is a list, not a request
 URL = re.compile(r"https?://[^\s<>|]+")  # bare, or inside Slack's <url|label>
-CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")  # composer previews have no channel yet
 # Plain posts, other apps' posts (agents) and thread broadcasts; not edits, deletes or joins.
 MESSAGE_SUBTYPES = frozenset({"bot_message", "thread_broadcast", "file_share"})
 
@@ -60,9 +62,13 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.event("link_shared")
     async def link_shared(event: dict[str, Any]) -> None:
         channel, ts = str(event.get("channel", "")), str(event.get("message_ts", ""))
-        if not CHANNEL.match(channel) or not ts:
-            return
         urls = [str(link.get("url", "")) for link in event.get("links", [])]
+        if event.get("source") == "composer" or not is_channel_id(channel):
+            # Still being typed (channel `COMPOSER`): a preview at most, never a card.
+            await preview_in_composer(services, event, approval_links(urls, host))
+            return
+        if not ts:
+            return
         for url, approval_id in approval_links(urls, host):
             paste = Paste(
                 channel=channel,
@@ -94,6 +100,40 @@ def register(app: AsyncApp, services: Services) -> None:
                 sharer_team=_team(event),
             )
             await answer_paste(services, paste)
+
+
+async def preview_in_composer(
+    services: Services, event: dict[str, Any], links: Iterable[tuple[str, str]]
+) -> None:
+    """Unfurl approval links in a message still being typed, via its `unfurl_id`.
+
+    Nothing is adopted, posted or DMed: the message may never be sent, and it has no
+    channel yet. A tracked approval previews as its live card, any other as a note that
+    its card comes once the message is sent (then `link_shared` and `message` arrive
+    for the real channel). Like an ephemeral, repeating it changes nothing twice, so it
+    is sent directly rather than through the outbox.
+    """
+    unfurl_id, source = event.get("unfurl_id"), event.get("source")
+    if not unfurl_id or not source:
+        return
+    now, host = services.clock.now(), services.settings.opentrain_host
+    unfurls: dict[str, dict[str, Any]] = {}
+    for url, approval_id in links:
+        tracked = await services.store.get_approval(approval_id)
+        blocks = (
+            cards.composer_preview(approval_id)
+            if tracked is None
+            else cards.unfurl_blocks(tracked, now=now, opentrain_host=host)
+        )
+        unfurls[url] = {"blocks": blocks}
+    if not unfurls:
+        return
+    try:
+        await services.slack.chat_unfurl(
+            unfurl_id=str(unfurl_id), source=str(source), unfurls=unfurls
+        )
+    except SlackApiError as exc:
+        log.info("composer preview not shown %s", log_kv(error=exc.response.get("error")))
 
 
 def _team(event: dict[str, Any]) -> str | None:

@@ -8,6 +8,7 @@ break the layout (see `bot.cards.text`).
 from bot.cards.admin import approvers_view, routes_view
 from bot.cards.approval import (
     approval_card,
+    composer_preview,
     outcome_reply,
     reminder_dm,
     requester_dm,
@@ -50,6 +51,7 @@ __all__ = [
     "approval_link_allowed",
     "approvers_view",
     "audit_view",
+    "composer_preview",
     "contract_detail",
     "contracts_list",
     "cosign_receipt",

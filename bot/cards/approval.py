@@ -223,6 +223,16 @@ def unfurl_blocks(
     return [block.to_dict() for block in blocks]
 
 
+def composer_preview(approval_id: str) -> list[dict[str, Any]]:
+    """The preview under an approval link someone is still typing (Slack's composer): read
+    only — nothing is tracked or posted until the message is sent in a channel."""
+    text = (
+        f"🔏 *OpenTrain approval* {code(approval_id)}\nSend the message and I'll post its "
+        "approval card in this channel."
+    )
+    return [SectionBlock(text=mrkdwn(text)).to_dict()]
+
+
 def _original_card(card_permalink: str | None) -> list[Block]:
     permalink = safe_link(card_permalink)
     if permalink is None:

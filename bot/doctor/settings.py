@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import SecretStr
 
 from bot.cards.links import safe_link
 from bot.config import Settings
 from bot.doctor.check import Check, Mode
 from bot.policy import BUILT_IN, PolicyError, load_policy
-
-_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
+from bot.slack_ids import is_channel_id
 
 
 def settings_checks(settings: Settings, mode: Mode) -> list[Check]:
@@ -118,7 +115,7 @@ def _default_channel(settings: Settings) -> list[Check]:
                 )
             ]
         return []
-    if not _CHANNEL_ID.fullmatch(channel):
+    if not is_channel_id(channel):
         return [
             Check(
                 "DEFAULT_CHANNEL",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,9 @@ from bot.config import Settings
 from bot.doctor.check import TIMEOUT_S, Check
 from bot.routing import describe_key
 from bot.slack_gateway import open_gateway
+from bot.slack_ids import is_channel_id
 
 MANIFEST = Path(__file__).resolve().parents[2] / "app_manifest.yaml"
-_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
 
 
 async def slack_checks(
@@ -143,7 +142,7 @@ async def _membership(channels: Channels, channel_id: str, why: str) -> Check:
 def channels_to_check(settings: Settings, routes: Mapping[str, str]) -> dict[str, str]:
     """Channel id → why the bot must be there: DEFAULT_CHANNEL and every stored route."""
     reasons: dict[str, list[str]] = {}
-    if settings.default_channel and _CHANNEL_ID.fullmatch(settings.default_channel):
+    if settings.default_channel and is_channel_id(settings.default_channel):
         reasons.setdefault(settings.default_channel, []).append("DEFAULT_CHANNEL")
     for key, channel_id in sorted(routes.items()):
         reasons.setdefault(channel_id, []).append(describe_key(key))

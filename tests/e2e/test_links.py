@@ -202,3 +202,58 @@ async def test_the_bots_own_messages_are_ignored(sandbox: Sandbox) -> None:
     await wait_for(lambda: replies(sandbox, control), message="control answer")
     assert replies(sandbox, posted) == []
     assert card_in(sandbox, HIRING, approval["id"]) is None
+
+
+# --- Slack's composer: links previewed while a message is still being typed --------------------
+
+
+async def test_a_link_still_being_typed_is_previewed_only_then_carded_once_when_sent(
+    sandbox: Sandbox,
+) -> None:
+    """Slack sends `link_shared` from the composer (channel `COMPOSER`) before the message
+    exists: nothing may be adopted, posted or DMed then; the card comes once it is sent."""
+    approval = await approval_made_elsewhere(sandbox, "/milestones/ms_batch2/fund")
+    url = approval["approvalUrl"]
+    mark = len(sandbox.opentrain.requests)
+    posts = sandbox.slack.state.api_calls["chat.postMessage"]
+    typing = await sandbox.slack.driver.type_in_composer(
+        user_id="U0BEN", channel_id=HIRING, text=f"Could someone confirm {url}"
+    )
+    assert typing is not None and typing.status == 200
+    [preview] = await wait_for(
+        lambda: [u for u in sandbox.slack.state.unfurls if u.channel == "COMPOSER"],
+        message="composer preview",
+    )
+    assert approval["id"] in json.dumps(preview.unfurl) and "Send the message" in json.dumps(
+        preview.unfurl
+    )
+    await outbox_settled(sandbox)
+    assert await sandbox.services.store.get_approval(approval["id"]) is None
+    assert calls_to_opentrain(sandbox, mark) == []  # not even read
+    assert sandbox.slack.state.api_calls["chat.postMessage"] == posts
+    assert sandbox.slack.dms("U0BEN") == []
+
+    message = await paste(sandbox, "U0BEN", HIRING, f"Could someone confirm {url}")
+    await wait_for(lambda: card_in(sandbox, HIRING, approval["id"]), message="card when sent")
+    await wait_for(lambda: replies(sandbox, message), message="thread answer")
+    assert len(cards_for(sandbox, approval["id"])) == 1
+    tracked = await sandbox.services.store.get_approval(approval["id"])
+    assert tracked is not None and tracked.channel_id == HIRING
+
+
+async def test_a_tracked_approval_typed_in_the_composer_previews_its_live_card(
+    sandbox: Sandbox,
+) -> None:
+    approval = await approval_made_elsewhere(sandbox, "/milestones/ms_batch1/approve")
+    await paste(sandbox, "U0ANA", HIRING, approval["approvalUrl"])
+    await wait_for(lambda: card_in(sandbox, HIRING, approval["id"]), message="card")
+    await sandbox.slack.driver.type_in_composer(
+        user_id="U0BEN", channel_id=GENERAL, text=approval["approvalUrl"]
+    )
+    [preview] = await wait_for(
+        lambda: [u for u in sandbox.slack.state.unfurls if u.channel == "COMPOSER"],
+        message="composer preview",
+    )
+    shown = json.dumps(preview.unfurl)
+    assert "Release payout for Batch 1" in shown and "Send the message" not in shown
+    assert len(cards_for(sandbox, approval["id"])) == 1  # nothing new posted

@@ -161,6 +161,15 @@ async def test_driving_without_a_bot_url_is_refused(http: aiohttp.ClientSession)
     assert "no bot URL" in body["error"]
 
 
+async def test_typing_without_a_link_sends_no_composer_preview(
+    http: aiohttp.ClientSession,
+) -> None:
+    status, body = await post(
+        http, "/_sim/composer", {"user_id": "U0ANA", "channel_id": "C0GENERAL", "text": "hi"}
+    )
+    assert (status, body) == (200, {"ok": True, "delivery": None})
+
+
 async def test_faults_can_be_listed_and_cleared(http: aiohttp.ClientSession) -> None:
     status, body = await post(http, "/_sim/faults", {"path": "chat.postMessage", "status": 500})
     assert status == 200

@@ -328,6 +328,31 @@ async def test_unfurl_accepts_only_offered_links(slack_sim: SlackSim) -> None:
     assert refused["error"] == "cannot_unfurl_url"
 
 
+async def test_a_composer_preview_is_unfurled_by_its_unfurl_id(slack_sim: SlackSim) -> None:
+    state = slack_sim.state
+    state.offer_links("COMPOSER", "U0ANA-draft1", ["https://ot.test/a/1"], unfurl_id="U0ANA-draft1")
+    client = client_for(slack_sim)
+    await client.chat_unfurl(
+        unfurl_id="U0ANA-draft1",
+        source="composer",
+        unfurls={"https://ot.test/a/1": {"blocks": [section("Approval apr_1")]}},
+    )
+    [preview] = state.unfurls
+    assert (preview.channel, preview.ts, preview.url) == (
+        "COMPOSER",
+        "U0ANA-draft1",
+        "https://ot.test/a/1",
+    )
+    unknown = await slack_error(
+        client.chat_unfurl(unfurl_id="nope", source="composer", unfurls={"https://ot.test/a/1": {}})
+    )
+    assert unknown["error"] == "cannot_unfurl_url"
+    bad_source = await slack_error(
+        client.chat_unfurl(unfurl_id="U0ANA-draft1", source="elsewhere", unfurls={})
+    )
+    assert bad_source["error"] == "invalid_arguments"
+
+
 # ---- conversations.* -----------------------------------------------------------------------
 
 

@@ -66,6 +66,12 @@ class LinkSharedBody(_Body):
     url: str
 
 
+class ComposerBody(_Body):
+    user_id: str
+    channel_id: str
+    text: str
+
+
 class AppHomeBody(_Body):
     user_id: str
 
@@ -149,6 +155,7 @@ class ControlApi:
             web.post("/_sim/event", self.event),
             web.post("/_sim/messages", self.user_message),
             web.post("/_sim/link_shared", self.link_shared),
+            web.post("/_sim/composer", self.composer),
             web.post("/_sim/app_home_opened", self.app_home_opened),
             web.post("/_sim/url_verification", self.url_verification),
             web.post("/_sim/faults", self.faults),
@@ -214,6 +221,14 @@ class ControlApi:
     async def link_shared(self, request: web.Request) -> web.Response:
         body = LinkSharedBody.model_validate(await _json(request))
         return _delivery(await self._driver.share_link(**body.model_dump()))
+
+    async def composer(self, request: web.Request) -> web.Response:
+        """A person types (does not send) `text`: the composer's `link_shared`, if any."""
+        body = ComposerBody.model_validate(await _json(request))
+        result = await self._driver.type_in_composer(**body.model_dump())
+        if result is None:
+            return web.json_response({"ok": True, "delivery": None})
+        return _delivery(result)
 
     async def app_home_opened(self, request: web.Request) -> web.Response:
         body = AppHomeBody.model_validate(await _json(request))

@@ -24,6 +24,7 @@ from bot.sandbox.slack.socket_mode import EnvelopeType, SocketMode
 from bot.sandbox.slack.state import SlackState
 from bot.sandbox.slack.transport import FORM, JSON, BotTransport, DeliveryResult
 
+COMPOSER = "COMPOSER"  # the channel of a `link_shared` sent while a message is typed
 _URL = re.compile(r"https?://[^\s<>|]+")
 _ENVELOPE_TYPES = {"event_callback", "url_verification", "app_rate_limited"}
 
@@ -176,7 +177,12 @@ class Driver:
             inner = {}
         if inner.get("type") == "link_shared":
             urls = [str(link.get("url")) for link in inner.get("links", [])]
-            state.offer_links(str(inner.get("channel")), str(inner.get("message_ts")), urls)
+            state.offer_links(
+                str(inner.get("channel")),
+                str(inner.get("message_ts")),
+                urls,
+                unfurl_id=str(inner.get("unfurl_id") or "") or None,
+            )
         result = await self._deliver(
             "events_api", envelope, retry_num=retry_num, retry_reason=retry_reason
         )
@@ -235,6 +241,31 @@ class Driver:
         channel = self._channel_of_member(channel_id, user_id)
         message = self._state.post(channel, user=user_id, text=f"<{url}>", source="user")
         return await self._link_shared(user_id, channel, message, [url])
+
+    async def type_in_composer(
+        self, *, user_id: str, channel_id: str, text: str
+    ) -> DeliveryResult | None:
+        """A person is still typing `text` (not sent): Slack offers its links on the app's
+        unfurl domains for a preview, from the composer — channel `COMPOSER`, no message ts,
+        an `unfurl_id` to answer with. None when there is no such link."""
+        self._active_user(user_id)
+        self._channel_of_member(channel_id, user_id)
+        domains = set(self._config.unfurl_domains)
+        urls = [url for url in _URL.findall(text) if _hostname(url) in domains]
+        if not urls:
+            return None
+        draft = f"{user_id}-{self._state.random_token(32).lower()}"
+        event: JsonDict = {
+            "type": "link_shared",
+            "channel": COMPOSER,
+            "is_bot_user_member": False,
+            "user": user_id,
+            "message_ts": draft,  # Slack puts the unfurl_id here too
+            "unfurl_id": draft,
+            "source": "composer",
+            "links": [{"domain": urlsplit(url).hostname, "url": url} for url in urls],
+        }
+        return await self.send_event(event)
 
     async def open_home(self, user_id: str) -> DeliveryResult:
         """The user opens the app's Home tab."""

@@ -73,6 +73,8 @@ class SlackState:
         self.response_urls: dict[str, ResponseUrl] = {}
         self.response_posts: list[ResponsePost] = []
         self.link_offers: set[tuple[str, str, str]] = set()  # (channel, message ts, url)
+        # unfurl_id → (channel, message ts): `chat.unfurl` may name an offer by its unfurl_id
+        self.unfurl_ids: dict[str, tuple[str, str]] = {}
         self.unfurls: list[Unfurl] = []
         self.deliveries: list[Delivery] = []
         self.api_calls: Counter[str] = Counter()
@@ -385,9 +387,13 @@ class SlackState:
         view_id = self.home_views.get(user_id)
         return self.views.get(view_id) if view_id else None
 
-    def offer_links(self, channel_id: str, message_ts: str, urls: list[str]) -> None:
+    def offer_links(
+        self, channel_id: str, message_ts: str, urls: list[str], unfurl_id: str | None = None
+    ) -> None:
         for url in urls:
             self.link_offers.add((channel_id, message_ts, url))
+        if unfurl_id:
+            self.unfurl_ids[unfurl_id] = (channel_id, message_ts)
 
     def record_unfurl(self, unfurl: Unfurl) -> None:
         self.unfurls.append(unfurl)

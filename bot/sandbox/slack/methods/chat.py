@@ -169,6 +169,25 @@ def get_permalink(ctx: ApiContext, args: Args) -> JsonDict:
 
 
 def unfurl(ctx: ApiContext, args: Args) -> JsonDict:
+    """By `channel` + `ts`, or by `unfurl_id` + `source` (how a composer preview is answered:
+    the message does not exist yet)."""
+    state = ctx.state
+    unfurl_id, source = args.text("unfurl_id"), args.text("source")
+    if unfurl_id is not None or source is not None:
+        if unfurl_id is None or source not in ("composer", "conversations_history"):
+            raise ApiError("invalid_arguments")
+        if unfurl_id not in state.unfurl_ids:
+            raise ApiError("cannot_unfurl_url")
+        channel_id, ts = state.unfurl_ids[unfurl_id]
+    else:
+        channel_id, ts = _message_of(ctx, args)
+    recorded = _unfurls(ctx, args, channel_id, ts)
+    for item in recorded:
+        state.record_unfurl(item)
+    return {}
+
+
+def _message_of(ctx: ApiContext, args: Args) -> tuple[str, str]:
     channel_id, ts = args.text("channel"), args.text("ts")
     if channel_id is None:
         raise ApiError("missing_channel")
@@ -180,6 +199,11 @@ def unfurl(ctx: ApiContext, args: Args) -> JsonDict:
         raise ApiError("cannot_find_channel")
     if state.find_message(channel.id, ts) is None:
         raise ApiError("cannot_find_message")
+    return channel.id, ts
+
+
+def _unfurls(ctx: ApiContext, args: Args, channel_id: str, ts: str) -> list[Unfurl]:
+    state = ctx.state
     unfurls = args.parsed("unfurls", error="invalid_unfurls_format")
     if unfurls is None:
         raise ApiError("missing_unfurls")
@@ -188,11 +212,9 @@ def unfurl(ctx: ApiContext, args: Args) -> JsonDict:
     recorded: list[Unfurl] = []
     for url, body in unfurls.items():
         # Slack only lets an app unfurl what it was offered in a `link_shared` event.
-        if (channel.id, ts, url) not in state.link_offers:
+        if (channel_id, ts, url) not in state.link_offers:
             raise ApiError("cannot_unfurl_url")
         if "blocks" in body:
             body = {**body, "blocks": parse_blocks(ctx, body["blocks"])}
-        recorded.append(Unfurl(channel=channel.id, ts=ts, url=url, unfurl=body))
-    for item in recorded:
-        state.record_unfurl(item)
-    return {}
+        recorded.append(Unfurl(channel=channel_id, ts=ts, url=url, unfurl=body))
+    return recorded
