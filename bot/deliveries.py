@@ -45,6 +45,20 @@ ApproversLookup = Callable[[TrackedApproval], Awaitable[Expected]]
 HomeViews = Callable[[TrackedApproval, Set[str]], Awaitable[list[tuple[str, View]]]]
 
 
+# The person cannot be reached (external, deactivated, unknown here): not a failure of ours.
+RECIPIENT_UNREACHABLE = frozenset(
+    {"user_not_found", "user_disabled", "cannot_dm_bot", "account_inactive"}
+)
+
+
+def unreachable(kind: EffectKind, error: str) -> bool:
+    """Whether `error` means the person cannot get this, rather than that we failed.
+
+    `views.publish` answers `invalid_arguments` for a user the workspace does not know."""
+    home_unknown = kind is EffectKind.REFRESH_HOME and error == "invalid_arguments"
+    return error in RECIPIENT_UNREACHABLE or home_unknown
+
+
 class NotYet(Exception):
     """The effect depends on another one that has not landed yet (e.g. no card to update)."""
 
@@ -333,12 +347,19 @@ class Deliveries:
         up_to_date = {user for user, at in self._home_listed.items() if at > claimed_at}
         listed_at = time.monotonic()
         published: list[str] = []
+        unknown: list[str] = []
         for user_id, view in await self._home_views(approval, up_to_date):
-            await self.publish_home(user_id, view)
+            try:
+                await self.publish_home(user_id, view)
+            except SlackApiError as exc:
+                if not unreachable(EffectKind.REFRESH_HOME, str(exc.response.get("error"))):
+                    raise
+                unknown.append(user_id)  # not a user of this workspace: no tab to refresh
+                continue
             # The last tab to land is what the user sees, even if an older listing made it.
             self._home_listed[user_id] = listed_at
             published.append(user_id)
-        return {"published": published}
+        return {"published": published, **({"unreachable": unknown} if unknown else {})}
 
 
 async def audit_effect(

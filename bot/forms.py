@@ -7,6 +7,7 @@ a problem is returned per block id, which is exactly what Slack's
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -129,3 +130,15 @@ def milestone_draft(values: Values, *, max_amount: Decimal) -> MilestoneDraft:
     if errors:
         raise FormErrors(errors)
     return MilestoneDraft(name=name, description=description, amount=amount)
+
+
+def modal_metadata(raw: object) -> dict[str, Any] | None:
+    """A modal's `private_metadata` as the object the bot put there; None when it is not
+    one (another app's modal, an older bot's, or tampered)."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        meta = json.loads(raw or "{}")
+    except ValueError:
+        return None
+    return meta if isinstance(meta, dict) else None

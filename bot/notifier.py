@@ -45,11 +45,13 @@ from bot.clock import Clock
 from bot.deliveries import (
     CLAIM_LEASE,
     POST_MARGIN,
+    RECIPIENT_UNREACHABLE,
     ClaimLapsing,
     Deliveries,
     NoCard,
     NotYet,
     audit_effect,
+    unreachable,
 )
 from bot.earlier_posts import Unsure
 from bot.lanes import Lanes
@@ -85,16 +87,14 @@ CHANNEL_GONE = frozenset(
 )
 UNDELIVERABLE = frozenset(
     {
-        "user_not_found",
-        "user_disabled",
-        "cannot_dm_bot",
-        "account_inactive",
+        *RECIPIENT_UNREACHABLE,
         "invalid_blocks",
         "msg_too_long",
         "no_text",
         "invalid_metadata_format",
     }
 )
+
 
 # Within a channel the card comes first and tells the truth before its thread does.
 KIND_ORDER = [
@@ -321,8 +321,16 @@ class Notifier:
         return item.id
 
     async def publish_home(self, user_id: str, view: View) -> None:
-        """Replace `user_id`'s App Home tab with `view` (safe to repeat: not through the outbox)."""
-        await self._deliveries.publish_home(user_id, view)
+        """Replace `user_id`'s App Home tab with `view` (safe to repeat: not through the outbox).
+
+        A user the workspace does not know (Slack Connect) has no Home tab here: logged."""
+        try:
+            await self._deliveries.publish_home(user_id, view)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            if not unreachable(EffectKind.REFRESH_HOME, error):
+                raise
+            log.info("home tab not published %s", log_kv(user=user_id, error=error))
 
     # --- failures ---------------------------------------------------------------
     async def _failed(self, item: Effect, exc: SlackApiError) -> None:
@@ -330,10 +338,27 @@ class Notifier:
         if error in CHANNEL_GONE:
             await self._channel_unavailable(item, error)
             return
+        if unreachable(item.kind, error):
+            await self._not_for_them(item, error)
+            return
         if error in UNDELIVERABLE:
             await self._give_up(item, error)
             return
         await self._retry_with_backoff(item, error)
+
+    async def _not_for_them(self, item: Effect, error: str) -> None:
+        """A receipt, reminder or Home tab the person cannot get: audited, logged at INFO."""
+        log.info("slack message not deliverable %s", log_kv(effect=item.id, error=error))
+        await audit_effect(
+            self._store,
+            self._clock,
+            item,
+            "effect_undeliverable",
+            error=error,
+            kind=item.kind.value,
+        )
+        await self._store.complete_effect(item.id, {"error": error})
+        self._signal_landed(item.id)
 
     async def _retry_with_backoff(self, item: Effect, error: str) -> None:
         if item.attempts + 1 >= MAX_ATTEMPTS:

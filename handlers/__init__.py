@@ -1,8 +1,9 @@
 """Slack listeners only: parse → call bot services → ack/respond.
 
-`register(app, services)` wires every listener kind (one module each), the
-workspace guard that drops requests from any other Slack team, and a last-resort
-error handler so no failure ever shows a stack trace in Slack.
+`register(app, services)` wires every listener kind (one module each) inside the
+error boundary of `guard.py`, the workspace guard that drops requests from any
+other Slack team, and a last-resort error handler so no failure ever shows a
+stack trace in Slack.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from slack_bolt.response import BoltResponse
 
 from bot.services import Services
 from handlers import actions, commands, events, home, policy, views
+from handlers.guard import Listeners
 from handlers.replies import error_message
 
 log = logging.getLogger(__name__)
@@ -51,9 +53,11 @@ def register(app: AsyncApp, services: Services) -> None:
             except Exception:  # no response_url, or it expired: the log has it
                 log.info("could not tell the user about a failed listener")
 
-    commands.register(app, services)
-    actions.register(app, services)
-    views.register(app, services)
-    events.register(app, services)
-    home.register(app, services)
-    policy.register(app, services)
+    # Every listener runs inside the guard: nothing raised after its ack reaches bolt.
+    listeners = Listeners(app, services)
+    commands.register(listeners, services)
+    actions.register(listeners, services)
+    views.register(listeners, services)
+    events.register(listeners, services)
+    home.register(listeners, services)
+    policy.register(listeners, services)

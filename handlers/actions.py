@@ -8,13 +8,11 @@ button on a public card gets a new private reply and leaves the card alone.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
@@ -25,6 +23,7 @@ from bot.explain import NotPossible
 from bot.roles import Actor
 from bot.services import Services
 from handlers import commands
+from handlers.guard import Listeners
 from handlers.replies import Replier, receipt
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,7 @@ class Click:
         return Replier(respond, replace=self.on_private_reply)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: Listeners, services: Services) -> None:
     for action_id in LINK_BUTTONS:
         app.action(action_id.value)(acknowledge)
 
@@ -191,7 +190,7 @@ async def _add_milestone(services: Services, click: Click, trigger_id: str) -> N
 async def _refresh_cost_preview(services: Services, body: dict[str, Any]) -> None:
     """Re-render the hire modal with the cost of the amount typed so far."""
     view = body["view"]
-    meta = json.loads(view.get("private_metadata") or "{}")
+    meta = forms.modal_metadata(view.get("private_metadata")) or {}
     text = str(body["actions"][0].get("value") or "")
     try:
         amount = parse_amount(text, services.settings.max_amount_usd)

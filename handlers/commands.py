@@ -13,7 +13,6 @@ import json
 import logging
 from typing import Any, assert_never
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
@@ -28,6 +27,7 @@ from bot.opentrain import ContractEnded
 from bot.roles import Actor, Need
 from bot.services import Services
 from handlers.admin import approvers_command, audit_command
+from handlers.guard import Listeners
 from handlers.policy import policy_message
 from handlers.replies import Replier, error_message, progress, receipt
 from handlers.routes import route_command
@@ -35,7 +35,7 @@ from handlers.routes import route_command
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: Listeners, services: Services) -> None:
     @app.command("/opentrain")
     async def opentrain(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         try:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot import cards
@@ -35,6 +34,7 @@ from bot.parsing import approval_id_from_link
 from bot.roles import AccessDenied, Actor
 from bot.services import Services
 from bot.slack_ids import is_channel_id
+from handlers.guard import Listeners
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Paste:
     sharer_team: str | None = None  # the sharer's own team, when the event says it
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: Listeners, services: Services) -> None:
     host = services.settings.opentrain_host
 
     @app.event("link_shared")

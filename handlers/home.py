@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
@@ -15,13 +14,14 @@ from bot.reminder_times import Reminder
 from bot.reminders import SNOOZE_FOR, RemindNow, Snoozed
 from bot.roles import Actor
 from bot.services import Services
+from handlers.guard import Listeners
 from handlers.replies import Replier
 
 NOBODY_TO_REMIND = "This approval is no longer pending, so there is nobody left to remind."
 NO_MORE_REMINDERS = "This approval is no longer pending, so there are no more reminders."
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: Listeners, services: Services) -> None:
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any]) -> None:
         # Slack sends the same event when the Messages tab is opened.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
@@ -18,6 +17,7 @@ from bot.cards.policy import AgentRow, policy_view
 from bot.policy_requests import Decided
 from bot.roles import Actor
 from bot.services import Services
+from handlers.guard import Listeners
 from handlers.replies import Replier, progress, with_progress
 
 
@@ -39,7 +39,7 @@ async def policy_message(services: Services) -> cards.SlackMessage:
     return policy_view(rows, source=gate.policy.source)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: Listeners, services: Services) -> None:
     @app.action(cards.ActionId.ALLOW_POLICY_REQUEST.value)
     async def allow(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()

@@ -8,12 +8,10 @@ private message in the channel the command was typed in.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot import cards, forms
@@ -22,9 +20,23 @@ from bot.explain import NotPossible
 from bot.opentrain import Milestone, OpenTrainError, OpenTrainUnavailable
 from bot.roles import Actor
 from bot.services import Services
+from handlers.guard import Listeners
 from handlers.replies import error_message, progress, receipt, with_progress
 
 log = logging.getLogger(__name__)
+
+
+UNREADABLE_FORM = (
+    "This form could not be read (it may come from an older version of the bot), so nothing "
+    "was done. Start again with `/opentrain`."
+)
+
+
+class UnreadableForm(NotPossible):
+    """A submission without the metadata or the values the bot's own modals carry."""
+
+    def __init__(self) -> None:
+        super().__init__(UNREADABLE_FORM)
 
 
 @dataclass(frozen=True)
@@ -36,15 +48,19 @@ class Submission:
     team_id: str | None = None  # the submitting user's own team, as the payload says
 
     @classmethod
-    def of(cls, body: dict[str, Any], view: dict[str, Any]) -> Submission:
-        meta = json.loads(view.get("private_metadata") or "{}")
+    def of(cls, body: dict[str, Any], view: dict[str, Any], *, needs: str) -> Submission:
+        """The submission of one of our modals, whose metadata names `needs` (an id)."""
+        meta = forms.modal_metadata(view.get("private_metadata"))
+        values = (view.get("state") or {}).get("values")
+        if meta is None or not isinstance(values, dict) or not meta.get(needs):
+            raise UnreadableForm
         channel = meta.get("channelId")
         team = body["user"].get("team_id")
         return cls(
             user_id=str(body["user"]["id"]),
             channel_id=str(channel) if channel else None,
             meta=meta,
-            values=view["state"]["values"],
+            values=values,
             team_id=str(team) if team else None,
         )
 
@@ -53,11 +69,11 @@ class Submission:
         return Actor(self.user_id, self.team_id)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: Listeners, services: Services) -> None:
     @app.view(cards.CallbackId.HIRE.value)
     async def hire_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         try:
-            submission = Submission.of(body, view)
+            submission = Submission.of(body, view, needs="proposalId")
             terms = forms.hire_terms(
                 submission.values,
                 today=forms.earliest_today(services.clock.now()),
@@ -81,7 +97,7 @@ def register(app: AsyncApp, services: Services) -> None:
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
     ) -> None:
         try:
-            submission = Submission.of(body, view)
+            submission = Submission.of(body, view, needs="contractId")
             draft = forms.milestone_draft(
                 submission.values, max_amount=services.settings.max_amount_usd
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from bot.explain import UNEXPECTED
 from tests.support.bot_harness import SandboxFactory
 from tests.support.commands import (
     PROGRESS,
+    USER,
     Bot,
     buttons,
     hire_values,
@@ -88,6 +90,29 @@ async def test_bad_hire_modal_values_are_shown_under_the_input(
     assert view.errors is not None and words in view.errors[block.value]
     assert not view.closed
     assert await bot.sent() == [] and bot.approvals() == []
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    ["not json", "[1, 2]", '{"channelId": "C0HIRING"}'],
+    ids=["not-json", "not-an-object", "no-proposal"],
+)
+async def test_a_form_the_bot_cannot_read_is_refused_in_words(
+    bot: Bot, metadata: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A modal from an older bot, or tampered: its `private_metadata` is not what we wrote."""
+    view = await bot.modal("hire prop_ada")
+    view.content["private_metadata"] = metadata
+    with caplog.at_level(logging.INFO):
+        submitted = await bot.submit(view, hire_values())
+        assert submitted.ok and submitted.response_action is None  # the modal closed
+        told = await wait_for(
+            lambda: [m for m in bot.sandbox.slack.dms(USER) if "could not be read" in m.text],
+            message="the person told",
+        )
+    assert "Start again with `/opentrain`" in told[0].text
+    assert await bot.writes() == [] and bot.approvals() == []
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_bad_milestone_modal_values_are_shown_under_the_input(bot: Bot) -> None:

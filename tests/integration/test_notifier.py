@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Set
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from slack_sdk.models.blocks import SectionBlock
 from slack_sdk.models.views import View
 
+from bot import cards
 from bot.approvals import (
     Effect,
     EffectKind,
@@ -312,3 +314,31 @@ async def test_an_outcome_claimed_after_the_last_home_tab_republishes_it(
 
     assert harness.slack.state.api_calls["views.publish"] == 2
     assert "apr_1" in harness.home_tab() and "apr_2" in harness.home_tab()
+
+
+async def test_a_message_for_someone_slack_cannot_reach_is_audited_not_an_error(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A receipt for a Slack Connect user the workspace does not know (`user_not_found`):
+    not our failure — audited and logged at INFO, never retried or logged as an ERROR."""
+    message = cards.SlackMessage(text="Your request is on its way", blocks=[])
+    effect_id = await harness.notifier.queue_message(
+        "ephemeral:test", message, user="W0EXTERNAL", key="receipt"
+    )
+    with caplog.at_level(logging.INFO, logger="bot"):
+        await harness.notifier.drain()
+    stored = await harness.effect(effect_id)
+    assert stored.done and stored.result == {"error": "user_not_found"}
+    audit = [e for e in await harness.store.read_audit() if e.action == "effect_undeliverable"]
+    assert [e.details["error"] for e in audit] == ["user_not_found"]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_home_tab_for_a_user_the_workspace_does_not_know_is_skipped(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    view = View(type="home", blocks=[SectionBlock(text="Pending: nothing")])
+    with caplog.at_level(logging.INFO, logger="bot"):
+        await harness.notifier.publish_home("W0EXTERNAL", view)  # views.publish: invalid_arguments
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert any("home tab not published" in r.getMessage() for r in caplog.records)
