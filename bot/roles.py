@@ -135,14 +135,16 @@ class Roles:
                 f"I could not check with Slack who you are just now, so I can't {action}. "
                 "Try again in a minute."
             )
-        if person.deleted:
-            return "deactivated", AccessDenied(f"Deactivated accounts can't {action}.")
+        # Outside first: Slack knows no profile of many Slack Connect users (`user_not_found`),
+        # which would otherwise read as a deactivated account.
         if self._external(actor, person, workspace) and not self._allow_external:
             return "external", AccessDenied(
                 f"You are in this channel through Slack Connect from another organisation, so "
                 f"you can't {action} here. Ask someone of this workspace; an admin can allow "
                 "Slack Connect users with ALLOW_EXTERNAL_USERS=true."
             )
+        if person.deleted:
+            return "deactivated", AccessDenied(f"Deactivated accounts can't {action}.")
         if person.is_guest and not self._allow_guests:
             return "guest", AccessDenied(
                 f"Guests can't {action} in this workspace. Ask a full member; an admin can "

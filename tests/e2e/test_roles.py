@@ -9,6 +9,9 @@ nothing and reaches nothing: the OpenTrain simulator's request log stays empty.
 from __future__ import annotations
 
 import json
+import logging
+
+import pytest
 
 from bot.cards import ActionId
 from bot.sandbox.faults import FaultSpec
@@ -20,6 +23,7 @@ from tests.support.commands import Bot, rendered, start_bot
 from tests.support.wait import wait_for
 
 GUEST, OUTSIDER = "U0GUEST", "U0EXT"
+HIDDEN = "W0WALT"  # Slack Connect, profile kept by the partner
 GENERAL = "C0GENERAL"
 
 
@@ -113,6 +117,26 @@ async def test_guests_and_slack_connect_users_are_outsiders(make_sandbox: Sandbo
     await bot.click(reply[0], ActionId.REQUEST_AGAIN, user=GUEST)
     assert "Guests can't request money moves" in (await bot.answer(after=seen, user=GUEST)).text
     assert calls_to_opentrain(bot.sandbox, mark) == [] and len(bot.approvals()) == 1
+
+
+async def test_a_slack_connect_user_slack_will_not_describe_is_an_outsider_not_deactivated(
+    make_sandbox: SandboxFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`W0WALT`: `users.info` and `conversations.open` answer `user_not_found`; the payloads
+    name the partner team. Refused as Slack Connect, in words, and nothing logged as ERROR."""
+    bot = await start_bot(make_sandbox)
+    with caplog.at_level(logging.INFO):
+        refusal = await answer_to(bot, "fund ms_batch2", HIDDEN)
+        assert "through Slack Connect" in refusal.text and "Deactivated" not in refusal.text
+        approval = await approval_made_elsewhere(bot.sandbox, "/milestones/ms_batch2/fund")
+        mark = len(bot.sandbox.opentrain.requests)
+        seen = len(bot.private(HIDDEN))
+        await paste(bot.sandbox, HIDDEN, "C0HIRING", approval["approvalUrl"])
+        pasted = await bot.answer(after=seen, user=HIDDEN)
+        assert "through Slack Connect" in pasted.text
+    assert calls_to_opentrain(bot.sandbox, mark) == [] and bot.cards() == []
+    assert {why for _, why, _ in await refusals(bot)} == {"external"}
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_guests_may_act_when_allowed(make_sandbox: SandboxFactory) -> None:

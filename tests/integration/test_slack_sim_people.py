@@ -29,6 +29,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:The top-level `text` argument is
 
 OURS, PARTNER = "T0SANDBOX", "T0PARTNER"
 GUEST, EXTERNAL = "U0GUEST", "U0EXT"
+HIDDEN = "W0WALT"  # Slack Connect, profile kept by the partner
 
 
 def client_for(sim: SlackSim) -> AsyncWebClient:
@@ -168,15 +169,27 @@ async def test_users_list_needs_users_read(make_slack_sim: MakeSlackSim) -> None
 # ---- #hiring, the Slack Connect channel ----------------------------------------------------
 
 
+async def test_a_slack_connect_user_whose_profile_is_kept_is_unknown_to_lookups(
+    slack_sim: SlackSim,
+) -> None:
+    client = client_for(slack_sim)
+    assert (await slack_error(client.users_info(user=HIDDEN)))["error"] == "user_not_found"
+    opened = await slack_error(client.conversations_open(users=HIDDEN))
+    assert opened["error"] == "user_not_found"
+    # … yet they are in #hiring, where an ephemeral reaches them.
+    await client.chat_postEphemeral(channel="C0HIRING", user=HIDDEN, text="only Walt")
+
+
 async def test_hiring_is_shared_and_lists_its_outsiders(slack_sim: SlackSim) -> None:
     client = client_for(slack_sim)
     members = await client.conversations_members(channel="C0HIRING")
     assert {GUEST, EXTERNAL} <= set(members["members"])
-    assert set(members["members"]) == {"U0ANA", "U0BEN", "U0KAI", GUEST, EXTERNAL, "U0BOT"}
+    everyone = {"U0ANA", "U0BEN", "U0KAI", GUEST, EXTERNAL, HIDDEN, "U0BOT"}
+    assert set(members["members"]) == everyone
     info = (await client.conversations_info(channel="C0HIRING", include_num_members=True))[
         "channel"
     ]
-    assert (info["is_shared"], info["is_ext_shared"], info["num_members"]) == (True, True, 6)
+    assert (info["is_shared"], info["is_ext_shared"], info["num_members"]) == (True, True, 7)
     assert info["context_team_id"] == OURS
     general = (await client.conversations_info(channel="C0GENERAL"))["channel"]
     assert (general["is_shared"], general["is_ext_shared"]) == (False, False)

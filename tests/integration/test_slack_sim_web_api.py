@@ -378,7 +378,7 @@ async def test_conversations_info_and_members(slack_sim: SlackSim) -> None:
     info = await client.conversations_info(channel="C0HIRING", include_num_members=True)
     assert info["channel"]["name"] == "hiring"
     assert info["channel"]["is_member"] is True
-    assert info["channel"]["num_members"] == 6  # with the guest and the Slack Connect user
+    assert info["channel"]["num_members"] == 7  # with the guest and the Slack Connect users
     first = await client.conversations_members(channel="C0GENERAL", limit=4)
     rest = await client.conversations_members(
         channel="C0GENERAL", cursor=first["response_metadata"]["next_cursor"]

@@ -39,6 +39,9 @@ class User:
     is_restricted: bool = False  # a guest
     is_ultra_restricted: bool = False  # a single-channel guest
     team_id: str | None = None  # a Slack Connect user's home team; None: the workspace's own
+    # A Slack Connect user whose organisation keeps their profile: `users.info` and
+    # `conversations.open` answer `user_not_found`, though they post in shared channels.
+    hidden: bool = False
 
     def home_team(self, workspace_team_id: str) -> str:
         return self.team_id or workspace_team_id

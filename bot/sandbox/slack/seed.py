@@ -27,8 +27,8 @@ def _seed_empty(state: SlackState) -> None:
 def _seed_demo(state: SlackState) -> None:
     """People in four time zones, a finance user group, and channels for each access case.
 
-    Two outsiders are in #hiring only: a multi-channel guest and a Slack Connect user of
-    the partner organisation #hiring is shared with.
+    Three outsiders are in #hiring only: a multi-channel guest and two Slack Connect users
+    of the partner organisation #hiring is shared with (one whose profile it keeps).
     """
     _seed_empty(state)
     people = [
@@ -40,6 +40,16 @@ def _seed_demo(state: SlackState) -> None:
         User("U0GUEST", "gina", "Gina Guest", "Gina", tz="Europe/London", is_restricted=True),
         User(
             "U0EXT", "omar", "Omar Outside", "Omar", tz="America/Los_Angeles", team_id=PARTNER_TEAM
+        ),
+        # Slack Connect as it often is: a `W…` id whose profile the partner does not share.
+        User(
+            "W0WALT",
+            "walt",
+            "Walt Wide",
+            "Walt",
+            tz="America/Chicago",
+            team_id=PARTNER_TEAM,
+            hidden=True,
         ),
         User(
             "U0OTHERBOT",
@@ -73,7 +83,7 @@ def _seed_demo(state: SlackState) -> None:
             "C0HIRING",
             "hiring",
             "public",
-            {"U0ANA", "U0BEN", "U0KAI", "U0GUEST", "U0EXT", bot},
+            {"U0ANA", "U0BEN", "U0KAI", "U0GUEST", "U0EXT", "W0WALT", bot},
             created,
             shared_with=(PARTNER_TEAM,),
         ),

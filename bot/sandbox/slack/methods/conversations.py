@@ -27,7 +27,7 @@ def open_conversation(ctx: ApiContext, args: Args) -> JsonDict:
     ctx.require_scope("im:write" if len(user_ids) == 1 else "mpim:write")
     for user_id in user_ids:
         user = state.users.get(user_id)
-        if user is None:
+        if user is None or user.hidden:
             raise ApiError("user_not_found")
         if user.is_bot:
             raise ApiError("cannot_dm_bot")

@@ -24,7 +24,7 @@ def auth_test(ctx: ApiContext, args: Args) -> JsonDict:
 def users_info(ctx: ApiContext, args: Args) -> JsonDict:
     state = ctx.state
     user = state.users.get(args.text("user") or "")
-    if user is None:
+    if user is None or user.hidden:
         raise ApiError("user_not_found")
     body = user.to_slack(state.team_id, state.now())
     if args.flag("include_locale"):
