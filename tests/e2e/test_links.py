@@ -257,3 +257,59 @@ async def test_a_tracked_approval_typed_in_the_composer_previews_its_live_card(
     shown = json.dumps(preview.unfurl)
     assert "Release payout for Batch 1" in shown and "Send the message" not in shown
     assert len(cards_for(sandbox, approval["id"])) == 1  # nothing new posted
+
+
+# --- message shapes Slack sends besides a plain post ---------------------------------------------
+
+
+async def test_edits_deletes_and_joins_never_card_twice_or_answer(sandbox: Sandbox) -> None:
+    approval = await approval_made_elsewhere(sandbox, "/milestones/ms_batch2/fund")
+    url = approval["approvalUrl"]
+    message = await paste(sandbox, "U0BEN", HIRING, f"Please confirm {url}")
+    await wait_for(lambda: replies(sandbox, message), message="thread answer")
+    driver = sandbox.slack.driver
+    edited = await driver.edit_user_message(
+        user_id="U0BEN", channel_id=HIRING, ts=message.ts, text=f"Please confirm today {url}"
+    )
+    joined = await driver.post_with_subtype(
+        user_id="U0KAI", channel_id=HIRING, subtype="channel_join"
+    )
+    for result in (edited, joined[1]):
+        assert result is not None and result.status == 200
+    await outbox_settled(sandbox)
+    assert len(cards_for(sandbox, approval["id"])) == 1
+    assert len(replies(sandbox, message)) == 1
+    deleted = await driver.delete_user_message(user_id="U0BEN", channel_id=HIRING, ts=message.ts)
+    assert deleted is not None and deleted.status == 200
+    await outbox_settled(sandbox)
+    assert len(cards_for(sandbox, approval["id"])) == 1
+
+
+@pytest.mark.parametrize(
+    ("user", "subtype"),
+    [("U0OTHERBOT", "bot_message"), ("U0BEN", "thread_broadcast"), ("U0BEN", "file_share")],
+)
+async def test_a_link_in_another_apps_post_a_broadcast_reply_or_a_file_comment_is_carded_once(
+    sandbox: Sandbox, user: str, subtype: str
+) -> None:
+    approval = await approval_made_elsewhere(sandbox, "/milestones/ms_batch2/fund")
+    thread = None
+    if subtype == "thread_broadcast":
+        thread = (await paste(sandbox, "U0ANA", GENERAL, "Batch 2 is ready")).ts
+    message, result = await sandbox.slack.driver.post_with_subtype(
+        user_id=user,
+        channel_id=GENERAL,
+        subtype=subtype,
+        text=f"Confirm please: {approval['approvalUrl']}",
+        thread_ts=thread,
+    )
+    assert result is not None and result.status == 200
+    await wait_for(lambda: card_in(sandbox, GENERAL, approval["id"]), message="card")
+    def answers() -> list[Any]:
+        thread_replies = sandbox.slack.replies(GENERAL, thread or message.ts)
+        return [a for a in thread_replies if "Approval card posted" in a.text]
+
+    await wait_for(answers, message="thread answer")
+    await outbox_settled(sandbox)
+    assert len(cards_for(sandbox, approval["id"])) == 1
+    assert len(answers()) == 1

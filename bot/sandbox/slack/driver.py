@@ -235,6 +235,87 @@ class Driver:
             results.append(await self._link_shared(user_id, channel, message, urls))
         return message, results
 
+    async def edit_user_message(
+        self, *, user_id: str, channel_id: str, ts: str, text: str
+    ) -> DeliveryResult | None:
+        """A person edits their message: `message` subtype `message_changed` (the new message
+        nested under `message`, the old under `previous_message`), if the bot is in there."""
+        channel = self._channel_of_member(channel_id, user_id)
+        message = self._state.find_message(channel.id, ts)
+        if message is None or message.user != user_id:
+            raise SimUsageError(f"{user_id} has no message {ts} in {channel_id}")
+        before = {"type": "message", "user": user_id, "text": message.text, "ts": ts}
+        self._state.edit(message, text=text)
+        return await self._message_subtype(
+            channel,
+            "message_changed",
+            message={**before, "text": text, "edited": {"user": user_id, "ts": self._now()}},
+            previous_message=before,
+            hidden=True,
+        )
+
+    async def delete_user_message(
+        self, *, user_id: str, channel_id: str, ts: str
+    ) -> DeliveryResult | None:
+        """A person deletes their message: subtype `message_deleted` (`deleted_ts`)."""
+        channel = self._channel_of_member(channel_id, user_id)
+        message = self._state.find_message(channel.id, ts)
+        if message is None or message.user != user_id:
+            raise SimUsageError(f"{user_id} has no message {ts} in {channel_id}")
+        previous = {"type": "message", "user": user_id, "text": message.text, "ts": ts}
+        self._state.delete(message)
+        return await self._message_subtype(
+            channel, "message_deleted", deleted_ts=ts, previous_message=previous, hidden=True
+        )
+
+    async def post_with_subtype(
+        self,
+        *,
+        user_id: str,
+        channel_id: str,
+        subtype: str,
+        text: str = "",
+        thread_ts: str | None = None,
+    ) -> tuple[Message, DeliveryResult | None]:
+        """A message of another shape: `bot_message` (another app posts; `user_id` is its bot
+        user), `thread_broadcast` (a reply also sent to the channel), `file_share` (a file
+        with `text` as its comment), `channel_join` (someone joins)."""
+        channel = self._channel_of_member(channel_id, user_id)
+        user = self._state.users.get(user_id)
+        if subtype == "channel_join":
+            text = f"<@{user_id}> has joined the channel"
+        message = self._state.post(
+            channel, user=user_id, text=text, thread_ts=thread_ts, source="user"
+        )
+        fields: JsonDict = {"text": text, "ts": message.ts, "user": user_id}
+        if subtype == "bot_message" and user is not None and user.bot_id:
+            fields |= {"bot_id": user.bot_id, "username": user.name}
+        if thread_ts is not None:
+            fields["thread_ts"] = thread_ts
+        if subtype == "file_share":
+            fields["files"] = [{"id": self._state.new_id("F"), "name": "batch.csv"}]
+        return message, await self._message_subtype(channel, subtype, **fields)
+
+    async def _message_subtype(
+        self, channel: Channel, subtype: str, **fields: Any
+    ) -> DeliveryResult | None:
+        """The `message` event of `subtype`, if the bot is in `channel` to hear it."""
+        if self._state.bot_user_id not in channel.members:
+            return None
+        event: JsonDict = {
+            "type": "message",
+            "subtype": subtype,
+            "channel": channel.id,
+            "channel_type": _channel_type(channel),
+            "team": self._state.team_id,
+            "event_ts": self._now(),
+            **fields,
+        }
+        return await self.send_event(event)
+
+    def _now(self) -> str:
+        return self._state.next_ts()
+
     async def share_link(self, *, user_id: str, channel_id: str, url: str) -> DeliveryResult:
         """A person posts `url`; the bot gets `link_shared` for it (whatever its domain)."""
         self._active_user(user_id)
