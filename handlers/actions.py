@@ -24,7 +24,7 @@ from bot.roles import Actor
 from bot.services import Services
 from handlers import commands
 from handlers.guard import Listeners
-from handlers.replies import Replier, receipt
+from handlers.replies import Replier, deliver_receipt
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ async def _request_again(services: Services, click: Click, reply: Replier) -> No
     await services.roles.require(click.actor, "request", "request money moves")
     await reply.progress("Asking OpenTrain again with the same terms…")
     outcome = await services.cosign.request_again(click.value, requester=click.requester)
-    await reply.send(receipt(services, outcome))
+    await deliver_receipt(reply.send, services, outcome)
 
 
 async def _hire_anyway(services: Services, click: Click, reply: Replier) -> None:
@@ -142,7 +142,7 @@ async def _hire_anyway(services: Services, click: Click, reply: Replier) -> None
         requester=click.requester,
         channel_id=draft.channel_id or click.channel_id,
     )
-    await reply.send(receipt(services, outcome))
+    await deliver_receipt(reply.send, services, outcome)
 
 
 async def _fund_milestone(services: Services, click: Click, reply: Replier) -> None:
@@ -166,7 +166,7 @@ async def _on_milestone(services: Services, action: str, click: Click, reply: Re
         outcome = await services.cosign.payout(
             click.value, requester=click.requester, channel_id=click.channel_id
         )
-    await reply.send(receipt(services, outcome))
+    await deliver_receipt(reply.send, services, outcome)
 
 
 async def _end_contract(services: Services, click: Click, reply: Replier) -> None:

@@ -29,7 +29,7 @@ from bot.services import Services
 from handlers.admin import approvers_command, audit_command
 from handlers.guard import Listeners
 from handlers.policy import policy_message
-from handlers.replies import Replier, error_message, progress, receipt
+from handlers.replies import Replier, deliver_receipt, error_message, progress
 from handlers.routes import route_command
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ async def dispatch(
         case parsing.OnMilestone(action=action, milestone_id=milestone_id):
             run = services.cosign.fund if action == "fund" else services.cosign.payout
             outcome = await run(milestone_id, requester=requester, channel_id=channel_id)
-            await reply.send(receipt(services, outcome))
+            await deliver_receipt(reply.send, services, outcome)
         case parsing.OnContract(action="end", contract_id=contract_id):
             await end_contract(services, contract_id, requester, channel_id, reply)
         case parsing.OnContract(action="milestone", contract_id=contract_id):
@@ -114,7 +114,7 @@ async def dispatch(
             outcome = await services.cosign.track(
                 approval_id, requester=requester, channel_id=channel_id
             )
-            await reply.send(receipt(services, outcome))
+            await deliver_receipt(reply.send, services, outcome)
         case parsing.Simple(action="pending"):
             await reply.send(await pending_message(services, actor))
         case parsing.Simple(action="policy"):
@@ -151,7 +151,7 @@ async def end_contract(
             )
         )
     else:
-        await reply.send(receipt(services, result))
+        await deliver_receipt(reply.send, services, result)
 
 
 def required_role(parsed: parsing.Command) -> tuple[Need, str] | None:

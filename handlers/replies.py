@@ -50,6 +50,26 @@ def error_message(
     )
 
 
+async def deliver_receipt(
+    send: Callable[[cards.SlackMessage], Awaitable[None]],
+    services: Services,
+    outcome: CoSignOutcome,
+) -> None:
+    """Send the receipt of a request that already reached OpenTrain — best effort.
+
+    The card is posted (or queued) and the approval tracked whatever happens here: a
+    receipt the person cannot get (a Slack Connect user, a deactivated one, the store
+    gone mid-way) is logged at INFO, never turned into a failed request.
+    """
+    try:
+        await send(receipt(services, outcome))
+    except Exception as exc:
+        log.info(
+            "receipt not delivered %s",
+            log_kv(approval_id=outcome.approval.approval_id, error=type(exc).__name__),
+        )
+
+
 def receipt(services: Services, outcome: CoSignOutcome) -> cards.SlackMessage:
     """What the requester sees once a co-sign request reached OpenTrain."""
     return cards.cosign_receipt(

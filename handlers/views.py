@@ -21,7 +21,7 @@ from bot.opentrain import Milestone, OpenTrainError, OpenTrainUnavailable
 from bot.roles import Actor
 from bot.services import Services
 from handlers.guard import Listeners
-from handlers.replies import error_message, progress, receipt, with_progress
+from handlers.replies import deliver_receipt, error_message, progress, with_progress
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ async def _hire(
             services, submission, progress(f"Asking OpenTrain to hire on proposal {proposal_id}…")
         ),
     )
-    await _tell(services, submission, receipt(services, outcome))
+    await deliver_receipt(lambda message: _tell(services, submission, message), services, outcome)
 
 
 async def _hire_failed(

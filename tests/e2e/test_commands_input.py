@@ -115,6 +115,30 @@ async def test_a_form_the_bot_cannot_read_is_refused_in_words(
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
+async def test_a_receipt_that_cannot_be_delivered_does_not_fail_the_hire(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The person cannot get the receipt (a Slack Connect user, the store gone mid-way):
+    the hire still stands — one request, one card, no error told or logged."""
+    notifier = bot.sandbox.services.notifier
+
+    async def unreachable(*_: Any, **__: Any) -> None:
+        raise RuntimeError("the receipt cannot be delivered")
+
+    monkeypatch.setattr(notifier, "ephemeral", unreachable)
+    view = await bot.modal("hire prop_ada")
+    with caplog.at_level(logging.INFO):
+        assert (await bot.submit(view, hire_values())).ok
+        [approval] = await wait_for(bot.approvals, message="the hire request")
+        await bot.card_for(approval.id)
+        await wait_for(
+            lambda: any("receipt not delivered" in r.getMessage() for r in caplog.records),
+            message="the undelivered receipt logged",
+        )
+    assert len([r for r in await bot.writes() if r["path"].endswith("/hire")]) == 1
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
 async def test_bad_milestone_modal_values_are_shown_under_the_input(bot: Bot) -> None:
     view = await bot.modal("milestone ctr_linus")
     submitted = await bot.submit(view, milestone_values(amount="-3"))
