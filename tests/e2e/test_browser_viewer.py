@@ -172,6 +172,33 @@ async def test_composer_posts_like_slack_and_threads_work(
     assert problems == []
 
 
+async def test_a_link_typed_in_the_composer_is_previewed_before_it_is_sent(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    sandbox.slack.config.unfurl_domains = ("127.0.0.1",)  # Slack matches host names, no port
+    async with httpx.AsyncClient(
+        base_url=sandbox.opentrain.api_base,
+        headers={"Authorization": f"Bearer {sandbox.opentrain.state.seeded['fullToken']}"},
+    ) as opentrain:
+        approval = (await opentrain.post("/milestones/ms_batch2/fund")).json()["approval"]
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    composer = page.get_by_test_id("composer-input")
+    await composer.fill(f"Please confirm {approval['approvalUrl']}")
+    await wait_for(
+        lambda: [u for u in sandbox.slack.state.unfurls if u.channel == "COMPOSER"],
+        message="the composer's preview",
+    )
+    assert await sandbox.services.store.get_approval(approval["id"]) is None  # not yet
+    await composer.press("Enter")
+    card = (
+        page.get_by_test_id("timeline").get_by_test_id("message").filter(has_text="Fund milestone")
+    )
+    await expect(card).to_have_count(1)
+    assert problems == []
+
+
 async def test_the_modal_shows_the_bots_errors_and_keeps_what_was_typed(
     make_sandbox: SandboxFactory, browser: Browser
 ) -> None:

@@ -305,6 +305,7 @@ async def test_a_link_in_another_apps_post_a_broadcast_reply_or_a_file_comment_i
     )
     assert result is not None and result.status == 200
     await wait_for(lambda: card_in(sandbox, GENERAL, approval["id"]), message="card")
+
     def answers() -> list[Any]:
         thread_replies = sandbox.slack.replies(GENERAL, thread or message.ts)
         return [a for a in thread_replies if "Approval card posted" in a.text]

@@ -343,6 +343,20 @@ document.addEventListener("change", (event) => {
   }
 });
 
+// Like Slack's composer: a link typed or pasted (not yet sent) is offered to the app for a
+// preview (`link_shared` from channel COMPOSER), once per link.
+const previewed = new Set();
+document.addEventListener("input", (event) => {
+  const input = event.target;
+  if (input.id !== "composer-input" && input.id !== "thread-composer-input") return;
+  if (!where.channel) return;
+  const links = input.value.match(/https?:\/\/[^\s<>|]+/g) || [];
+  const fresh = links.filter((link) => !previewed.has(link));
+  if (!fresh.length) return;
+  fresh.forEach((link) => previewed.add(link));
+  post("/_sim/composer", { user_id: where.user, channel_id: where.channel, text: input.value });
+});
+
 document.addEventListener("submit", (event) => {
   event.preventDefault();
   const form = event.target;
