@@ -40,6 +40,9 @@ class Person:
     enterprise_id: str | None = None  # their organisation on Enterprise Grid
     is_admin: bool = False  # workspace admin or owner
     is_guest: bool = False  # a restricted (multi-channel) or ultra-restricted guest
+    # Slack answered `user_not_found`: deactivated and gone, or a Slack Connect user whose
+    # organisation keeps their profile (the request's own team then says which).
+    unknown: bool = False
 
     @property
     def unreachable(self) -> str | None:
@@ -93,7 +96,7 @@ class People:
         except SlackApiError as exc:
             if exc.response.get("error") not in _NO_SUCH_USER:
                 raise
-            person = Person(user_id, deleted=True)
+            person = Person(user_id, deleted=True, unknown=True)
         else:
             person = person_of(response.get("user") or {}, user_id)
         self._people[user_id] = (self._monotonic(), person)

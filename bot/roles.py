@@ -143,7 +143,9 @@ class Roles:
                 f"you can't {action} here. Ask someone of this workspace; an admin can allow "
                 "Slack Connect users with ALLOW_EXTERNAL_USERS=true."
             )
-        if person.deleted:
+        # Slack keeps no profile of many Slack Connect users; allowed, they are not "deactivated".
+        external_unknown = person.unknown and self._external(actor, person, workspace)
+        if person.deleted and not external_unknown:
             return "deactivated", AccessDenied(f"Deactivated accounts can't {action}.")
         if person.is_guest and not self._allow_guests:
             return "guest", AccessDenied(

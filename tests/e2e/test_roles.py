@@ -139,6 +139,16 @@ async def test_a_slack_connect_user_slack_will_not_describe_is_an_outsider_not_d
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
+async def test_slack_connect_users_slack_will_not_describe_may_act_when_allowed(
+    make_sandbox: SandboxFactory,
+) -> None:
+    bot = await start_bot(make_sandbox, allow_external_users=True)
+    answer = await answer_to(bot, "fund ms_batch2", HIDDEN)
+    assert "Approval card posted" in answer.text, answer.text
+    [approval] = bot.approvals()
+    await bot.card_for(approval.id)
+
+
 async def test_guests_may_act_when_allowed(make_sandbox: SandboxFactory) -> None:
     bot = await start_bot(make_sandbox, allow_guests=True)
     assert "Approval card posted" in (await answer_to(bot, "fund ms_batch2", GUEST)).text
