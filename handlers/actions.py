@@ -23,12 +23,11 @@ from bot.explain import NotPossible
 from bot.roles import Actor
 from bot.services import Services
 from handlers import commands
-from handlers.guard import Listeners
+from handlers.guard import Listener, Listeners
 from handlers.replies import Replier, deliver_receipt
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[..., Awaitable[None]]
 
 # Link buttons: Slack opens the URL itself and still reports the click, which only needs an ack.
 LINK_BUTTONS = (cards.ActionId.OPEN_APPROVAL, cards.ActionId.OPEN_CARD, cards.ActionId.OPEN_LINK)

@@ -43,18 +43,8 @@ from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
 from bot.store.base import StoreUnavailable, approval_record
 from bot.store.records import ParsedApprovals
 from bot.store.redis_scripts import (
-    ACQUIRE_LEASE,
-    ADD,
-    CLAIM_DUE,
-    CLAIM_EFFECTS,
-    ENQUEUE_EFFECTS,
-    GET_APPROVALS,
-    RELEASE_LEASE,
-    SAVE_EFFECT,
-    STAMP_LISTING,
-    TRANSITION,
-    UPDATE,
     Arg,
+    Scripts,
     effect_args,
     from_score,
     index_args,
@@ -96,17 +86,7 @@ class RedisStore:
         self._redis = redis
         self._prefix = prefix
         self._parsed = ParsedApprovals()
-        self._add = redis.register_script(ADD)
-        self._update = redis.register_script(UPDATE)
-        self._transition = redis.register_script(TRANSITION)
-        self._get_approvals = redis.register_script(GET_APPROVALS)
-        self._stamp_listing = redis.register_script(STAMP_LISTING)
-        self._claim_due = redis.register_script(CLAIM_DUE)
-        self._enqueue_effects = redis.register_script(ENQUEUE_EFFECTS)
-        self._claim_effects = redis.register_script(CLAIM_EFFECTS)
-        self._save_effect = redis.register_script(SAVE_EFFECT)
-        self._acquire_lease = redis.register_script(ACQUIRE_LEASE)
-        self._release_lease = redis.register_script(RELEASE_LEASE)
+        self._scripts = Scripts.register(redis)
 
     @classmethod
     async def connect(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisStore:
@@ -152,19 +132,19 @@ class RedisStore:
     @_guarded
     async def add_approval(self, approval: TrackedApproval, effects: Sequence[Effect] = ()) -> bool:
         args: list[Arg] = [self._prefix, approval_record(approval), approval.version]
-        added = await self._add(args=[*args, *index_args(approval), *effect_args(effects)])
+        added = await self._scripts.add(args=[*args, *index_args(approval), *effect_args(effects)])
         return bool(added)
 
     @_guarded
     async def get_approval(self, approval_id: str) -> TrackedApproval | None:
-        found = self._approvals(await self._get_approvals(args=[self._prefix, approval_id]))
+        found = self._approvals(await self._scripts.get_approvals(args=[self._prefix, approval_id]))
         return found[0] if found else None
 
     @_guarded
     async def update_approval(self, approval: TrackedApproval) -> TrackedApproval | None:
         stored = approval.model_copy(update={"version": approval.version + 1})
         args: list[Arg] = [self._prefix, approval_record(stored), approval.version]
-        found = await self._update(args=[*args, *index_args(approval)])
+        found = await self._scripts.update(args=[*args, *index_args(approval)])
         # The script answers nil when the version or the status moved on.
         return self._approvals(found)[0] if found else None
 
@@ -180,7 +160,7 @@ class RedisStore:
             raise ValueError(f"transition of {approval_id} got a record of {updated.approval_id}")
         args: list[Arg] = [self._prefix, approval_record(updated), expected.value]
         args += [updated.version, *index_args(updated)]
-        won = await self._transition(args=[*args, *effect_args(effects)])
+        won = await self._scripts.transition(args=[*args, *effect_args(effects)])
         return bool(won)
 
     @_guarded
@@ -195,7 +175,9 @@ class RedisStore:
             return []
         index = "approvals" if status is None else f"status:{status.value}"
         earliest = str(score(since)) if since is not None else "-inf"
-        listing: str = await self._stamp_listing(args=[self._prefix, index, limit, earliest])
+        listing: str = await self._scripts.stamp_listing(
+            args=[self._prefix, index, limit, earliest]
+        )
         # Only records not parsed before at their version are read, in pages, so a long
         # listing never holds every record's JSON at once.
         listed: dict[str, TrackedApproval | None] = {}
@@ -206,7 +188,9 @@ class RedisStore:
         unknown = [approval_id for approval_id, found in listed.items() if found is None]
         for first in range(0, len(unknown), LIST_PAGE):
             page = unknown[first : first + LIST_PAGE]
-            for found in self._approvals(await self._get_approvals(args=[self._prefix, *page])):
+            for found in self._approvals(
+                await self._scripts.get_approvals(args=[self._prefix, *page])
+            ):
                 listed[found.approval_id] = found
         # A record read after the listing may have changed status meanwhile: left out.
         return [
@@ -223,7 +207,11 @@ class RedisStore:
     @_guarded
     async def approvals_for_proposal(self, proposal_id: str) -> list[TrackedApproval]:
         ids = sorted(await self._redis.smembers(self._key("proposal", proposal_id)))
-        found = self._approvals(await self._get_approvals(args=[self._prefix, *ids])) if ids else []
+        found = (
+            self._approvals(await self._scripts.get_approvals(args=[self._prefix, *ids]))
+            if ids
+            else []
+        )
         # The set only grows; the record says whether the approval still names this proposal.
         mine = [a for a in found if a.proposal_id == proposal_id]
         return sorted(mine, key=lambda a: (a.adopted_at, a.approval_id), reverse=True)
@@ -236,7 +224,7 @@ class RedisStore:
         if limit <= 0:
             return []
         args: list[Arg] = [self._prefix, score(now), score(now + lease), limit]
-        return self._approvals(await self._claim_due(args=args))
+        return self._approvals(await self._scripts.claim_due(args=args))
 
     @_guarded
     async def reschedule(self, approval_id: str, at: datetime) -> None:
@@ -262,11 +250,11 @@ class RedisStore:
     @_guarded
     async def acquire_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
         args: list[Arg] = [self._key("lease", name), owner, millis(ttl)]
-        return bool(await self._acquire_lease(args=args))
+        return bool(await self._scripts.acquire_lease(args=args))
 
     @_guarded
     async def release_lease(self, name: str, owner: str) -> bool:
-        return bool(await self._release_lease(args=[self._key("lease", name), owner]))
+        return bool(await self._scripts.release_lease(args=[self._key("lease", name), owner]))
 
     @_guarded
     async def lease_holder(self, name: str) -> str | None:
@@ -283,7 +271,7 @@ class RedisStore:
     async def enqueue_effects(self, effects: Sequence[Effect]) -> int:
         if not effects:
             return 0
-        return int(await self._enqueue_effects(args=[self._prefix, *effect_args(effects)]))
+        return int(await self._scripts.enqueue_effects(args=[self._prefix, *effect_args(effects)]))
 
     @_guarded
     async def claim_effects(
@@ -293,7 +281,7 @@ class RedisStore:
             return []
         until = now + lease
         args: list[Arg] = [self._prefix, score(now), score(until), limit]
-        records: list[str] = await self._claim_effects(args=args)
+        records: list[str] = await self._scripts.claim_effects(args=args)
         return [Effect.model_validate_json(r).model_copy(update={"due_at": until}) for r in records]
 
     @_guarded
@@ -340,7 +328,7 @@ class RedisStore:
                 return
             due = "keep" if keep_due else "" if changed.done else score(changed.due_at)
             args: list[Arg] = [self._prefix, effect_id, raw, changed.model_dump_json(), due]
-            if await self._save_effect(args=args):
+            if await self._scripts.save_effect(args=args):
                 return
 
     @_guarded

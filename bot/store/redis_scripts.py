@@ -5,7 +5,11 @@ store turns its records and times into the arguments and scores they take
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from bot.approvals import Effect, TrackedApproval
 
@@ -200,6 +204,40 @@ RELEASE_LEASE = """
 if redis.call('GET', ARGV[1]) == ARGV[2] then return redis.call('DEL', ARGV[1]) end
 return 0
 """
+
+
+@dataclass(frozen=True)
+class Scripts:
+    """Every script above, registered on one client (sent by SHA, loaded on first use)."""
+
+    add: AsyncScript
+    update: AsyncScript
+    transition: AsyncScript
+    get_approvals: AsyncScript
+    stamp_listing: AsyncScript
+    claim_due: AsyncScript
+    enqueue_effects: AsyncScript
+    claim_effects: AsyncScript
+    save_effect: AsyncScript
+    acquire_lease: AsyncScript
+    release_lease: AsyncScript
+
+    @classmethod
+    def register(cls, redis: Redis) -> Scripts:
+        sources = {
+            "add": ADD,
+            "update": UPDATE,
+            "transition": TRANSITION,
+            "get_approvals": GET_APPROVALS,
+            "stamp_listing": STAMP_LISTING,
+            "claim_due": CLAIM_DUE,
+            "enqueue_effects": ENQUEUE_EFFECTS,
+            "claim_effects": CLAIM_EFFECTS,
+            "save_effect": SAVE_EFFECT,
+            "acquire_lease": ACQUIRE_LEASE,
+            "release_lease": RELEASE_LEASE,
+        }
+        return cls(**{name: redis.register_script(source) for name, source in sources.items()})
 
 
 # --- conversions -------------------------------------------------------------------------
