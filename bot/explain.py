@@ -74,7 +74,8 @@ REASONS = {
 
 def explain(error: BaseException) -> Explanation:
     if isinstance(error, UsageError):
-        return Explanation(f"{error.problem}\nType: `{error.usage}`")
+        examples = "".join(f"\nFor example: `{example}`" for example in error.examples)
+        return Explanation(f"{error.problem}\nType: `{error.usage}`{examples}")
     if isinstance(error, OpenTrainUnavailable):
         return Explanation(
             "OpenTrain could not be reached or did not answer in time, so nothing was confirmed. "

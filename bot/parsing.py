@@ -1,7 +1,8 @@
-"""Parsing `/opentrain …` text into typed commands — pure, so every rule is unit-tested.
+"""Reading the arguments of `/opentrain …` into typed values — pure, so every rule is unit-tested.
 
-Bad input raises `UsageError(problem, usage)`: what was wrong and exactly what
-to type instead. Slack escapes mentions in command text when the command has
+Each verb's arguments have a parser here (the command table in `handlers/commands.py`
+names which); bad input raises `UsageError`: what was wrong and exactly what to type
+instead. Slack escapes mentions in command text when the command has
 `should_escape: true` (`<#C123|general>`, `<@U123|ana>`, `<!subteam^S1|@team>`,
 `<https://…>`) and always encodes `&`, `<` and `>` as entities, so both escaped
 and plain forms are accepted, and free text is decoded back to what was typed.
@@ -29,32 +30,38 @@ AMOUNT_LIKE = re.compile(r"^[-+$]*[\d.,]*\d[\d.,]*$")
 SLACK_TOKEN = re.compile(r"<([^<>]*)>")
 MAX_NAME = 200
 
-USAGE = {
-    "hire": "/opentrain hire <proposalId> [amount] [milestone name…]",
-    "fund": "/opentrain fund <milestoneId>",
-    "payout": "/opentrain payout <milestoneId>",
-    "end": "/opentrain end <contractId>",
-    "milestone": "/opentrain milestone <contractId>",
-    "track": "/opentrain track <approvalId or approval link>",
-    "pending": "/opentrain pending",
-    "contracts": "/opentrain contracts [active|ended]",
-    "contract": "/opentrain contract <contractId>",
-    "status": "/opentrain status",
-    "approvers": "/opentrain approvers [set|add|remove] [#channel|global] @user @group…",
-    "route": (
-        "/opentrain route <jobId|hire|fund|payout|end> #channel · route list · route remove <key>"
-    ),
-    "audit": "/opentrain audit <approvalId>",
-    "policy": "/opentrain policy",
-    "help": "/opentrain help",
-}
-
 
 class UsageError(ValueError):
-    def __init__(self, problem: str, usage: str) -> None:
+    """Input that cannot be read: what was wrong, and what to type instead."""
+
+    def __init__(self, problem: str, usage: str, examples: tuple[str, ...] = ()) -> None:
         super().__init__(problem)
         self.problem = problem
         self.usage = usage
+        self.examples = examples
+
+
+@dataclass(frozen=True)
+class Words:
+    """What followed a verb, and what reading it needs (the verb's usage for problems)."""
+
+    verb: str
+    args: tuple[str, ...]
+    usage: str
+    opentrain_host: str
+    max_amount: Decimal
+    examples: tuple[str, ...] = ()
+
+    def problem(self, text: str) -> UsageError:
+        return UsageError(text, self.usage, self.examples)
+
+
+# --- what each verb takes ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoArgs:
+    pass
 
 
 @dataclass(frozen=True)
@@ -65,25 +72,18 @@ class Hire:
 
 
 @dataclass(frozen=True)
-class OnMilestone:
-    action: str  # "fund" | "payout"
+class MilestoneRef:
     milestone_id: str
 
 
 @dataclass(frozen=True)
-class OnContract:
-    action: str  # "end" | "milestone" | "contract"
+class ContractRef:
     contract_id: str
 
 
 @dataclass(frozen=True)
-class Track:
+class ApprovalRef:
     approval_id: str
-
-
-@dataclass(frozen=True)
-class Simple:
-    action: str  # "pending" | "status" | "policy" | "help"
 
 
 @dataclass(frozen=True)
@@ -105,86 +105,67 @@ class Route:
     channel_id: str | None = None
 
 
-@dataclass(frozen=True)
-class Audit:
-    approval_id: str
+# --- the parsers (one per shape of arguments) -----------------------------------------------
 
 
-Command = Hire | OnMilestone | OnContract | Track | Simple | Contracts | Approvers | Route | Audit
+def anything(words: Words) -> NoArgs:
+    """`help` ignores what follows it: "help me please" still helps."""
+    return NoArgs()
 
 
-def parse_command(text: str, *, opentrain_host: str, max_amount: Decimal) -> Command:
-    words = text.split()
-    if not words:
-        return Simple("help")
-    verb, args = words[0].lower(), words[1:]
-    match verb:
-        case "help":
-            return Simple("help")
-        case "pending" | "status" | "policy":
-            _no_args(verb, args)
-            return Simple(verb)
-        case "hire":
-            return _hire(args, max_amount)
-        case "fund" | "payout":
-            return OnMilestone(verb, _one_id(verb, args, "milestone id"))
-        case "end" | "milestone" | "contract":
-            return OnContract(verb, _one_id(verb, args, "contract id"))
-        case "track":
-            return _track(args, opentrain_host)
-        case "contracts":
-            return _contracts(args)
-        case "approvers":
-            return _approvers(args)
-        case "route" | "routes":
-            return _route(args)
-        case "audit":
-            return Audit(_one_id("audit", args, "approval id"))
-    raise UsageError(f"“{_clip(verb)}” is not an /opentrain command.", USAGE["help"])
+def nothing(words: Words) -> NoArgs:
+    if words.args:
+        raise words.problem(f"`{words.verb}` takes no arguments.")
+    return NoArgs()
 
 
-def _no_args(verb: str, args: list[str]) -> None:
-    if args:
-        raise UsageError(f"`{verb}` takes no arguments.", USAGE[verb])
+def milestone_ref(words: Words) -> MilestoneRef:
+    return MilestoneRef(_one_id(words, "milestone id"))
 
 
-def _one_id(verb: str, args: list[str], what: str) -> str:
-    if len(args) != 1:
-        missing = not args
+def contract_ref(words: Words) -> ContractRef:
+    return ContractRef(_one_id(words, "contract id"))
+
+
+def approval_ref(words: Words) -> ApprovalRef:
+    return ApprovalRef(_one_id(words, "approval id"))
+
+
+def _one_id(words: Words, what: str) -> str:
+    if len(words.args) != 1:
         article = "an" if what[0] in "aeiou" else "a"
-        problem = (
-            f"`{verb}` needs {article} {what}."
-            if missing
-            else f"`{verb}` takes exactly one {what}."
+        raise words.problem(
+            f"`{words.verb}` needs {article} {what}."
+            if not words.args
+            else f"`{words.verb}` takes exactly one {what}."
         )
-        raise UsageError(problem, USAGE[verb])
-    return check_id(args[0], what, USAGE[verb])
+    return check_id(words.args[0], what, words)
 
 
-def check_id(value: str, what: str, usage: str) -> str:
+def check_id(value: str, what: str, words: Words) -> str:
     if not ID_PATTERN.match(value):
-        raise UsageError(
-            f"“{_clip(value)}” is not a valid {what} (letters, digits, _ and - only).", usage
+        raise words.problem(
+            f"“{clip(value)}” is not a valid {what} (letters, digits, _ and - only)."
         )
     return value
 
 
-def _hire(args: list[str], max_amount: Decimal) -> Hire:
-    if not args:
-        raise UsageError("`hire` needs a proposal id.", USAGE["hire"])
-    proposal_id = check_id(args[0], "proposal id", USAGE["hire"])
-    rest = args[1:]
+def hire(words: Words) -> Hire:
+    if not words.args:
+        raise words.problem("`hire` needs a proposal id.")
+    proposal_id = check_id(words.args[0], "proposal id", words)
+    rest = words.args[1:]
     amount: Decimal | None = None
     if rest and AMOUNT_LIKE.match(rest[0]):
         try:
-            amount = parse_amount(rest[0], max_amount)
+            amount = parse_amount(rest[0], words.max_amount)
         except ValueError as exc:
-            raise UsageError(f"Amount: {exc}.", USAGE["hire"]) from None
+            raise words.problem(f"Amount: {exc}.") from None
         rest = rest[1:]
     name = typed_text(" ".join(rest))
     if len(name) > MAX_NAME:
-        raise UsageError(
-            f"The milestone name is {len(name)} characters; the limit is {MAX_NAME}.", USAGE["hire"]
+        raise words.problem(
+            f"The milestone name is {len(name)} characters; the limit is {MAX_NAME}."
         )
     return Hire(proposal_id, amount, name)
 
@@ -233,28 +214,29 @@ def approval_id_from_link(text: str, opentrain_host: str) -> str | None:
     return segments[1]
 
 
-def _track(args: list[str], opentrain_host: str) -> Track:
-    if len(args) != 1:
-        raise UsageError("`track` needs one approval id or approval link.", USAGE["track"])
-    value = args[0]
+def approval_ref_or_link(words: Words) -> ApprovalRef:
+    """An approval id, or the approval's link on the OpenTrain host."""
+    if len(words.args) != 1:
+        raise words.problem("`track` needs one approval id or approval link.")
+    value = words.args[0]
     if "/" in value or value.startswith("<"):
-        approval_id = approval_id_from_link(value, opentrain_host)
+        approval_id = approval_id_from_link(value, words.opentrain_host)
         if approval_id is None:
-            raise UsageError(
-                f"That is not an OpenTrain approval link (expected https://{opentrain_host}"
-                "/approvals/<id>).",
-                USAGE["track"],
+            raise words.problem(
+                f"That is not an OpenTrain approval link (expected https://{words.opentrain_host}"
+                "/approvals/<id>)."
             )
-        return Track(approval_id)
-    return Track(check_id(value, "approval id", USAGE["track"]))
+        return ApprovalRef(approval_id)
+    return ApprovalRef(check_id(value, "approval id", words))
 
 
-def _contracts(args: list[str]) -> Contracts:
+def contracts(words: Words) -> Contracts:
+    args = words.args
     if not args:
         return Contracts()
     if len(args) == 1 and args[0].lower() in ("active", "ended"):
         return Contracts(args[0].lower())
-    raise UsageError("`contracts` takes `active`, `ended` or nothing.", USAGE["contracts"])
+    raise words.problem("`contracts` takes `active`, `ended` or nothing.")
 
 
 def parse_channel(token: str) -> str | None:
@@ -270,12 +252,13 @@ def parse_member(token: str) -> str | None:
     return None
 
 
-def _approvers(args: list[str]) -> Approvers:
+def approvers(words: Words) -> Approvers:
+    args = words.args
     if not args:
         return Approvers("show")
     action, rest = args[0].lower(), args[1:]
     if action not in ("set", "add", "remove", "show"):
-        raise UsageError(f"`approvers {_clip(action)}` is not known.", USAGE["approvers"])
+        raise words.problem(f"`approvers {clip(action)}` is not known.")
     scope: str | None = None
     if rest and rest[0].lower() == "global":
         scope, rest = "global", rest[1:]
@@ -285,40 +268,37 @@ def _approvers(args: list[str]) -> Approvers:
     for token in rest:
         member = parse_member(token)
         if member is None:
-            raise UsageError(
-                f"“{_clip(token)}” is not a @user or @group mention.", USAGE["approvers"]
-            )
+            raise words.problem(f"“{clip(token)}” is not a @user or @group mention.")
         members.append(member)
     if action == "show":
         if members:
-            raise UsageError("`approvers show` takes no mentions.", USAGE["approvers"])
+            raise words.problem("`approvers show` takes no mentions.")
     elif not members:
         why = " (an empty list would stop every reminder)" if action == "set" else ""
-        raise UsageError(
-            f"`approvers {action}` needs at least one @mention{why}.", USAGE["approvers"]
-        )
+        raise words.problem(f"`approvers {action}` needs at least one @mention{why}.")
     return Approvers(action, scope, tuple(dict.fromkeys(members)))
 
 
-def _route(args: list[str]) -> Route:
+def route(words: Words) -> Route:
+    args = words.args
     if not args or args[0].lower() == "list":
         if len(args) > 1:
-            raise UsageError("`route list` takes no arguments.", USAGE["route"])
+            raise words.problem("`route list` takes no arguments.")
         return Route("list")
     if args[0].lower() == "remove":
         if len(args) != 2:
-            raise UsageError("`route remove` needs the job id or type to unroute.", USAGE["route"])
-        return Route("remove", target=check_id(args[1], "job id or type", USAGE["route"]))
+            raise words.problem("`route remove` needs the job id or type to unroute.")
+        return Route("remove", target=check_id(args[1], "job id or type", words))
     if len(args) != 2:
-        raise UsageError("`route` needs a job id or type and a #channel.", USAGE["route"])
-    target = check_id(args[0], "job id or type", USAGE["route"])
+        raise words.problem("`route` needs a job id or type and a #channel.")
+    target = check_id(args[0], "job id or type", words)
     channel = parse_channel(args[1])
     if channel is None:
-        raise UsageError(f"“{_clip(args[1])}” is not a #channel.", USAGE["route"])
+        raise words.problem(f"“{clip(args[1])}” is not a #channel.")
     return Route("set", target=target, channel_id=channel)
 
 
-def _clip(text: str, limit: int = 40) -> str:
+def clip(text: str, limit: int = 40) -> str:
     """What the person typed, shortened for quoting in a problem message."""
     text = typed_text(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -18,7 +18,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.services import Services
-from handlers import actions, commands, events, home, policy, views
+from handlers import actions, commands, events, views
 from handlers.guard import Listeners
 from handlers.replies import error_message
 
@@ -59,5 +59,3 @@ def register(app: AsyncApp, services: Services) -> None:
     actions.register(listeners, services)
     views.register(listeners, services)
     events.register(listeners, services)
-    home.register(listeners, services)
-    policy.register(listeners, services)

@@ -1,5 +1,6 @@
-"""Buttons: on cards (request again, add milestone), on private replies (hire anyway, fund,
-request payout, end contract, open contract) and inside the hire modal (cost preview).
+"""Buttons: on cards (request again, add milestone, remind approvers), on private replies
+(hire anyway, fund, request payout, end contract, open contract), in reminder DMs (snooze),
+on policy cards (allow once, refuse) and inside the hire modal (cost preview).
 
 Every button acks first. A button on a private reply is answered in place of that
 reply ("Asking OpenTrain…", then the result), so it cannot be pressed twice; a
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -20,11 +22,14 @@ from slack_sdk.errors import SlackApiError
 from bot import cards, forms
 from bot.approvals import Requester, parse_amount
 from bot.explain import NotPossible
+from bot.policy_requests import Decided
+from bot.reminder_times import Reminder
+from bot.reminders import SNOOZE_FOR, RemindNow, Snoozed
 from bot.roles import Actor
 from bot.services import Services
-from handlers import commands
 from handlers.guard import Listener, Listeners
-from handlers.replies import Replier, deliver_receipt
+from handlers.replies import Replier, deliver_receipt, progress, with_progress
+from handlers.steps import end_contract, milestone_modal, open_view
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +82,10 @@ def register(app: Listeners, services: Services) -> None:
         cards.ActionId.FUND_MILESTONE: _fund_milestone,
         cards.ActionId.REQUEST_PAYOUT: _request_payout,
         cards.ActionId.END_CONTRACT: _end_contract,
+        cards.ActionId.REMIND_APPROVERS: _remind_approvers,
+        cards.ActionId.SNOOZE_REMINDER: _snooze,
+        cards.ActionId.ALLOW_POLICY_REQUEST: _allow_policy_request,
+        cards.ActionId.REFUSE_POLICY_REQUEST: _refuse_policy_request,
     }
     for action_id, work in clicks.items():
         app.action(action_id.value)(_click_listener(services, work))
@@ -171,7 +180,7 @@ async def _on_milestone(services: Services, action: str, click: Click, reply: Re
 async def _end_contract(services: Services, click: Click, reply: Replier) -> None:
     await services.roles.require(click.actor, "request", "end contracts")
     await reply.progress(f"Asking OpenTrain to end contract {click.value}…")
-    await commands.end_contract(services, click.value, click.requester, click.channel_id, reply)
+    await end_contract(services, click.value, click.requester, click.channel_id, reply)
 
 
 async def _open_contract(services: Services, click: Click, reply: Replier) -> None:
@@ -182,8 +191,8 @@ async def _open_contract(services: Services, click: Click, reply: Replier) -> No
 
 async def _add_milestone(services: Services, click: Click, trigger_id: str) -> None:
     await services.roles.require(click.actor, "request", "add milestones")
-    view = commands.milestone_modal(click.value, click.channel_id)
-    await commands.open_view(services.slack, trigger_id, view)
+    view = milestone_modal(click.value, click.channel_id)
+    await open_view(services.slack, trigger_id, view)
 
 
 async def _refresh_cost_preview(services: Services, body: dict[str, Any]) -> None:
@@ -207,3 +216,83 @@ async def _refresh_cost_preview(services: Services, body: dict[str, Any]) -> Non
     except SlackApiError as exc:
         # hash_conflict: a newer keystroke already updated the modal; that one wins.
         log.info("cost preview not updated error=%s", exc.response.get("error"))
+
+
+# --- approvers: "Remind approvers" on a card, "Snooze 4 h" in a reminder DM ----------------
+
+NOBODY_TO_REMIND = "This approval is no longer pending, so there is nobody left to remind."
+NO_MORE_REMINDERS = "This approval is no longer pending, so there are no more reminders."
+
+
+async def _remind_approvers(services: Services, click: Click, reply: Replier) -> None:
+    await services.roles.require(click.actor, "read", "remind approvers")
+    done = await services.reminders.remind_now(click.value, by_user=click.user_id)
+    await reply.send(remind_answer(done))
+
+
+async def _snooze(services: Services, click: Click, reply: Replier) -> None:
+    await reply.send(snooze_answer(await services.reminders.snooze(click.value, click.user_id)))
+
+
+def remind_answer(done: RemindNow) -> cards.SlackMessage:
+    if done.status == "not_pending":
+        return cards.notice(NOBODY_TO_REMIND)
+    return cards.reminders_sent(done.reminded, done.throttled_until)
+
+
+def snooze_answer(snoozed: Snoozed) -> cards.SlackMessage:
+    if not snoozed.pending:
+        return cards.notice(NO_MORE_REMINDERS)
+    hours = int(SNOOZE_FOR.total_seconds() // 3600)
+    upcoming = snoozed.next_reminder
+    if upcoming is None or snoozed.tz is None:
+        return cards.notice(f"Snoozed for {hours} h. There are no more reminders for this one.")
+    when = _local(upcoming, snoozed.tz)
+    if upcoming.final:
+        return cards.notice(f"Snoozed for {hours} h. The last reminder still comes {when}.")
+    return cards.notice(f"Snoozed for {hours} h. Your next reminder comes {when}.")
+
+
+def _local(reminder: Reminder, tz: tzinfo) -> str:
+    """In the approver's own time zone: a notice cannot carry Slack's date tokens."""
+    local = reminder.due_at.astimezone(tz)
+    return f"{local:%a %d %b at %H:%M} ({tz})"
+
+
+# --- policy cards: an agent's request over its limits, decided by an admin -------------------
+
+
+async def _allow_policy_request(services: Services, click: Click, reply: Replier) -> None:
+    await _decide(services, click, reply, allow=True)
+
+
+async def _refuse_policy_request(services: Services, click: Click, reply: Replier) -> None:
+    await _decide(services, click, reply, allow=False)
+
+
+async def _decide(services: Services, click: Click, reply: Replier, *, allow: bool) -> None:
+    verb = "allow" if allow else "refuse"
+    await services.roles.require(click.actor, "admin", f"{verb} an agent's request over its limits")
+    requests = services.gate.requests
+    if allow:
+        decided = await with_progress(
+            requests.allow(click.value, by_user=click.user_id),
+            lambda: reply.send(progress("Allowed once; asking OpenTrain…")),
+        )
+    else:
+        decided = await requests.refuse(click.value, by_user=click.user_id)
+    await reply.send(cards.notice(_decided(decided)))
+
+
+def _decided(decided: Decided) -> str:
+    request = decided.request
+    if not decided.by_this:
+        return f"That request was already {request.status.replace('_', ' ')}; nothing changed."
+    if request.status == "refused":
+        return f"Refused. Nothing reached OpenTrain; agent {request.agent} sees it as refused."
+    if request.error:
+        reason = request.error.get("reason") or request.error.get("code")
+        return f"Allowed, but OpenTrain refused the request ({reason}); nothing is pending."
+    if request.contract_ended:
+        return "Allowed. The contract held no escrow, so OpenTrain ended it at once."
+    return "Allowed once. The co-sign card is posted; a human still confirms it in OpenTrain."

@@ -1,45 +1,320 @@
-"""`/opentrain …`: parse → call a bot service → reply (ephemeral unless it is a card).
+"""`/opentrain …`: the command table, and the listener that runs it.
 
-Slack allows three seconds for the acknowledgement and OpenTrain may take
-longer, so the acknowledgement itself carries the first answer: a usage error
-or `help` (nothing else to do), or "Asking OpenTrain…" for commands that call
-it. The work continues after the ack and its result replaces that line through
-the command's `response_url`.
+Every verb is one `Entry` in `entry()`: its syntax and help line, the parser of its
+arguments (`bot/parsing.py`), the role it needs, the progress note shown while
+OpenTrain is asked, examples, and the handler. `entry()` matches every `Verb`
+(`assert_never`), so a verb without an entry fails type-checking; the help text
+and the usage errors are generated from the same entries.
+
+Slack allows three seconds for the acknowledgement and OpenTrain may take longer,
+so the acknowledgement itself carries the first answer: a usage error or `help`
+(nothing else to do), or the entry's progress note. The work continues after the
+ack and its result replaces that line through the command's `response_url`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from typing import Any, assert_never
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar, assert_never
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.errors import SlackApiError
-from slack_sdk.models.views import View
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import cards, parsing
-from bot.approvals import Requester, TrackedStatus
+from bot.approvals import TrackedStatus
+from bot.cards.notices import HelpSection
 from bot.doctor import opentrain_checks
-from bot.explain import NotPossible
-from bot.opentrain import ContractEnded
-from bot.roles import Actor, Need
+from bot.roles import Need
 from bot.services import Services
-from handlers.admin import approvers_command, audit_command
+from handlers import admin_commands as admin
 from handlers.guard import Listeners
-from handlers.policy import policy_message
-from handlers.replies import Replier, deliver_receipt, error_message, progress
-from handlers.routes import route_command
+from handlers.replies import Asked, Replier, deliver_receipt, error_message, progress
+from handlers.steps import end_contract, milestone_modal, open_view
 
-log = logging.getLogger(__name__)
+COMMAND = "/opentrain"
+A = TypeVar("A")
+
+
+class Verb(StrEnum):
+    HIRE = "hire"
+    FUND = "fund"
+    PAYOUT = "payout"
+    END = "end"
+    MILESTONE = "milestone"
+    TRACK = "track"
+    PENDING = "pending"
+    CONTRACTS = "contracts"
+    CONTRACT = "contract"
+    STATUS = "status"
+    AUDIT = "audit"
+    APPROVERS = "approvers"
+    ROUTE = "route"
+    POLICY = "policy"
+    HELP = "help"
+
+
+ALIASES = {"routes": Verb.ROUTE}
+
+# Help sections, in the order the help shows them.
+MONEY = "Ask for money to move (a human confirms in OpenTrain)"
+LOOKUPS = "Look things up"
+SETUP = "Set up (changes: admins only)"
+
+
+@dataclass(frozen=True)
+class Role:
+    """The role a command needs, and what it does in words (for a refusal naming who can)."""
+
+    need: Need
+    doing: str
+
+
+Run = Callable[[Services, A, Asked], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Entry(Generic[A]):
+    verb: Verb
+    section: str
+    syntax: str  # after "/opentrain ", exactly as people type it
+    purpose: str
+    parse: Callable[[parsing.Words], A]
+    run: Run[A]
+    role: Role | Callable[[A], Role] | None  # None: anyone in the workspace
+    progress: Callable[[A], str] | None = None  # shown in the acknowledgement
+    examples: tuple[str, ...] = ()
+    more_help: tuple[tuple[str, str], ...] = ()  # further (syntax, purpose) lines
+
+    @property
+    def usage(self) -> str:
+        return " · ".join(f"{COMMAND} {syntax}" for syntax in self._syntaxes())
+
+    def role_for(self, args: A) -> Role | None:
+        return self.role(args) if callable(self.role) else self.role
+
+    def help_lines(self) -> tuple[tuple[str, str], ...]:
+        return ((self.syntax, self.purpose), *self.more_help)
+
+    def _syntaxes(self) -> tuple[str, ...]:
+        return tuple(syntax for syntax, _ in self.help_lines())
+
+
+def entry(verb: Verb) -> Entry[Any]:
+    """The table: one entry per verb."""
+    match verb:
+        case Verb.HIRE:
+            return Entry[parsing.Hire](
+                verb,
+                MONEY,
+                "hire <proposalId> [amount] [milestone name…]",
+                "hire from a proposal with a first milestone",
+                parsing.hire,
+                _hire,
+                Role("request", "hire on OpenTrain"),
+                examples=("/opentrain hire prop_ada 450 Pilot batch",),
+            )
+        case Verb.FUND:
+            return Entry[parsing.MilestoneRef](
+                verb,
+                MONEY,
+                "fund <milestoneId>",
+                "fund a milestone into escrow",
+                parsing.milestone_ref,
+                _fund,
+                Role("request", "fund milestones"),
+                lambda m: f"Asking OpenTrain to fund milestone {m.milestone_id}…",
+                examples=("/opentrain fund ms_batch2",),
+            )
+        case Verb.PAYOUT:
+            return Entry[parsing.MilestoneRef](
+                verb,
+                MONEY,
+                "payout <milestoneId>",
+                "release a funded milestone to the freelancer",
+                parsing.milestone_ref,
+                _payout,
+                Role("request", "release payouts"),
+                lambda m: f"Asking OpenTrain to release the payout of {m.milestone_id}…",
+                examples=("/opentrain payout ms_batch1",),
+            )
+        case Verb.END:
+            return Entry[parsing.ContractRef](
+                verb,
+                MONEY,
+                "end <contractId>",
+                "end a contract (needs confirmation while escrow is funded)",
+                parsing.contract_ref,
+                _end,
+                Role("request", "end contracts"),
+                lambda c: f"Asking OpenTrain to end contract {c.contract_id}…",
+            )
+        case Verb.MILESTONE:
+            return Entry[parsing.ContractRef](
+                verb,
+                MONEY,
+                "milestone <contractId>",
+                "add a milestone to a contract (moves no money)",
+                parsing.contract_ref,
+                _milestone,
+                Role("request", "add milestones"),
+            )
+        case Verb.TRACK:
+            return Entry[parsing.ApprovalRef](
+                verb,
+                MONEY,
+                "track <approvalId|approvalUrl>",
+                "follow an approval created elsewhere",
+                parsing.approval_ref_or_link,
+                _track,
+                Role("read", "track approvals"),
+                lambda a: f"Reading approval {a.approval_id} from OpenTrain…",
+                examples=("/opentrain track https://app.opentrain.ai/approvals/appr_123",),
+            )
+        case Verb.PENDING:
+            return Entry[parsing.NoArgs](
+                verb,
+                LOOKUPS,
+                "pending",
+                "what is waiting for a human, soonest expiry first",
+                parsing.nothing,
+                _pending,
+                Role("read", "see pending approvals"),
+            )
+        case Verb.CONTRACTS:
+            return Entry[parsing.Contracts](
+                verb,
+                LOOKUPS,
+                "contracts [active|ended]",
+                "your contracts",
+                parsing.contracts,
+                _contracts,
+                Role("read", "see contracts"),
+                lambda _: "Asking OpenTrain for your contracts…",
+            )
+        case Verb.CONTRACT:
+            return Entry[parsing.ContractRef](
+                verb,
+                LOOKUPS,
+                "contract <contractId>",
+                "one contract with its milestones",
+                parsing.contract_ref,
+                _contract,
+                Role("read", "see contracts"),
+                lambda c: f"Asking OpenTrain for contract {c.contract_id}…",
+            )
+        case Verb.STATUS:
+            return Entry[parsing.NoArgs](
+                verb,
+                LOOKUPS,
+                "status",
+                "check the OpenTrain account, token scopes and billing",
+                parsing.nothing,
+                _status,
+                Role("read", "check the OpenTrain account"),
+                lambda _: "Checking the OpenTrain account, token and billing…",
+            )
+        case Verb.AUDIT:
+            return Entry[parsing.ApprovalRef](
+                verb,
+                LOOKUPS,
+                "audit <approvalId>",
+                "who did what with an approval",
+                parsing.approval_ref,
+                admin.audit,
+                Role("read", "read the audit trail"),
+            )
+        case Verb.APPROVERS:
+            return Entry[parsing.Approvers](
+                verb,
+                SETUP,
+                "approvers [set|add|remove] [#channel|global] @user @group…",
+                "show or change who is reminded before expiry",
+                parsing.approvers,
+                admin.approvers,
+                lambda a: (
+                    Role("read", "see approvers")
+                    if a.action == "show"
+                    else Role("admin", "change approvers")
+                ),
+                examples=("/opentrain approvers add #hiring @ana @finance",),
+            )
+        case Verb.ROUTE:
+            return Entry[parsing.Route](
+                verb,
+                SETUP,
+                "route <jobId|hire|fund|payout|end> #channel",
+                "post a job's or type's cards in a channel",
+                parsing.route,
+                admin.route,
+                lambda r: (
+                    Role("read", "see routes")
+                    if r.action == "list"
+                    else Role("admin", "change routes")
+                ),
+                examples=("/opentrain route job_dashcam #hiring",),
+                more_help=(
+                    ("route list", "show where cards go"),
+                    ("route remove <key>", "forget a route"),
+                ),
+            )
+        case Verb.POLICY:
+            return Entry[parsing.NoArgs](
+                verb,
+                SETUP,
+                "policy",
+                "agents' spend limits and what each agent used",
+                parsing.nothing,
+                admin.policy,
+                Role("admin", "see the agents' spend policy"),
+            )
+        case Verb.HELP:
+            return Entry[parsing.NoArgs](
+                verb, SETUP, "help", "this message", parsing.anything, _help, None
+            )
+        case _:
+            assert_never(verb)
+
+
+def parse_command(text: str, *, opentrain_host: str, max_amount: Any) -> tuple[Entry[Any], Any]:
+    """The entry of the verb typed and its parsed arguments; an empty command is `help`."""
+    words = text.split()
+    if not words:
+        return entry(Verb.HELP), parsing.NoArgs()
+    word = words[0].lower()
+    verb = ALIASES.get(word) or next((v for v in Verb if v.value == word), None)
+    if verb is None:
+        raise parsing.UsageError(
+            f"“{parsing.clip(word)}” is not an /opentrain command.", entry(Verb.HELP).usage
+        )
+    found = entry(verb)
+    context = parsing.Words(
+        verb.value,
+        tuple(words[1:]),
+        found.usage,
+        opentrain_host=opentrain_host,
+        max_amount=max_amount,
+        examples=found.examples,
+    )
+    return found, found.parse(context)
+
+
+def help_sections() -> list[HelpSection]:
+    """The help text's sections, in table order."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    for verb in Verb:
+        listed = entry(verb)
+        sections.setdefault(listed.section, []).extend(listed.help_lines())
+    return [HelpSection(heading, tuple(lines)) for heading, lines in sections.items()]
 
 
 def register(app: Listeners, services: Services) -> None:
-    @app.command("/opentrain")
+    @app.command(COMMAND)
     async def opentrain(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         try:
-            parsed = parsing.parse_command(
+            found, args = parse_command(
                 str(command.get("text") or ""),
                 opentrain_host=services.settings.opentrain_host,
                 max_amount=services.settings.max_amount_usd,
@@ -47,186 +322,108 @@ def register(app: Listeners, services: Services) -> None:
         except parsing.UsageError as exc:
             await ack(**error_message(exc).as_kwargs())
             return
-        first = first_answer(parsed)
+        first = first_answer(found, args)
         await ack(**(first.as_kwargs() if first is not None else {}))
         reply = Replier(respond, replace=True)
-        await reply.guard(dispatch(services, parsed, command, reply))
-
-
-def first_answer(parsed: parsing.Command) -> cards.SlackMessage | None:
-    """What the acknowledgement shows at once; None when the answer comes later."""
-    match parsed:
-        case parsing.Simple(action="help"):
-            return cards.help_message()
-        case parsing.OnMilestone(action="fund", milestone_id=milestone_id):
-            return progress(f"Asking OpenTrain to fund milestone {milestone_id}…")
-        case parsing.OnMilestone(action="payout", milestone_id=milestone_id):
-            return progress(f"Asking OpenTrain to release the payout of {milestone_id}…")
-        case parsing.OnContract(action="end", contract_id=contract_id):
-            return progress(f"Asking OpenTrain to end contract {contract_id}…")
-        case parsing.OnContract(action="contract", contract_id=contract_id):
-            return progress(f"Asking OpenTrain for contract {contract_id}…")
-        case parsing.Contracts():
-            return progress("Asking OpenTrain for your contracts…")
-        case parsing.Track(approval_id=approval_id):
-            return progress(f"Reading approval {approval_id} from OpenTrain…")
-        case parsing.Simple(action="status"):
-            return progress("Checking the OpenTrain account, token and billing…")
-    return None
-
-
-async def dispatch(
-    services: Services,
-    parsed: parsing.Command,
-    command: dict[str, Any],
-    reply: Replier,
-) -> None:
-    user_id = str(command["user_id"])
-    channel_id = str(command["channel_id"])
-    requester = Requester(kind="slack", id=user_id)
-    actor = Actor(user_id)
-    needed = required_role(parsed)
-    if needed is not None:
-        await services.roles.require(actor, *needed)
-    match parsed:
-        case parsing.Simple(action="help"):
-            return  # answered in the acknowledgement
-        case parsing.Hire():
-            await open_view(
-                services.slack, str(command["trigger_id"]), hire_modal(parsed, channel_id)
-            )
-        case parsing.OnMilestone(action=action, milestone_id=milestone_id):
-            run = services.cosign.fund if action == "fund" else services.cosign.payout
-            outcome = await run(milestone_id, requester=requester, channel_id=channel_id)
-            await deliver_receipt(reply.send, services, outcome)
-        case parsing.OnContract(action="end", contract_id=contract_id):
-            await end_contract(services, contract_id, requester, channel_id, reply)
-        case parsing.OnContract(action="milestone", contract_id=contract_id):
-            view = milestone_modal(contract_id, channel_id)
-            await open_view(services.slack, str(command["trigger_id"]), view)
-        case parsing.OnContract(action="contract", contract_id=contract_id):
-            contract = await services.opentrain.get_contract(contract_id)
-            await reply.send(cards.contract_detail(contract))
-        case parsing.Contracts(status=status):
-            contracts = await services.opentrain.list_contracts(status=status)
-            await reply.send(cards.contracts_list(contracts, status=status))
-        case parsing.Track(approval_id=approval_id):
-            outcome = await services.cosign.track(
-                approval_id, requester=requester, channel_id=channel_id
-            )
-            await deliver_receipt(reply.send, services, outcome)
-        case parsing.Simple(action="pending"):
-            await reply.send(await pending_message(services, actor))
-        case parsing.Simple(action="policy"):
-            await reply.send(await policy_message(services))
-        case parsing.Simple(action="status"):
-            checks = await opentrain_checks(
-                services.opentrain,
-                services.settings.ot_api_base_url,
-                webhook_secret_set=services.settings.ot_webhook_secret is not None,
-            )
-            await reply.send(cards.status_report(checks))
-        case parsing.Route():
-            await route_command(services, parsed, user_id, reply.respond)
-        case parsing.Approvers():
-            await approvers_command(services, parsed, user_id, channel_id, reply.respond)
-        case parsing.Audit():
-            await audit_command(services, parsed, user_id, reply.respond)
-
-
-async def end_contract(
-    services: Services,
-    contract_id: str,
-    requester: Requester,
-    channel_id: str | None,
-    reply: Replier,
-) -> None:
-    """A contract without funded milestones ends at once (no card); otherwise a co-sign."""
-    result = await services.cosign.end(contract_id, requester=requester, channel_id=channel_id)
-    if isinstance(result, ContractEnded):
-        await reply.send(
-            cards.notice(
-                f"🏁 Contract {contract_id} had no funded milestones, so OpenTrain ended it "
-                "directly — no approval was needed and no money moved."
-            )
+        asked = Asked(
+            user_id=str(command["user_id"]),
+            channel_id=str(command["channel_id"]),
+            trigger_id=str(command.get("trigger_id") or ""),
+            reply=reply,
         )
-    else:
-        await deliver_receipt(reply.send, services, result)
+        await reply.guard(dispatch(services, found, args, asked))
 
 
-def required_role(parsed: parsing.Command) -> tuple[Need, str] | None:
-    """The role a command needs, and what it does in words (for a refusal); None: anyone."""
-    match parsed:
-        case parsing.Simple(action="help"):
-            return None
-        case parsing.Hire():
-            return "request", "hire on OpenTrain"
-        case parsing.OnMilestone(action="fund"):
-            return "request", "fund milestones"
-        case parsing.OnMilestone():
-            return "request", "release payouts"
-        case parsing.OnContract(action="end"):
-            return "request", "end contracts"
-        case parsing.OnContract(action="milestone"):
-            return "request", "add milestones"
-        case parsing.OnContract() | parsing.Contracts():
-            return "read", "see contracts"
-        case parsing.Track():
-            return "read", "track approvals"
-        case parsing.Simple(action="status"):
-            return "read", "check the OpenTrain account"
-        case parsing.Simple(action="policy"):
-            return "admin", "see the agents' spend policy"
-        case parsing.Simple():
-            return "read", "see pending approvals"
-        case parsing.Approvers(action="show"):
-            return "read", "see approvers"
-        case parsing.Approvers():
-            return "admin", "change approvers"
-        case parsing.Route(action="list"):
-            return "read", "see routes"
-        case parsing.Route():
-            return "admin", "change routes"
-        case parsing.Audit():
-            return "read", "read the audit trail"
-    assert_never(parsed)
+def first_answer(found: Entry[A], args: A) -> cards.SlackMessage | None:
+    """What the acknowledgement shows at once; None when the answer comes later."""
+    if found.verb is Verb.HELP:
+        return cards.help_message(help_sections())
+    return progress(found.progress(args)) if found.progress is not None else None
 
 
-async def pending_message(services: Services, actor: Actor) -> cards.SlackMessage:
-    """Pending approvals; someone who is not an admin sees those of their own channels only."""
-    pending = await services.store.list_approvals(status=TrackedStatus.PENDING)
-    if not await services.roles.is_admin(actor):
-        channels = {a.channel_id for a in pending if a.channel_id}
-        visible = {c for c in channels if actor.user_id in await services.people.channel_members(c)}
-        pending = [a for a in pending if a.channel_id in visible]
-    permalinks = {a.approval_id: a.card_permalink for a in pending if a.card_permalink}
-    return cards.pending_list(pending, now=services.clock.now(), permalinks=permalinks)
+async def dispatch(services: Services, found: Entry[A], args: A, asked: Asked) -> None:
+    """Check the role the entry needs (fails closed), then run its handler."""
+    role = found.role_for(args)
+    if role is not None:
+        await services.roles.require(asked.actor, role.need, role.doing)
+    await found.run(services, args, asked)
 
 
-def hire_modal(hire: parsing.Hire, channel_id: str) -> View:
-    metadata = json.dumps({"proposalId": hire.proposal_id, "channelId": channel_id})
-    return cards.hire_modal(
+# --- the handlers -----------------------------------------------------------------------
+
+
+async def _help(services: Services, args: parsing.NoArgs, asked: Asked) -> None:
+    return  # answered in the acknowledgement
+
+
+async def _hire(services: Services, hire: parsing.Hire, asked: Asked) -> None:
+    metadata = json.dumps({"proposalId": hire.proposal_id, "channelId": asked.channel_id})
+    view = cards.hire_modal(
         proposal_id=hire.proposal_id,
         name=hire.name,
         amount=hire.amount,
         private_metadata=metadata,
     )
+    await open_view(services.slack, asked.trigger_id, view)
 
 
-def milestone_modal(contract_id: str, channel_id: str | None) -> View:
-    metadata = json.dumps({"contractId": contract_id, "channelId": channel_id})
-    return cards.milestone_modal(
-        contract_id=contract_id, contract_title=None, private_metadata=metadata
+async def _fund(services: Services, ref: parsing.MilestoneRef, asked: Asked) -> None:
+    outcome = await services.cosign.fund(
+        ref.milestone_id, requester=asked.requester, channel_id=asked.channel_id
+    )
+    await deliver_receipt(asked.reply.send, services, outcome)
+
+
+async def _payout(services: Services, ref: parsing.MilestoneRef, asked: Asked) -> None:
+    outcome = await services.cosign.payout(
+        ref.milestone_id, requester=asked.requester, channel_id=asked.channel_id
+    )
+    await deliver_receipt(asked.reply.send, services, outcome)
+
+
+async def _end(services: Services, ref: parsing.ContractRef, asked: Asked) -> None:
+    await end_contract(services, ref.contract_id, asked.requester, asked.channel_id, asked.reply)
+
+
+async def _milestone(services: Services, ref: parsing.ContractRef, asked: Asked) -> None:
+    view = milestone_modal(ref.contract_id, asked.channel_id)
+    await open_view(services.slack, asked.trigger_id, view)
+
+
+async def _track(services: Services, ref: parsing.ApprovalRef, asked: Asked) -> None:
+    outcome = await services.cosign.track(
+        ref.approval_id, requester=asked.requester, channel_id=asked.channel_id
+    )
+    await deliver_receipt(asked.reply.send, services, outcome)
+
+
+async def _pending(services: Services, args: parsing.NoArgs, asked: Asked) -> None:
+    """Pending approvals; someone who is not an admin sees those of their own channels only."""
+    pending = await services.store.list_approvals(status=TrackedStatus.PENDING)
+    if not await services.roles.is_admin(asked.actor):
+        channels = {a.channel_id for a in pending if a.channel_id}
+        visible = {c for c in channels if asked.user_id in await services.people.channel_members(c)}
+        pending = [a for a in pending if a.channel_id in visible]
+    permalinks = {a.approval_id: a.card_permalink for a in pending if a.card_permalink}
+    await asked.reply.send(
+        cards.pending_list(pending, now=services.clock.now(), permalinks=permalinks)
     )
 
 
-async def open_view(client: AsyncWebClient, trigger_id: str, view: View) -> None:
-    """Open a modal; its trigger expires three seconds after the person acted."""
-    try:
-        await client.views_open(trigger_id=trigger_id, view=view)
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        log.warning("modal not opened error=%s", error)
-        raise NotPossible(
-            f"Slack could not open the form (`{error}`); run the command again."
-        ) from exc
+async def _contracts(services: Services, args: parsing.Contracts, asked: Asked) -> None:
+    contracts = await services.opentrain.list_contracts(status=args.status)
+    await asked.reply.send(cards.contracts_list(contracts, status=args.status))
+
+
+async def _contract(services: Services, ref: parsing.ContractRef, asked: Asked) -> None:
+    contract = await services.opentrain.get_contract(ref.contract_id)
+    await asked.reply.send(cards.contract_detail(contract))
+
+
+async def _status(services: Services, args: parsing.NoArgs, asked: Asked) -> None:
+    checks = await opentrain_checks(
+        services.opentrain,
+        services.settings.ot_api_base_url,
+        webhook_secret_set=services.settings.ot_webhook_secret is not None,
+    )
+    await asked.reply.send(cards.status_report(checks))

@@ -35,6 +35,7 @@ from bot.roles import AccessDenied, Actor
 from bot.services import Services
 from bot.slack_ids import is_channel_id
 from handlers.guard import Listeners
+from handlers.replies import receipt
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,14 @@ class Paste:
 
 def register(app: Listeners, services: Services) -> None:
     host = services.settings.opentrain_host
+
+    @app.event("app_home_opened")
+    async def home_opened(event: dict[str, Any]) -> None:
+        # Slack sends the same event when the Messages tab is opened.
+        if event.get("tab") != "home":
+            return
+        user_id = str(event["user"])
+        await services.notifier.publish_home(user_id, await services.home.view_for(user_id))
 
     @app.event("link_shared")
     async def link_shared(event: dict[str, Any]) -> None:
@@ -195,16 +204,8 @@ async def answer_paste(services: Services, paste: Paste) -> None:
                 {paste.unfurl_url: {"blocks": blocks}},
             )
         if first:
-            receipt = cards.cosign_receipt(
-                outcome.approval,
-                created=not known_before,
-                channel_id=outcome.card.channel_id,
-                permalink=outcome.card.permalink,
-                error=outcome.card.error,
-                now=now,
-                opentrain_host=host,
-            )
-            await _answer_in_thread(services, paste, receipt, key="receipt")
+            told = receipt(services, outcome, created=not known_before)
+            await _answer_in_thread(services, paste, told, key="receipt")
     except SlackApiError as exc:
         log.warning(
             "answer to pasted link failed %s",

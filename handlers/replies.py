@@ -17,12 +17,13 @@ from typing import Any, TypeVar
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import cards
+from bot.approvals import Requester
 from bot.cosign import CoSignOutcome
 from bot.explain import NotPossible, explain
 from bot.logs import log_kv
 from bot.opentrain import OpenTrainError
 from bot.parsing import UsageError
-from bot.roles import AccessDenied
+from bot.roles import AccessDenied, Actor
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -70,11 +71,17 @@ async def deliver_receipt(
         )
 
 
-def receipt(services: Services, outcome: CoSignOutcome) -> cards.SlackMessage:
-    """What the requester sees once a co-sign request reached OpenTrain."""
+def receipt(
+    services: Services, outcome: CoSignOutcome, *, created: bool | None = None
+) -> cards.SlackMessage:
+    """What the requester sees once a co-sign request reached OpenTrain.
+
+    `created` overrides whether the card is new (a pasted link knows better than
+    its outcome, which another event of the same paste may have adopted first).
+    """
     return cards.cosign_receipt(
         outcome.approval,
-        created=outcome.created,
+        created=outcome.created if created is None else created,
         channel_id=outcome.card.channel_id,
         permalink=outcome.card.permalink,
         error=outcome.card.error,
@@ -123,6 +130,24 @@ class Replier:
             await work
         except Exception as exc:
             await self.error(exc)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """Who ran a command, where, and how to answer them."""
+
+    user_id: str
+    channel_id: str
+    trigger_id: str
+    reply: Replier
+
+    @property
+    def requester(self) -> Requester:
+        return Requester(kind="slack", id=self.user_id)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.user_id)
 
 
 async def with_progress(work: Awaitable[T], show: Callable[[], Awaitable[Any]]) -> T:

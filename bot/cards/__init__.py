@@ -32,8 +32,8 @@ from bot.cards.links import approval_link_allowed, opentrain_host_of
 from bot.cards.lists import MAX_LISTED, digest_message, pending_list
 from bot.cards.message import SlackMessage
 from bot.cards.modals import hire_modal, milestone_created, milestone_modal
+from bot.cards.notices import help_message, notice, usage_error
 from bot.cards.receipts import cosign_receipt, reminders_sent
-from bot.cards.replies import help_message, notice, usage_error
 from bot.cards.status import status_report
 
 __all__ = [

@@ -20,7 +20,7 @@ from bot.approvals import HireTerms, Requester, TrackedApproval
 from bot.cards import REMINDER_EVENT_TYPE, ActionId
 from bot.sandbox.runner import Sandbox
 from bot.services import Services
-from handlers.home import remind_answer, snooze_answer
+from handlers.actions import remind_answer, snooze_answer
 from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for
 

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from bot.agent_models import HireRequest, ValidationContext
 from bot.approvals import parse_amount
-from bot.parsing import USAGE, Hire, UsageError, parse_command
+from bot.parsing import Hire, UsageError
+from handlers.commands import Verb, entry, parse_command
 
 MAX = Decimal("100000")
 NOT_AN_AMOUNT = "is not an amount — type dollars like 450 or 450.50"
@@ -110,14 +111,14 @@ def test_a_long_bad_amount_is_quoted_short() -> None:
 
 
 def parse(text: str) -> object:
-    return parse_command(text, opentrain_host="app.opentrain.ai", max_amount=MAX)
+    return parse_command(text, opentrain_host="app.opentrain.ai", max_amount=MAX)[1]
 
 
 def test_a_decimal_comma_in_the_hire_command_is_an_amount_and_refused() -> None:
     with pytest.raises(UsageError) as raised:
         parse("hire prop_ada 1,50 Test")
     assert "Did you mean 1.50?" in raised.value.problem
-    assert raised.value.usage == USAGE["hire"]
+    assert raised.value.usage == entry(Verb.HIRE).usage
 
 
 def test_the_hire_command_still_reads_good_amounts() -> None:

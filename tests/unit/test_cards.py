@@ -11,6 +11,7 @@ import pytest
 from bot import cards
 from bot.approvals import ApprovalDetails, HireTerms, Requester, TrackedApproval, TrackedStatus
 from bot.cards import ActionId, SlackMessage
+from handlers.commands import help_sections
 
 NOW = datetime(2026, 6, 12, 10, 0, tzinfo=UTC)
 HOST = "app.opentrain.ai"
@@ -568,9 +569,9 @@ def test_pending_list_when_nothing_waits() -> None:
 
 
 def test_help_lists_every_subcommand() -> None:
-    shown = texts(cards.help_message())
+    shown = texts(cards.help_message(help_sections()))
     for syntax in [
-        "hire &lt;proposalId&gt; [amount] [name…]",
+        "hire &lt;proposalId&gt; [amount] [milestone name…]",
         "fund &lt;milestoneId&gt;",
         "payout &lt;milestoneId&gt;",
         "end &lt;contractId&gt;",
@@ -580,15 +581,16 @@ def test_help_lists_every_subcommand() -> None:
         "contracts [active|ended]",
         "contract &lt;contractId&gt;",
         "status",
-        "approvers [set|add|remove …]",
-        "route &lt;jobId|type&gt; #channel",
+        "approvers [set|add|remove] [#channel|global] @user @group…",
+        "route &lt;jobId|hire|fund|payout|end&gt; #channel",
         "route list",
         "route remove &lt;key&gt;",
         "audit &lt;approvalId&gt;",
         "help",
     ]:
         assert f"`/opentrain {syntax}` — " in shown
-    assert cards.help_message().text.startswith("/opentrain commands: hire, fund, payout, end")
+    text = cards.help_message(help_sections()).text
+    assert text.startswith("/opentrain commands: hire, fund, payout, end")
 
 
 def test_usage_error_says_what_was_wrong_and_what_to_type() -> None:

@@ -6,32 +6,36 @@ from decimal import Decimal
 
 import pytest
 
+from bot.cards import help_message
+from bot.cards.text import esc
 from bot.parsing import (
-    USAGE,
+    ApprovalRef,
     Approvers,
-    Audit,
-    Command,
+    ContractRef,
     Contracts,
     Hire,
-    OnContract,
-    OnMilestone,
+    MilestoneRef,
+    NoArgs,
     Route,
-    Simple,
-    Track,
     UsageError,
     approval_id_from_link,
     parse_channel,
-    parse_command,
     parse_member,
     typed_text,
 )
+from handlers.commands import Verb, entry, help_sections, parse_command
 
 HOST = "app.opentrain.ai"
 MAX = Decimal("100000")
 
 
-def parse(text: str, *, host: str = HOST) -> Command:
-    return parse_command(text, opentrain_host=host, max_amount=MAX)
+def parse(text: str, *, host: str = HOST) -> object:
+    """The parsed arguments of a command."""
+    return parse_command(text, opentrain_host=host, max_amount=MAX)[1]
+
+
+def verb_of(text: str) -> Verb:
+    return parse_command(text, opentrain_host=HOST, max_amount=MAX)[0].verb
 
 
 def refused(text: str, *, host: str = HOST) -> UsageError:
@@ -44,32 +48,37 @@ def refused(text: str, *, host: str = HOST) -> UsageError:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("text", "verb", "expected"),
     [
-        ("", Simple("help")),
-        ("   ", Simple("help")),
-        ("help", Simple("help")),
-        ("HELP me please", Simple("help")),
-        ("pending", Simple("pending")),
-        ("status", Simple("status")),
-        ("hire prop_ada", Hire("prop_ada")),
-        ("hire prop_ada 450", Hire("prop_ada", Decimal("450.00"))),
-        ("hire prop_ada $1,250.50 Batch 1", Hire("prop_ada", Decimal("1250.50"), "Batch 1")),
-        ("hire prop_ada Batch   1", Hire("prop_ada", None, "Batch 1")),
-        ("Hire PROP-7 99.9 x", Hire("PROP-7", Decimal("99.90"), "x")),
-        ("fund ms_batch2", OnMilestone("fund", "ms_batch2")),
-        ("payout ms_batch1", OnMilestone("payout", "ms_batch1")),
-        ("end ctr_linus", OnContract("end", "ctr_linus")),
-        ("milestone ctr_linus", OnContract("milestone", "ctr_linus")),
-        ("contract ctr_linus", OnContract("contract", "ctr_linus")),
-        ("contracts", Contracts()),
-        ("contracts active", Contracts("active")),
-        ("contracts ENDED", Contracts("ended")),
-        ("track appr_123", Track("appr_123")),
-        ("audit appr_123", Audit("appr_123")),
+        ("", Verb.HELP, NoArgs()),
+        ("   ", Verb.HELP, NoArgs()),
+        ("help", Verb.HELP, NoArgs()),
+        ("HELP me please", Verb.HELP, NoArgs()),
+        ("pending", Verb.PENDING, NoArgs()),
+        ("status", Verb.STATUS, NoArgs()),
+        ("hire prop_ada", Verb.HIRE, Hire("prop_ada")),
+        ("hire prop_ada 450", Verb.HIRE, Hire("prop_ada", Decimal("450.00"))),
+        (
+            "hire prop_ada $1,250.50 Batch 1",
+            Verb.HIRE,
+            Hire("prop_ada", Decimal("1250.50"), "Batch 1"),
+        ),
+        ("hire prop_ada Batch   1", Verb.HIRE, Hire("prop_ada", None, "Batch 1")),
+        ("Hire PROP-7 99.9 x", Verb.HIRE, Hire("PROP-7", Decimal("99.90"), "x")),
+        ("fund ms_batch2", Verb.FUND, MilestoneRef("ms_batch2")),
+        ("payout ms_batch1", Verb.PAYOUT, MilestoneRef("ms_batch1")),
+        ("end ctr_linus", Verb.END, ContractRef("ctr_linus")),
+        ("milestone ctr_linus", Verb.MILESTONE, ContractRef("ctr_linus")),
+        ("contract ctr_linus", Verb.CONTRACT, ContractRef("ctr_linus")),
+        ("contracts", Verb.CONTRACTS, Contracts()),
+        ("contracts active", Verb.CONTRACTS, Contracts("active")),
+        ("contracts ENDED", Verb.CONTRACTS, Contracts("ended")),
+        ("track appr_123", Verb.TRACK, ApprovalRef("appr_123")),
+        ("audit appr_123", Verb.AUDIT, ApprovalRef("appr_123")),
     ],
 )
-def test_every_subcommand_parses(text: str, expected: Command) -> None:
+def test_every_subcommand_parses(text: str, verb: Verb, expected: object) -> None:
+    assert verb_of(text) is verb
     assert parse(text) == expected
 
 
@@ -92,12 +101,12 @@ def test_amounts_are_decimal_with_cents() -> None:
     ],
 )
 def test_track_accepts_plain_and_escaped_approval_links(text: str) -> None:
-    assert parse(text) == Track("appr_9")
+    assert parse(text) == ApprovalRef("appr_9")
 
 
 def test_track_link_on_the_sandbox_host_with_its_port() -> None:
     host = "127.0.0.1:8700"
-    assert parse(f"track <http://{host}/approvals/a1>", host=host) == Track("a1")
+    assert parse(f"track <http://{host}/approvals/a1>", host=host) == ApprovalRef("a1")
 
 
 @pytest.mark.parametrize(
@@ -117,7 +126,7 @@ def test_track_refuses_links_that_are_not_opentrain_approvals(link: str) -> None
     error = refused(f"track {link}")
     assert "not an OpenTrain approval link" in error.problem
     assert HOST in error.problem
-    assert error.usage == USAGE["track"]
+    assert error.usage == entry(Verb.TRACK).usage
 
 
 def test_approval_link_parsing_is_exact_about_the_host() -> None:
@@ -240,7 +249,7 @@ def test_approvers_and_routes_take_escaped_mentions() -> None:
 def test_bad_input_says_what_is_wrong_and_what_to_type(text: str, problem: str, usage: str) -> None:
     error = refused(text)
     assert problem in error.problem
-    assert error.usage == USAGE[usage]
+    assert error.usage == entry(Verb(usage)).usage
     assert error.usage.startswith("/opentrain ")
 
 
@@ -256,5 +265,26 @@ def test_problem_quotes_are_clipped_and_show_typed_text() -> None:
 
 
 def test_every_usage_line_is_a_command_to_type() -> None:
-    for verb, usage in USAGE.items():
-        assert usage.startswith(f"/opentrain {verb}"), verb
+    for verb in Verb:
+        for usage in entry(verb).usage.split(" · "):
+            assert usage.startswith(f"/opentrain {verb.value}"), verb
+
+
+def test_a_usage_error_carries_the_examples_of_its_verb() -> None:
+    error = refused("fund")
+    assert error.examples == entry(Verb.FUND).examples != ()
+
+
+def test_help_is_generated_from_the_table_with_every_verb_once() -> None:
+    sections = help_sections()
+    shown = [syntax.split()[0] for section in sections for syntax, _ in section.lines]
+    assert list(dict.fromkeys(shown)) == [verb.value for verb in Verb]
+    message = help_message(sections)
+    for verb in Verb:
+        assert f"`/opentrain {esc(entry(verb).syntax)}` — {entry(verb).purpose}" in str(
+            message.as_kwargs()["blocks"]
+        )
+
+
+def test_routes_is_another_word_for_route() -> None:
+    assert verb_of("routes") is Verb.ROUTE

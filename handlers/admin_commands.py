@@ -1,0 +1,88 @@
+"""The set-up and record commands: `approvers`, `route`, `audit`, `policy`.
+
+Their roles are checked before they run (the command table in handlers/commands.py);
+changes are audited by the services they call.
+"""
+
+from __future__ import annotations
+
+from bot import cards, parsing
+from bot.approvers import Change
+from bot.cards.policy import AgentRow, policy_view
+from bot.roles import Actor
+from bot.routing import describe_key, route_key
+from bot.services import Services
+from handlers.replies import Asked
+
+CHANGES: dict[str, Change] = {"set": "set", "add": "add", "remove": "remove"}
+
+
+async def approvers(services: Services, parsed: parsing.Approvers, asked: Asked) -> None:
+    """Show the approvers, after setting, adding or removing some when asked to."""
+    change = CHANGES.get(parsed.action)
+    if change is not None:
+        scope = parsed.scope or asked.channel_id
+        await services.approvers.change(scope, change, parsed.members, by_user=asked.user_id)
+    configured = await services.approvers.all()
+    await asked.reply.send(cards.approvers_view(configured, channel_id=asked.channel_id))
+
+
+async def audit(services: Services, parsed: parsing.ApprovalRef, asked: Asked) -> None:
+    """One approval's history, oldest first; someone who is not an admin sees only the
+    history of approvals carded in channels they are in (as with `pending`)."""
+    entries = await services.store.read_audit(approval_id=parsed.approval_id)
+    if entries and not await services.roles.is_admin(Actor(asked.user_id)):
+        approval = await services.store.get_approval(parsed.approval_id)
+        channel = approval.channel_id if approval else None
+        if channel is None or asked.user_id not in await services.people.channel_members(channel):
+            entries = []
+    await asked.reply.send(cards.audit_view(parsed.approval_id, entries))
+
+
+async def route(services: Services, parsed: parsing.Route, asked: Asked) -> None:
+    """`route <jobId|type> #channel` stores a route after checking the bot can post there;
+    `route list` shows them; `route remove <key>` forgets one."""
+    actor = f"slack:{asked.user_id}"
+    match parsed:
+        case parsing.Route(action="set", target=str(target), channel_id=str(channel_id)):
+            check = await services.channels.prepare(channel_id)
+            if check.problem:
+                await asked.reply.send(cards.notice(f"Route not saved. {check.problem}"))
+                return
+            key = route_key(target)
+            await services.router.set_route(key, channel_id, actor=actor, at=services.clock.now())
+            await asked.reply.send(
+                cards.notice(
+                    f"Cards for {describe_key(key)} now go to {check.shown} when a request names "
+                    f"no channel of its own. Undo with /opentrain route remove {target}"
+                )
+            )
+        case parsing.Route(action="remove", target=str(target)):
+            key = route_key(target)
+            removed = await services.router.remove_route(key, actor=actor, at=services.clock.now())
+            text = (
+                f"Route for {describe_key(key)} removed."
+                if removed
+                else f"There was no route for {describe_key(key)}; see /opentrain route list"
+            )
+            await asked.reply.send(cards.notice(text))
+        case _:
+            await asked.reply.send(cards.routes_view(await services.router.routes()))
+
+
+async def policy(services: Services, args: parsing.NoArgs, asked: Asked) -> None:
+    """The agents' effective spend policy and each agent's usage (admins only)."""
+    gate = services.gate
+    rows = []
+    for agent in sorted(services.settings.agent_tokens):
+        usage = await gate.spending.usage(agent)
+        rows.append(
+            AgentRow(
+                agent=agent,
+                limits=gate.policy.for_agent(agent).describe(),
+                requests_24h=usage.requests_24h,
+                used_24h=usage.used_24h,
+                used_7d=usage.used_7d,
+            )
+        )
+    await asked.reply.send(policy_view(rows, source=gate.policy.source))
