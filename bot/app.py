@@ -36,6 +36,7 @@ from bot.scheduler import (
     OUTBOX_JOB,
     POLICY_JOB,
     REMINDER_JOB,
+    RETENTION_JOB,
     Scheduler,
 )
 from bot.services import Services
@@ -181,6 +182,7 @@ def schedule(services: Services) -> None:
     reminder_interval = timedelta(seconds=services.settings.reminder_interval_seconds)
     services.scheduler.every(REMINDER_JOB, reminder_interval, services.reminders.tick)
     services.scheduler.every(POLICY_JOB, reminder_interval, services.gate.requests.expire_due)
+    services.scheduler.every(RETENTION_JOB, reminder_interval, services.forget_stale)
     settings = services.settings
     if settings.digest_channel and settings.digest_time is not None:
         digest = Digest(

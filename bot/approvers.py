@@ -16,8 +16,8 @@ from bot.approvals import AuditEntry, TrackedApproval
 from bot.clock import Clock
 from bot.people import People
 from bot.store import Store
+from bot.store.kinds import APPROVERS
 
-KEY_PREFIX = "approvers:"
 GLOBAL = "global"
 
 Change = Literal["set", "add", "remove"]
@@ -86,12 +86,8 @@ class Approvers:
 
     async def all(self) -> dict[str, list[str]]:
         """Every configured list by scope ("global" or a channel id)."""
-        stored = await self._store.list_config(KEY_PREFIX)
-        return {
-            key.removeprefix(KEY_PREFIX): _ids(value)
-            for key, value in stored.items()
-            if _ids(value)
-        }
+        stored = await self._store.list_records(APPROVERS)
+        return {scope: members for scope, members in stored.items() if members}
 
     async def change(
         self, scope: str, change: Change, members: Sequence[str], *, by_user: str
@@ -106,7 +102,7 @@ class Approvers:
             case "remove":
                 gone = set(members)
                 after = [member for member in before if member not in gone]
-        await self._store.set_config(KEY_PREFIX + scope, after)
+        await self._store.put_record(APPROVERS, scope, after)
         await self._store.append_audit(
             AuditEntry(
                 at=self._clock.now(),
@@ -118,11 +114,7 @@ class Approvers:
         return after
 
     async def _get(self, scope: str) -> list[str]:
-        return _ids(await self._store.get_config(KEY_PREFIX + scope))
-
-
-def _ids(value: object) -> list[str]:
-    return [str(item) for item in value] if isinstance(value, list) else []
+        return await self._store.get_record(APPROVERS, scope) or []
 
 
 def others(users: Sequence[str], approval: TrackedApproval) -> list[str]:

@@ -15,7 +15,6 @@ import logging
 import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import TypeVar
 
 from bot.approvals import (
@@ -45,6 +44,8 @@ from bot.opentrain import (
 )
 from bot.routing import Router
 from bot.store import Store
+from bot.store.kinds import HIRE_DRAFTS, HireDraftRecord
+from bot.store.retention import forget_stale
 from bot.tracker import Tracker, requester_actor
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CARD_WAIT_SECONDS = 5.0
-DRAFT_PREFIX = "hire-draft:"
-# "Hire anyway" resends a refused hire's terms for this long; older drafts are forgotten.
-DRAFT_TTL = timedelta(days=7)
 
 
 class ChannelRefused(NotPossible):
@@ -221,27 +219,19 @@ class CoSign:
         self, proposal_id: str, terms: HireTerms, channel_id: str | None
     ) -> HireDraft:
         now = self._clock.now()
-        for key, old in (await self._store.list_config(DRAFT_PREFIX)).items():
-            if not _draft_fresh(old, now):
-                await self._store.delete_config(key)
+        await forget_stale(self._store, now, kinds=(HIRE_DRAFTS,))
         draft = HireDraft(secrets.token_hex(8), proposal_id, terms, channel_id)
-        await self._store.set_config(
-            DRAFT_PREFIX + draft.draft_id,
-            {
-                "proposalId": proposal_id,
-                "terms": terms.model_dump(mode="json"),
-                "channelId": channel_id,
-                "savedAt": now.isoformat(),
-            },
+        record = HireDraftRecord(
+            proposal_id=proposal_id, terms=terms, channel_id=channel_id, saved_at=now
         )
+        await self._store.put_record(HIRE_DRAFTS, draft.draft_id, record)
         return draft
 
     async def load_draft(self, draft_id: str) -> HireDraft | None:
-        stored = await self._store.get_config(DRAFT_PREFIX + draft_id)
-        if not isinstance(stored, dict) or not _draft_fresh(stored, self._clock.now()):
+        record = await self._store.get_record(HIRE_DRAFTS, draft_id)
+        if record is None or HIRE_DRAFTS.retention.too_old(record, self._clock.now()):
             return None
-        terms = HireTerms.model_validate(stored["terms"])
-        return HireDraft(draft_id, str(stored["proposalId"]), terms, stored.get("channelId"))
+        return HireDraft(draft_id, record.proposal_id, record.terms, record.channel_id)
 
     # --- shared steps -------------------------------------------------------------
     async def _adopt_with_contract(
@@ -402,14 +392,3 @@ def contract_details(contract: Contract, approval: Approval) -> ApprovalDetails:
 
 async def _now(value: T) -> T:
     return value
-
-
-def _draft_fresh(stored: object, now: datetime) -> bool:
-    """Saved less than DRAFT_TTL ago (a draft without a time is from before drafts had one)."""
-    saved = stored.get("savedAt") if isinstance(stored, dict) else None
-    if not isinstance(saved, str):
-        return False
-    try:
-        return now - datetime.fromisoformat(saved) < DRAFT_TTL
-    except ValueError:
-        return False

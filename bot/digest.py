@@ -19,8 +19,8 @@ from bot.cards.facts import money_at_stake
 from bot.clock import Clock
 from bot.notifier import Notifier
 from bot.store import Store
+from bot.store.kinds import DIGEST_POSTED
 
-LAST_POSTED_KEY = "digest:last-posted"
 POSTING_LEASE = timedelta(minutes=10)
 ALL_PENDING = 1_000_000
 
@@ -41,7 +41,7 @@ class Digest:
         if now < datetime.combine(now.date(), self._at, tzinfo=UTC):
             return False
         day = now.date().isoformat()
-        if await self._store.get_config(LAST_POSTED_KEY) == day:
+        if await self._store.get_record(DIGEST_POSTED) == day:
             return False
         if not await self._store.claim_key(f"digest:{day}", POSTING_LEASE):
             return False
@@ -50,7 +50,7 @@ class Digest:
         queued = await self._notifier.queue_message(
             f"digest:{day}", message, channel=self._channel_id
         )
-        await self._store.set_config(LAST_POSTED_KEY, day)
+        await self._store.put_record(DIGEST_POSTED, "", day)
         await self._store.append_audit(
             AuditEntry(
                 at=now,

@@ -18,25 +18,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from pydantic import ValidationError
-
 from bot.agent_asks import AWAITING, AgentAsk, PolicyRequest, PolicyStatus
 from bot.approvals import AgentStanding, AuditEntry, EffectKind, Requester, effect, usd_text
 from bot.cards.policy import policy_card
 from bot.clock import Clock
 from bot.cosign import CoSign, CoSignOutcome
 from bot.explain import NotPossible
-from bot.logs import log_kv
 from bot.opentrain import Approval, ContractEnded, OpenTrainError
 from bot.policy import SpendPolicy
 from bot.spend import Breach, Quote, Spending, Usage
 from bot.store import Store
+from bot.store.kinds import POLICY_AWAITING, POLICY_REQUESTS
 
 log = logging.getLogger(__name__)
 
 ASK_FOR = timedelta(hours=24)
-RECORD_PREFIX = "policy-request:"
-AWAITING_PREFIX = "policy-awaiting:"  # only the undecided ones, so expiry lists few
 DECISION_TTL = timedelta(days=30)
 
 
@@ -131,20 +127,15 @@ class PolicyRequests:
             channel_id=self._channel,
         )
         await self._save(request)
-        await self._store.set_config(AWAITING_PREFIX + request.request_id, True)
+        await self._store.put_record(POLICY_AWAITING, request.request_id, True)
         await self._queue_card(request, EffectKind.POST_MESSAGE)
         await self._audit(request, "policy_asked", f"agent:{agent}", rule=breach.rule)
         return request
 
     async def get(self, request_id: str) -> PolicyRequest | None:
         """The request as it stands; one past its 24 h is expired on the spot."""
-        stored = await self._store.get_config(RECORD_PREFIX + request_id)
-        if stored is None:
-            return None
-        try:
-            request = PolicyRequest.model_validate(stored)
-        except ValidationError:
-            log.error("policy request unreadable %s", log_kv(request_id=request_id))
+        request = await self._store.get_record(POLICY_REQUESTS, request_id)
+        if request is None:
             return None
         if request.expired_at(self._clock.now()):
             return (await self._expire(request)).request
@@ -188,10 +179,10 @@ class PolicyRequests:
     async def expire_due(self) -> int:
         """Expire every request that waited 24 h (the scheduler calls this)."""
         expired = 0
-        for key in await self._store.list_config(AWAITING_PREFIX):
-            request = await self.get(key.removeprefix(AWAITING_PREFIX))
+        for request_id in await self._store.list_records(POLICY_AWAITING):
+            request = await self.get(request_id)
             if request is None or request.status != AWAITING:
-                await self._store.delete_config(key)
+                await self._store.delete_record(POLICY_AWAITING, request_id)
                 expired += int(request is not None and request.status == "expired")
         return expired
 
@@ -221,12 +212,12 @@ class PolicyRequests:
             status, by_user = "expired", None  # too late: it expired before the click
         claimed = await self._store.claim_key(f"policy-decision:{request.request_id}", DECISION_TTL)
         if not claimed:
-            current = await self._store.get_config(RECORD_PREFIX + request.request_id)
-            latest = PolicyRequest.model_validate(current) if current else request
+            current = await self._store.get_record(POLICY_REQUESTS, request.request_id)
+            latest = current or request
             return Decided(latest, by_this=False)
         decided = request.evolve(status=status, decided_by=by_user, decided_at=now)
         await self._save(decided)
-        await self._store.delete_config(AWAITING_PREFIX + request.request_id)
+        await self._store.delete_record(POLICY_AWAITING, request.request_id)
         actor = f"slack:{by_user}" if by_user else "bot"
         await self._audit(decided, f"policy_{status}", actor)
         if status != "allowed":
@@ -235,9 +226,7 @@ class PolicyRequests:
 
     # --- storing and telling ------------------------------------------------------------------
     async def _save(self, request: PolicyRequest) -> None:
-        await self._store.set_config(
-            RECORD_PREFIX + request.request_id, request.model_dump(mode="json")
-        )
+        await self._store.put_record(POLICY_REQUESTS, request.request_id, request)
 
     async def _queue_card(self, request: PolicyRequest, kind: EffectKind, key: str = "") -> None:
         if request.channel_id is None:

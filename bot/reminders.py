@@ -34,13 +34,12 @@ from bot.logs import log_kv
 from bot.people import People
 from bot.reminder_times import Reminder, Snooze, due, plan
 from bot.store import Store
+from bot.store.kinds import REMIND_PRESSES, SNOOZES, Press, SnoozeRecord
 
 log = logging.getLogger(__name__)
 
 SNOOZE_FOR = timedelta(hours=4)
 REMIND_NOW_EVERY = timedelta(hours=1)
-SNOOZE_PREFIX = "snooze:"
-REMIND_NOW_PREFIX = "remind-now:"
 # Once-keys outlive any approval (72 h) so a skip is audited once, not every tick.
 SKIP_AUDIT_TTL = timedelta(days=7)
 # A second replica pressing at the same moment loses this key and reports the throttle.
@@ -115,24 +114,7 @@ class Reminders:
         self._settled = settled
         if queued:
             self._on_effects()
-        await self._forget_ended({a.approval_id for a in pending}, snoozes)
         return queued
-
-    async def _forget_ended(self, pending: set[str], snoozes: dict[str, Snooze]) -> None:
-        """Drop the snoozes and "Remind approvers" throttles of approvals that have ended.
-
-        Nothing reads them any more, and snoozes are listed every tick. An approval
-        missing from this tick's pending list is looked up first: it may be newer.
-        """
-        keys = {SNOOZE_PREFIX + key: key.rpartition(":")[0] for key in snoozes}
-        for key in await self._store.list_config(REMIND_NOW_PREFIX):
-            keys[key] = key.removeprefix(REMIND_NOW_PREFIX)
-        for key, approval_id in keys.items():
-            if approval_id in pending:
-                continue
-            approval = await self._store.get_approval(approval_id)
-            if approval is None or approval.status is not TrackedStatus.PENDING:
-                await self._store.delete_config(key)
 
     async def _remind_if_due(
         self,
@@ -167,16 +149,18 @@ class Reminders:
         if not approvers:
             return RemindNow("sent")  # nobody to remind; pressing again later must work
         now = self._clock.now()
-        key = REMIND_NOW_PREFIX + approval_id
-        last = _moment(await self._store.get_config(key))
+        press = await self._store.get_record(REMIND_PRESSES, approval_id)
+        last = press.at if press is not None else None
         if last is not None and now < last + REMIND_NOW_EVERY:
             return RemindNow("throttled", throttled_until=last + REMIND_NOW_EVERY)
         # The key names the press it follows, so two replicas reading the same last
         # press race for one key and exactly one of them reminds.
         since = last.isoformat() if last is not None else "never"
-        if not await self._store.claim_key(f"{key}:{since}", REMIND_NOW_CLAIM_TTL):
+        if not await self._store.claim_key(
+            f"remind-now:{approval_id}:{since}", REMIND_NOW_CLAIM_TTL
+        ):
             return RemindNow("throttled", throttled_until=now + REMIND_NOW_EVERY)
-        await self._store.set_config(key, {"at": now.isoformat(), "by": by_user})
+        await self._store.put_record(REMIND_PRESSES, approval_id, Press(at=now, by=by_user))
         reminded: list[str] = []
         slot = f"manual-{int(now.timestamp())}"
         for user in approvers:
@@ -201,9 +185,8 @@ class Reminders:
             return Snoozed(pending=False)
         now = self._clock.now()
         snooze = Snooze(at=now, until=now + SNOOZE_FOR)
-        await self._store.set_config(
-            f"{SNOOZE_PREFIX}{approval_id}:{user_id}",
-            {"at": snooze.at.isoformat(), "until": snooze.until.isoformat()},
+        await self._store.put_record(
+            SNOOZES, f"{approval_id}:{user_id}", SnoozeRecord(at=snooze.at, until=snooze.until)
         )
         await self._audit(
             "snooze", approval, f"slack:{user_id}", now, until=snooze.until.isoformat()
@@ -266,12 +249,8 @@ class Reminders:
 
     async def _snoozes(self) -> dict[str, Snooze]:
         """Every stored snooze by "<approval id>:<user id>"."""
-        found: dict[str, Snooze] = {}
-        for key, value in (await self._store.list_config(SNOOZE_PREFIX)).items():
-            at, until = _moment(value, "at"), _moment(value, "until")
-            if at is not None and until is not None:
-                found[key.removeprefix(SNOOZE_PREFIX)] = Snooze(at, until)
-        return found
+        stored = await self._store.list_records(SNOOZES)
+        return {key: Snooze(record.at, record.until) for key, record in stored.items()}
 
     async def _audit(
         self, action: str, approval: TrackedApproval, actor: str, now: datetime, **details: Any
@@ -285,13 +264,3 @@ class Reminders:
                 details=details,
             )
         )
-
-
-def _moment(record: object, field: str = "at") -> datetime | None:
-    """A stored ISO timestamp (`{field: "…"}`), or None when absent or unreadable."""
-    if not isinstance(record, dict):
-        return None
-    try:
-        return datetime.fromisoformat(str(record[field]))
-    except (KeyError, ValueError):
-        return None

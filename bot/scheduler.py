@@ -37,6 +37,7 @@ OUTBOX_JOB = "outbox-drain"
 REMINDER_JOB = "reminders"
 DIGEST_JOB = "digest"
 POLICY_JOB = "policy-requests"  # expire agents' over-limit requests nobody answered
+RETENTION_JOB = "retention"  # forget settings records that stopped mattering
 
 Tick = Callable[[], Awaitable[object]]
 SHUTDOWN_GRACE_SECONDS = 5.0

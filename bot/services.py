@@ -21,6 +21,7 @@ from bot.roles import Roles
 from bot.routing import Router
 from bot.scheduler import Scheduler
 from bot.store import Store
+from bot.store.retention import forget_stale
 from bot.tracker import Tracker
 
 
@@ -44,3 +45,7 @@ class Services:
     home: Home
     gate: AgentGate  # the agents' spend policy, before any OpenTrain write
     owner: str  # this process's identity in leases and claims
+
+    async def forget_stale(self) -> int:
+        """Apply every settings record kind's retention (the scheduler calls this)."""
+        return await forget_stale(self.store, self.clock.now())

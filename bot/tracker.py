@@ -47,11 +47,11 @@ from bot.opentrain import (
 )
 from bot.opentrain.errors import Forbidden
 from bot.store import Store
+from bot.store.kinds import FEED_HEALTH, FeedHealth
 
 log = logging.getLogger(__name__)
 
 FEED_LEASE = "feed-leader"
-FEED_HEALTH_KEY = "feed-health"
 # The leader renews its lease on every poll (and after every page); a standby takes
 # over once the leader has missed this many polls, or FEED_LEASE_MIN, whichever is longer.
 FEED_LEASE_POLLS = 3
@@ -255,8 +255,8 @@ class Tracker:
         if was == healthy:
             return
         now = self._clock.now()
-        await self._store.set_config(
-            FEED_HEALTH_KEY, {"healthy": healthy, "at": now.isoformat(), "by": self._owner}
+        await self._store.put_record(
+            FEED_HEALTH, "", FeedHealth(healthy=healthy, at=now, by=self._owner)
         )
         if healthy:
             log.info("feed recovered: back to feed-first tracking")
@@ -266,10 +266,8 @@ class Tracker:
 
     async def feed_healthy(self) -> bool:
         """Shared across replicas: the leader records the feed's health in the store."""
-        record = await self._store.get_config(FEED_HEALTH_KEY)
-        if not isinstance(record, dict):
-            return True
-        return bool(record.get("healthy", True))
+        record = await self._store.get_record(FEED_HEALTH)
+        return record is None or record.healthy
 
     async def _reschedule_all_pending(self, now: datetime, *, feed_healthy: bool) -> None:
         """Move every pending approval onto the schedule the feed's health calls for.

@@ -1,17 +1,27 @@
 """The store protocol: everything the bot persists, and the atomic operations it needs.
 
-Two implementations share one contract test suite (tests/integration/test_store_contract.py):
+`Store` is made of parts with one job each — tracked approvals with their due
+index, the outbox, coordination between processes, the audit log, routes and
+typed settings records — so a service can say which part it uses. Two
+implementations share one contract suite per part (tests/integration/store/):
 `SqliteStore` (embedded default, one process) and `RedisStore` (several replicas).
 Records are pydantic models serialised as JSON — never pickles.
+
+What each part keeps: approvals, effects and audit entries are kept; once-keys and
+leases expire by themselves; settings records by their kind's rule
+(bot/store/kinds.py, applied by bot/store/retention.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
+from bot.store.kinds import Kind
+
+T = TypeVar("T")
 
 
 def approval_record(approval: TrackedApproval) -> str:
@@ -28,8 +38,9 @@ class StoreUnavailable(Exception):
     """The store could not be reached or answered with an error; the operation did not happen."""
 
 
-class Store(Protocol):
-    # --- tracked approvals ------------------------------------------------------
+class ApprovalStore(Protocol):
+    """Tracked approvals, and the due index that says when each is checked next."""
+
     async def add_approval(self, approval: TrackedApproval, effects: Sequence[Effect] = ()) -> bool:
         """Insert if no approval with this id exists (idempotent adopt). True if inserted.
 
@@ -81,7 +92,7 @@ class Store(Protocol):
 
     async def approvals_for_proposal(self, proposal_id: str) -> list[TrackedApproval]: ...
 
-    # --- due index --------------------------------------------------------------
+    # the due index
     async def claim_due(
         self, now: datetime, owner: str, *, limit: int, lease: timedelta
     ) -> list[TrackedApproval]:
@@ -98,12 +109,14 @@ class Store(Protocol):
 
     async def next_due_at(self) -> datetime | None: ...
 
-    # --- /updates cursor ----------------------------------------------------------
+
+class Coordination(Protocol):
+    """What processes share to work as one: the feed cursor, leases and once-keys."""
+
     async def get_cursor(self) -> str | None: ...
 
     async def set_cursor(self, cursor: str) -> None: ...
 
-    # --- leases (leader election) ---------------------------------------------------
     async def acquire_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
         """Take the lease if free or expired, or renew it if `owner` holds it.
 
@@ -118,12 +131,14 @@ class Store(Protocol):
 
     async def lease_holder(self, name: str) -> str | None: ...
 
-    # --- once-keys (webhook deliveries, throttles) ----------------------------------
     async def claim_key(self, key: str, ttl: timedelta) -> bool:
         """Set `key` if absent, expiring after `ttl`. True only for the caller that set it."""
         ...
 
-    # --- outbox of Slack effects ------------------------------------------------------
+
+class Outbox(Protocol):
+    """Slack effects to deliver, each once: claimed with a lease, completed or retried."""
+
     async def enqueue_effects(self, effects: Sequence[Effect]) -> int:
         """Add effects whose id is not yet known (idempotent). Returns how many were new."""
         ...
@@ -161,7 +176,10 @@ class Store(Protocol):
 
     async def count_effects(self, *, done: bool | None = None) -> int: ...
 
-    # --- routes and configuration (approvers, …) ---------------------------------------
+
+class RouteTable(Protocol):
+    """Where cards go: `job:<jobId>` or `type:<approval type>` → channel id."""
+
     async def set_route(self, key: str, channel_id: str) -> None: ...
 
     async def get_route(self, key: str) -> str | None: ...
@@ -170,19 +188,26 @@ class Store(Protocol):
 
     async def list_routes(self) -> dict[str, str]: ...
 
-    async def get_config(self, key: str) -> Any | None:
-        """A JSON value stored under `key` (e.g. approvers per channel)."""
+
+class Records(Protocol):
+    """Typed settings records (approvers, snoozes, drafts, …): one `Kind` per record kind."""
+
+    async def get_record(self, kind: Kind[T], key: str = "") -> T | None: ...
+
+    async def put_record(self, kind: Kind[T], key: str, value: T) -> None: ...
+
+    async def list_records(self, kind: Kind[T]) -> dict[str, T]:
+        """Every readable record of `kind` by key (an unreadable one is logged and left out)."""
         ...
 
-    async def set_config(self, key: str, value: Any) -> None: ...
-
-    async def list_config(self, prefix: str) -> dict[str, Any]: ...
-
-    async def delete_config(self, key: str) -> bool:
-        """Forget `key`; False when there was nothing under it."""
+    async def delete_record(self, kind: Kind[T], key: str = "") -> bool:
+        """Forget a record; False when there was none."""
         ...
 
-    # --- audit log (append-only) -------------------------------------------------------
+
+class AuditLog(Protocol):
+    """Who did what, append-only."""
+
     async def append_audit(self, entry: AuditEntry) -> None: ...
 
     async def read_audit(
@@ -195,7 +220,10 @@ class Store(Protocol):
         """Oldest first by `at` (ties in append order); `since` is inclusive."""
         ...
 
-    # --- lifecycle -------------------------------------------------------------------
+
+class Store(ApprovalStore, Outbox, Coordination, RouteTable, Records, AuditLog, Protocol):
+    """Every part, on one backend."""
+
     async def ping(self) -> str:
         """A short description of the backend ("sqlite 3.40 at /path", "redis 7.0.15")."""
         ...

@@ -17,7 +17,8 @@ Layout under the prefix (default `cosign:`):
   cursor                 the /updates cursor
   lease:<name>           the owner, expiring by PX (real time)
   key:<key>              a once-key, expiring by PX (real time)
-  routes, config         hashes (config values are JSON)
+  routes                 hash route key -> channel id
+  config                 hash "<kind>:<key>" -> settings record JSON (bot/store/kinds.py)
   audit                  stream of AuditEntry JSON (field `json`), append order
   audit:approval:<id>    list of the same entries for one approval, so reading one
                          approval's history never scans the whole stream
@@ -28,7 +29,6 @@ Scores are integer microseconds: below 2**53, so doubles hold them exactly.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
@@ -41,6 +41,7 @@ from redis.exceptions import RedisError
 
 from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
 from bot.store.base import StoreUnavailable, approval_record
+from bot.store.kinds import RecordsOverText
 from bot.store.records import ParsedApprovals
 from bot.store.redis_scripts import (
     Arg,
@@ -78,7 +79,7 @@ def _guarded(
     return run
 
 
-class RedisStore:
+class RedisStore(RecordsOverText):
     """The `Store` on one Redis server; see the module docstring for the key layout."""
 
     def __init__(self, redis: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
@@ -352,7 +353,7 @@ class RedisStore:
             return int(total)
         return int(total) - int(undone) if done else int(undone)
 
-    # --- routes and configuration -------------------------------------------------------
+    # --- routes ---------------------------------------------------------------------------
     @_guarded
     async def set_route(self, key: str, channel_id: str) -> None:
         await self._redis.hset(self._key("routes"), key, channel_id)
@@ -371,26 +372,27 @@ class RedisStore:
         routes = await self._redis.hgetall(self._key("routes"))
         return {text(key): text(channel) for key, channel in sorted(routes.items())}
 
+    # --- settings records (typed by bot/store/kinds.py) -----------------------------------
     @_guarded
-    async def get_config(self, key: str) -> Any | None:
+    async def _text_get(self, key: str) -> str | None:
         value = await self._redis.hget(self._key("config"), key)
-        return None if value is None else json.loads(value)
+        return None if value is None else text(value)
 
     @_guarded
-    async def set_config(self, key: str, value: Any) -> None:
-        await self._redis.hset(self._key("config"), key, json.dumps(value))
+    async def _text_put(self, key: str, value: str) -> None:
+        await self._redis.hset(self._key("config"), key, value)
 
     @_guarded
-    async def list_config(self, prefix: str) -> dict[str, Any]:
+    async def _text_list(self, prefix: str) -> dict[str, str]:
         pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
         found = {
-            key: json.loads(value)
+            text(key): text(value)
             async for key, value in self._redis.hscan_iter(self._key("config"), match=pattern)
         }
         return dict(sorted(found.items()))
 
     @_guarded
-    async def delete_config(self, key: str) -> bool:
+    async def _text_delete(self, key: str) -> bool:
         return bool(await self._redis.hdel(self._key("config"), key))
 
     # --- audit log ------------------------------------------------------------------------

@@ -19,7 +19,6 @@ writes; both are authoritative over the copies inside the JSON record.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sqlite3
 import time
@@ -30,6 +29,7 @@ from typing import Any, TypeVar
 
 from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
 from bot.store.base import StoreUnavailable
+from bot.store.kinds import RecordsOverText
 from bot.store.records import ParsedApprovals
 from bot.store.sqlite_sql import (
     LIST_APPROVALS,
@@ -57,7 +57,7 @@ T = TypeVar("T")
 DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
 
 
-class SqliteStore:
+class SqliteStore(RecordsOverText):
     """The `Store` on one SQLite file (or `:memory:`); see the module docstring."""
 
     def __init__(
@@ -343,7 +343,7 @@ class SqliteStore:
             sql, params = "SELECT count(*) FROM effects WHERE done = ?", (int(done),)
         return int(await self._read(lambda c: c.execute(sql, params).fetchone()[0]))
 
-    # --- routes and configuration -------------------------------------------------------
+    # --- routes ---------------------------------------------------------------------------
     async def set_route(self, key: str, channel_id: str) -> None:
         sql = (
             "INSERT INTO routes (key, channel_id) VALUES (?, ?)"
@@ -365,25 +365,25 @@ class SqliteStore:
         rows = await self._read(lambda c: c.execute(sql).fetchall())
         return {str(key): str(channel) for key, channel in rows}
 
-    async def get_config(self, key: str) -> Any | None:
+    # --- settings records (typed by bot/store/kinds.py) -----------------------------------
+    async def _text_get(self, key: str) -> str | None:
         sql = "SELECT value FROM config WHERE key = ?"
         row = await self._read(lambda c: c.execute(sql, (key,)).fetchone())
-        return None if row is None else json.loads(row[0])
+        return None if row is None else str(row[0])
 
-    async def set_config(self, key: str, value: Any) -> None:
+    async def _text_put(self, key: str, text: str) -> None:
         sql = (
             "INSERT INTO config (key, value) VALUES (?, ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
         )
-        encoded = json.dumps(value)
-        await self._write(lambda c: c.execute(sql, (key, encoded)))
+        await self._write(lambda c: c.execute(sql, (key, text)))
 
-    async def list_config(self, prefix: str) -> dict[str, Any]:
+    async def _text_list(self, prefix: str) -> dict[str, str]:
         sql = "SELECT key, value FROM config WHERE substr(key, 1, ?) = ? ORDER BY key"
         rows = await self._read(lambda c: c.execute(sql, (len(prefix), prefix)).fetchall())
-        return {str(key): json.loads(value) for key, value in rows}
+        return {str(key): str(value) for key, value in rows}
 
-    async def delete_config(self, key: str) -> bool:
+    async def _text_delete(self, key: str) -> bool:
         sql = "DELETE FROM config WHERE key = ?"
         return await self._write(lambda c: c.execute(sql, (key,)).rowcount == 1)
 

@@ -8,6 +8,7 @@ import pytest
 
 from bot.approvals import Requester
 from bot.sandbox.runner import Sandbox
+from bot.store.kinds import APPROVERS
 from tests.e2e.test_reminders import CHANNEL, UNPACED, hire
 from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for
@@ -47,8 +48,8 @@ async def test_set_add_remove_and_show(sandbox: Sandbox) -> None:
     await approvers(sandbox, "set global <@U0LEI|lei>")
 
     store = sandbox.services.store
-    assert await store.get_config("approvers:C0HIRING") == ["S0FINANCE", "U0KAI"]
-    assert await store.get_config("approvers:global") == ["U0LEI"]
+    assert await store.get_record(APPROVERS, "C0HIRING") == ["S0FINANCE", "U0KAI"]
+    assert await store.get_record(APPROVERS, "global") == ["U0LEI"]
 
     # From another channel: its own list (none, so global applies) first, then the others.
     shown = await approvers(sandbox, "show", channel=OTHER_CHANNEL)
@@ -69,7 +70,7 @@ async def test_bad_usage_is_explained(sandbox: Sandbox) -> None:
     assert "needs at least one @mention" in shown
     shown = await approvers(sandbox, "set <#C0HIRING|hiring> ana")
     assert "is not a @user or @group mention" in shown
-    assert await sandbox.services.store.list_config("approvers:") == {}
+    assert await sandbox.services.store.list_records(APPROVERS) == {}
 
 
 async def test_the_card_shows_who_is_expected_to_confirm(sandbox: Sandbox) -> None:

@@ -10,6 +10,7 @@ import pytest
 from bot.cards import ActionId
 from bot.sandbox.opentrain.seed import READONLY_TOKEN
 from bot.sandbox.slack.model import Ephemeral
+from bot.store.kinds import HIRE_DRAFTS
 from tests.support.bot_harness import SandboxFactory
 from tests.support.commands import (
     REQUEST_ID,
@@ -175,7 +176,7 @@ async def test_hire_anyway_a_week_later_asks_for_a_new_hire_and_old_drafts_are_d
 ) -> None:
     stale = await hire_refused(bot, "prop_alan", amount="300")
     store, opentrain = bot.sandbox.services.store, bot.sandbox.opentrain
-    [stale_key] = await store.list_config("hire-draft:")
+    [stale_key] = await store.list_records(HIRE_DRAFTS)
     opentrain.state.advance(timedelta(days=7, minutes=1).total_seconds())
     await bot.sandbox.services.clock.sync()
     writes = len(await bot.writes())
@@ -189,7 +190,7 @@ async def test_hire_anyway_a_week_later_asks_for_a_new_hire_and_old_drafts_are_d
     await wait_for(told, message="the draft is gone")
     assert len(await bot.writes()) == writes and bot.approvals() == []
     await hire_refused(bot, "prop_alan", amount="310")
-    [fresh_key] = await store.list_config("hire-draft:")
+    [fresh_key] = await store.list_records(HIRE_DRAFTS)
     assert fresh_key != stale_key
 
 

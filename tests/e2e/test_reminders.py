@@ -20,6 +20,7 @@ from bot.approvals import HireTerms, Requester, TrackedApproval
 from bot.cards import REMINDER_EVENT_TYPE, ActionId
 from bot.sandbox.runner import Sandbox
 from bot.services import Services
+from bot.store.kinds import REMIND_PRESSES, SNOOZES
 from handlers.actions import remind_answer, snooze_answer
 from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for
@@ -367,9 +368,10 @@ async def test_snoozes_and_remind_throttles_are_forgotten_once_their_approval_en
     sandbox.opentrain.state.confirm(ending.approval_id)
     await wait_resolved(sandbox, ending.approval_id)
     await run_reminders(sandbox.services)
+    assert await sandbox.services.forget_stale() == 2
 
-    assert list(await store.list_config("snooze:")) == [f"snooze:{staying.approval_id}:U0ANA"]
-    assert list(await store.list_config("remind-now:")) == [f"remind-now:{staying.approval_id}"]
+    assert list(await store.list_records(SNOOZES)) == [f"{staying.approval_id}:U0ANA"]
+    assert list(await store.list_records(REMIND_PRESSES)) == [staying.approval_id]
     # The approval still pending keeps its throttle: pressing again within the hour waits.
     again = await reminders.remind_now(staying.approval_id, by_user="U0KAI")
     assert again.status == "throttled"

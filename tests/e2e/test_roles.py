@@ -16,6 +16,7 @@ import pytest
 from bot.cards import ActionId
 from bot.sandbox.faults import FaultSpec
 from bot.sandbox.slack.model import Ephemeral
+from bot.store.kinds import APPROVERS
 from tests.e2e.test_agent_api import calls_to_opentrain
 from tests.e2e.test_links import approval_made_elsewhere, paste
 from tests.support.bot_harness import SandboxFactory
@@ -51,7 +52,7 @@ async def test_only_admins_change_approvers_and_routes(make_sandbox: SandboxFact
     ):
         refusal = await answer_to(bot, text, "U0BEN")
         assert "Only the workspace's admins and owners can change" in refusal.text
-    assert await store.list_config("approvers:") == {} and await store.list_routes() == {}
+    assert await store.list_records(APPROVERS) == {} and await store.list_routes() == {}
     assert await refusals(bot) == [
         ("slack:U0BEN", "not_admin", "change approvers"),
         ("slack:U0BEN", "not_admin", "change approvers"),
@@ -65,7 +66,7 @@ async def test_only_admins_change_approvers_and_routes(make_sandbox: SandboxFact
     assert "needs at least one @mention" in rendered(empty)
     ok = await answer_to(bot, "approvers set <@U0KAI|kai>", "U0ANA")
     assert "<@U0KAI>" in rendered(ok)
-    assert await store.get_config("approvers:C0HIRING") == ["U0KAI"]
+    assert await store.get_record(APPROVERS, "C0HIRING") == ["U0KAI"]
     assert await bot.sent() == []
 
 

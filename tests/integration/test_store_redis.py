@@ -15,6 +15,7 @@ from redis.backoff import NoBackoff
 from bot.approvals import AuditEntry, Effect, EffectKind, Requester, TrackedApproval
 from bot.opentrain.models import ApprovalType
 from bot.store import RedisStore, Store, StoreUnavailable
+from bot.store.kinds import APPROVERS
 from tests.support.redis_server import RedisServer
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -75,7 +76,7 @@ OPERATIONS: list[tuple[str, Callable[[Store], Awaitable[object]]]] = [
     ("claim_due", lambda s: s.claim_due(T0, "a", limit=5, lease=timedelta(seconds=5))),
     ("count_effects", lambda s: s.count_effects(done=True)),
     ("get_effect", lambda s: s.get_effect("e1")),
-    ("list_config", lambda s: s.list_config("approvers:")),
+    ("list_records", lambda s: s.list_records(APPROVERS)),
     ("read_audit", lambda s: s.read_audit()),
     ("append_audit", lambda s: s.append_audit(AuditEntry(at=T0, action="a", actor="bot"))),
     ("acquire_lease", lambda s: s.acquire_lease("feed", "one", timedelta(seconds=5))),
@@ -128,7 +129,7 @@ async def test_keys_live_under_the_prefix_and_prefixes_isolate(
         )
         await store.set_cursor("c1")
         await store.set_route("job:1", "C1")
-        await store.set_config("k", 1)
+        await store.put_record(APPROVERS, "global", ["U1"])
         await store.acquire_lease("feed", "one", timedelta(seconds=30))
         await store.claim_key("delivery:1", timedelta(seconds=30))
 
@@ -137,6 +138,7 @@ async def test_keys_live_under_the_prefix_and_prefixes_isolate(
         assert await other.read_audit() == []
         assert await other.get_cursor() is None
         assert await other.list_routes() == {}
+        assert await other.list_records(APPROVERS) == {}
         assert await other.claim_key("delivery:1", timedelta(seconds=30)) is True
         with redis_server.client() as client:
             keys = {key.decode() for key in client.scan_iter()}
