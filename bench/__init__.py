@@ -1,1 +1,1 @@
-"""Benchmarks of issue 8 (not part of the test suite): see bench/README.md."""
+"""Benchmarks (not part of the test suite): see bench/README.md."""

@@ -23,18 +23,11 @@ from pathlib import Path
 
 from bench.common import HOST, OT_TOKEN, SIGNING_SECRET, Proc, free_port, wait_until
 from bot import cards
-from bot.approvals import (
-    ApprovalDetails,
-    AuditEntry,
-    EffectKind,
-    Requester,
-    TrackedApproval,
-    adopt,
-    effect,
-)
+from bot.audit_log import AuditEntry
 from bot.cards.ids import OUTCOME_EVENT_TYPE
 from bot.earlier_posts import EFFECT_METADATA_KEY
 from bot.opentrain.models import Approval
+from bot.outbox import EffectKind, effect
 from bot.sandbox.opentrain import OpenTrainSim, wire
 from bot.sandbox.opentrain.cosign import APPROVAL_TTL
 from bot.sandbox.opentrain.ids import new_id
@@ -44,6 +37,7 @@ from bot.sandbox.opentrain.seed import DEMO_JOB_ID, freelancer
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.model import Channel, Message
 from bot.store import Store
+from bot.tracked_approvals import ApprovalDetails, Requester, TrackedApproval, adopt
 
 # The Slack simulator's demo people; they take turns asking, like a team would.
 REQUESTERS = ("U0ANA", "U0BEN", "U0KAI", "U0LEI")

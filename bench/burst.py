@@ -56,12 +56,13 @@ from bench.common import (
     verdict,
     wait_until,
 )
-from bot.approvals import EffectKind, TrackedStatus, effect
+from bot.outbox import EffectKind, effect
 from bot.sandbox.opentrain import OpenTrainSim
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.methods import METHODS
 from bot.sandbox.slack.ratelimit import POST_MESSAGE_BURST, POST_MESSAGE_PER_SECOND, Tier
 from bot.store.sqlite import SqliteStore
+from bot.tracked_approvals import TrackedStatus
 
 UNPACED_SCALE = 1e6  # the bot's pacing allows a million times Slack's rates: no pacing
 RATIO_TARGET = 1.2

@@ -1,4 +1,4 @@
-"""Benchmark 7 — outcome latency while strangers flood the agent API (issue 12 §4).
+"""Benchmark 7 — outcome latency while strangers flood the agent API.
 
 One deployment of real processes over loopback, as in bench/outcome_latency.py's webhook mode:
 the OpenTrain simulator and the Slack simulator as subprocesses, the bot as `python -m bot serve`

@@ -51,7 +51,6 @@ from bench.common import (
     verdict,
     wait_until,
 )
-from bot.approvals import Requester, adopt
 from bot.opentrain import Approval
 from bot.sandbox.opentrain import OpenTrainSim, wire
 from bot.sandbox.opentrain.cosign import APPROVAL_TTL
@@ -59,6 +58,7 @@ from bot.sandbox.opentrain.model import PENDING, ApprovalType
 from bot.sandbox.opentrain.model import Approval as SimApproval
 from bot.sandbox.opentrain.state import SimState
 from bot.store.sqlite import SqliteStore
+from bot.tracked_approvals import Requester, adopt
 
 BASELINE_POLLS_PER_HOUR = 60  # the naive poller reads each approval once a minute
 SHORT_TTL = timedelta(hours=1)  # the expiring sample; the rest keep OpenTrain's 72 h

@@ -1,4 +1,4 @@
-"""What a stranger on the network may cost the bot (DESIGN.md §7, issue 12).
+"""What a stranger on the network may cost the bot (DESIGN.md §7).
 
 Anyone who can reach the agent API's port can send it requests without a valid token. Such a
 caller must not be able to grow the store (its refusals are never audited), flood the log (lines

@@ -47,20 +47,22 @@ from bot.agent_models import (
     policy_request_response,
 )
 from bot.agent_openapi import openapi_document
-from bot.approvals import AuditEntry, HireTerms, Requester
+from bot.audit_log import AuditEntry
 from bot.cosign import ChannelRefused, CoSignOutcome
 from bot.logs import log_kv
 from bot.opentrain import ContractEnded, OpenTrainError
+from bot.opentrain.models import HireTerms
 from bot.parsing import ID_PATTERN
 from bot.services import Services
 from bot.spend import Busy, UnknownSubject
 from bot.store import StoreUnavailable
+from bot.tracked_approvals import Requester
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/agent/v1"
 UNAUTHENTICATED = "unauthenticated"
-# Strangers (issue 12 §4): failed authentications one client address may make per minute before
+# Strangers: failed authentications one client address may make per minute before
 # it is turned away unheard, and log lines per minute about its refusals (the rest are counted).
 AUTH_FAILURES_PER_MINUTE = 20
 REFUSAL_LINES_PER_MINUTE = 10

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 
-from bot.approvals import HireTerms
+from bot.opentrain.models import HireTerms
 from bot.policy import RequestType
 
 AskKind = Literal["hire", "fund", "payout", "end", "track"]

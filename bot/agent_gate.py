@@ -17,10 +17,11 @@ import logging
 from dataclasses import dataclass
 
 from bot.agent_asks import AgentAsk, PolicyRequest
-from bot.approvals import AuditEntry, usd_text
+from bot.audit_log import AuditEntry
 from bot.clock import Clock
 from bot.cosign import CoSign, CoSignOutcome
 from bot.logs import log_kv
+from bot.money import usd_text
 from bot.opentrain import ContractEnded, OpenTrainError
 from bot.policy import AgentPolicy, SpendPolicy
 from bot.policy_requests import PolicyRequests, agent_requester, perform

@@ -31,12 +31,13 @@ from pydantic.alias_generators import to_camel
 
 from bot import slack_ids
 from bot.agent_asks import PolicyRequest
-from bot.approvals import TrackedApproval, TrackedStatus, parse_amount, usd_text
 from bot.cards import approval_link_allowed
 from bot.cosign import CardPlacement
 from bot.forms import MAX_DESCRIPTION, MAX_NAME
+from bot.money import parse_amount, usd_text
 from bot.opentrain import ApprovalStatus
 from bot.parsing import ID_PATTERN
+from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 MAX_NOTE = 500
 CHANNEL_ID = re.compile(rf"^{slack_ids.CHANNEL_ID}$")

@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 
 import handlers
 from bot.agent_gate import AgentGate
-from bot.approvers import Approvers
+from bot.approver_lists import Approvers
 from bot.channels import Channels
 from bot.clock import Clock, make_clock
 from bot.config import Settings

@@ -12,7 +12,7 @@ import json
 import sys
 from typing import TextIO
 
-from bot.approvals import AuditEntry
+from bot.audit_log import AuditEntry
 from bot.clock import make_clock
 from bot.config import Settings
 from bot.durations import parse_duration

@@ -17,20 +17,12 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bot.approvals import (
-    ApprovalDetails,
-    AuditEntry,
-    EffectKind,
-    HireTerms,
-    Requester,
-    TrackedApproval,
-    escrow,
-    milestone_amount,
-)
+from bot.audit_log import AuditEntry
 from bot.channels import Channels
 from bot.clock import Clock
 from bot.explain import NotPossible
 from bot.logs import log_kv
+from bot.money import escrow, milestone_amount
 from bot.notifier import Notifier
 from bot.opentrain import (
     Approval,
@@ -42,10 +34,13 @@ from bot.opentrain import (
     OpenTrainClient,
     OpenTrainError,
 )
+from bot.opentrain.models import HireTerms
+from bot.outbox import EffectKind
 from bot.routing import Router
 from bot.store import Store
 from bot.store.kinds import HIRE_DRAFTS, HireDraftRecord
 from bot.store.retention import forget_stale
+from bot.tracked_approvals import ApprovalDetails, Requester, TrackedApproval
 from bot.tracker import Tracker, requester_actor
 
 log = logging.getLogger(__name__)

@@ -23,14 +23,16 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from bot import cards
-from bot.approvals import AuditEntry, Effect, EffectKind, TrackedApproval, effect
-from bot.approvers import Expected
+from bot.approver_lists import Expected
+from bot.audit_log import AuditEntry
 from bot.channels import Channels
 from bot.clock import Clock
 from bot.earlier_posts import Window, find_earlier_post, stamp, wall_clock
 from bot.logs import log_kv
+from bot.outbox import Effect, EffectKind, effect
 from bot.slack_gateway import SlackGateway
 from bot.store import Store
+from bot.tracked_approvals import TrackedApproval
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,13 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from bot import cards
-from bot.approvals import AuditEntry, TrackedApproval, TrackedStatus
+from bot.audit_log import AuditEntry
 from bot.cards.facts import money_at_stake
 from bot.clock import Clock
 from bot.notifier import Notifier
 from bot.store import Store
 from bot.store.kinds import DIGEST_POSTED
+from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 POSTING_LEASE = timedelta(minutes=10)
 ALL_PENDING = 1_000_000

@@ -13,9 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bot.approvals import HireTerms, parse_amount
 from bot.cards import ActionId, BlockId
 from bot.cards.modals import DESCRIPTION_MAX, NAME_MAX
+from bot.money import parse_amount
+from bot.opentrain.models import HireTerms
 
 # The modals' input limits are the rules, whichever door the text came through.
 MAX_NAME = NAME_MAX

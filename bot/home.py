@@ -16,12 +16,12 @@ from decimal import Decimal
 from slack_sdk.models.views import View
 
 from bot import cards
-from bot.approvals import TrackedApproval, TrackedStatus
-from bot.approvers import Approvers
+from bot.approver_lists import Approvers
 from bot.cards.facts import money_at_stake
 from bot.clock import Clock
 from bot.people import People
 from bot.store import Store
+from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 URGENT_WITHIN = timedelta(hours=12)
 RECENT_OUTCOMES = 5

@@ -13,8 +13,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot.approvals import Effect
 from bot.clock import Clock
+from bot.outbox import Effect
 
 LANES_AT_ONCE = 20
 # A lane starts no new effect once less than this is left of its claim's lease, so each

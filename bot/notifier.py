@@ -40,7 +40,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from bot import cards
-from bot.approvals import Effect, EffectKind, effect
 from bot.clock import Clock
 from bot.deliveries import (
     CLAIM_LEASE,
@@ -56,6 +55,7 @@ from bot.deliveries import (
 from bot.earlier_posts import Unsure
 from bot.lanes import Lanes
 from bot.logs import log_kv
+from bot.outbox import Effect, EffectKind, effect
 from bot.pacing import rate_limit_wait
 from bot.slack_gateway import SlackGateway
 from bot.store import Store

@@ -16,7 +16,7 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from bot import slack_ids
-from bot.approvals import parse_amount
+from bot.money import parse_amount
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$")
 CHANNEL_PATTERN = re.compile(

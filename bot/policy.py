@@ -30,7 +30,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from bot.approvals import format_usd, parse_amount
+from bot.money import format_usd, parse_amount
 
 RequestType = Literal["hire", "fund", "payout", "end"]
 REQUEST_TYPES: tuple[RequestType, ...] = ("hire", "fund", "payout", "end")

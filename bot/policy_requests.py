@@ -19,16 +19,19 @@ from datetime import timedelta
 from decimal import Decimal
 
 from bot.agent_asks import AWAITING, AgentAsk, PolicyRequest, PolicyStatus
-from bot.approvals import AgentStanding, AuditEntry, EffectKind, Requester, effect, usd_text
+from bot.audit_log import AuditEntry
 from bot.cards.policy import policy_card
 from bot.clock import Clock
 from bot.cosign import CoSign, CoSignOutcome
 from bot.explain import NotPossible
+from bot.money import usd_text
 from bot.opentrain import Approval, ContractEnded, OpenTrainError
+from bot.outbox import EffectKind, effect
 from bot.policy import SpendPolicy
 from bot.spend import Breach, Quote, Spending, Usage
 from bot.store import Store
 from bot.store.kinds import POLICY_AWAITING, POLICY_REQUESTS
+from bot.tracked_approvals import AgentStanding, Requester
 
 log = logging.getLogger(__name__)
 

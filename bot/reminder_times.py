@@ -1,6 +1,6 @@
 """When each approver is reminded: a pure function of expiry, time zone, quiet hours, snooze.
 
-Rules (DESIGN.md §5, issue 6):
+Rules (DESIGN.md §5):
 - one reminder per offset before `expiresAt` (default 24 h and 2 h);
 - a non-final reminder that falls in the approver's local quiet hours waits for
   the end of the window, and is dropped when that is not before the last

@@ -1,4 +1,4 @@
-"""DM reminders to approvers before an approval expires (issue 6).
+"""DM reminders to approvers before an approval expires.
 
 Every tick looks at the pending approvals, works out for each approver which
 reminder is due (`bot.reminder_times`, in their Slack time zone) and queues it
@@ -19,22 +19,17 @@ from typing import Any, Literal
 
 from slack_sdk.errors import SlackApiError
 
-from bot.approvals import (
-    AuditEntry,
-    Effect,
-    EffectKind,
-    TrackedApproval,
-    TrackedStatus,
-    effect,
-)
-from bot.approvers import Approvers
+from bot.approver_lists import Approvers
+from bot.audit_log import AuditEntry
 from bot.clock import Clock
 from bot.config import Settings
 from bot.logs import log_kv
+from bot.outbox import Effect, EffectKind, effect
 from bot.people import People
 from bot.reminder_times import Reminder, Snooze, due, plan
 from bot.store import Store
 from bot.store.kinds import REMIND_PRESSES, SNOOZES, Press, SnoozeRecord
+from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.approvals import AuditEntry
+from bot.audit_log import AuditEntry
 from bot.clock import Clock
 from bot.config import Settings
 from bot.logs import log_kv

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.approvals import AuditEntry
+from bot.audit_log import AuditEntry
 from bot.opentrain import ApprovalType
 from bot.store import Store
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.agent_gate import AgentGate
-from bot.approvers import Approvers
+from bot.approver_lists import Approvers
 from bot.channels import Channels
 from bot.clock import Clock
 from bot.config import Settings

@@ -28,22 +28,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from bot.approvals import (
-    HireTerms,
-    TrackedApproval,
-    TrackedStatus,
-    escrow,
-    format_usd,
-    hire_cost,
-    milestone_amount,
-    money_at_stake,
-    usd_text,
-)
 from bot.clock import Clock
 from bot.logs import log_kv
+from bot.money import escrow, format_usd, hire_cost, milestone_amount, usd_text
 from bot.opentrain import Approval, ApprovalType, OpenTrainClient
+from bot.opentrain.models import HireTerms
 from bot.policy import AgentPolicy, RequestType
 from bot.store import Store, StoreUnavailable
+from bot.tracked_approvals import TrackedApproval, TrackedStatus, money_at_stake
 
 log = logging.getLogger(__name__)
 

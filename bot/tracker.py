@@ -19,22 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.approvals import (
-    ApprovalDetails,
-    AuditEntry,
-    EffectKind,
-    HireTerms,
-    Requester,
-    TrackedApproval,
-    TrackedStatus,
-    adopt,
-    effect,
-    next_check_at,
-    outcome_effects,
-    outcome_of,
-    overdue,
-    resolve,
-)
+from bot.audit_log import AuditEntry
 from bot.clock import Clock
 from bot.logs import log_kv
 from bot.opentrain import (
@@ -46,8 +31,21 @@ from bot.opentrain import (
     OpenTrainError,
 )
 from bot.opentrain.errors import Forbidden
+from bot.opentrain.models import HireTerms
+from bot.outbox import EffectKind, effect, outcome_effects
 from bot.store import Store
 from bot.store.kinds import FEED_HEALTH, FeedHealth
+from bot.tracked_approvals import (
+    ApprovalDetails,
+    Requester,
+    TrackedApproval,
+    TrackedStatus,
+    adopt,
+    next_check_at,
+    outcome_of,
+    overdue,
+    resolve,
+)
 
 log = logging.getLogger(__name__)
 

@@ -20,13 +20,14 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot import cards, forms
-from bot.approvals import Requester, parse_amount
 from bot.explain import NotPossible
+from bot.money import parse_amount
 from bot.policy_requests import Decided
 from bot.reminder_times import Reminder
 from bot.reminders import SNOOZE_FOR, RemindNow, Snoozed
 from bot.roles import Actor
 from bot.services import Services
+from bot.tracked_approvals import Requester
 from handlers.guard import Listener, Listeners
 from handlers.replies import Replier, deliver_receipt, progress, with_progress
 from handlers.steps import end_contract, milestone_modal, open_view

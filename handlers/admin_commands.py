@@ -7,7 +7,7 @@ changes are audited by the services they call.
 from __future__ import annotations
 
 from bot import cards, parsing
-from bot.approvers import Change
+from bot.approver_lists import Change
 from bot.cards.policy import AgentRow, policy_view
 from bot.roles import Actor
 from bot.routing import describe_key, route_key

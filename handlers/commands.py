@@ -24,11 +24,11 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import cards, parsing
-from bot.approvals import TrackedStatus
 from bot.cards.notices import HelpSection
 from bot.doctor import opentrain_checks
 from bot.roles import Need
 from bot.services import Services
+from bot.tracked_approvals import TrackedStatus
 from handlers import admin_commands as admin
 from handlers.guard import Listeners
 from handlers.replies import Asked, Replier, deliver_receipt, error_message, progress

@@ -1,4 +1,4 @@
-"""Events API listeners: approval links pasted in channels (issue 5).
+"""Events API listeners: approval links pasted in channels.
 
 A person (or an agent's own Slack integration) pastes an `approvalUrl`. Slack
 sends `link_shared` for links on our registered unfurl domain, and — where the
@@ -25,7 +25,6 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot import cards
-from bot.approvals import Requester
 from bot.cosign import CoSignOutcome
 from bot.explain import explain
 from bot.logs import log_kv
@@ -34,6 +33,7 @@ from bot.parsing import approval_id_from_link
 from bot.roles import AccessDenied, Actor
 from bot.services import Services
 from bot.slack_ids import is_channel_id
+from bot.tracked_approvals import Requester
 from handlers.guard import Listeners
 from handlers.replies import receipt
 

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import cards
-from bot.approvals import Requester
 from bot.cosign import CoSignOutcome
 from bot.explain import NotPossible, explain
 from bot.logs import log_kv
@@ -25,6 +24,7 @@ from bot.opentrain import OpenTrainError
 from bot.parsing import UsageError
 from bot.roles import AccessDenied, Actor
 from bot.services import Services
+from bot.tracked_approvals import Requester
 
 log = logging.getLogger(__name__)
 

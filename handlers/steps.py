@@ -10,10 +10,10 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import cards
-from bot.approvals import Requester
 from bot.explain import NotPossible
 from bot.opentrain import ContractEnded
 from bot.services import Services
+from bot.tracked_approvals import Requester
 from handlers.replies import Replier, deliver_receipt
 
 log = logging.getLogger(__name__)

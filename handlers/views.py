@@ -15,11 +15,13 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot import cards, forms
-from bot.approvals import HireTerms, Requester, milestone_volume
 from bot.explain import NotPossible
+from bot.money import milestone_volume
 from bot.opentrain import Milestone, OpenTrainError, OpenTrainUnavailable
+from bot.opentrain.models import HireTerms
 from bot.roles import Actor
 from bot.services import Services
+from bot.tracked_approvals import Requester
 from handlers.guard import Listeners
 from handlers.replies import deliver_receipt, error_message, progress, with_progress
 

@@ -6,7 +6,7 @@ break the layout (see `bot.cards.text`).
 """
 
 from bot.cards.admin import approvers_view, routes_view
-from bot.cards.approval import (
+from bot.cards.approval_card import (
     approval_card,
     composer_preview,
     outcome_reply,

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlock
 
-from bot.approvals import AuditEntry
+from bot.audit_log import AuditEntry
 from bot.cards.layout import packed_sections, plural
 from bot.cards.message import SlackMessage
 from bot.cards.text import (

@@ -23,7 +23,6 @@ from slack_sdk.models.blocks import (
     TextObject,
 )
 
-from bot.approvals import format_usd
 from bot.cards import facts
 from bot.cards.ids import ActionId
 from bot.cards.layout import confirm_dialog, packed_sections, plural, within_budget
@@ -43,6 +42,7 @@ from bot.cards.text import (
     mrkdwn,
     plain,
 )
+from bot.money import format_usd
 from bot.opentrain.models import Contract, ContractBudget, Milestone
 
 # The two milestone statuses OpenTrain documents; others (paid, cancelled…) are shown as sent.

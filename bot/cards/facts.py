@@ -21,9 +21,6 @@ from slack_sdk.models.blocks import (
     TextObject,
 )
 
-from bot.approvals import AgentStanding, TrackedApproval, TrackedStatus, format_usd, hire_cost
-from bot.approvals import amount as amount
-from bot.approvals import money_at_stake as money_at_stake
 from bot.cards.ids import ActionId
 from bot.cards.layout import plural
 from bot.cards.links import approval_link_allowed
@@ -44,7 +41,11 @@ from bot.cards.text import (
     plain,
     relative,
 )
+from bot.money import format_usd, hire_cost
 from bot.opentrain.models import ApprovalType
+from bot.tracked_approvals import AgentStanding, TrackedApproval, TrackedStatus
+from bot.tracked_approvals import amount as amount
+from bot.tracked_approvals import money_at_stake as money_at_stake
 
 REVIEW_LABEL = "Review & confirm in OpenTrain"
 APPROVERS_HOWTO = "/opentrain approvers set #channel @someone"

@@ -16,7 +16,6 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.approvals import TrackedApproval, TrackedStatus
 from bot.cards import facts
 from bot.cards.ids import ActionId
 from bot.cards.links import safe_link
@@ -29,6 +28,7 @@ from bot.cards.text import (
     mrkdwn,
     plain,
 )
+from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 # A home tab holds 100 blocks: the "updated" line, then per part a header, up to
 # 15 rows of two blocks (the row, its buttons) and one closing line — 97 at most.

@@ -14,7 +14,6 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.approvals import TrackedApproval, format_usd
 from bot.cards import facts
 from bot.cards.ids import ActionId
 from bot.cards.layout import packed_sections, plural
@@ -32,6 +31,8 @@ from bot.cards.text import (
     mrkdwn,
     plain,
 )
+from bot.money import format_usd
+from bot.tracked_approvals import TrackedApproval
 
 # One section per approval keeps each entry readable; 40 of them plus the header
 # and the "…and N more" line stay under Slack's 50 blocks per message.

@@ -18,11 +18,11 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.basic_components import DispatchActionConfig
 from slack_sdk.models.views import View
 
-from bot.approvals import CONTRACT_INITIATION_FEE, format_usd, hire_cost
 from bot.cards import facts
 from bot.cards.ids import ActionId, BlockId, CallbackId
 from bot.cards.message import SlackMessage
 from bot.cards.text import clean, clip, code, esc, fallback, mrkdwn, plain
+from bot.money import CONTRACT_INITIATION_FEE, format_usd, hire_cost
 
 # OpenTrain documents no length limits for milestones; these keep a modal
 # submission inside what a Slack input can hold and what a card can show.

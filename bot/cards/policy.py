@@ -19,7 +19,6 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.agent_asks import AWAITING, PolicyRequest
-from bot.approvals import format_usd
 from bot.cards.facts import field
 from bot.cards.ids import POLICY_EVENT_TYPE, ActionId
 from bot.cards.layout import confirm_dialog, plural
@@ -41,6 +40,7 @@ from bot.cards.text import (
     mrkdwn,
     plain,
 )
+from bot.money import format_usd
 
 MAX_AGENTS_SHOWN = 23  # two blocks each, within Slack's 50 per message
 

@@ -13,7 +13,6 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.approvals import TrackedApproval, TrackedStatus
 from bot.cards import facts
 from bot.cards.ids import ActionId
 from bot.cards.layout import plural
@@ -29,6 +28,7 @@ from bot.cards.text import (
     mrkdwn,
     plain,
 )
+from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 # What the requester can do about each Slack error that kept the card out of its channel.
 _CARD_ERROR_HINTS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from bot.approvals import format_usd
 from bot.doctor.check import Check
+from bot.money import format_usd
 from bot.opentrain import Forbidden, OpenTrainClient, OpenTrainError, Unauthorized
 
 HIRING_SCOPES = ("proposals:write", "payments:write", "payments:read")

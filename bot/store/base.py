@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
+from bot.audit_log import AuditEntry
+from bot.outbox import Effect
 from bot.store.kinds import Kind
+from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 T = TypeVar("T")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from datetime import datetime
 
-from bot.approvals import TrackedApproval
+from bot.tracked_approvals import TrackedApproval
 
 # Beyond this many approvals the least recently read are parsed again when next read.
 PARSED_APPROVALS = 20_000

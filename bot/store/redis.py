@@ -39,7 +39,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
+from bot.audit_log import AuditEntry
+from bot.outbox import Effect
 from bot.store.base import StoreUnavailable, approval_record
 from bot.store.kinds import RecordsOverText
 from bot.store.records import ParsedApprovals
@@ -53,6 +54,7 @@ from bot.store.redis_scripts import (
     score,
     text,
 )
+from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 P = ParamSpec("P")
 T = TypeVar("T")

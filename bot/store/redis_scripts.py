@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from bot.approvals import Effect, TrackedApproval
+from bot.outbox import Effect
+from bot.tracked_approvals import TrackedApproval
 
 Arg = str | int
 

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.approvals import TrackedStatus
 from bot.store.base import Store
 from bot.store.kinds import KINDS, Kind
+from bot.tracked_approvals import TrackedStatus
 
 
 async def forget_stale(store: Store, now: datetime, kinds: Iterable[Kind[Any]] = KINDS) -> int:

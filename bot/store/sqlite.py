@@ -27,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from bot.approvals import AuditEntry, Effect, TrackedApproval, TrackedStatus
+from bot.audit_log import AuditEntry
+from bot.outbox import Effect
 from bot.store.base import StoreUnavailable
 from bot.store.kinds import RecordsOverText
 from bot.store.records import ParsedApprovals
@@ -51,6 +52,7 @@ from bot.store.sqlite_sql import (
     transition,
     update_approval,
 )
+from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 T = TypeVar("T")
 

@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from bot.approvals import Effect, TrackedApproval, TrackedStatus
+from bot.outbox import Effect
 from bot.store.base import StoreUnavailable, approval_record
+from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 T = TypeVar("T")
 

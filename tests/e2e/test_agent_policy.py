@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.approvals import HireTerms
 from bot.cards import POLICY_EVENT_TYPE, ActionId
 from bot.opentrain import OpenTrainClient
+from bot.opentrain.models import HireTerms
 from bot.sandbox.opentrain.seed import FULL_TOKEN
 from bot.sandbox.runner import Sandbox
 from bot.sandbox.slack.model import Message

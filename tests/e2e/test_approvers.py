@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from bot.approvals import Requester
 from bot.sandbox.runner import Sandbox
 from bot.store.kinds import APPROVERS
+from bot.tracked_approvals import Requester
 from tests.e2e.test_reminders import CHANNEL, UNPACED, hire
 from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for

@@ -1,4 +1,4 @@
-"""Each OpenTrain error reason (issue 3 §2) → one clear private reply with its requestId."""
+"""Each OpenTrain error reason → one clear private reply with its requestId."""
 
 from __future__ import annotations
 

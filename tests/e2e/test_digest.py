@@ -6,9 +6,9 @@ import asyncio
 import json
 from datetime import UTC, datetime, time, timedelta
 
-from bot.approvals import Requester
 from bot.digest import Digest
 from bot.sandbox.runner import Sandbox
+from bot.tracked_approvals import Requester
 from tests.e2e.test_reminders import START, UNPACED, current, hire, move_to
 from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for

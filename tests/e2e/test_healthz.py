@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.approvals import Requester
 from bot.notifier import MAX_BACKOFF_SECONDS
+from bot.tracked_approvals import Requester
 from bot.tracker import FEED_LEASE
 from tests.support.bot_harness import SandboxFactory
 from tests.support.processes import Deployment, deployment

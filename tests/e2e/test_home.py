@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.approvals import Requester, TrackedApproval
 from bot.sandbox.runner import Sandbox
+from bot.tracked_approvals import Requester, TrackedApproval
 from tests.e2e.test_reminders import (
     CHANNEL,
     START,

@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.approvals import HireTerms, Requester, TrackedApproval
 from bot.cards import REMINDER_EVENT_TYPE, ActionId
+from bot.opentrain.models import HireTerms
 from bot.sandbox.runner import Sandbox
 from bot.services import Services
 from bot.store.kinds import REMIND_PRESSES, SNOOZES
+from bot.tracked_approvals import Requester, TrackedApproval
 from handlers.actions import remind_answer, snooze_answer
 from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot.approvals import EffectKind, effect
 from bot.cards.ids import REQUESTER_DM_EVENT_TYPE
 from bot.notifier import MAX_ATTEMPTS, MAX_BACKOFF_SECONDS
+from bot.outbox import EffectKind, effect
 from bot.sandbox.faults import FaultSpec
 from bot.tracker import FALLBACK_SPREAD
 from tests.support.processes import (

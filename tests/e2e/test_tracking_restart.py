@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from bot.approvals import EffectKind, effect
 from bot.deliveries import CLAIM_LEASE
+from bot.outbox import EffectKind, effect
 from bot.sandbox.faults import FaultSpec
 from bot.store import RedisStore, SqliteStore, Store, StoreUnavailable
 from bot.store.factory import sqlite_path

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.approvals import EffectKind, effect
+from bot.outbox import EffectKind, effect
 from bot.sandbox.faults import FaultSpec
 from bot.scheduler import SHUTDOWN_GRACE_SECONDS
 from bot.store import SqliteStore

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.approvals import GIVE_UP_AFTER_EXPIRY, TrackedStatus
 from bot.sandbox.opentrain.cosign import APPROVAL_TTL
+from bot.tracked_approvals import GIVE_UP_AFTER_EXPIRY, TrackedStatus
 from bot.tracker import SUPERSEDE_GRACE
 from tests.support.processes import (
     CHANNEL,

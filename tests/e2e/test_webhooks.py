@@ -19,9 +19,9 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.approvals import Requester
 from bot.opentrain.webhooks import sign
 from bot.sandbox.runner import Sandbox
+from bot.tracked_approvals import Requester
 from bot.webhook_cli import run_webhooks
 from tests.e2e.test_agent_api import card_in
 from tests.support.bot_harness import SandboxFactory

@@ -44,7 +44,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.approvals import EXPIRY_GRACE
 from bot.config import Settings
 from bot.opentrain import (
     HireTerms,
@@ -58,6 +57,7 @@ from bot.sandbox.faults import FaultSpec
 from bot.sandbox.opentrain.cosign import APPROVAL_TTL
 from bot.sandbox.opentrain.model import PENDING, ProposalStatus
 from bot.sandbox.opentrain.seed import FULL_TOKEN
+from bot.tracked_approvals import EXPIRY_GRACE
 from bot.tracker import READ_RETRY
 from bot.webhook_cli import run_webhooks
 from tests.support import fault_kinds

@@ -30,13 +30,13 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.approvals import Requester
 from bot.cards.ids import REQUESTER_DM_EVENT_TYPE
 from bot.deliveries import CLAIM_LEASE
 from bot.notifier import MAX_BACKOFF_SECONDS
 from bot.sandbox.faults import FaultSpec
 from bot.sandbox.opentrain.cosign import APPROVAL_TTL
 from bot.sandbox.slack.model import Channel, Message
+from bot.tracked_approvals import Requester
 from tests.support.processes import (
     CHANNEL,
     USER,

@@ -12,16 +12,7 @@ from slack_sdk.models.blocks import SectionBlock
 from slack_sdk.models.views import View
 
 from bot import cards
-from bot.approvals import (
-    Effect,
-    EffectKind,
-    Requester,
-    TrackedApproval,
-    TrackedStatus,
-    effect,
-    outcome_effects,
-)
-from bot.approvers import Expected
+from bot.approver_lists import Expected
 from bot.cards.ids import REQUESTER_DM_EVENT_TYPE
 from bot.channels import Channels
 from bot.clock import FixedClock
@@ -30,10 +21,12 @@ from bot.deliveries import CLAIM_LEASE, Deliveries
 from bot.lanes import LEASE_MARGIN
 from bot.notifier import Notifier
 from bot.opentrain.models import ApprovalType
+from bot.outbox import Effect, EffectKind, effect, outcome_effects
 from bot.sandbox.faults import FaultSpec
 from bot.sandbox.slack import SlackSim
 from bot.slack_gateway import open_gateway
 from bot.store import SqliteStore, Store
+from bot.tracked_approvals import Requester, TrackedApproval, TrackedStatus
 from tests.support.slack_sim import MakeSlackSim
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.approvals import EffectKind, TrackedStatus
 from bot.earlier_posts import EFFECT_METADATA_KEY, MAX_LOOKUP_MESSAGES, PAGE_SIZE
+from bot.outbox import EffectKind
 from bot.sandbox.faults import FaultSpec
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.config import DEFAULT_SCOPES
 from bot.sandbox.slack.model import Message
 from bot.store import RedisStore, SqliteStore, Store
+from bot.tracked_approvals import TrackedStatus
 from tests.integration.test_notifier import CHANNEL, USER, Harness, card_effect, outcome_id
 from tests.support.slack_sim import MakeSlackSim
 

@@ -12,10 +12,12 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from bot.approvals import AuditEntry, Effect, EffectKind, Requester, TrackedApproval
+from bot.audit_log import AuditEntry
 from bot.opentrain.models import ApprovalType
+from bot.outbox import Effect, EffectKind
 from bot.store import RedisStore, Store, StoreUnavailable
 from bot.store.kinds import APPROVERS
+from bot.tracked_approvals import Requester, TrackedApproval
 from tests.support.redis_server import RedisServer
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

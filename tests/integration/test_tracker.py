@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.approvals import EXPIRY_GRACE, EffectKind, Requester, TrackedStatus, effect
 from bot.opentrain import Approval, OpenTrainClient
 from bot.opentrain.models import HireTerms
+from bot.outbox import EffectKind, effect
 from bot.sandbox.opentrain.model import EventType
 from bot.store import SqliteStore, Store
+from bot.tracked_approvals import EXPIRY_GRACE, Requester, TrackedStatus
 from bot.tracker import (
     FALLBACK_SPREAD,
     FEED_ERRORS_BEFORE_FALLBACK,

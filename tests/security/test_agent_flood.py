@@ -1,4 +1,4 @@
-"""Strangers flooding the agent API (issue 12 §4): they grow nothing and are soon turned away.
+"""Strangers flooding the agent API: they grow nothing and are soon turned away.
 
 A request without a valid token is never audited and reaches neither the store nor OpenTrain;
 its log lines are sampled (10 a minute per address, then a count). After 20 failed

@@ -21,9 +21,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.approvals import Requester
 from bot.opentrain.webhooks import sign
 from bot.sandbox.runner import Sandbox
+from bot.tracked_approvals import Requester
 from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for
 

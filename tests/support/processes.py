@@ -30,11 +30,11 @@ import httpx
 from aiohttp import web
 
 from bot.app import SERVICES
-from bot.approvals import HireTerms
 from bot.cards.ids import APPROVAL_EVENT_TYPE, OUTCOME_EVENT_TYPE, ActionId, BlockId
 from bot.config import Settings
 from bot.earlier_posts import EFFECT_METADATA_KEY
 from bot.opentrain import OpenTrainClient
+from bot.opentrain.models import HireTerms
 from bot.sandbox.opentrain import OpenTrainSim
 from bot.sandbox.opentrain.model import ProposalStatus
 from bot.sandbox.opentrain.seed import FULL_TOKEN

@@ -21,13 +21,9 @@ from bot.agent_models import (
     error_body,
 )
 from bot.agent_openapi import openapi_document
-from bot.approvals import (
-    Requester,
-    TrackedApproval,
-    TrackedStatus,
-)
 from bot.cosign import CardPlacement
 from bot.opentrain import ApprovalType
+from bot.tracked_approvals import Requester, TrackedApproval, TrackedStatus
 
 TODAY = date(2026, 5, 1)
 CONTEXT = ValidationContext(today=TODAY, max_amount=Decimal("10000"))

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.agent_models import HireRequest, ValidationContext
-from bot.approvals import parse_amount
+from bot.money import parse_amount
 from bot.parsing import Hire, UsageError
 from handlers.commands import Verb, entry, parse_command
 

@@ -4,21 +4,11 @@ from decimal import Decimal
 
 import pytest
 
-from bot.approvals import (
-    Effect,
-    HireTerms,
-    Requester,
-    TrackedStatus,
-    adopt,
-    format_usd,
-    hire_cost,
-    milestone_volume,
-    next_check_at,
-    outcome_of,
-    parse_amount,
-)
-from bot.opentrain.models import Approval, Contract
+from bot.money import format_usd, hire_cost, milestone_volume, parse_amount
+from bot.opentrain.models import Approval, Contract, HireTerms
 from bot.opentrain.models import HireTerms as WireHireTerms
+from bot.outbox import Effect
+from bot.tracked_approvals import Requester, TrackedStatus, adopt, next_check_at, outcome_of
 
 NOW = datetime(2026, 6, 12, 10, 0, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.approvers import Approvers
+from bot.approver_lists import Approvers
 from bot.clock import FixedClock
 from bot.people import People, Person
 from bot.store import SqliteStore

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from bot import cards
-from bot.approvals import ApprovalDetails, HireTerms, Requester, TrackedApproval, TrackedStatus
 from bot.cards import ActionId, SlackMessage
+from bot.opentrain.models import HireTerms
+from bot.tracked_approvals import ApprovalDetails, Requester, TrackedApproval, TrackedStatus
 from handlers.commands import help_sections
 
 NOW = datetime(2026, 6, 12, 10, 0, tzinfo=UTC)

@@ -12,11 +12,12 @@ import pytest
 from slack_sdk.models.views import View
 
 from bot import cards
-from bot.approvals import ApprovalDetails, AuditEntry, Requester, TrackedApproval, TrackedStatus
+from bot.audit_log import AuditEntry
 from bot.cards import ActionId, SlackMessage
 from bot.doctor import Check
 from bot.explain import Explanation
 from bot.opentrain.models import Contract, Milestone
+from bot.tracked_approvals import ApprovalDetails, Requester, TrackedApproval, TrackedStatus
 from tests.unit.test_cards import (
     EXPIRES_TOKEN,
     HOST,

@@ -11,9 +11,10 @@ import pytest
 from slack_sdk.models.views import View
 
 from bot import cards
-from bot.approvals import ApprovalDetails, HireTerms, Requester, TrackedApproval, TrackedStatus
 from bot.cards import ActionId, SlackMessage
 from bot.cards.text import clip, clip_mrkdwn
+from bot.opentrain.models import HireTerms
+from bot.tracked_approvals import ApprovalDetails, Requester, TrackedApproval, TrackedStatus
 from tests.unit.test_cards import HOST, NOW, blocks, buttons, texts, tracked
 
 # What must never reach Slack as markup: each would ping people or forge a link.

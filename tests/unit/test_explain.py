@@ -36,7 +36,7 @@ def rendered(explanation: Explanation, **options: Any) -> str:
     return json.dumps(explanation_message(explanation, **options).as_kwargs())
 
 
-# --- OpenTrain's reasons (issue 3 §2) ---------------------------------------------------
+# --- OpenTrain's reasons -----------------------------------------------------------------
 
 
 def test_account_claim_required_links_the_claim_page() -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from bot.approvals import HireTerms
 from bot.cards import ActionId, BlockId
 from bot.forms import (
     MAX_DESCRIPTION,
@@ -21,6 +20,7 @@ from bot.forms import (
     hire_terms,
     milestone_draft,
 )
+from bot.opentrain.models import HireTerms
 
 TODAY = date(2026, 11, 25)
 MAX = Decimal("100000")

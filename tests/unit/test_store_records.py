@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.approvals import Requester, TrackedApproval
 from bot.opentrain import ApprovalType
 from bot.store.base import approval_record
 from bot.store.records import ParsedApprovals
+from bot.tracked_approvals import Requester, TrackedApproval
 
 T0 = datetime(2026, 6, 12, 10, 0, tzinfo=UTC)
 

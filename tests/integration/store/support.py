@@ -6,9 +6,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.approvals import Effect, EffectKind, Requester, TrackedApproval, TrackedStatus
 from bot.opentrain.models import ApprovalType
+from bot.outbox import Effect, EffectKind
 from bot.store import Store
+from bot.tracked_approvals import Requester, TrackedApproval, TrackedStatus
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)

@@ -8,15 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from bot.approvals import (
-    ApprovalDetails,
-    EffectKind,
-    HireTerms,
-    TrackedApproval,
-    TrackedStatus,
-    effect,
-)
+from bot.opentrain.models import HireTerms
+from bot.outbox import EffectKind, effect
 from bot.store import Store
+from bot.tracked_approvals import ApprovalDetails, TrackedApproval, TrackedStatus
 from tests.integration.store.support import (
     LEASE,
     T0,

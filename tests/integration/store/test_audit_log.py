@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.approvals import (
-    AuditEntry,
-)
+from bot.audit_log import AuditEntry
 from bot.store import Store
 from tests.integration.store.support import (
     T0,

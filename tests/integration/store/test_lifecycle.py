@@ -6,9 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from bot.approvals import (
-    AuditEntry,
-)
+from bot.audit_log import AuditEntry
 from bot.store import Store
 from bot.store.kinds import APPROVERS
 from tests.integration.store.support import (

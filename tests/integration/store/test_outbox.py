@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot.approvals import (
-    TrackedStatus,
-)
 from bot.store import Store
+from bot.tracked_approvals import TrackedStatus
 from tests.integration.store.support import (
     LEASE,
     T0,

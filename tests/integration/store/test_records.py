@@ -6,10 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bot.agent_asks import AgentAsk, PolicyRequest
-from bot.approvals import (
-    HireTerms,
-    TrackedStatus,
-)
+from bot.opentrain.models import HireTerms
 from bot.store import Store
 from bot.store.kinds import (
     APPROVERS,
@@ -27,6 +24,7 @@ from bot.store.kinds import (
     SnoozeRecord,
 )
 from bot.store.retention import forget_stale
+from bot.tracked_approvals import TrackedStatus
 from tests.integration.store.support import (
     T0,
     tracked,

@@ -16,7 +16,6 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.approvals import TrackedApproval, TrackedStatus
 from bot.cards import facts
 from bot.cards.ids import (
     APPROVAL_EVENT_TYPE,
@@ -41,6 +40,7 @@ from bot.cards.text import (
     plain,
 )
 from bot.opentrain.models import ApprovalType
+from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 # Why a card could not be posted, in words the requester can act on (Slack error codes).
 _CHANNEL_PROBLEMS = {

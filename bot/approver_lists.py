@@ -1,4 +1,4 @@
-"""Who is expected to confirm approvals in OpenTrain, per channel and globally (issue 6).
+"""Who is expected to confirm approvals in OpenTrain, per channel and globally.
 
 OpenTrain does not tell the bot who may confirm, so people configure it: a
 channel's own list, or else the global one. Lists hold Slack users (U…/W…)
@@ -12,11 +12,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.approvals import AuditEntry, TrackedApproval
+from bot.audit_log import AuditEntry
 from bot.clock import Clock
 from bot.people import People
 from bot.store import Store
 from bot.store.kinds import APPROVERS
+from bot.tracked_approvals import TrackedApproval
 
 GLOBAL = "global"
 
