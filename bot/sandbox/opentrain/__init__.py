@@ -17,8 +17,9 @@ Run it alone with `python -m bot.sandbox.opentrain --port 8701 --seed demo`
 
 Modules: `server.py` (the origin), `plumbing.py` (envelope, gates, parsing),
 `api.py` and `api_messages.py` (the endpoints), `cosign.py` / `contracts.py` /
-`messaging.py` / `subscriptions.py` (the rules), `state.py` and `model.py` (the
-entities), `webhooks.py` (deliveries), `human.py` (the approval page), `control.py`.
+`messaging.py` / `subscriptions.py` (the rules), `model.py` (the entities), the
+state in layers — `world.py`, `books.py`, `marketplace.py`, `state.py` —, `seed.py`
+(scenarios), `webhooks.py` (deliveries), `human.py` (the approval page), `control.py`.
 """
 
 from bot.sandbox.opentrain.server import OpenTrainSim

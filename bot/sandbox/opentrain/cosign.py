@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.sandbox.opentrain import contracts
 from bot.sandbox.opentrain.errors import ApiError, bad_request, conflict
 from bot.sandbox.opentrain.ids import new_id
+from bot.sandbox.opentrain.marketplace import Marketplace
 from bot.sandbox.opentrain.model import (
     CONFIRMED,
     DECLINED,
@@ -37,9 +38,6 @@ from bot.sandbox.opentrain.model import (
 )
 from bot.sandbox.opentrain.money import hire_cost, to_cents
 from bot.sandbox.opentrain.validation import edited_hire_terms, json_object
-
-if TYPE_CHECKING:
-    from bot.sandbox.opentrain.state import SimState
 
 APPROVAL_TTL = timedelta(hours=72)
 
@@ -75,7 +73,7 @@ class Requested:
 # --- lifecycle ---------------------------------------------------------------------
 
 
-def expire_if_stale(state: SimState, approval: Approval) -> None:
+def expire_if_stale(state: Marketplace, approval: Approval) -> None:
     """A pending approval past `expiresAt` becomes `expired` when it is next read."""
     # derived (§16.1): lazy expiry, applied on every read path (API, page, re-request, confirm).
     if approval.status == PENDING and state.now() > approval.expires_at:
@@ -83,7 +81,7 @@ def expire_if_stale(state: SimState, approval: Approval) -> None:
         _resolve(state, approval, EXPIRED, emit=state.config.emit_event_on_lazy_expiry)
 
 
-def _resolve(state: SimState, approval: Approval, status: str, *, emit: bool = True) -> None:
+def _resolve(state: Marketplace, approval: Approval, status: str, *, emit: bool = True) -> None:
     approval.status = status
     approval.resolved_at = state.now()
     if emit:
@@ -96,7 +94,7 @@ def _resolve(state: SimState, approval: Approval, status: str, *, emit: bool = T
         )
 
 
-def _pending(state: SimState, type: ApprovalType, target_id: str) -> Approval | None:
+def _pending(state: Marketplace, type: ApprovalType, target_id: str) -> Approval | None:
     """The live approval for (type, target), if any."""
     # derived (§16.2): the idempotency index — at most one pending approval per target.
     for approval in state.approvals.values():
@@ -116,7 +114,7 @@ def _target(approval: Approval) -> str | None:
 
 
 def _record(
-    state: SimState, token: Token, type: ApprovalType, job_id: str, **fields: Any
+    state: Marketplace, token: Token, type: ApprovalType, job_id: str, **fields: Any
 ) -> Approval:
     approval_id = new_id("apr")
     created = state.now()
@@ -139,7 +137,9 @@ def _record(
 # --- requests (the API's 202s) ----------------------------------------------------------
 
 
-def request_hire(state: SimState, token: Token, proposal: Proposal, terms: HireTerms) -> Requested:
+def request_hire(
+    state: Marketplace, token: Token, proposal: Proposal, terms: HireTerms
+) -> Requested:
     account = state.accounts[token.account_id]
     _ensure_hireable(proposal, terms.confirm_not_fit_override)
     if not _can_pay(account, hire_cost(terms.amount).total_cents):
@@ -164,7 +164,7 @@ def request_hire(state: SimState, token: Token, proposal: Proposal, terms: HireT
     return Requested(approval)
 
 
-def request_fund(state: SimState, token: Token, milestone: Milestone) -> Requested:
+def request_fund(state: Marketplace, token: Token, milestone: Milestone) -> Requested:
     contract = state.contract_of(milestone)
     _ensure_fundable(contract, milestone)
     # unconfirmed: later fundings carry no marketplace fee, so credits must cover the amount.
@@ -178,7 +178,7 @@ def request_fund(state: SimState, token: Token, milestone: Milestone) -> Request
     )
 
 
-def request_payout(state: SimState, token: Token, milestone: Milestone) -> Requested:
+def request_payout(state: Marketplace, token: Token, milestone: Milestone) -> Requested:
     contract = state.contract_of(milestone)
     _ensure_payable(contract, milestone)
     existing = _pending(state, ApprovalType.MILESTONE_APPROVE, milestone.id)
@@ -189,7 +189,7 @@ def request_payout(state: SimState, token: Token, milestone: Milestone) -> Reque
     )
 
 
-def request_end(state: SimState, token: Token, contract: Contract) -> Requested | None:
+def request_end(state: Marketplace, token: Token, contract: Contract) -> Requested | None:
     """None when the contract ended at once (nothing funded, §9.3); else the approval."""
     contracts.ensure_active(contract)
     existing = _pending(state, ApprovalType.CONTRACT_END, contract.id)
@@ -204,7 +204,7 @@ def request_end(state: SimState, token: Token, contract: Contract) -> Requested 
 
 
 def _milestone_approval(
-    state: SimState, token: Token, type: ApprovalType, contract: Contract, milestone: Milestone
+    state: Marketplace, token: Token, type: ApprovalType, contract: Contract, milestone: Milestone
 ) -> Approval:
     return _record(
         state, token, type, contract.job_id, contract_id=contract.id, milestone_id=milestone.id
@@ -214,7 +214,7 @@ def _milestone_approval(
 # --- conflicts (409) -----------------------------------------------------------------------
 
 
-def payment_method_required(state: SimState) -> ApiError:
+def payment_method_required(state: Marketplace) -> ApiError:
     return conflict(
         "payment_method_required",
         "Add a card or credits that cover this amount before retrying",
@@ -256,7 +256,7 @@ def _ensure_payable(contract: Contract, milestone: Milestone) -> None:
 
 
 def confirm(
-    state: SimState,
+    state: Marketplace,
     approval: Approval,
     edits: Mapping[str, Any] | None,
     source: str | None,
@@ -283,14 +283,14 @@ def confirm(
     return approval
 
 
-def decline(state: SimState, approval: Approval) -> Approval:
+def decline(state: Marketplace, approval: Approval) -> Approval:
     """Nothing executes."""
     _ensure_pending(state, approval)
     _resolve(state, approval, DECLINED)
     return approval
 
 
-def _ensure_pending(state: SimState, approval: Approval) -> None:
+def _ensure_pending(state: Marketplace, approval: Approval) -> None:
     expire_if_stale(state, approval)
     if approval.status != PENDING:
         raise conflict(
@@ -310,7 +310,7 @@ def _payment_source(source: str | None) -> PaymentSource | None:
 
 
 def _charge_source(
-    state: SimState, account: Account, cents: int, chosen: PaymentSource | None
+    state: Marketplace, account: Account, cents: int, chosen: PaymentSource | None
 ) -> PaymentSource:
     """The human's pick, or the card when there is one, else the credit balance."""
     # unconfirmed: the default source when the human does not choose.
@@ -324,7 +324,7 @@ def _charge_source(
 
 
 def _confirm_hire(
-    state: SimState,
+    state: Marketplace,
     approval: Approval,
     edits: Mapping[str, Any] | None,
     chosen: PaymentSource | None,
@@ -379,7 +379,7 @@ def _confirm_hire(
 
 
 def _confirm_fund(
-    state: SimState, approval: Approval, chosen: PaymentSource | None
+    state: Marketplace, approval: Approval, chosen: PaymentSource | None
 ) -> dict[str, Any]:
     milestone, contract = _milestone_of(state, approval)
     _ensure_fundable(contract, milestone)
@@ -393,7 +393,7 @@ def _confirm_fund(
     return {"invoiceId": invoice_id, "paymentIntentId": intent}
 
 
-def _confirm_payout(state: SimState, approval: Approval) -> dict[str, Any]:
+def _confirm_payout(state: Marketplace, approval: Approval) -> dict[str, Any]:
     milestone, contract = _milestone_of(state, approval)
     _ensure_payable(contract, milestone)
     account = state.accounts[approval.account_id]
@@ -407,7 +407,7 @@ def _confirm_payout(state: SimState, approval: Approval) -> dict[str, Any]:
     return {"invoiceId": milestone.invoice_id, "payoutTransactionId": new_id("po")}
 
 
-def _confirm_end(state: SimState, approval: Approval) -> dict[str, Any]:
+def _confirm_end(state: Marketplace, approval: Approval) -> dict[str, Any]:
     assert approval.contract_id is not None
     contract = state.contracts[approval.contract_id]
     contracts.ensure_active(contract)
@@ -425,7 +425,7 @@ def _confirm_end(state: SimState, approval: Approval) -> dict[str, Any]:
 
 
 def _fund(
-    state: SimState, contract: Contract, milestone: Milestone, source: PaymentSource, cents: int
+    state: Marketplace, contract: Contract, milestone: Milestone, source: PaymentSource, cents: int
 ) -> str:
     """Escrow the milestone for `cents` and fire the events a funding produces."""
     invoice = state.fund_milestone(milestone, source, cents)
@@ -442,7 +442,7 @@ def _fund(
     return invoice.id
 
 
-def _milestone_of(state: SimState, approval: Approval) -> tuple[Milestone, Contract]:
+def _milestone_of(state: Marketplace, approval: Approval) -> tuple[Milestone, Contract]:
     assert approval.milestone_id is not None
     milestone = state.milestones[approval.milestone_id]
     return milestone, state.contract_of(milestone)
