@@ -55,9 +55,9 @@ from bot.approvals import Requester, adopt
 from bot.opentrain import Approval
 from bot.sandbox.opentrain import OpenTrainSim, wire
 from bot.sandbox.opentrain.cosign import APPROVAL_TTL
-from bot.sandbox.opentrain.model import PENDING, ApprovalType
 from bot.sandbox.opentrain.model import Approval as SimApproval
 from bot.sandbox.opentrain.state import SimState
+from bot.sandbox.opentrain.vocabulary import PENDING, ApprovalType
 from bot.store.sqlite import SqliteStore
 
 BASELINE_POLLS_PER_HOUR = 60  # the naive poller reads each approval once a minute

@@ -12,7 +12,7 @@ import pytest
 from bot.approvals import EXPIRY_GRACE, EffectKind, Requester, TrackedStatus, effect
 from bot.opentrain import Approval, OpenTrainClient
 from bot.opentrain.models import HireTerms
-from bot.sandbox.opentrain.model import EventType
+from bot.sandbox.opentrain.vocabulary import EventType
 from bot.store import SqliteStore, Store
 from bot.tracker import (
     FALLBACK_SPREAD,

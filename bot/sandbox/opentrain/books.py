@@ -12,18 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 from bot.sandbox.opentrain.ids import new_id
-from bot.sandbox.opentrain.model import (
-    Account,
-    Funding,
-    Invoice,
+from bot.sandbox.opentrain.model import Account, Funding, Invoice, LedgerEntry, Milestone
+from bot.sandbox.opentrain.money import from_cents
+from bot.sandbox.opentrain.vocabulary import (
     InvoiceStatus,
-    LedgerEntry,
     LedgerType,
-    Milestone,
     MilestoneStatus,
     PaymentSource,
 )
-from bot.sandbox.opentrain.money import from_cents
 from bot.sandbox.opentrain.world import World
 
 # unconfirmed: how long a card charge stays a pending invoice (`PENDING_FUNDING`) before it

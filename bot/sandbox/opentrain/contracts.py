@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from bot.sandbox.opentrain.errors import bad_request, conflict
 from bot.sandbox.opentrain.marketplace import Marketplace
-from bot.sandbox.opentrain.model import (
-    Contract,
-    ContractStatus,
-    EventType,
-    Milestone,
-    MilestoneStatus,
-    PaymentType,
-)
+from bot.sandbox.opentrain.model import Contract, Milestone
 from bot.sandbox.opentrain.validation import MilestoneDraft
+from bot.sandbox.opentrain.vocabulary import ContractStatus, EventType, MilestoneStatus, PaymentType
 
 
 def ensure_active(contract: Contract) -> None:

@@ -14,22 +14,24 @@ from typing import Any
 from bot.sandbox.opentrain.books import Books
 from bot.sandbox.opentrain.ids import new_id
 from bot.sandbox.opentrain.model import (
-    ALL_SCOPES,
-    FEATURES,
     Account,
     Contract,
-    ContractStatus,
     Conversation,
-    EventType,
     Job,
     Message,
     Milestone,
-    MilestoneStatus,
-    PaymentType,
     Person,
     Proposal,
-    ProposalStatus,
     Token,
+)
+from bot.sandbox.opentrain.vocabulary import (
+    ALL_SCOPES,
+    FEATURES,
+    ContractStatus,
+    EventType,
+    MilestoneStatus,
+    PaymentType,
+    ProposalStatus,
 )
 
 

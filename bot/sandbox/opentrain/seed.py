@@ -16,16 +16,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 from bot.sandbox.opentrain.marketplace import Marketplace
-from bot.sandbox.opentrain.model import (
+from bot.sandbox.opentrain.model import Invoice, Person
+from bot.sandbox.opentrain.vocabulary import (
     ALL_SCOPES,
     PRE_CLAIM_SCOPES,
     ContractStatus,
-    Invoice,
     InvoiceStatus,
     MilestoneStatus,
     PaymentSource,
     PaymentType,
-    Person,
     ProposalStatus,
 )
 

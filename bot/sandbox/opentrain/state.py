@@ -5,9 +5,10 @@ applicants and messages — so tests can drive it in-process too.
 No HTTP here. The state is layered, lowest first: `world.py` (entities, clock,
 events, lookups), `books.py` (credits, escrow, invoices), `marketplace.py` (the
 building blocks), then this module. Business rules for co-signed actions live in
-`cosign.py`, messaging in `messaging.py`, webhook subscriptions in
+`cosign.py` and `decisions.py`, messaging in `messaging.py`, webhook subscriptions in
 `subscriptions.py`, scenarios in `seed.py`; the rules this module calls take a
-lower layer, so none of them imports this one back."""
+lower layer, so none of them imports this one back.
+"""
 
 from __future__ import annotations
 
@@ -16,20 +17,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from bot.sandbox.opentrain import cosign, seed
+from bot.sandbox.opentrain import decisions, seed
 from bot.sandbox.opentrain.errors import ApiError, conflict, not_found
 from bot.sandbox.opentrain.marketplace import Marketplace
-from bot.sandbox.opentrain.model import (
-    FEATURES,
-    Account,
-    Approval,
-    EventType,
-    LedgerType,
-    Message,
-    Proposal,
-    ProposalStatus,
-    Token,
-)
+from bot.sandbox.opentrain.model import Account, Approval, Message, Proposal, Token
+from bot.sandbox.opentrain.vocabulary import FEATURES, EventType, LedgerType, ProposalStatus
 
 
 class SimState(Marketplace):
@@ -52,10 +44,10 @@ class SimState(Marketplace):
         payment_source: str | None = None,
     ) -> Approval:
         """What the human's Confirm does; the hire's milestone may be adjusted first."""
-        return cosign.confirm(self, self.approval(approval_id), milestone, payment_source)
+        return decisions.confirm(self, self.approval(approval_id), milestone, payment_source)
 
     def decline(self, approval_id: str) -> Approval:
-        return cosign.decline(self, self.approval(approval_id))
+        return decisions.decline(self, self.approval(approval_id))
 
     def patch_account(
         self,

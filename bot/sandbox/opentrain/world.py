@@ -25,7 +25,6 @@ from bot.sandbox.opentrain.model import (
     Conversation,
     Delivery,
     Event,
-    EventType,
     Invoice,
     Job,
     LedgerEntry,
@@ -33,8 +32,8 @@ from bot.sandbox.opentrain.model import (
     Proposal,
     Token,
     Webhook,
-    WebhookStatus,
 )
+from bot.sandbox.opentrain.vocabulary import EventType, WebhookStatus
 
 Listener = Callable[[], None]
 
