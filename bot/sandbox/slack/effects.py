@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from bot.sandbox.slack.blocks import InvalidBlocks, prepare_message_blocks, prepare_view
+from bot.sandbox.slack.interactions import View
 from bot.sandbox.slack.methods.views import MODAL_STACK_MAX
-from bot.sandbox.slack.model import Channel, JsonDict, View
+from bot.sandbox.slack.model import Channel, JsonDict
 from bot.sandbox.slack.state import SlackState
 
 Source = Literal["response_url", "command_response"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.sandbox.slack.effects import Rejected, apply_message_response
-from bot.sandbox.slack.model import ResponsePost
+from bot.sandbox.slack.interactions import ResponsePost
 from bot.sandbox.slack.state import SlackState
 
 RESPONSE_URL_TTL_S = 30 * 60
