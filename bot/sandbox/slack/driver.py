@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from bot.sandbox.slack import payloads
+from bot.sandbox.slack.answers import Rejected, apply_command_answer, apply_view_answer
 from bot.sandbox.slack.config import SimConfig
-from bot.sandbox.slack.effects import Rejected, apply_command_answer, apply_view_answer
 from bot.sandbox.slack.errors import SimUsageError
 from bot.sandbox.slack.interactions import Delivery, View
 from bot.sandbox.slack.message_shapes import MessageShapes, channel_type

@@ -102,7 +102,7 @@ class ResponsePost:
     user_id: str
     channel_id: str
     body: JsonDict
-    effect: str  # "ephemeral" | "posted" | "replaced" | "deleted"
+    outcome: str  # "ephemeral" | "posted" | "replaced" | "deleted"
     ts: str | None
 
     def record(self) -> JsonDict:
@@ -116,7 +116,7 @@ class ResponsePost:
             "delete_original": self.body.get("delete_original"),
             "text": self.body.get("text"),
             "blocks": self.body.get("blocks"),
-            "effect": self.effect,
+            "outcome": self.outcome,
             "ts": self.ts,
         }
 

@@ -57,7 +57,7 @@ class SlackState(Workspace):
 
     def record_response_post(self, post: ResponsePost) -> None:
         self.response_posts.append(post)
-        self.feed.bump("response_url_post", channel=post.channel_id, effect=post.effect)
+        self.feed.bump("response_url_post", channel=post.channel_id, outcome=post.outcome)
 
     def open_view(
         self, user_id: str, view_type: ViewType, content: JsonDict, *, on_top_of: View | None
