@@ -31,9 +31,9 @@ from bot.outbox import EffectKind, effect
 from bot.sandbox.opentrain import OpenTrainSim, wire
 from bot.sandbox.opentrain.cosign import APPROVAL_TTL
 from bot.sandbox.opentrain.ids import new_id
-from bot.sandbox.opentrain.model import PENDING, ApprovalType, ProposalStatus
 from bot.sandbox.opentrain.model import Approval as SimApproval
 from bot.sandbox.opentrain.seed import DEMO_JOB_ID, freelancer
+from bot.sandbox.opentrain.vocabulary import PENDING, ApprovalType, ProposalStatus
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.model import Channel, Message
 from bot.store import Store

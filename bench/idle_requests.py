@@ -54,9 +54,9 @@ from bench.common import (
 from bot.opentrain import Approval
 from bot.sandbox.opentrain import OpenTrainSim, wire
 from bot.sandbox.opentrain.cosign import APPROVAL_TTL
-from bot.sandbox.opentrain.model import PENDING, ApprovalType
 from bot.sandbox.opentrain.model import Approval as SimApproval
 from bot.sandbox.opentrain.state import SimState
+from bot.sandbox.opentrain.vocabulary import PENDING, ApprovalType
 from bot.store.sqlite import SqliteStore
 from bot.tracked_approvals import Requester, adopt
 

@@ -55,8 +55,8 @@ from bot.opentrain import (
 )
 from bot.sandbox.faults import FaultSpec
 from bot.sandbox.opentrain.cosign import APPROVAL_TTL
-from bot.sandbox.opentrain.model import PENDING, ProposalStatus
 from bot.sandbox.opentrain.seed import FULL_TOKEN
+from bot.sandbox.opentrain.vocabulary import PENDING, ProposalStatus
 from bot.tracked_approvals import EXPIRY_GRACE
 from bot.tracker import READ_RETRY
 from bot.webhook_cli import run_webhooks

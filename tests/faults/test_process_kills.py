@@ -36,7 +36,7 @@ import pytest
 
 from bot.cards.ids import REMINDER_EVENT_TYPE, REQUESTER_DM_EVENT_TYPE
 from bot.deliveries import CLAIM_LEASE
-from bot.sandbox.opentrain.model import ProposalStatus
+from bot.sandbox.opentrain.vocabulary import ProposalStatus
 from bot.store import RedisStore, SqliteStore, Store
 from bot.store.factory import sqlite_path
 from tests.support.bot_harness import ROOMY_POLICY

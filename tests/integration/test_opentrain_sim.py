@@ -13,11 +13,11 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from bot.sandbox.opentrain.model import (
+from bot.sandbox.opentrain.model import Person
+from bot.sandbox.opentrain.vocabulary import (
     ALL_SCOPES,
     PRE_CLAIM_SCOPES,
     PaymentType,
-    Person,
     ProposalStatus,
 )
 from tests.support.opentrain_sim import OpenTrainSimHandle, assert_error

@@ -225,7 +225,7 @@ async def test_response_url_posts_are_recorded_and_in_channel_ones_posted(
         "B0BOT",
     )
     [post] = slack_sim.state.response_posts
-    assert (post.kind, post.effect, post.body["response_type"]) == (
+    assert (post.kind, post.outcome, post.body["response_type"]) == (
         "command",
         "posted",
         "in_channel",
@@ -319,7 +319,7 @@ async def test_a_button_click_reaches_bolt_and_respond_replaces_the_card(
     }
     await wait_for(lambda: card.edits, message="the card to be replaced")
     assert card.text == "Funding requested"
-    assert slack_sim.state.response_posts[-1].effect == "replaced"
+    assert slack_sim.state.response_posts[-1].outcome == "replaced"
     with pytest.raises(SimUsageError, match="no element"):
         await slack_sim.click(
             user_id="U0BEN", channel_id="C0GENERAL", message_ts=card.ts, action_id="cancel"

@@ -12,7 +12,7 @@ import pytest
 from bot.opentrain import Approval, OpenTrainClient
 from bot.opentrain.models import HireTerms
 from bot.outbox import EffectKind, effect
-from bot.sandbox.opentrain.model import EventType
+from bot.sandbox.opentrain.vocabulary import EventType
 from bot.store import SqliteStore, Store
 from bot.tracked_approvals import EXPIRY_GRACE, Requester, TrackedStatus
 from bot.tracker import (

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from bot.cards import ActionId
-from bot.sandbox.opentrain.model import ProposalStatus
+from bot.sandbox.opentrain.vocabulary import ProposalStatus
 from bot.sandbox.runner import Sandbox
 from tests.support.bot_harness import SandboxFactory
 from tests.support.commands import CHANNEL, USER, Bot, hire_values, milestone_values

@@ -35,7 +35,7 @@ from bot.config import Settings
 from bot.opentrain.webhooks import sign
 from bot.sandbox.faults import FaultSpec
 from bot.sandbox.opentrain import OpenTrainSim
-from bot.sandbox.opentrain.model import ALL_SCOPES
+from bot.sandbox.opentrain.vocabulary import ALL_SCOPES
 from bot.sandbox.runner import start_bot
 from bot.sandbox.slack import SlackSim
 from tests.support.processes import REPO, BotProcess

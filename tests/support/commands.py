@@ -21,7 +21,8 @@ import aiohttp
 
 from bot.cards import APPROVAL_EVENT_TYPE, ActionId, BlockId
 from bot.sandbox.runner import SIGNING_SECRET, Sandbox
-from bot.sandbox.slack.model import Ephemeral, Message, View
+from bot.sandbox.slack.interactions import View
+from bot.sandbox.slack.model import Ephemeral, Message
 from bot.sandbox.slack.transport import DeliveryResult
 from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for

@@ -36,8 +36,8 @@ from bot.earlier_posts import EFFECT_METADATA_KEY
 from bot.opentrain import OpenTrainClient
 from bot.opentrain.models import HireTerms
 from bot.sandbox.opentrain import OpenTrainSim
-from bot.sandbox.opentrain.model import ProposalStatus
 from bot.sandbox.opentrain.seed import FULL_TOKEN
+from bot.sandbox.opentrain.vocabulary import ProposalStatus
 from bot.sandbox.runner import DEFAULT_CHANNEL, SIGNING_SECRET, start_bot
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.model import Message

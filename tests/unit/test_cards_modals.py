@@ -1,4 +1,5 @@
-"""The hire and milestone modals as Slack receives them."""
+"""The hire and milestone modals as Slack receives them, and the answer once a milestone
+is created (`bot/cards/modals.py`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from bot import cards
 from bot.cards import ActionId, BlockId, CallbackId
+from tests.unit.cards_helpers import blocks, buttons, texts
 
 
 def by_block_id(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -139,3 +141,17 @@ def test_milestone_modal() -> None:
 def test_milestone_modal_without_a_title_names_the_contract_by_id() -> None:
     view = cards.milestone_modal(contract_id="ctr_1", contract_title=None, private_metadata="{}")
     assert view.to_dict()["blocks"][0]["text"]["text"] == "New milestone on contract ctr_1."
+
+
+# --- milestone_created ----------------------------------------------------------------
+
+
+def test_milestone_created_offers_to_fund_it() -> None:
+    message = cards.milestone_created("Batch 2", Decimal(450), "ctr_1", "ms_2")
+    assert blocks(message)[1]["text"]["text"] == "Batch 2 — $450.00"
+    assert [(b["action_id"], b["value"], b.get("style")) for b in buttons(message)] == [
+        (ActionId.FUND_MILESTONE, "ms_2", "primary")
+    ]
+    assert "no money moved" in texts(message)
+    unnamed = cards.milestone_created(None, None, "ctr_1", "ms_2")
+    assert blocks(unnamed)[1]["text"]["text"] == "Milestone ms_2"

@@ -11,15 +11,35 @@ import pytest
 from slack_sdk.models.views import View
 
 from bot import cards
-from bot.cards import ActionId, SlackMessage
+from bot.audit_log import AuditEntry
+from bot.cards import ActionId
 from bot.cards.text import clip, clip_mrkdwn
+from bot.doctor import Check
+from bot.explain import Explanation
 from bot.opentrain.models import HireTerms
 from bot.tracked_approvals import ApprovalDetails, Requester, TrackedApproval, TrackedStatus
-from tests.unit.test_cards import HOST, NOW, blocks, buttons, texts, tracked
+from tests.unit.cards_helpers import (
+    HOST,
+    NOW,
+    PERMALINK,
+    blocks,
+    buttons,
+    fund,
+    hostile_contract,
+    texts,
+    tracked,
+)
+from tests.unit.cards_limits import (
+    ACTIVE_MARKUP,
+    RTL_OVERRIDE,
+    assert_fits,
+    assert_safe_message,
+    check_block_limits,
+    mrkdwn_texts,
+    shown_texts,
+    units,
+)
 
-# What must never reach Slack as markup: each would ping people or forge a link.
-ACTIVE_MARKUP = ["<!channel>", "<!here>", "<@U123>", "<!subteam^S123>", "<https://evil"]
-RTL_OVERRIDE = "\u202e"
 HOSTILE = (
     "<!channel> <!here> <@U123> <!subteam^S123> <https://evil.example|click> "
     "*bold* _it_ ~gone~ `tick` ```fence``` &amp; > quote 🎉👩‍👩‍👧 "
@@ -32,89 +52,6 @@ VARIANTS = {
     "ampersands-10k": "&<>" * 3_400,
     "invisible-only": "\u202e\u202d\u2066",
 }
-
-# Block Kit limits, in UTF-16 code units as Slack counts them.
-LIMITS = {
-    "header": 150,
-    "section": 3000,
-    "field": 2000,
-    "context": 2000,
-    "button": 75,
-    "value": 2000,
-    "url": 3000,
-    "label": 2000,
-    "placeholder": 150,
-}
-
-
-def units(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def check_block_limits(node: Any) -> None:
-    """Walk a to_dict() tree and assert every Block Kit limit that applies."""
-    if isinstance(node, list):
-        for item in node:
-            check_block_limits(item)
-        return
-    if not isinstance(node, dict):
-        return
-    kind = node.get("type")
-    if kind in ("plain_text", "mrkdwn"):
-        assert 1 <= units(node["text"]) <= LIMITS["section"]
-    elif kind == "header":
-        assert units(node["text"]["text"]) <= LIMITS["header"]
-    elif kind == "section":
-        if "text" in node:
-            assert units(node["text"]["text"]) <= LIMITS["section"]
-        assert len(node.get("fields", [])) <= 10
-        for field in node.get("fields", []):
-            assert units(field["text"]) <= LIMITS["field"]
-    elif kind == "context":
-        assert len(node["elements"]) <= 10
-        for element in node["elements"]:
-            assert units(element["text"]) <= LIMITS["context"]
-    elif kind == "button":
-        assert units(node["text"]["text"]) <= LIMITS["button"]
-        assert units(node.get("value", "")) <= LIMITS["value"]
-        assert len(node.get("url", "")) <= LIMITS["url"]
-    elif kind == "input":
-        assert units(node["label"]["text"]) <= LIMITS["label"]
-    elif kind == "plain_text_input":
-        if "initial_value" in node:
-            assert units(node["initial_value"]) <= node["max_length"]
-        if "placeholder" in node:
-            assert units(node["placeholder"]["text"]) <= LIMITS["placeholder"]
-    for value in node.values():
-        check_block_limits(value)
-
-
-def shown_texts(node: Any, kinds: tuple[str, ...] = ("plain_text", "mrkdwn")) -> list[str]:
-    """The text of every text object of `kinds` in a to_dict() tree."""
-    if isinstance(node, list):
-        return [text for item in node for text in shown_texts(item, kinds)]
-    if not isinstance(node, dict):
-        return []
-    own = [node["text"]] if node.get("type") in kinds else []
-    return own + [text for value in node.values() for text in shown_texts(value, kinds)]
-
-
-def mrkdwn_texts(node: Any) -> list[str]:
-    return shown_texts(node, ("mrkdwn",))
-
-
-def assert_safe_message(message: SlackMessage) -> dict[str, Any]:
-    kwargs = message.as_kwargs()  # slack_sdk validates every block on to_dict()
-    assert 1 <= units(kwargs["text"]) <= 4000
-    assert len(kwargs["blocks"]) <= 50
-    check_block_limits(kwargs["blocks"])
-    for text in [kwargs["text"], *mrkdwn_texts(kwargs["blocks"])]:
-        for markup in ACTIVE_MARKUP:
-            assert markup not in text
-    # Button values are data handed back to us, never shown; everything shown is cleaned.
-    assert not any(RTL_OVERRIDE in text for text in [kwargs["text"], *shown_texts(kwargs)])
-    assert len(json.dumps(kwargs, ensure_ascii=False)) < 60_000
-    return kwargs
 
 
 def assert_safe_view(view: View) -> dict[str, Any]:
@@ -368,3 +305,120 @@ def test_mrkdwn_is_cut_between_tokens_and_entities(text: str, ending: str) -> No
 def test_clip_counts_emoji_as_two_units() -> None:
     assert clip("😀" * 100, 10) == "😀" * 4 + "…"
     assert clip("short", 10) == "short"
+
+
+# --- the follow-up builders: receipts, contracts, settings, audit, digest, Home, unfurl ------
+
+
+def assert_safe_home(view: View) -> dict[str, Any]:
+    data = view.to_dict()  # slack_sdk validates the view and every block
+    assert data["type"] == "home"
+    assert 1 <= len(data["blocks"]) <= 100
+    check_block_limits(data["blocks"])
+    for text in shown_texts(data["blocks"], ("mrkdwn",)):
+        assert not any(markup in text for markup in ACTIVE_MARKUP)
+    assert not any(RTL_OVERRIDE in text for text in shown_texts(data))
+    return data
+
+
+def hostile_approval(text: str, **overrides: Any) -> TrackedApproval:
+    fields: dict[str, Any] = {
+        "approval_id": text,
+        "details": ApprovalDetails(milestone_name=text, amount_usd=Decimal("1.5")),
+        "requester": Requester(kind="agent", id=text, note=text),
+        "channel_id": text,
+        "card_permalink": text,
+        "milestone_id": text,
+        "contract_id": text,
+    }
+    return fund(**{**fields, **overrides})
+
+
+def approvals_of(text: str, count: int) -> list[TrackedApproval]:
+    statuses = list(TrackedStatus)
+    return [
+        hostile_approval(
+            f"{text}{i}",
+            status=statuses[i % len(statuses)],
+            expires_at=NOW + timedelta(hours=i - 2),
+            card_permalink=PERMALINK if i % 2 else text,
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("text", VARIANTS.values(), ids=VARIANTS.keys())
+def test_messages_hold_up_against_hostile_text(text: str) -> None:
+    explanation = Explanation(text, text, text, text, hire_anyway=True)
+    assert_fits(cards.explanation_message(explanation, hire_anyway_value=text))
+    approval = hostile_approval(text)
+    for created in (True, False):
+        for error in (None, text, "not_in_channel"):
+            for status in (TrackedStatus.PENDING, TrackedStatus.SUPERSEDED):
+                assert_fits(
+                    cards.cosign_receipt(
+                        approval.evolve(status=status, superseded_by=text, resolved_at=NOW),
+                        created=created,
+                        channel_id=text,
+                        permalink=text,
+                        error=error,
+                        now=NOW,
+                        opentrain_host=text,
+                    )
+                )
+    assert_fits(cards.contracts_list([hostile_contract(text)] * 45, status=text))
+    assert_fits(cards.contract_detail(hostile_contract(text)))
+    assert_fits(
+        cards.status_report(
+            [
+                Check(text, ok, text, text, text, required)
+                for ok in (True, False)
+                for required in (True, False)
+            ]
+            * 20
+        )
+    )
+    assert_fits(
+        cards.approvers_view(
+            {text: [text, "U0OK"] * 200, "global": [text], **{f"C{i}": [text] for i in range(300)}},
+            channel_id=text,
+        )
+    )
+    assert_fits(
+        cards.routes_view({f"job:{text}{i}": text for i in range(300)} | {f"type:{text}": text})
+    )
+    audit = [
+        AuditEntry(
+            at=NOW + timedelta(seconds=i),
+            action=text,
+            actor=actor,
+            details={text: text, "n": i},
+        )
+        for i in range(300)
+        for actor in (f"slack:{text}", f"agent:{text}", text)
+    ]
+    assert_fits(cards.audit_view(text, audit))
+    assert_fits(cards.digest_message(approvals_of(text, 300), now=NOW))
+    assert_fits(cards.reminders_sent([text] * 10_000, None))
+
+
+@pytest.mark.parametrize("text", VARIANTS.values(), ids=VARIANTS.keys())
+def test_home_and_unfurl_hold_up_against_hostile_text(text: str) -> None:
+    approvals = approvals_of(text, 60)
+    data = assert_safe_home(
+        cards.home_view(
+            waiting_on_you=approvals,
+            requested_by_you=approvals,
+            recent_outcomes=approvals,
+            now=NOW,
+            opentrain_host=text,
+        )
+    )
+    assert len(data["blocks"]) <= 100
+    for approval in approvals[: len(TrackedStatus)]:
+        unfurl = cards.unfurl_blocks(approval, now=NOW, opentrain_host=text)
+        assert len(unfurl) <= 50
+        check_block_limits(unfurl)
+        for shown in shown_texts(unfurl, ("mrkdwn",)):
+            assert not any(markup in shown for markup in ACTIVE_MARKUP)
+        assert not any(RTL_OVERRIDE in shown for shown in shown_texts(unfurl))

@@ -16,9 +16,11 @@ Run it alone with `python -m bot.sandbox.opentrain --port 8701 --seed demo`
 (`--help` lists the switches for what the docs leave open).
 
 Modules: `server.py` (the origin), `plumbing.py` (envelope, gates, parsing),
-`api.py` and `api_messages.py` (the endpoints), `cosign.py` / `contracts.py` /
-`messaging.py` / `subscriptions.py` (the rules), `state.py` and `model.py` (the
-entities), `webhooks.py` (deliveries), `human.py` (the approval page), `control.py`.
+`api.py` and `api_messages.py` (the endpoints), `cosign.py` / `decisions.py` /
+`contracts.py` / `messaging.py` / `subscriptions.py` (the rules), `vocabulary.py`
+(scopes, flags, statuses) and `model.py` (the entities), the state in layers
+(`world.py` → `books.py` → `marketplace.py` → `state.py`), `seed.py` (scenarios),
+`webhooks.py` (deliveries), `human.py` (the approval page), `control.py`.
 """
 
 from bot.sandbox.opentrain.server import OpenTrainSim

@@ -10,9 +10,9 @@ import signal
 from typing import get_args
 
 from bot.sandbox.opentrain.config import ClaimSignal, SimConfig
-from bot.sandbox.opentrain.model import DECLINED
 from bot.sandbox.opentrain.seed import SCENARIOS
 from bot.sandbox.opentrain.server import OpenTrainSim
+from bot.sandbox.opentrain.vocabulary import DECLINED
 
 
 def _arguments() -> argparse.Namespace:

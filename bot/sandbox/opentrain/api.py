@@ -16,15 +16,7 @@ from bot.sandbox.opentrain.errors import (
     bad_request,
     not_found,
 )
-from bot.sandbox.opentrain.model import (
-    Account,
-    ContractStatus,
-    Job,
-    LedgerEntry,
-    Proposal,
-    ProposalStatus,
-    Webhook,
-)
+from bot.sandbox.opentrain.model import Account, Job, LedgerEntry, Proposal, Webhook
 from bot.sandbox.opentrain.plumbing import (
     LIMITER,
     STATE,
@@ -44,6 +36,7 @@ from bot.sandbox.opentrain.ratelimit import RateLimiter
 from bot.sandbox.opentrain.requestlog import RequestLog
 from bot.sandbox.opentrain.state import SimState
 from bot.sandbox.opentrain.validation import hire_terms, milestone_draft
+from bot.sandbox.opentrain.vocabulary import ContractStatus, ProposalStatus
 
 FEED_SCOPES = ("proposals:read", "messages:read", "payments:read")
 

@@ -29,7 +29,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from bot.sandbox.opentrain.model import DECLINED
+from bot.sandbox.opentrain.vocabulary import DECLINED
 
 ClaimSignal = Literal["email", "field", "scopes"]
 

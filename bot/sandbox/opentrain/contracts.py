@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bot.sandbox.opentrain.errors import bad_request, conflict
-from bot.sandbox.opentrain.model import (
-    Contract,
-    ContractStatus,
-    EventType,
-    Milestone,
-    MilestoneStatus,
-    PaymentType,
-)
+from bot.sandbox.opentrain.marketplace import Marketplace
+from bot.sandbox.opentrain.model import Contract, Milestone
 from bot.sandbox.opentrain.validation import MilestoneDraft
-
-if TYPE_CHECKING:
-    from bot.sandbox.opentrain.state import SimState
+from bot.sandbox.opentrain.vocabulary import ContractStatus, EventType, MilestoneStatus, PaymentType
 
 
 def ensure_active(contract: Contract) -> None:
@@ -24,7 +14,7 @@ def ensure_active(contract: Contract) -> None:
         raise conflict("contract_ended", "This contract has ended")
 
 
-def create_milestone(state: SimState, contract: Contract, draft: MilestoneDraft) -> Milestone:
+def create_milestone(state: Marketplace, contract: Contract, draft: MilestoneDraft) -> Milestone:
     """§10.2: fixed-price contracts need `amountUsd`; hourly and per-label ones need `volume`,
     priced at the contract rate; when both are sent they must agree."""
     ensure_active(contract)
@@ -58,12 +48,12 @@ def create_milestone(state: SimState, contract: Contract, draft: MilestoneDraft)
     return milestone
 
 
-def end_now(state: SimState, contract: Contract) -> None:
+def end_now(state: Marketplace, contract: Contract) -> None:
     contract.status = ContractStatus.ENDED
     contract.end_date = contract.updated_at = state.now()
 
 
-def milestone_changed(state: SimState, contract: Contract, milestone: Milestone) -> None:
+def milestone_changed(state: Marketplace, contract: Contract, milestone: Milestone) -> None:
     state.emit(
         contract.account_id,
         EventType.MILESTONE_STATUS_CHANGED,
@@ -73,5 +63,5 @@ def milestone_changed(state: SimState, contract: Contract, milestone: Milestone)
     )
 
 
-def funded_milestones(state: SimState, contract: Contract) -> list[Milestone]:
+def funded_milestones(state: Marketplace, contract: Contract) -> list[Milestone]:
     return [m for m in state.milestones_of(contract) if m.status is MilestoneStatus.ACTIVE_FUNDED]

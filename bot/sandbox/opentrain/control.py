@@ -17,9 +17,10 @@ from aiohttp import web
 from bot.sandbox.faults import FaultSet, handle_faults_control
 from bot.sandbox.opentrain import seed, wire
 from bot.sandbox.opentrain.errors import ApiError
-from bot.sandbox.opentrain.model import ALL_SCOPES, Account, HireTerms, ProposalStatus
+from bot.sandbox.opentrain.model import Account, HireTerms
 from bot.sandbox.opentrain.requestlog import RequestLog
 from bot.sandbox.opentrain.state import SimState
+from bot.sandbox.opentrain.vocabulary import ALL_SCOPES, ProposalStatus
 
 
 @dataclass(frozen=True)

@@ -15,19 +15,12 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.opentrain import cosign
+from bot.sandbox.opentrain import cosign, decisions
 from bot.sandbox.opentrain.errors import ApiError
-from bot.sandbox.opentrain.model import (
-    PENDING,
-    Approval,
-    ApprovalType,
-    HireTerms,
-    Milestone,
-    MilestoneStatus,
-    PaymentSource,
-)
+from bot.sandbox.opentrain.model import Approval, HireTerms, Milestone
 from bot.sandbox.opentrain.money import from_cents, hire_cost
 from bot.sandbox.opentrain.state import SimState
+from bot.sandbox.opentrain.vocabulary import PENDING, ApprovalType, MilestoneStatus, PaymentSource
 
 STATE = web.AppKey("opentrain_human_state", SimState)
 routes = web.RouteTableDef()
@@ -101,7 +94,7 @@ async def confirm(request: web.Request) -> web.StreamResponse:
     try:
         edits = _hire_edits(approval, {key: str(value) for key, value in form.items()})
         source = str(form["paymentSource"]) if form.get("paymentSource") else None
-        cosign.confirm(state, approval, edits, source)
+        decisions.confirm(state, approval, edits, source)
     except ApiError as error:
         return _approval(state, approval, error=error.message, status=error.status)
     raise web.HTTPSeeOther(f"/approvals/{approval.id}")
@@ -114,7 +107,7 @@ async def decline(request: web.Request) -> web.StreamResponse:
     if approval is None:
         return _missing(state)
     try:
-        cosign.decline(state, approval)
+        decisions.decline(state, approval)
     except ApiError as error:
         return _approval(state, approval, error=error.message, status=error.status)
     raise web.HTTPSeeOther(f"/approvals/{approval.id}")

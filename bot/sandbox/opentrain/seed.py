@@ -14,23 +14,19 @@ import re
 import zlib
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from bot.sandbox.opentrain.model import (
+from bot.sandbox.opentrain.marketplace import Marketplace
+from bot.sandbox.opentrain.model import Invoice, Person
+from bot.sandbox.opentrain.vocabulary import (
     ALL_SCOPES,
     PRE_CLAIM_SCOPES,
     ContractStatus,
-    Invoice,
     InvoiceStatus,
     MilestoneStatus,
     PaymentSource,
     PaymentType,
-    Person,
     ProposalStatus,
 )
-
-if TYPE_CHECKING:
-    from bot.sandbox.opentrain.state import SimState
 
 SCENARIOS = ("demo", "empty")
 
@@ -62,7 +58,7 @@ def freelancer(
     )
 
 
-def load(state: SimState, scenario: str) -> None:
+def load(state: Marketplace, scenario: str) -> None:
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
     owner = Person(
@@ -86,7 +82,7 @@ def _settled(invoice: Invoice) -> None:
     invoice.settles_at = None
 
 
-def _demo(state: SimState) -> None:
+def _demo(state: Marketplace) -> None:
     account = state.account(ACCOUNT_ID)
     state.add_token(
         account, secret=PRECLAIM_TOKEN, label="agent (pre-claim scopes)", scopes=PRE_CLAIM_SCOPES

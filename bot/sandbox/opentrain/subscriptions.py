@@ -11,15 +11,9 @@ from urllib.parse import urlsplit
 
 from bot.sandbox.opentrain.errors import ApiError, bad_request, conflict
 from bot.sandbox.opentrain.ids import new_id
-from bot.sandbox.opentrain.model import (
-    Delivery,
-    DeliveryAttempt,
-    EventType,
-    Token,
-    Webhook,
-    WebhookStatus,
-)
+from bot.sandbox.opentrain.model import Delivery, DeliveryAttempt, Token, Webhook
 from bot.sandbox.opentrain.validation import json_object
+from bot.sandbox.opentrain.vocabulary import EventType, WebhookStatus
 
 if TYPE_CHECKING:
     from bot.sandbox.opentrain.state import SimState

@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.opentrain.model import (
-    CAPABILITY_FEATURES,
     Account,
     Approval,
     Contract,
@@ -19,14 +18,13 @@ from bot.sandbox.opentrain.model import (
     LedgerEntry,
     Message,
     Milestone,
-    MilestoneStatus,
-    PaymentType,
     Person,
     Proposal,
     Token,
     Webhook,
 )
 from bot.sandbox.opentrain.money import json_number
+from bot.sandbox.opentrain.vocabulary import CAPABILITY_FEATURES, MilestoneStatus, PaymentType
 
 if TYPE_CHECKING:
     from bot.sandbox.opentrain.state import SimState

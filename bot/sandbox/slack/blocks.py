@@ -19,7 +19,8 @@ from typing import Any
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
-from bot.sandbox.slack.model import VIEW_FIELDS, JsonDict
+from bot.sandbox.slack.interactions import VIEW_FIELDS
+from bot.sandbox.slack.model import JsonDict
 
 MESSAGE_MAX_BLOCKS = 50
 SURFACE_MAX_BLOCKS = 100  # modals and Home tabs

@@ -19,7 +19,8 @@ from bot.sandbox.faults import FaultSet, handle_faults_control
 from bot.sandbox.slack.config import SimConfig
 from bot.sandbox.slack.driver import Driver
 from bot.sandbox.slack.errors import SimUsageError
-from bot.sandbox.slack.model import Channel, User
+from bot.sandbox.slack.model import Channel
+from bot.sandbox.slack.people import User
 from bot.sandbox.slack.state import SlackState
 from bot.sandbox.slack.transport import DeliveryResult
 from bot.sandbox.slack.web_api import WebApi

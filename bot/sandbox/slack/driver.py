@@ -15,11 +15,13 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from bot.sandbox.slack import payloads
+from bot.sandbox.slack.answers import Rejected, apply_command_answer, apply_view_answer
 from bot.sandbox.slack.config import SimConfig
-from bot.sandbox.slack.effects import Rejected, apply_command_answer, apply_view_answer
 from bot.sandbox.slack.errors import SimUsageError
+from bot.sandbox.slack.interactions import Delivery, View
 from bot.sandbox.slack.message_shapes import MessageShapes, channel_type
-from bot.sandbox.slack.model import Channel, Delivery, JsonDict, Message, User, View
+from bot.sandbox.slack.model import Channel, JsonDict, Message
+from bot.sandbox.slack.people import User
 from bot.sandbox.slack.socket_mode import EnvelopeType, SocketMode
 from bot.sandbox.slack.state import SlackState
 from bot.sandbox.slack.transport import FORM, JSON, BotTransport, DeliveryResult

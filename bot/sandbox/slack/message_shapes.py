@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 from bot.sandbox.slack.config import SimConfig
 from bot.sandbox.slack.errors import SimUsageError
-from bot.sandbox.slack.model import Channel, JsonDict, Message, User
+from bot.sandbox.slack.model import Channel, JsonDict, Message
+from bot.sandbox.slack.people import User
 from bot.sandbox.slack.state import SlackState
 from bot.sandbox.slack.transport import DeliveryResult
 

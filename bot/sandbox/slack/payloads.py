@@ -12,7 +12,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.sandbox.slack.errors import SimUsageError
-from bot.sandbox.slack.model import Channel, JsonDict, Message, View
+from bot.sandbox.slack.interactions import View
+from bot.sandbox.slack.model import Channel, JsonDict, Message
 from bot.sandbox.slack.state import SlackState
 
 _TEXT_INPUTS = {"plain_text_input", "email_text_input", "url_text_input", "number_input"}

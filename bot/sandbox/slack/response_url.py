@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.sandbox.slack.effects import Rejected, apply_message_response
-from bot.sandbox.slack.model import ResponsePost
+from bot.sandbox.slack.answers import Rejected, apply_message_response
+from bot.sandbox.slack.interactions import ResponsePost
 from bot.sandbox.slack.state import SlackState
 
 RESPONSE_URL_TTL_S = 30 * 60
@@ -31,7 +31,7 @@ async def handle_response_url(request: web.Request, state: SlackState) -> web.Re
         return _error(404, "channel_not_found")
     response_url.uses += 1
     try:
-        effect, ts = apply_message_response(
+        outcome, ts = apply_message_response(
             state,
             body,
             user_id=response_url.user_id,
@@ -49,7 +49,7 @@ async def handle_response_url(request: web.Request, state: SlackState) -> web.Re
             user_id=response_url.user_id,
             channel_id=channel.id,
             body=body,
-            effect=effect,
+            outcome=outcome,
             ts=ts,
         )
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.sandbox.slack.model import Channel, User, UserGroup
+from bot.sandbox.slack.model import Channel
+from bot.sandbox.slack.people import User, UserGroup
 from bot.sandbox.slack.state import SlackState
 
 PARTNER_TEAM = "T0PARTNER"  # the organisation #hiring is shared with over Slack Connect

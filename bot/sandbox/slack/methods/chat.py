@@ -8,9 +8,10 @@ from typing import Any
 
 from bot.sandbox.slack.blocks import InvalidBlocks, prepare_message_blocks
 from bot.sandbox.slack.errors import ApiError
+from bot.sandbox.slack.interactions import Unfurl
 from bot.sandbox.slack.methods.access import require_postable, resolve_channel
 from bot.sandbox.slack.methods.context import TS_PATTERN, ApiContext, Args
-from bot.sandbox.slack.model import JsonDict, Message, Unfurl
+from bot.sandbox.slack.model import JsonDict, Message
 
 MAX_TEXT = 40_000
 METADATA_EVENT_TYPE = re.compile(r"[A-Za-z0-9_-]{1,255}")

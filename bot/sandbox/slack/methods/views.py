@@ -6,8 +6,9 @@ from collections.abc import Collection
 
 from bot.sandbox.slack.blocks import InvalidBlocks, prepare_view
 from bot.sandbox.slack.errors import ApiError
+from bot.sandbox.slack.interactions import Trigger, View
 from bot.sandbox.slack.methods.context import ApiContext, Args
-from bot.sandbox.slack.model import JsonDict, Trigger, View
+from bot.sandbox.slack.model import JsonDict
 
 TRIGGER_TTL_S = 3.0  # a trigger_id is good for three seconds after the interaction
 MODAL_STACK_MAX = 3

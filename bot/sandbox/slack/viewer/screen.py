@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from bot.sandbox.slack.model import Channel, Ephemeral, Message, User, View
+from bot.sandbox.slack.interactions import View
+from bot.sandbox.slack.model import Channel, Ephemeral, Message
+from bot.sandbox.slack.people import User
 from bot.sandbox.slack.state import SlackState
 from bot.sandbox.slack.viewer.blocks import Target, attachments_html, blocks_html
 from bot.sandbox.slack.viewer.markup import Names, attr, clock_time, mrkdwn_html, plain_html

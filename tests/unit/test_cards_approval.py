@@ -1,8 +1,11 @@
-"""The cards as Slack receives them: `.to_dict()` structure for representative approvals."""
+"""The approval card and what follows it (`bot/cards/approval_card.py`): the card in every
+status, the thread reply, the requester's and the approvers' DMs, and the unfurl.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,119 +13,30 @@ import pytest
 
 from bot import cards
 from bot.cards import ActionId, SlackMessage
-from bot.opentrain.models import HireTerms
 from bot.tracked_approvals import ApprovalDetails, Requester, TrackedApproval, TrackedStatus
-from handlers.commands import help_sections
-
-NOW = datetime(2026, 6, 12, 10, 0, tzinfo=UTC)
-HOST = "app.opentrain.ai"
-EXPIRES = NOW + timedelta(days=2, hours=5)
-EXPIRES_TOKEN = "<!date^1781449200^{date_short_pretty} at {time}|2026-06-14 15:00 UTC>"
-ADA = Requester(kind="slack", id="U0ADA")
-
-
-def tracked(**overrides: Any) -> TrackedApproval:
-    data: dict[str, Any] = {
-        "approval_id": "apr_1",
-        "type": "proposal_hire",
-        "approval_url": "https://app.opentrain.ai/approvals/apr_1",
-        "expires_at": EXPIRES,
-        "job_id": "job_1",
-        "proposal_id": "prop_1",
-        "details": ApprovalDetails(freelancer_name="Ada L.", job_title="Image Segmentation"),
-        "terms": HireTerms(name="Batch 1", description="First 500 images", amount=Decimal(300)),
-        "requester": ADA,
-        "next_check_at": NOW,
-        "adopted_at": NOW,
-        **overrides,
-    }
-    return TrackedApproval(**data)
-
-
-def fund(**overrides: Any) -> TrackedApproval:
-    return tracked(
-        **{
-            "type": "milestone_fund",
-            "proposal_id": None,
-            "contract_id": "ctr_1",
-            "milestone_id": "ms_2",
-            "terms": None,
-            "details": ApprovalDetails(milestone_name="Batch 2", amount_usd=Decimal("450.5")),
-            **overrides,
-        }
-    )
-
-
-def payout(**overrides: Any) -> TrackedApproval:
-    return tracked(
-        **{
-            "type": "milestone_approve",
-            "proposal_id": None,
-            "contract_id": "ctr_1",
-            "milestone_id": "ms_1",
-            "terms": None,
-            "details": ApprovalDetails(milestone_name="Batch 1", amount_usd=Decimal(300)),
-            **overrides,
-        }
-    )
-
-
-def end(amount: Decimal | None = Decimal(300), **overrides: Any) -> TrackedApproval:
-    return tracked(
-        **{
-            "type": "contract_end",
-            "proposal_id": None,
-            "contract_id": "ctr_1",
-            "terms": None,
-            "details": ApprovalDetails(contract_title="Image Segmentation", amount_usd=amount),
-            **overrides,
-        }
-    )
-
-
-def resolved(approval: TrackedApproval, status: TrackedStatus, **changes: Any) -> TrackedApproval:
-    return approval.evolve(status=status, resolved_at=NOW - timedelta(hours=3), **changes)
-
-
-def blocks(message: SlackMessage) -> list[dict[str, Any]]:
-    return list(message.as_kwargs()["blocks"])
-
-
-def of_type(message: SlackMessage, block_type: str) -> list[dict[str, Any]]:
-    return [b for b in blocks(message) if b["type"] == block_type]
-
-
-def texts(message: SlackMessage) -> str:
-    """All visible text of a message, one line per text object."""
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in ("plain_text", "mrkdwn"):
-                found.append(str(node["text"]))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(blocks(message))
-    return "\n".join(found)
-
-
-def buttons(message: SlackMessage) -> list[dict[str, Any]]:
-    return [e for b in of_type(message, "actions") for e in b["elements"]]
+from tests.unit.cards_helpers import (
+    EXPIRES_TOKEN,
+    HOST,
+    NOW,
+    PERMALINK,
+    blocks,
+    buttons,
+    end,
+    fund,
+    mrkdwn,
+    of_type,
+    payout,
+    resolved,
+    texts,
+    tracked,
+)
 
 
 def card(approval: TrackedApproval, **kwargs: Any) -> SlackMessage:
     return cards.approval_card(approval, now=NOW, opentrain_host=HOST, **kwargs)
 
 
-def mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text, "verbatim": True}
-
-
-# --- the card ------------------------------------------------------------------------
+# --- the card -------------------------------------------------------------------------
 
 
 def test_pending_hire_card_shows_what_costs_who_and_the_link() -> None:
@@ -275,7 +189,8 @@ def test_card_links_to_the_original_when_given_a_permalink() -> None:
     assert "original card" not in texts(card(tracked(), card_permalink="javascript:alert(1)"))
 
 
-# --- terminal statuses on the card --------------------------------------------------------
+# --- terminal statuses on the card ----------------------------------------------------
+
 
 RESOLVED_TOKEN = "<!date^1781247600^{date_short_pretty} at {time}|2026-06-12 07:00 UTC>"
 
@@ -382,7 +297,7 @@ def test_relative_expiry_wording() -> None:
     assert late.text.endswith("expired 3 h ago")
 
 
-# --- the thread reply --------------------------------------------------------------------
+# --- the thread reply -----------------------------------------------------------------
 
 
 def test_confirmed_reply_mentions_the_requester_and_offers_the_next_step() -> None:
@@ -448,7 +363,7 @@ def test_outcome_reply_refuses_a_pending_approval() -> None:
         cards.outcome_reply(tracked(), now=NOW)
 
 
-# --- DMs ------------------------------------------------------------------------------------
+# --- DMs ------------------------------------------------------------------------------
 
 
 def test_expired_requester_dm_offers_request_again() -> None:
@@ -530,116 +445,29 @@ def test_reminder_dm_with_a_foreign_link_withholds_it_but_keeps_snooze() -> None
     assert [b["action_id"] for b in buttons(message)] == [ActionId.SNOOZE_REMINDER]
 
 
-# --- lists and replies ---------------------------------------------------------------------
+# --- the unfurl -----------------------------------------------------------------------
 
 
-def test_pending_list_sorts_by_expiry_and_links_cards() -> None:
-    later = fund(approval_id="apr_2", expires_at=NOW + timedelta(days=2))
-    sooner = payout(approval_id="apr_3", expires_at=NOW + timedelta(hours=2))
-    message = cards.pending_list(
-        [later, sooner], now=NOW, permalinks={"apr_3": "https://acme.slack.com/archives/C1/p3"}
+def test_unfurl_is_the_card_without_channel_specific_parts() -> None:
+    approval = tracked(card_permalink=PERMALINK)
+    unfurl = cards.unfurl_blocks(approval, now=NOW, opentrain_host=HOST)
+    card = cards.approval_card(approval, now=NOW, opentrain_host=HOST, approvers=["U0BOSS"])
+    card_blocks = blocks(card)
+    assert unfurl[0] == card_blocks[0]
+    assert all(isinstance(block, dict) for block in unfurl)
+    actions = [b for b in unfurl if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions[0]["elements"]] == ["open-approval"]
+    assert "Approvers" not in json.dumps(unfurl)
+    assert unfurl[-1] == {
+        "type": "context",
+        "elements": [mrkdwn(f"<{PERMALINK}|View the original card>")],
+    }
+    json.dumps({"unfurls": {approval.approval_url: {"blocks": unfurl}}})
+
+
+def test_unfurl_of_a_resolved_approval_has_no_buttons() -> None:
+    unfurl = cards.unfurl_blocks(
+        resolved(fund(), TrackedStatus.DECLINED), now=NOW, opentrain_host=HOST
     )
-    header, first, second = blocks(message)
-    assert header["text"]["text"] == "Waiting for a human in OpenTrain (2)"
-    assert first["text"]["text"] == "Release payout for Batch 1 — $300.00 payout"
-    assert first["fields"][0] == mrkdwn("*Asked by*\n<@U0ADA>")
-    assert first["fields"][1]["text"].startswith("*Expires in 2 h*\n<!date^")
-    assert first["accessory"]["url"] == "https://acme.slack.com/archives/C1/p3"
-    assert first["accessory"]["action_id"] == ActionId.OPEN_CARD
-    assert second["text"]["text"] == "Fund milestone Batch 2 — $450.50 into escrow"
-    assert "accessory" not in second
-    assert message.text == "2 waiting for a human in OpenTrain; the first expires in 2 h."
-
-
-def test_pending_list_shows_forty_and_counts_the_rest() -> None:
-    many = [
-        tracked(approval_id=f"apr_{i:02}", expires_at=NOW + timedelta(hours=i + 1))
-        for i in range(45)
-    ]
-    message = cards.pending_list(list(reversed(many)), now=NOW, permalinks={})
-    sections = of_type(message, "section")
-    assert len(sections) == cards.MAX_LISTED == 40
-    assert sections[0]["fields"][1]["text"].startswith("*Expires in 1 h*")
-    assert of_type(message, "context")[-1]["elements"][0]["text"].startswith("…and 5 more")
-    assert len(blocks(message)) <= 50
-
-
-def test_pending_list_when_nothing_waits() -> None:
-    message = cards.pending_list([], now=NOW, permalinks={})
-    assert message.text == "Nothing is waiting for a human in OpenTrain."
-
-
-def test_help_lists_every_subcommand() -> None:
-    shown = texts(cards.help_message(help_sections()))
-    for syntax in [
-        "hire &lt;proposalId&gt; [amount] [milestone name…]",
-        "fund &lt;milestoneId&gt;",
-        "payout &lt;milestoneId&gt;",
-        "end &lt;contractId&gt;",
-        "milestone &lt;contractId&gt;",
-        "track &lt;approvalId|approvalUrl&gt;",
-        "pending",
-        "contracts [active|ended]",
-        "contract &lt;contractId&gt;",
-        "status",
-        "approvers [set|add|remove] [#channel|global] @user @group…",
-        "route &lt;jobId|hire|fund|payout|end&gt; #channel",
-        "route list",
-        "route remove &lt;key&gt;",
-        "audit &lt;approvalId&gt;",
-        "help",
-    ]:
-        assert f"`/opentrain {syntax}` — " in shown
-    text = cards.help_message(help_sections()).text
-    assert text.startswith("/opentrain commands: hire, fund, payout, end")
-
-
-def test_usage_error_says_what_was_wrong_and_what_to_type() -> None:
-    message = cards.usage_error("“abc” is not an amount", "/opentrain hire <proposalId> [amount]")
-    assert blocks(message) == [
-        {
-            "type": "section",
-            "text": {"type": "plain_text", "text": "⚠️ “abc” is not an amount", "emoji": True},
-        },
-        {
-            "type": "section",
-            "text": mrkdwn("*Type this instead:* `/opentrain hire &lt;proposalId&gt; [amount]`"),
-        },
-    ]
-
-
-def test_notice_is_one_escaped_section() -> None:
-    message = cards.notice("Contract ctr_1 ended <now> & done\nsecond line")
-    assert blocks(message) == [
-        {
-            "type": "section",
-            "text": mrkdwn("Contract ctr_1 ended &lt;now&gt; &amp; done\nsecond line"),
-        }
-    ]
-    assert message.text == "Contract ctr_1 ended &lt;now&gt; &amp; done second line"
-
-
-def test_milestone_created_offers_to_fund_it() -> None:
-    message = cards.milestone_created("Batch 2", Decimal(450), "ctr_1", "ms_2")
-    assert blocks(message)[1]["text"]["text"] == "Batch 2 — $450.00"
-    assert [(b["action_id"], b["value"], b.get("style")) for b in buttons(message)] == [
-        (ActionId.FUND_MILESTONE, "ms_2", "primary")
-    ]
-    assert "no money moved" in texts(message)
-    unnamed = cards.milestone_created(None, None, "ctr_1", "ms_2")
-    assert blocks(unnamed)[1]["text"]["text"] == "Milestone ms_2"
-
-
-def test_as_kwargs_omits_metadata_when_there_is_none() -> None:
-    assert set(cards.notice("hi").as_kwargs()) == {"text", "blocks"}
-
-
-def test_slack_message_refuses_what_slack_would_reject() -> None:
-    with pytest.raises(ValueError, match="fallback text"):
-        SlackMessage(text="", blocks=[])
-    with pytest.raises(ValueError, match="50 blocks"):
-        SlackMessage(text="x", blocks=blocks_of(51))
-
-
-def blocks_of(count: int) -> list[Any]:
-    return cards.notice("x").blocks * count
+    assert [b for b in unfurl if b["type"] == "actions"] == []
+    assert "Declined in OpenTrain" in json.dumps(unfurl, ensure_ascii=False)

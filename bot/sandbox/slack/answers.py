@@ -1,12 +1,20 @@
-"""What the bot's answers do in Slack: command replies, `response_url` posts, modal responses."""
+"""What an app's answers do in the simulated workspace: a slash command's synchronous
+reply, a message posted to a `response_url`, and a `view_submission`'s response action.
+
+Message-shaped answers become an ephemeral, a post, a replacement or a deletion (the
+answer's outcome, which `/_sim/state` records for `response_url` posts); a view answer
+closes, updates, pushes or clears modals, or shows errors. Slack's refusals raise
+`Rejected`.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from bot.sandbox.slack.blocks import InvalidBlocks, prepare_message_blocks, prepare_view
+from bot.sandbox.slack.interactions import View
 from bot.sandbox.slack.methods.views import MODAL_STACK_MAX
-from bot.sandbox.slack.model import Channel, JsonDict, View
+from bot.sandbox.slack.model import Channel, JsonDict
 from bot.sandbox.slack.state import SlackState
 
 Source = Literal["response_url", "command_response"]
@@ -31,7 +39,7 @@ def apply_message_response(
     message_ts: str | None = None,
     ephemeral_ts: str | None = None,
 ) -> tuple[str, str | None]:
-    """Apply a message-shaped answer; returns the effect and the ts it produced or touched.
+    """Apply a message-shaped answer; returns its outcome and the ts it produced or touched.
 
     `response_type: in_channel` posts for everyone; anything else is an
     ephemeral message to the user who interacted. `replace_original` and
