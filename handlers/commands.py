@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, assert_never
 
@@ -278,7 +279,7 @@ def entry(verb: Verb) -> Entry[Any]:
             assert_never(verb)
 
 
-def parse_command(text: str, *, opentrain_host: str, max_amount: Any) -> tuple[Entry[Any], Any]:
+def parse_command(text: str, *, opentrain_host: str, max_amount: Decimal) -> tuple[Entry[Any], Any]:
     """The entry of the verb typed and its parsed arguments; an empty command is `help`."""
     words = text.split()
     if not words:
