@@ -7,9 +7,11 @@ OpenTrain is asked, examples, and the handler. `entry()` matches every `Verb`
 and the usage errors are generated from the same entries.
 
 Slack allows three seconds for the acknowledgement and OpenTrain may take longer,
-so the acknowledgement itself carries the first answer: a usage error or `help`
-(nothing else to do), or the entry's progress note. The work continues after the
-ack and its result replaces that line through the command's `response_url`.
+so the acknowledgement answers only what needs no work (a usage error, `help`); the
+work runs after it and answers through the command's `response_url`. When it takes
+longer than a second, the entry's progress note is shown first and the answer
+replaces it — through the same `response_url`, in order, so the answer can never
+land above its own note.
 """
 
 from __future__ import annotations
@@ -32,7 +34,14 @@ from bot.services import Services
 from bot.tracked_approvals import TrackedStatus
 from handlers import admin_commands as admin
 from handlers.guard import Listeners
-from handlers.replies import Asked, Replier, deliver_receipt, error_message, progress
+from handlers.replies import (
+    Asked,
+    Replier,
+    deliver_receipt,
+    error_message,
+    progress,
+    with_progress,
+)
 from handlers.steps import end_contract, milestone_modal, open_view
 
 COMMAND = "/opentrain"
@@ -323,7 +332,7 @@ def register(app: Listeners, services: Services) -> None:
         except parsing.UsageError as exc:
             await ack(**error_message(exc).as_kwargs())
             return
-        first = first_answer(found, args)
+        first = first_answer(found)
         await ack(**(first.as_kwargs() if first is not None else {}))
         reply = Replier(respond, replace=True)
         asked = Asked(
@@ -332,14 +341,16 @@ def register(app: Listeners, services: Services) -> None:
             trigger_id=str(command.get("trigger_id") or ""),
             reply=reply,
         )
-        await reply.guard(dispatch(services, found, args, asked))
+        work = dispatch(services, found, args, asked)
+        if found.progress is not None:
+            note = progress(found.progress(args))
+            work = with_progress(work, lambda: reply.send(note))
+        await reply.guard(work)
 
 
-def first_answer(found: Entry[A], args: A) -> cards.SlackMessage | None:
+def first_answer(found: Entry[Any]) -> cards.SlackMessage | None:
     """What the acknowledgement shows at once; None when the answer comes later."""
-    if found.verb is Verb.HELP:
-        return cards.help_message(help_sections())
-    return progress(found.progress(args)) if found.progress is not None else None
+    return cards.help_message(help_sections()) if found.verb is Verb.HELP else None
 
 
 async def dispatch(services: Services, found: Entry[A], args: A, asked: Asked) -> None:

@@ -32,9 +32,9 @@ T = TypeVar("T")
 
 # Failures a person can act on; everything else is a bug and is logged in full.
 EXPECTED = (UsageError, OpenTrainError, NotPossible, AccessDenied)
-# Work that usually answers within this long gets no progress message (modal submissions,
-# where a progress message cannot be replaced afterwards and would only add noise).
-PROGRESS_AFTER_SECONDS = 1.5
+# Work that answers within this long gets no progress message: a note followed at once by
+# its answer would only flicker (and a modal submission's note cannot be replaced).
+PROGRESS_AFTER_SECONDS = 1.0
 
 
 def error_message(

@@ -3,7 +3,9 @@
 `python -m bot sandbox` (and `make run` without Slack credentials) runs it for
 people; the end-to-end tests start the same thing on free ports. The bot
 follows the OpenTrain simulator's clock, so advancing that clock moves expiry
-and reminders for everyone.
+and reminders for everyone. The sandbox people run also subscribes the bot to the
+simulator's webhooks (as `python -m bot webhooks register` would), so an outcome
+reaches the card within a second rather than at the next feed poll.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +25,13 @@ from aiohttp import web
 
 from bot.app import SERVICES, create_services_and_bolt
 from bot.config import Settings
+from bot.doctor.opentrain import WEBHOOK_PATH
+from bot.opentrain import OpenTrainClient
 from bot.sandbox.opentrain import OpenTrainSim
 from bot.sandbox.opentrain.seed import FULL_TOKEN
 from bot.sandbox.slack import SlackSim
 from bot.services import Services
+from bot.webhook_cli import EVENT_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +83,37 @@ class Sandbox:
         await self.opentrain.stop()
 
 
-async def start_bot(settings: Settings, host: str, port: int) -> tuple[web.AppRunner, str]:
+def bind(host: str, port: int) -> socket.socket:
+    """A listening address for the bot, taken before it starts so its URL is known early."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+async def start_bot(settings: Settings, sock: socket.socket) -> web.AppRunner:
     app, _ = await create_services_and_bolt(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    bound_port = runner.addresses[0][1]
-    return runner, f"http://{host}:{bound_port}"
+    await web.SockSite(runner, sock).start()
+    return runner
+
+
+async def subscribe_webhooks(ot_origin: str, bot_url: str) -> str:
+    """Subscribe the bot to the simulator's webhooks through the API, as an operator does
+    with `python -m bot webhooks register`; returns the signing secret (shown once)."""
+    async with OpenTrainClient(ot_origin, FULL_TOKEN) as client:
+        created = await client.create_webhook(f"{bot_url}{WEBHOOK_PATH}", EVENT_TYPES)
+    return created.secret.get_secret_value()
 
 
 async def start_sandbox(
@@ -93,11 +123,14 @@ async def start_sandbox(
     ports: tuple[int, int, int] = (0, 0, 0),
     slack_options: dict[str, Any] | None = None,
     opentrain_options: dict[str, Any] | None = None,
+    webhooks: bool = False,
     **settings_overrides: Any,
 ) -> Sandbox:
     """Start OpenTrain sim, Slack sim and bot (ports in that order; 0 = any free port).
 
-    If one of them cannot start (a port is taken), the ones already running are stopped.
+    `webhooks` subscribes the bot to the simulator's webhooks (the sandbox people run);
+    without, outcomes arrive by the feed poll alone. If one of them cannot start (a port
+    is taken), the ones already running are stopped.
     """
     async with contextlib.AsyncExitStack() as started:
         opentrain = OpenTrainSim(seed="demo", **(opentrain_options or {}))
@@ -109,6 +142,9 @@ async def start_sandbox(
         )
         await slack.start(host, ports[1])
         started.push_async_callback(slack.stop)
+        sock = bind(host, ports[2])
+        started.callback(sock.close)
+        bot_url = url_of(sock)
         values: dict[str, Any] = {
             "slack_bot_token": slack.bot_token,
             "slack_signing_secret": SIGNING_SECRET,
@@ -120,8 +156,10 @@ async def start_sandbox(
             "default_channel": DEFAULT_CHANNEL,
             **settings_overrides,
         }
+        if webhooks:
+            values["ot_webhook_secret"] = await subscribe_webhooks(ot_origin, bot_url)
         settings = Settings.model_validate(values)
-        runner, bot_url = await start_bot(settings, host, ports[2])
+        runner = await start_bot(settings, sock)
         slack.bot_url = f"{bot_url}/slack/events"
         started.pop_all()  # all three run: the Sandbox owns them now
     return Sandbox(opentrain, slack, bot_url, runner.app[SERVICES], runner)
@@ -150,7 +188,9 @@ async def run_sandbox(settings: Settings, *, first_port: int) -> None:
     overrides = settings.model_dump(exclude_unset=True, exclude=set(_SANDBOX_OWNED))
     with tempfile.TemporaryDirectory(prefix="cosign-sandbox-") as tmp:
         try:
-            sandbox = await start_sandbox(data_dir=Path(tmp), ports=ports, **overrides)
+            sandbox = await start_sandbox(
+                data_dir=Path(tmp), ports=ports, webhooks=True, **overrides
+            )
         except OSError as exc:
             raise SystemExit(
                 f"The sandbox could not start: {exc.strerror or exc}. Ports {ports[0]}–"

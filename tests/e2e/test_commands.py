@@ -45,9 +45,10 @@ async def test_help_answers_in_the_acknowledgement(bot: Bot) -> None:
 async def test_fund_posts_a_card_and_tells_the_requester_where(bot: Bot) -> None:
     delivery = await bot.command("fund ms_batch2")
     assert delivery.ok and delivery.elapsed_ms < 3000
-    assert "Asking OpenTrain to fund milestone ms_batch2" in rendered(delivery)
+    assert "Asking OpenTrain" not in rendered(delivery)  # the answer comes in the ack's place
 
     answer = await bot.answer()
+    assert [e.text for e in bot.private()] == [answer.text]
     assert f"Approval card posted in <#{CHANNEL}>" in rendered(answer)
     [approval] = bot.approvals()
     assert approval.type.value == "milestone_fund" and approval.milestone_id == "ms_batch2"
@@ -81,9 +82,25 @@ async def test_end_with_funded_milestones_needs_a_cosign_card(bot: Bot) -> None:
     assert bot.sandbox.opentrain.state.contracts["ctr_linus"].status.value == "active"
 
 
+async def test_a_slow_answer_replaces_its_progress_note(bot: Bot) -> None:
+    await bot.fault(path="/milestones/ms_batch2/fund", lateMs=2500, count=1)
+    await bot.command("fund ms_batch2")
+
+    def note_shown() -> bool:
+        return any("Asking OpenTrain to fund milestone ms_batch2" in e.text for e in bot.private())
+
+    await wait_for(note_shown, message="the progress note, once OpenTrain is slow")
+    answer = await bot.answer()
+    assert "Approval card posted" in answer.text
+    # The answer took the note's place: one private message, and it is not "Asking…".
+    assert [e.text for e in bot.private()] == [answer.text]
+    posts = bot.sandbox.slack.state.response_posts
+    assert [post.outcome for post in posts] == ["ephemeral", "replaced"]
+
+
 async def test_end_without_funded_milestones_ends_directly_without_a_card(bot: Bot) -> None:
     delivery = await bot.command("end ctr_margaret")
-    assert "Asking OpenTrain to end contract ctr_margaret" in rendered(delivery)
+    assert "Asking OpenTrain" not in rendered(delivery)
     answer = await bot.answer()
     assert "ended it directly" in answer.text and "no approval was needed" in answer.text
     assert bot.sandbox.opentrain.state.contracts["ctr_margaret"].status.value == "ended"
@@ -187,7 +204,7 @@ async def test_pending_lists_what_waits_for_a_human(bot: Bot) -> None:
 
 async def test_contracts_with_and_without_status(bot: Bot) -> None:
     delivery = await bot.command("contracts")
-    assert PROGRESS in rendered(delivery)
+    assert PROGRESS not in rendered(delivery)  # the ack says nothing; the answer follows
     everything = rendered(await bot.answer())
     for contract_id in ("ctr_linus", "ctr_margaret", "ctr_barbara"):
         assert contract_id in everything
@@ -255,7 +272,7 @@ async def test_opening_a_contract_from_the_list(bot: Bot) -> None:
 
 async def test_status_of_a_healthy_account(bot: Bot) -> None:
     delivery = await bot.command("status")
-    assert PROGRESS in rendered(delivery)
+    assert PROGRESS not in rendered(delivery)
     report = await bot.answer()
     shown = rendered(report)
     assert "Ready to hire and pay" in shown

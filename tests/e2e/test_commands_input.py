@@ -223,18 +223,29 @@ async def test_the_ack_arrives_before_a_slow_opentrain_and_the_card_lands_after(
     for delivery in (command, submission):
         assert delivery.status == 200 and not delivery.timed_out
         assert delivery.elapsed_ms < 2000
-    assert PROGRESS in rendered(command)
+    assert PROGRESS not in rendered(command)  # the note comes once OpenTrain is slow
     assert bot.cards() == []
+    await wait_for(
+        lambda: any("Asking OpenTrain to fund" in e.text for e in bot.private()),
+        message="the fund's progress note",
+    )
 
     approvals = await wait_for(
         lambda: len(bot.approvals()) == 2 and bot.approvals(), timeout=15, message="approvals"
     )
     for approval in approvals:
         await bot.card_for(approval.id, timeout=10)
-    texts = [e.text for e in bot.private()]
+
+    def hire_receipt_after_its_note() -> bool:
+        texts = [e.text for e in bot.private()]
+        note = next(i for i, t in enumerate(texts) if "Asking OpenTrain to hire" in t)
+        return any("Approval card posted" in t for t in texts[note + 1 :])
+
     # The slow hire said it was working before its receipt arrived.
-    hire_progress = next(i for i, t in enumerate(texts) if "Asking OpenTrain to hire" in t)
-    assert any("Approval card posted" in t for t in texts[hire_progress + 1 :])
+    await wait_for(hire_receipt_after_its_note, message="the hire's receipt after its note")
+    texts = [e.text for e in bot.private()]
+    # The command's note was replaced by its receipt.
+    assert not any("Asking OpenTrain to fund" in t for t in texts)
 
 
 async def test_a_hire_retried_after_a_timeout_keeps_its_terms(make_sandbox: SandboxFactory) -> None:

@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+from bot.doctor import opentrain_checks
 from bot.opentrain.webhooks import sign
 from bot.sandbox.runner import Sandbox
 from bot.tracked_approvals import Requester
@@ -165,6 +166,30 @@ async def test_a_delivery_updates_the_card_without_waiting_for_the_poll(
     assert captured.deliveries and {status for *_, status in captured.deliveries} == {200}
     webhook = next(iter(sandbox.opentrain.state.webhooks.values()))
     assert webhook.attempts and all(attempt.ok for attempt in webhook.attempts)
+
+
+async def test_the_sandbox_people_run_is_subscribed_to_webhooks(
+    make_sandbox: SandboxFactory,
+) -> None:
+    """`python -m bot sandbox` starts with `webhooks=True`: the subscription is made through
+    the API before the bot starts, so outcomes need no poll and `status` shows it used."""
+    sandbox = await make_sandbox(webhooks=True, ot_poll_interval_seconds=HOUR)
+    [webhook] = sandbox.opentrain.state.webhooks.values()
+    assert webhook.url == f"{sandbox.bot_url}/opentrain/webhook"
+    assert webhook.secret == secret_of(sandbox)
+
+    approval_id = await pending_card(sandbox)
+    sandbox.opentrain.state.confirm(approval_id)
+    await wait_for(lambda: resolved_card(sandbox, approval_id), message="card, by the webhook")
+    assert webhook.attempts and all(attempt.ok for attempt in webhook.attempts)
+
+    checks = await opentrain_checks(
+        sandbox.services.opentrain,
+        sandbox.services.settings.ot_api_base_url,
+        webhook_secret_set=True,
+    )
+    [used] = [check for check in checks if check.name == "Webhook"]
+    assert used.ok and webhook.id in used.detail
 
 
 async def test_without_a_valid_signature_the_card_waits_for_the_poll(

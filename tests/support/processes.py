@@ -38,7 +38,7 @@ from bot.opentrain.models import HireTerms
 from bot.sandbox.opentrain import OpenTrainSim
 from bot.sandbox.opentrain.seed import FULL_TOKEN
 from bot.sandbox.opentrain.vocabulary import ProposalStatus
-from bot.sandbox.runner import DEFAULT_CHANNEL, SIGNING_SECRET, start_bot
+from bot.sandbox.runner import DEFAULT_CHANNEL, SIGNING_SECRET, bind, start_bot, url_of
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.model import Message
 from bot.scheduler import DUE_JOB, FEED_JOB, OUTBOX_JOB
@@ -174,7 +174,9 @@ class Deployment:
     async def start_bot(self, **overrides: Any) -> InProcessBot:
         """A bot in this event loop; Slack's commands and clicks go to it from now on."""
         settings = Settings.model_validate(self.settings(**overrides))
-        runner, url = await start_bot(settings, HOST, 0)
+        sock = bind(HOST, 0)
+        url = url_of(sock)
+        runner = await start_bot(settings, sock)
         bot = InProcessBot(runner, url, runner.app[SERVICES])
         self.bots.append(bot)
         self.slack.bot_url = f"{url}/slack/events"

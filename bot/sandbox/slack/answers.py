@@ -95,8 +95,11 @@ def apply_command_answer(
     timed_out: bool,
     user_id: str,
     channel: Channel,
-) -> None:
-    """A slash command's synchronous answer, or the error Slack shows when there is none."""
+) -> str | None:
+    """A slash command's synchronous answer, or the error Slack shows when there is none.
+
+    Returns the ts of the private answer it left, which the command's `response_url`
+    may replace later; None when the acknowledgement said nothing."""
     if timed_out or status != 200:
         error = "operation_timeout" if timed_out else "dispatch_failed"
         state.post_ephemeral(
@@ -105,13 +108,14 @@ def apply_command_answer(
             text=f'{command} failed with the error "{error}"',
             source="slack",
         )
-        return
+        return None
     if body in ("", None):
-        return
+        return None
     message = body if isinstance(body, dict) else {"text": str(body)}
-    apply_message_response(
+    outcome, ts = apply_message_response(
         state, message, user_id=user_id, channel=channel, source="command_response"
     )
+    return ts if outcome == "ephemeral" else None
 
 
 def apply_view_answer(state: SlackState, view: View, body: Any) -> str | None:

@@ -67,7 +67,7 @@ class Driver(MessageShapes):
         )
         result = await self._deliver("slash_commands", form)
         try:
-            apply_command_answer(
+            response_url.ephemeral_ts = apply_command_answer(
                 state,
                 command=command,
                 status=result.status,

@@ -42,6 +42,10 @@ async def handle_response_url(request: web.Request, state: SlackState) -> web.Re
         )
     except Rejected as exc:
         return _error(400, exc.error, exc.messages)
+    if response_url.kind == "command" and outcome in ("ephemeral", "replaced"):
+        # A command's private answer is what its later `replace_original` replaces, as in
+        # Slack: a progress note, then the result in its place.
+        response_url.ephemeral_ts = ts
     state.record_response_post(
         ResponsePost(
             response_url=str(request.url),
