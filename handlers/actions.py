@@ -208,6 +208,7 @@ async def _refresh_cost_preview(services: Services, body: dict[str, Any]) -> Non
     updated = cards.hire_modal(
         **forms.hire_prefill((view.get("state") or {}).get("values") or {}),
         proposal_id=str(meta.get("proposalId", "")),
+        freelancer_name=str(meta["freelancer"]) if meta.get("freelancer") else None,
         amount=amount,
         private_metadata=view.get("private_metadata") or "",
         amount_text=text,

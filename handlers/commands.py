@@ -16,7 +16,6 @@ land above its own note.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -42,7 +41,7 @@ from handlers.replies import (
     progress,
     with_progress,
 )
-from handlers.steps import end_contract, milestone_modal, open_view
+from handlers.steps import end_contract, milestone_modal, open_hire_modal, open_view
 
 COMMAND = "/opentrain"
 A = TypeVar("A")
@@ -369,14 +368,14 @@ async def _help(services: Services, args: parsing.NoArgs, asked: Asked) -> None:
 
 
 async def _hire(services: Services, hire: parsing.Hire, asked: Asked) -> None:
-    metadata = json.dumps({"proposalId": hire.proposal_id, "channelId": asked.channel_id})
-    view = cards.hire_modal(
+    await open_hire_modal(
+        services,
         proposal_id=hire.proposal_id,
+        channel_id=asked.channel_id,
+        trigger_id=asked.trigger_id,
         name=hire.name,
         amount=hire.amount,
-        private_metadata=metadata,
     )
-    await open_view(services.slack, asked.trigger_id, view)
 
 
 async def _fund(services: Services, ref: parsing.MilestoneRef, asked: Asked) -> None:

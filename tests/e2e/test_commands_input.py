@@ -89,7 +89,9 @@ async def test_bad_hire_modal_values_are_shown_under_the_input(
     assert not submitted.rejected  # Slack accepted the errors answer
     assert view.errors is not None and words in view.errors[block.value]
     assert not view.closed
-    assert await bot.sent() == [] and bot.approvals() == []
+    # Opening the form read the proposal (to name the freelancer); the bad values sent nothing.
+    assert [r["path"] for r in await bot.sent()] == ["/proposals/prop_ada"]
+    assert bot.approvals() == []
 
 
 @pytest.mark.parametrize(

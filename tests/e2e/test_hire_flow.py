@@ -43,7 +43,10 @@ async def test_hire_modal_is_prefilled_and_shows_what_the_human_will_confirm(bot
     preview = json.dumps(blocks, ensure_ascii=False)
     assert "$450.00 + $45.00 marketplace fee (10 %) + $9.95 contract initiation fee" in preview
     assert "*$504.95*" in preview
-    assert await bot.sent() == []  # opening the form asks OpenTrain nothing
+
+    # Named from OpenTrain's proposal (a read, no write).
+    assert "Hiring Ada L. on proposal prop_ada" in json.dumps(view.content)
+    assert [(r["method"], r["path"]) for r in await bot.sent()] == [("GET", "/proposals/prop_ada")]
 
 
 async def test_hire_via_modal_posts_a_card_and_reports_the_confirmation(bot: Bot) -> None:
