@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.cards import facts
+from bot.cards import facts, outcomes
 from bot.cards.ids import (
     APPROVAL_EVENT_TYPE,
     OUTCOME_EVENT_TYPE,
@@ -32,12 +32,13 @@ from bot.cards.text import (
     channel_ref,
     code,
     date_token,
+    deadline,
     esc,
-    expiry_phrase,
     fallback,
     link,
     mrkdwn,
     plain,
+    utc_words,
 )
 from bot.opentrain.models import ApprovalType
 from bot.tracked_approvals import TrackedApproval, TrackedStatus
@@ -85,7 +86,7 @@ def approval_card(
     return SlackMessage(
         text=fallback(
             f"{facts.title(approval)} — {facts.money_summary(approval)} — "
-            f"{facts.status_words(approval, now)}"
+            f"{outcomes.status_words(approval, now)}"
         ),
         blocks=blocks,
         metadata=metadata(APPROVAL_EVENT_TYPE, approvalId=approval.approval_id),
@@ -96,24 +97,27 @@ def outcome_reply(approval: TrackedApproval, *, now: datetime) -> SlackMessage:
     """The one thread reply under the card once the approval resolved, mentioning the requester."""
     if approval.status is TrackedStatus.PENDING:
         raise ValueError(f"approval {approval.approval_id} has not resolved yet")
-    outcome = facts.OUTCOMES[approval.status]
+    outcome = outcomes.OUTCOMES[approval.status]
     # Posted as it resolves: without OpenTrain's resolvedAt, the moment we noticed is as good.
     resolved_at = approval.resolved_at or now
     headline = (
         f"{outcome.emoji} *{outcome.headline}* {date_token(resolved_at)} — requested by "
         f"{facts.requester_ref(approval)}"
     )
-    detail = facts.outcome_detail(approval)
+    detail = outcomes.outcome_detail(approval)
     blocks: list[Block] = [
         SectionBlock(text=mrkdwn(f"{headline}\n{detail}" if detail else headline)),
         SectionBlock(text=plain(f"{facts.title(approval)} — {facts.money_summary(approval)}")),
     ]
     if approval.status is TrackedStatus.CONFIRMED:
-        blocks += facts.result_blocks(approval)
+        blocks += outcomes.result_blocks(approval)
     elif approval.status in (TrackedStatus.DECLINED, TrackedStatus.EXPIRED):
         blocks.append(ActionsBlock(elements=[facts.request_again_button(approval)]))
+    said = outcomes.outcome_detail(approval, markup=False) or outcomes.aftermath(
+        approval.type, approval.status
+    )
     return SlackMessage(
-        text=fallback(f"{outcome.headline}: {facts.title(approval)}. {outcome.detail}".strip()),
+        text=fallback(f"{outcome.headline}: {facts.title(approval)}. {said}".strip()),
         blocks=blocks,
         metadata=metadata(
             OUTCOME_EVENT_TYPE, approvalId=approval.approval_id, status=approval.status.value
@@ -137,24 +141,25 @@ def requester_dm(
     title = facts.title(approval)
     dm_metadata = metadata(REQUESTER_DM_EVENT_TYPE, approvalId=approval.approval_id, reason=reason)
     if reason == "expired":
-        outcome = facts.OUTCOMES[TrackedStatus.EXPIRED]
+        said = outcomes.aftermath(approval.type, TrackedStatus.EXPIRED)
+        expired_at = approval.resolved_at or approval.expires_at
         return SlackMessage(
-            text=fallback(f"Your OpenTrain request expired: {title}. {outcome.detail}"),
+            text=fallback(
+                f"Your OpenTrain request expired {utc_words(expired_at)}: {title}. {said}"
+            ),
             blocks=[
-                SectionBlock(text=mrkdwn(f"⌛ *Your OpenTrain request expired.* {outcome.detail}")),
+                SectionBlock(
+                    text=mrkdwn(
+                        f"⌛ *Your OpenTrain request expired* {date_token(expired_at)}. {said}"
+                    )
+                ),
                 SectionBlock(text=plain(f"{title} — {facts.money_summary(approval)}")),
                 facts.ids_context(approval),
                 ActionsBlock(elements=[facts.request_again_button(approval)]),
             ],
             metadata=dm_metadata,
         )
-    where = channel_ref(approval.channel_id) if approval.channel_id else "its channel"
-    why = f" ({code(channel_error)})" if channel_error else ""
-    problem = _CHANNEL_PROBLEMS.get(channel_error or "", "")
-    intro = (
-        f"⚠️ *I couldn't post the card for your request in {where}*{why}, so here it is. "
-        f"{problem} To send these requests elsewhere: `{esc(_ROUTE_HOWTO)}`."
-    )
+    intro = _channel_problem(approval, channel_error, "so here it is")
     blocks: list[Block] = [SectionBlock(text=mrkdwn(intro)), *_card_body(approval, now=now)]
     if opentrain_host is not None and approval.status is TrackedStatus.PENDING:
         blocks += facts.review_blocks(approval, opentrain_host)
@@ -175,13 +180,12 @@ def reminder_dm(
 ) -> SlackMessage:
     """A DM to one approver before expiry: what, how much, who asked, time left, and the link."""
     kind = "Last reminder" if final else "Reminder"
-    left = expiry_phrase(approval.expires_at, now)
     blocks: list[Block] = [
         HeaderBlock(text=plain(facts.title(approval), HEADER_TEXT, multiline=False)),
         SectionBlock(
             text=mrkdwn(
                 f"⏰ *{kind}:* this is waiting for a human to confirm in OpenTrain and "
-                f"{left} ({date_token(approval.expires_at)})."
+                f"{deadline(approval.expires_at, now)}."
             )
         ),
     ]
@@ -201,7 +205,10 @@ def reminder_dm(
         )
     blocks += facts.review_blocks(approval, opentrain_host, extra=extra)
     return SlackMessage(
-        text=fallback(f"{kind}: {facts.title(approval)} ({facts.money_summary(approval)}) {left}"),
+        text=fallback(
+            f"{kind}: {facts.title(approval)} ({facts.money_summary(approval)}) "
+            f"{deadline(approval.expires_at, now, markup=False)}"
+        ),
         blocks=blocks,
         metadata=metadata(REMINDER_EVENT_TYPE, approvalId=approval.approval_id, final=final),
     )
@@ -231,6 +238,17 @@ def composer_preview(approval_id: str) -> list[dict[str, Any]]:
         "approval card in this channel."
     )
     return [SectionBlock(text=mrkdwn(text)).to_dict()]
+
+
+def _channel_problem(approval: TrackedApproval, channel_error: str | None, so: str) -> str:
+    """Why the requester got the card by DM, and how to send such cards elsewhere."""
+    where = channel_ref(approval.channel_id) if approval.channel_id else "its channel"
+    why = f" ({code(channel_error)})" if channel_error else ""
+    problem = _CHANNEL_PROBLEMS.get(channel_error or "", "")
+    return (
+        f"⚠️ *I couldn't post the card for your request in {where}*{why}, {so}. "
+        f"{problem} To send these requests elsewhere: `{esc(_ROUTE_HOWTO)}`."
+    )
 
 
 def _original_card(card_permalink: str | None) -> list[Block]:
@@ -273,7 +291,7 @@ def _card_body(
     blocks += facts.requester_blocks(approval)
     if pending and approvers is not None:
         blocks.append(facts.approvers_block(approvers, approval if requester_alone else None))
-    blocks.append(SectionBlock(text=mrkdwn(facts.status_text(approval, now))))
+    blocks.append(SectionBlock(text=mrkdwn(outcomes.status_text(approval, now))))
     if approval.status is TrackedStatus.CONFIRMED:
-        blocks += facts.result_blocks(approval)
+        blocks += outcomes.result_blocks(approval)
     return blocks

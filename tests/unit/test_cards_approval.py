@@ -77,7 +77,7 @@ def test_pending_hire_card_shows_what_costs_who_and_the_link() -> None:
             "type": "section",
             "text": mrkdwn(
                 "⏳ *Waiting for a human to confirm in OpenTrain*\n"
-                f"This request expires in 2 days 5 h ({EXPIRES_TOKEN})."
+                f"This request expires {EXPIRES_TOKEN}."
             ),
         },
         {
@@ -109,7 +109,7 @@ def test_pending_hire_card_shows_what_costs_who_and_the_link() -> None:
     }
     assert message.text == (
         "Hire Ada L. — Batch 1 — $339.95 total incl. fees — waiting for a human to confirm in "
-        "OpenTrain, expires in 2 days 5 h"
+        "OpenTrain, expires 2026-06-14 15:00 UTC"
     )
 
 
@@ -203,7 +203,7 @@ def test_confirmed_hire_shows_the_contract_and_next_steps_without_approval_butto
     )
     message = card(approval)
     shown = texts(message)
-    assert f"✅ *Confirmed in OpenTrain* {RESOLVED_TOKEN} (3 h ago)" in shown
+    assert f"✅ *Confirmed in OpenTrain* {RESOLVED_TOKEN}\n" in shown
     assert {
         "type": "section",
         "fields": [
@@ -254,15 +254,16 @@ def test_confirmed_cards_show_the_result_ids(
     [
         (
             TrackedStatus.DECLINED,
-            f"❌ *Declined in OpenTrain* {RESOLVED_TOKEN} (3 h ago)\nNothing was hired or paid.",
+            f"❌ *Declined in OpenTrain* {RESOLVED_TOKEN}\nNobody was hired and nothing was paid.",
         ),
         (
             TrackedStatus.EXPIRED,
-            f"⌛ *Expired* {RESOLVED_TOKEN} (3 h ago)\nNobody confirmed in time; nothing happened.",
+            f"⌛ *Expired* {RESOLVED_TOKEN}\n"
+            "Nobody confirmed in time, so nobody was hired and nothing was paid.",
         ),
         (
             TrackedStatus.NOT_FOUND,
-            f"🚫 *No longer visible to the bot* {RESOLVED_TOKEN} (3 h ago)\n"
+            f"🚫 *No longer visible to the bot* {RESOLVED_TOKEN}\n"
             "OpenTrain no longer shows this approval to the bot's token (404) — it was created by "
             "another account or the token changed; tracking stopped.",
         ),
@@ -279,22 +280,38 @@ def test_terminal_cards_say_how_it_ended_and_drop_the_buttons(
 
 def test_expired_without_resolved_at_uses_the_expiry_time() -> None:
     approval = tracked(status=TrackedStatus.EXPIRED, expires_at=NOW - timedelta(hours=3))
-    assert f"⌛ *Expired* {RESOLVED_TOKEN} (3 h ago)" in texts(card(approval))
+    assert f"⌛ *Expired* {RESOLVED_TOKEN}\n" in texts(card(approval))
 
 
 def test_superseded_card_points_at_the_newer_request() -> None:
     approval = tracked(status=TrackedStatus.SUPERSEDED, superseded_by="apr_2")
-    assert "↪️ *Replaced by a newer hire request*\nThe newer request is `apr_2`." in texts(
-        card(approval)
-    )
+    assert (
+        "↪️ *Replaced by a newer hire request*\nThe newer request is `apr_2`. Nobody was hired "
+        "through this request; the newer one carries the hire."
+    ) in texts(card(approval))
 
 
-def test_relative_expiry_wording() -> None:
+def test_ended_card_names_opentrains_word_and_what_to_check() -> None:
+    approval = resolved(fund(), TrackedStatus.ENDED, opentrain_status="cancelled")
+    assert (
+        f"⏹️ *Ended in OpenTrain* {RESOLVED_TOKEN}\nOpenTrain reports status `cancelled`, which "
+        "this bot does not know. Check in OpenTrain whether the milestone was funded."
+    ) in texts(card(approval))
+    unsaid = card(resolved(end(), TrackedStatus.ENDED))
+    assert (
+        "OpenTrain reports a status this bot does not know. Check in OpenTrain whether the "
+        "contract ended."
+    ) in texts(unsaid)
+
+
+def test_expiry_is_an_absolute_date_whether_ahead_or_past() -> None:
     soon = card(tracked(expires_at=NOW + timedelta(minutes=90)))
-    assert "This request expires in 1 h 30 min (" in texts(soon)
+    token = "<!date^1781263800^{date_short_pretty} at {time}|2026-06-12 11:30 UTC>"
+    assert f"This request expires {token}." in texts(soon)
+    assert soon.text.endswith("expires 2026-06-12 11:30 UTC")
     late = card(tracked(expires_at=NOW - timedelta(hours=3)))
-    assert "This request expired 3 h ago (" in texts(late)
-    assert late.text.endswith("expired 3 h ago")
+    assert f"This request expired {RESOLVED_TOKEN}." in texts(late)
+    assert late.text.endswith("expired 2026-06-12 07:00 UTC")
 
 
 # --- the thread reply -----------------------------------------------------------------
@@ -322,14 +339,21 @@ def test_confirmed_reply_mentions_the_requester_and_offers_the_next_step() -> No
         "event_type": "opentrain_outcome",
         "event_payload": {"approvalId": "apr_1", "status": "confirmed"},
     }
-    assert message.text == "Confirmed in OpenTrain: Hire Ada L. — Batch 1."
+    assert message.text == (
+        "Confirmed in OpenTrain: Hire Ada L. — Batch 1. The freelancer is hired and the first "
+        "milestone is funded."
+    )
 
 
 @pytest.mark.parametrize(
     ("status", "says"),
     [
-        (TrackedStatus.DECLINED, "Nothing was hired or paid."),
-        (TrackedStatus.EXPIRED, "Nobody confirmed in time; nothing happened."),
+        (TrackedStatus.DECLINED, "Nothing was funded; the milestone is still waiting for funding."),
+        (
+            TrackedStatus.EXPIRED,
+            "Nobody confirmed in time, so nothing was funded; the milestone is still waiting for "
+            "funding.",
+        ),
     ],
 )
 def test_declined_and_expired_replies_offer_to_request_again(
@@ -370,8 +394,10 @@ def test_expired_requester_dm_offers_request_again() -> None:
     approval = resolved(tracked(), TrackedStatus.EXPIRED)
     message = cards.requester_dm(approval, now=NOW, reason="expired", channel_error=None)
     assert blocks(message)[0]["text"] == mrkdwn(
-        "⌛ *Your OpenTrain request expired.* Nobody confirmed in time; nothing happened."
+        f"⌛ *Your OpenTrain request expired* {RESOLVED_TOKEN}. Nobody confirmed in time, so "
+        "nobody was hired and nothing was paid."
     )
+    assert message.text.startswith("Your OpenTrain request expired 2026-06-12 07:00 UTC: Hire")
     assert [b["action_id"] for b in buttons(message)] == [ActionId.REQUEST_AGAIN]
     assert message.as_kwargs()["metadata"] == {
         "event_type": "opentrain_requester_dm",
@@ -416,8 +442,9 @@ def test_reminder_dm(final: bool) -> None:
         final=final,
     )
     kind = "Last reminder" if final else "Reminder"
+    expires = "<!date^1781265600^{date_short_pretty} at {time}|2026-06-12 12:00 UTC>"
     assert (
-        f"⏰ *{kind}:* this is waiting for a human to confirm in OpenTrain and expires in 2 h"
+        f"⏰ *{kind}:* this is waiting for a human to confirm in OpenTrain and expires {expires}."
         in (texts(message))
     )
     assert "*Total*\n*$339.95*" in texts(message)
@@ -427,8 +454,8 @@ def test_reminder_dm(final: bool) -> None:
     )
     assert [b["action_id"] for b in buttons(message)] == expected
     assert buttons(message)[1]["url"] == "https://acme.slack.com/archives/C1/p1"
-    assert (
-        message.text == f"{kind}: Hire Ada L. — Batch 1 ($339.95 total incl. fees) expires in 2 h"
+    assert message.text == (
+        f"{kind}: Hire Ada L. — Batch 1 ($339.95 total incl. fees) expires 2026-06-12 12:00 UTC"
     )
     assert message.as_kwargs()["metadata"]["event_payload"] == {
         "approvalId": "apr_1",
