@@ -141,8 +141,10 @@ def into_escrow(value: Decimal) -> str:
 
 
 def ids_context(approval: TrackedApproval) -> ContextBlock:
+    """The job by its title (by its id only when the title is unknown), then the other ids."""
+    job_title = clean(approval.details.job_title or "")
     labelled = [
-        ("Job", approval.job_id),
+        ("Job", None if job_title else approval.job_id),
         ("Proposal", approval.proposal_id),
         ("Contract", approval.contract_id),
         ("Milestone", approval.milestone_id),
@@ -150,8 +152,8 @@ def ids_context(approval: TrackedApproval) -> ContextBlock:
     ]
     ids = " · ".join(f"{label} {code(value)}" for label, value in labelled if value)
     elements: list[TextObject] = []
-    if approval.details.job_title:
-        elements.append(plain(f"Job: {approval.details.job_title}", CONTEXT_ELEMENT))
+    if job_title:
+        elements.append(plain(f"Job: {job_title}", CONTEXT_ELEMENT))
     elements.append(mrkdwn(ids, CONTEXT_ELEMENT))
     return ContextBlock(elements=elements)
 

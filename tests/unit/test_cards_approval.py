@@ -68,7 +68,7 @@ def test_pending_hire_card_shows_what_costs_who_and_the_link() -> None:
             "type": "context",
             "elements": [
                 {"type": "plain_text", "text": "Job: Image Segmentation", "emoji": True},
-                mrkdwn("Job `job_1` · Proposal `prop_1` · Approval `apr_1`"),
+                mrkdwn("Proposal `prop_1` · Approval `apr_1`"),
             ],
         },
         {"type": "section", "text": mrkdwn("*Requested by* <@U0ADA>")},
@@ -111,6 +111,18 @@ def test_pending_hire_card_shows_what_costs_who_and_the_link() -> None:
         "Hire Ada L. — Batch 1 — $339.95 total incl. fees — waiting for a human to confirm in "
         "OpenTrain, expires 2026-06-14 15:00 UTC"
     )
+
+
+def test_the_job_is_named_once_by_its_title_or_else_by_its_id() -> None:
+    titled = of_type(card(tracked()), "context")[-1]["elements"]
+    assert [e["text"] for e in titled] == [
+        "Job: Image Segmentation",
+        "Proposal `prop_1` · Approval `apr_1`",
+    ]
+    untitled = of_type(card(tracked(details=ApprovalDetails(job_title="\u202e"))), "context")
+    assert [e["text"] for e in untitled[-1]["elements"]] == [
+        "Job `job_1` · Proposal `prop_1` · Approval `apr_1`"
+    ]
 
 
 def test_hire_amount_falls_back_to_details_without_terms() -> None:

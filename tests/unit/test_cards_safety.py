@@ -16,7 +16,7 @@ from bot.cards import ActionId
 from bot.cards.text import clip, clip_mrkdwn
 from bot.doctor import Check
 from bot.explain import Explanation
-from bot.opentrain.models import HireTerms
+from bot.opentrain.models import Freelancer, HireTerms
 from bot.tracked_approvals import ApprovalDetails, Requester, TrackedApproval, TrackedStatus
 from tests.unit.cards_helpers import (
     HOST,
@@ -188,7 +188,7 @@ def test_free_text_is_shown_literally_in_plain_text() -> None:
 
 
 def test_ids_cannot_break_out_of_their_code_span() -> None:
-    approval = tracked(job_id="job`<!channel>`", approval_id="apr_1")
+    approval = tracked(job_id="job`<!channel>`", approval_id="apr_1", details=ApprovalDetails())
     ids = blocks(cards.approval_card(approval, now=NOW, opentrain_host=HOST))[3]["elements"][-1]
     assert ids["text"].startswith("Job `job'&lt;!channel&gt;'`")
 
@@ -368,6 +368,11 @@ def test_messages_hold_up_against_hostile_text(text: str) -> None:
                 )
     assert_fits(cards.contracts_list([hostile_contract(text)] * 45, status=text))
     assert_fits(cards.contract_detail(hostile_contract(text)))
+    linked = hostile_contract(text).model_copy(
+        update={"freelancer": Freelancer(user_id=text, display_name=text, profile_path="/p/x")}
+    )
+    assert_fits(cards.contracts_list([linked] * 45, status=text, opentrain_host=HOST))
+    assert_fits(cards.contract_detail(linked, opentrain_host=HOST))
     assert_fits(
         cards.status_report(
             [
