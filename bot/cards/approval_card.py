@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     LinkButtonElement,
     SectionBlock,
+    TextObject,
 )
 
 from bot.cards import facts, outcomes
@@ -24,7 +25,7 @@ from bot.cards.ids import (
     REQUESTER_DM_EVENT_TYPE,
     ActionId,
 )
-from bot.cards.links import safe_link
+from bot.cards.links import approval_link_allowed, safe_link
 from bot.cards.message import SlackMessage, metadata
 from bot.cards.text import (
     CONTEXT_ELEMENT,
@@ -170,6 +171,37 @@ def requester_dm(
     )
 
 
+def requester_dm_retired(approval: TrackedApproval, *, channel_error: str | None) -> SlackMessage:
+    """The channel-unavailable DM once its approval ended, in place of its review button.
+
+    With no card in a channel there is no thread reply either, so this says what the reply
+    would: how and when it ended, what a confirmation produced (and the next step), and
+    "Request again" after a decline or an expiry.
+    """
+    _require_ended(approval)
+    title = facts.title(approval)
+    blocks: list[Block] = [
+        SectionBlock(text=mrkdwn(_channel_problem(approval, channel_error, "so it came here"))),
+        SectionBlock(text=plain(f"{title} — {facts.money_summary(approval)}")),
+        SectionBlock(text=mrkdwn(outcomes.outcome_line(approval))),
+        facts.ids_context(approval),
+    ]
+    if approval.status is TrackedStatus.CONFIRMED:
+        blocks += outcomes.result_blocks(approval)
+    elif approval.status in (TrackedStatus.DECLINED, TrackedStatus.EXPIRED):
+        blocks.append(ActionsBlock(elements=[facts.request_again_button(approval)]))
+    return SlackMessage(
+        text=fallback(f"Your OpenTrain request {title}: {outcomes.outcome_words(approval)}"),
+        blocks=blocks,
+        metadata=metadata(
+            REQUESTER_DM_EVENT_TYPE,
+            approvalId=approval.approval_id,
+            reason="channel_unavailable",
+            status=approval.status.value,
+        ),
+    )
+
+
 def reminder_dm(
     approval: TrackedApproval,
     *,
@@ -214,6 +246,35 @@ def reminder_dm(
     )
 
 
+def reminder_dm_retired(
+    approval: TrackedApproval, *, permalink: str | None, opentrain_host: str
+) -> SlackMessage:
+    """A reminder DM's final text once its approval ended: how and when it ended, what that
+    means, and links to read more — no button left to confirm or snooze something over."""
+    _require_ended(approval)
+    title = facts.title(approval)
+    links: list[str] = []
+    card_url = safe_link(permalink)
+    if card_url is not None:
+        links.append(link(card_url, "View the card"))
+    if approval_link_allowed(approval.approval_url, opentrain_host):
+        links.append(link(approval.approval_url, "See it in OpenTrain"))
+    context: list[TextObject] = [plain(facts.money_summary(approval), CONTEXT_ELEMENT)]
+    if links:
+        context.append(mrkdwn(" · ".join(links), CONTEXT_ELEMENT))
+    return SlackMessage(
+        text=fallback(f"No longer waiting: {title} — {outcomes.outcome_words(approval)}"),
+        blocks=[
+            HeaderBlock(text=plain(title, HEADER_TEXT, multiline=False)),
+            SectionBlock(text=mrkdwn(outcomes.outcome_line(approval))),
+            ContextBlock(elements=context),
+        ],
+        metadata=metadata(
+            REMINDER_EVENT_TYPE, approvalId=approval.approval_id, status=approval.status.value
+        ),
+    )
+
+
 def unfurl_blocks(
     approval: TrackedApproval, *, now: datetime, opentrain_host: str
 ) -> list[dict[str, Any]]:
@@ -238,6 +299,11 @@ def composer_preview(approval_id: str) -> list[dict[str, Any]]:
         "approval card in this channel."
     )
     return [SectionBlock(text=mrkdwn(text)).to_dict()]
+
+
+def _require_ended(approval: TrackedApproval) -> None:
+    if approval.status is TrackedStatus.PENDING:
+        raise ValueError(f"approval {approval.approval_id} has not ended yet")
 
 
 def _channel_problem(approval: TrackedApproval, channel_error: str | None, so: str) -> str:

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from bot import cards
-from bot.cards import ActionId, SlackMessage
+from bot.cards import ActionId, SlackMessage, outcomes
+from bot.cards.outcomes import aftermath
 from bot.tracked_approvals import ApprovalDetails, Requester, TrackedApproval, TrackedStatus
 from tests.unit.cards_helpers import (
     EXPIRES_TOKEN,
@@ -482,6 +483,151 @@ def test_reminder_dm_with_a_foreign_link_withholds_it_but_keeps_snooze() -> None
     )
     assert "Approval link withheld: not on `app.opentrain.ai`" in texts(message)
     assert [b["action_id"] for b in buttons(message)] == [ActionId.SNOOZE_REMINDER]
+
+
+# --- DMs once the approval ended --------------------------------------------------------
+
+ENDED_STATUSES = [status for status in TrackedStatus if status is not TrackedStatus.PENDING]
+
+
+def test_a_retired_reminder_says_how_and_when_it_ended_with_nothing_to_press() -> None:
+    approval = resolved(fund(), TrackedStatus.DECLINED)
+    message = cards.reminder_dm_retired(approval, permalink=PERMALINK, opentrain_host=HOST)
+    assert blocks(message) == [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": "Fund milestone Batch 2", "emoji": True},
+        },
+        {
+            "type": "section",
+            "text": mrkdwn(
+                f"❌ *Declined in OpenTrain* {RESOLVED_TOKEN}. Nothing was funded; the milestone "
+                "is still waiting for funding."
+            ),
+        },
+        {
+            "type": "context",
+            "elements": [
+                {"type": "plain_text", "text": "$450.50 into escrow", "emoji": True},
+                mrkdwn(
+                    f"<{PERMALINK}|View the card> · "
+                    "<https://app.opentrain.ai/approvals/apr_1|See it in OpenTrain>"
+                ),
+            ],
+        },
+    ]
+    assert message.text == (
+        "No longer waiting: Fund milestone Batch 2 — Declined in OpenTrain 2026-06-12 07:00 UTC. "
+        "Nothing was funded; the milestone is still waiting for funding."
+    )
+    assert message.as_kwargs()["metadata"] == {
+        "event_type": "opentrain_reminder",
+        "event_payload": {"approvalId": "apr_1", "status": "declined"},
+    }
+
+
+@pytest.mark.parametrize("status", ENDED_STATUSES)
+@pytest.mark.parametrize(
+    "make", [tracked, fund, payout, end], ids=["hire", "fund", "payout", "end"]
+)
+def test_no_retired_reminder_keeps_a_button(status: TrackedStatus, make: Any) -> None:
+    approval = resolved(make(), status, superseded_by="apr_2")
+    message = cards.reminder_dm_retired(approval, permalink=PERMALINK, opentrain_host=HOST)
+    assert of_type(message, "actions") == [] and buttons(message) == []
+    shown = texts(message)
+    assert "Snooze" not in shown and "Review" not in shown and "Remind" not in shown
+    outcome = blocks(message)[1]["text"]["text"]
+    assert f"* {RESOLVED_TOKEN}. " in outcome
+    sentence = aftermath(approval.type, status) or outcomes.NOT_FOUND_DETAIL
+    assert sentence in outcome and sentence in message.text
+    assert "2026-06-12 07:00 UTC" in message.text
+
+
+def test_a_retired_reminder_links_only_what_is_known_and_allowed() -> None:
+    approval = resolved(tracked(approval_url="https://evil.example/a"), TrackedStatus.CONFIRMED)
+    message = cards.reminder_dm_retired(approval, permalink=None, opentrain_host=HOST)
+    assert blocks(message)[-1]["elements"] == [
+        {"type": "plain_text", "text": "$339.95 total incl. fees", "emoji": True}
+    ]
+    assert "evil" not in json.dumps(message.as_kwargs())
+    assert blocks(message)[1]["text"]["text"] == (
+        f"✅ *Confirmed in OpenTrain* {RESOLVED_TOKEN}. The freelancer is hired and the first "
+        "milestone is funded."
+    )
+
+
+def test_an_expiry_without_resolved_at_retires_at_the_expiry_time() -> None:
+    approval = tracked(status=TrackedStatus.EXPIRED, expires_at=NOW - timedelta(hours=3))
+    message = cards.reminder_dm_retired(approval, permalink=None, opentrain_host=HOST)
+    assert blocks(message)[1]["text"]["text"].startswith(f"⌛ *Expired* {RESOLVED_TOKEN}. ")
+
+
+def test_an_end_of_unknown_time_and_word_still_reads_as_a_sentence() -> None:
+    approval = tracked(status=TrackedStatus.ENDED)
+    message = cards.reminder_dm_retired(approval, permalink=None, opentrain_host=HOST)
+    assert blocks(message)[1]["text"]["text"] == (
+        "⏹️ *Ended in OpenTrain*. OpenTrain reports a status this bot does not know. Check in "
+        "OpenTrain whether the freelancer was hired."
+    )
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [
+        lambda a: cards.reminder_dm_retired(a, permalink=None, opentrain_host=HOST),
+        lambda a: cards.requester_dm_retired(a, channel_error=None),
+    ],
+    ids=["reminder", "requester"],
+)
+def test_retired_dms_refuse_a_pending_approval(builder: Any) -> None:
+    with pytest.raises(ValueError, match="not ended"):
+        builder(tracked())
+
+
+def test_a_retired_requester_dm_drops_the_review_button_and_says_how_it_ended() -> None:
+    approval = resolved(payout(channel_id="C0OPS"), TrackedStatus.DECLINED)
+    message = cards.requester_dm_retired(approval, channel_error="not_in_channel")
+    intro = blocks(message)[0]["text"]["text"]
+    assert intro.startswith(
+        "⚠️ *I couldn't post the card for your request in <#C0OPS>* (`not_in_channel`), so it "
+        "came here."
+    )
+    assert blocks(message)[2]["text"] == mrkdwn(
+        f"❌ *Declined in OpenTrain* {RESOLVED_TOKEN}. The payout was not released; the "
+        "milestone stays funded in escrow."
+    )
+    assert [(b["action_id"], b["value"]) for b in buttons(message)] == [
+        (ActionId.REQUEST_AGAIN, "apr_1")
+    ]
+    assert message.text == (
+        "Your OpenTrain request Release payout for Batch 1: Declined in OpenTrain 2026-06-12 "
+        "07:00 UTC. The payout was not released; the milestone stays funded in escrow."
+    )
+    assert message.as_kwargs()["metadata"]["event_payload"] == {
+        "approvalId": "apr_1",
+        "reason": "channel_unavailable",
+        "status": "declined",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "actions"),
+    [
+        (TrackedStatus.CONFIRMED, [ActionId.ADD_MILESTONE]),
+        (TrackedStatus.DECLINED, [ActionId.REQUEST_AGAIN]),
+        (TrackedStatus.EXPIRED, [ActionId.REQUEST_AGAIN]),
+        (TrackedStatus.SUPERSEDED, []),
+        (TrackedStatus.ENDED, []),
+        (TrackedStatus.NOT_FOUND, []),
+    ],
+)
+def test_a_retired_requester_dm_offers_only_what_still_makes_sense(
+    status: TrackedStatus, actions: list[ActionId]
+) -> None:
+    approval = resolved(tracked(), status, result={"contractId": "ctr_9"})
+    message = cards.requester_dm_retired(approval, channel_error=None)
+    assert [b["action_id"] for b in buttons(message)] == actions
+    assert "Review & confirm" not in texts(message)
 
 
 # --- the unfurl -----------------------------------------------------------------------

@@ -127,6 +127,10 @@ def test_approval_messages_hold_up_against_hostile_text(text: str) -> None:
             )
         if approval.status is not TrackedStatus.PENDING:
             assert_safe_message(cards.outcome_reply(approval, now=NOW))
+            assert_safe_message(
+                cards.reminder_dm_retired(approval, permalink=text, opentrain_host=text)
+            )
+            assert_safe_message(cards.requester_dm_retired(approval, channel_error=text))
 
 
 @pytest.mark.parametrize("text", VARIANTS.values(), ids=VARIANTS.keys())
