@@ -165,6 +165,21 @@ def test_modals_hold_up_against_hostile_text(text: str) -> None:
     assert_safe_view(
         cards.milestone_modal(contract_id=text, contract_title=text, private_metadata="{}")
     )
+    assert_safe_view(
+        cards.milestone_modal(
+            contract_id=text,
+            contract_title=text,
+            private_metadata="{}",
+            name=text,
+            description=text,
+            amount=Decimal("99999999.99"),
+        )
+    )
+    assert_safe_view(
+        cards.milestone_modal(
+            contract_id=text, contract_title=text, private_metadata="{}", amount_text=text
+        )
+    )
 
 
 def test_free_text_is_shown_literally_in_plain_text() -> None:
