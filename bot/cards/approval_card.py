@@ -210,7 +210,7 @@ def reminder_dm(
     card_permalink: str | None,
     final: bool,
 ) -> SlackMessage:
-    """A DM to one approver before expiry: what, how much, who asked, time left, and the link."""
+    """A DM to one approver before expiry: what, how much, who asked, by when, and the link."""
     kind = "Last reminder" if final else "Reminder"
     blocks: list[Block] = [
         HeaderBlock(text=plain(facts.title(approval), HEADER_TEXT, multiline=False)),
