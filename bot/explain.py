@@ -10,8 +10,11 @@ support can find the request.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import pairwise
+from urllib.parse import unquote
 
 from bot.durations import humanize
 from bot.opentrain import OpenTrainError, OpenTrainUnavailable
@@ -117,6 +120,12 @@ def _opentrain(error: OpenTrainError) -> Explanation:
         )
     if reason in ("milestone_not_funded", "milestone_not_fundable"):
         return Explanation(milestone_advice(error), request_id=rid)
+    if reason == "already_accepted" and (contract_id := known_id(error, "contractId")):
+        return Explanation(
+            "This proposal was already hired, so there is nothing to hire again — it has "
+            f"contract `{contract_id}`. See it with `/opentrain contract {contract_id}`.",
+            request_id=rid,
+        )
     if reason in REASONS:
         return Explanation(
             REASONS[reason], request_id=rid, hire_anyway=reason == "not_fit_confirmation_required"
@@ -176,26 +185,62 @@ def milestone_advice(error: OpenTrainError) -> str:
     milestone, so the advice fits what it really is (a paid milestone is not "unfunded").
     """
     status = str(error.details.get("milestoneStatus") or "").upper()
-    milestone_id = error.details.get("milestoneId")
+    milestone_id = known_id(error, "milestoneId", "milestones")
     if status in PAID_STATUSES:
         return "That milestone was already paid out; there is nothing left to fund or release."
     if error.reason == "milestone_not_fundable":
         if status in ("", "ACTIVE_FUNDED"):
-            return "That milestone cannot be funded — it is already funded."
+            funded = "That milestone cannot be funded — it is already funded."
+            if milestone_id is None:
+                return funded
+            return (
+                f"{funded} Once the work is accepted, release its payout with "
+                f"`/opentrain payout {milestone_id}`."
+            )
         return f"That milestone cannot be funded while it is `{status}`."
     if status in ("", "NOT_FUNDED"):
-        target = milestone_id if isinstance(milestone_id, str) else "<milestoneId>"
         return (
             "That milestone is not funded yet, so there is nothing to pay out. Fund it first "
-            f"with `/opentrain fund {target}`."
+            f"with `/opentrain fund {milestone_id or '<milestoneId>'}`."
         )
     return f"That milestone cannot be paid out while it is `{status}`."
 
 
+# What an id must look like to be put in a command to copy: OpenTrain's ids are short
+# words (`ms_123`, `ctr_9`); anything else is left for the person to fill in.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+_COLLECTIONS = ("approvals", "proposals", "contracts", "milestones", "webhooks")
+
+
+def known_id(error: OpenTrainError, key: str, collection: str | None = None) -> str | None:
+    """The id OpenTrain's answer names (`details[key]`) or, failing that, the one in the path
+    the request went to (`/<collection>/<id>/…`): advice names it instead of a placeholder."""
+    value = error.details.get(key)
+    if not isinstance(value, str) or not value:
+        value = _path_id(error.path, collection) if collection else None
+    return value if value is not None and _ID.fullmatch(value) else None
+
+
+def _path_id(path: str | None, collection: str) -> str | None:
+    segments = (path or "").split("?")[0].strip("/").split("/")
+    for here, following in pairwise(segments):
+        if here == collection and following:
+            return unquote(following)
+    return None
+
+
 def _not_found(error: OpenTrainError) -> str:
-    """404 details name the resource and its id: `{resource: "approvals", approvalId}`."""
-    what = (error.resource or "item").removesuffix("s").replace("-", " ")
+    """404 details name the resource and its id: `{resource: "approvals", approvalId}`; without
+    them, the path asked for (`/milestones/ms_9/fund`) still says which."""
+    resource = error.resource
     ids = [v for k, v in error.details.items() if k.endswith("Id") and isinstance(v, str) and v]
+    if not ids:
+        for collection in _COLLECTIONS:
+            found = _path_id(error.path, collection) if resource in (None, collection) else None
+            if found and _ID.fullmatch(found):
+                resource, ids = collection, [found]
+                break
+    what = (resource or "item").removesuffix("s").replace("-", " ")
     named = f" `{ids[0]}`" if ids else ""
     return f"OpenTrain has no {what}{named} for this account — check the id."
 

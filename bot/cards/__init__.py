@@ -11,7 +11,9 @@ from bot.cards.approval_card import (
     composer_preview,
     outcome_reply,
     reminder_dm,
+    reminder_dm_retired,
     requester_dm,
+    requester_dm_retired,
     unfurl_blocks,
 )
 from bot.cards.audit import audit_view
@@ -67,8 +69,10 @@ __all__ = [
     "outcome_reply",
     "pending_list",
     "reminder_dm",
+    "reminder_dm_retired",
     "reminders_sent",
     "requester_dm",
+    "requester_dm_retired",
     "routes_view",
     "status_report",
     "unfurl_blocks",

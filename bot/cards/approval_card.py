@@ -14,9 +14,10 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     LinkButtonElement,
     SectionBlock,
+    TextObject,
 )
 
-from bot.cards import facts
+from bot.cards import facts, outcomes
 from bot.cards.ids import (
     APPROVAL_EVENT_TYPE,
     OUTCOME_EVENT_TYPE,
@@ -24,7 +25,7 @@ from bot.cards.ids import (
     REQUESTER_DM_EVENT_TYPE,
     ActionId,
 )
-from bot.cards.links import safe_link
+from bot.cards.links import approval_link_allowed, safe_link
 from bot.cards.message import SlackMessage, metadata
 from bot.cards.text import (
     CONTEXT_ELEMENT,
@@ -32,12 +33,13 @@ from bot.cards.text import (
     channel_ref,
     code,
     date_token,
+    deadline,
     esc,
-    expiry_phrase,
     fallback,
     link,
     mrkdwn,
     plain,
+    utc_words,
 )
 from bot.opentrain.models import ApprovalType
 from bot.tracked_approvals import TrackedApproval, TrackedStatus
@@ -85,7 +87,7 @@ def approval_card(
     return SlackMessage(
         text=fallback(
             f"{facts.title(approval)} — {facts.money_summary(approval)} — "
-            f"{facts.status_words(approval, now)}"
+            f"{outcomes.status_words(approval, now)}"
         ),
         blocks=blocks,
         metadata=metadata(APPROVAL_EVENT_TYPE, approvalId=approval.approval_id),
@@ -96,24 +98,27 @@ def outcome_reply(approval: TrackedApproval, *, now: datetime) -> SlackMessage:
     """The one thread reply under the card once the approval resolved, mentioning the requester."""
     if approval.status is TrackedStatus.PENDING:
         raise ValueError(f"approval {approval.approval_id} has not resolved yet")
-    outcome = facts.OUTCOMES[approval.status]
+    outcome = outcomes.OUTCOMES[approval.status]
     # Posted as it resolves: without OpenTrain's resolvedAt, the moment we noticed is as good.
     resolved_at = approval.resolved_at or now
     headline = (
         f"{outcome.emoji} *{outcome.headline}* {date_token(resolved_at)} — requested by "
         f"{facts.requester_ref(approval)}"
     )
-    detail = facts.outcome_detail(approval)
+    detail = outcomes.outcome_detail(approval)
     blocks: list[Block] = [
         SectionBlock(text=mrkdwn(f"{headline}\n{detail}" if detail else headline)),
         SectionBlock(text=plain(f"{facts.title(approval)} — {facts.money_summary(approval)}")),
     ]
     if approval.status is TrackedStatus.CONFIRMED:
-        blocks += facts.result_blocks(approval)
+        blocks += outcomes.result_blocks(approval)
     elif approval.status in (TrackedStatus.DECLINED, TrackedStatus.EXPIRED):
         blocks.append(ActionsBlock(elements=[facts.request_again_button(approval)]))
+    said = outcomes.outcome_detail(approval, markup=False) or outcomes.aftermath(
+        approval.type, approval.status
+    )
     return SlackMessage(
-        text=fallback(f"{outcome.headline}: {facts.title(approval)}. {outcome.detail}".strip()),
+        text=fallback(f"{outcome.headline}: {facts.title(approval)}. {said}".strip()),
         blocks=blocks,
         metadata=metadata(
             OUTCOME_EVENT_TYPE, approvalId=approval.approval_id, status=approval.status.value
@@ -137,24 +142,25 @@ def requester_dm(
     title = facts.title(approval)
     dm_metadata = metadata(REQUESTER_DM_EVENT_TYPE, approvalId=approval.approval_id, reason=reason)
     if reason == "expired":
-        outcome = facts.OUTCOMES[TrackedStatus.EXPIRED]
+        said = outcomes.aftermath(approval.type, TrackedStatus.EXPIRED)
+        expired_at = approval.resolved_at or approval.expires_at
         return SlackMessage(
-            text=fallback(f"Your OpenTrain request expired: {title}. {outcome.detail}"),
+            text=fallback(
+                f"Your OpenTrain request expired {utc_words(expired_at)}: {title}. {said}"
+            ),
             blocks=[
-                SectionBlock(text=mrkdwn(f"⌛ *Your OpenTrain request expired.* {outcome.detail}")),
+                SectionBlock(
+                    text=mrkdwn(
+                        f"⌛ *Your OpenTrain request expired* {date_token(expired_at)}. {said}"
+                    )
+                ),
                 SectionBlock(text=plain(f"{title} — {facts.money_summary(approval)}")),
                 facts.ids_context(approval),
                 ActionsBlock(elements=[facts.request_again_button(approval)]),
             ],
             metadata=dm_metadata,
         )
-    where = channel_ref(approval.channel_id) if approval.channel_id else "its channel"
-    why = f" ({code(channel_error)})" if channel_error else ""
-    problem = _CHANNEL_PROBLEMS.get(channel_error or "", "")
-    intro = (
-        f"⚠️ *I couldn't post the card for your request in {where}*{why}, so here it is. "
-        f"{problem} To send these requests elsewhere: `{esc(_ROUTE_HOWTO)}`."
-    )
+    intro = _channel_problem(approval, channel_error, "so here it is")
     blocks: list[Block] = [SectionBlock(text=mrkdwn(intro)), *_card_body(approval, now=now)]
     if opentrain_host is not None and approval.status is TrackedStatus.PENDING:
         blocks += facts.review_blocks(approval, opentrain_host)
@@ -162,6 +168,37 @@ def requester_dm(
         text=fallback(f"I couldn't post the card for your request in its channel: {title}"),
         blocks=blocks,
         metadata=dm_metadata,
+    )
+
+
+def requester_dm_retired(approval: TrackedApproval, *, channel_error: str | None) -> SlackMessage:
+    """The channel-unavailable DM once its approval ended, in place of its review button.
+
+    With no card in a channel there is no thread reply either, so this says what the reply
+    would: how and when it ended, what a confirmation produced (and the next step), and
+    "Request again" after a decline or an expiry.
+    """
+    _require_ended(approval)
+    title = facts.title(approval)
+    blocks: list[Block] = [
+        SectionBlock(text=mrkdwn(_channel_problem(approval, channel_error, "so it came here"))),
+        SectionBlock(text=plain(f"{title} — {facts.money_summary(approval)}")),
+        SectionBlock(text=mrkdwn(outcomes.outcome_line(approval))),
+        facts.ids_context(approval),
+    ]
+    if approval.status is TrackedStatus.CONFIRMED:
+        blocks += outcomes.result_blocks(approval)
+    elif approval.status in (TrackedStatus.DECLINED, TrackedStatus.EXPIRED):
+        blocks.append(ActionsBlock(elements=[facts.request_again_button(approval)]))
+    return SlackMessage(
+        text=fallback(f"Your OpenTrain request {title}: {outcomes.outcome_words(approval)}"),
+        blocks=blocks,
+        metadata=metadata(
+            REQUESTER_DM_EVENT_TYPE,
+            approvalId=approval.approval_id,
+            reason="channel_unavailable",
+            status=approval.status.value,
+        ),
     )
 
 
@@ -173,15 +210,14 @@ def reminder_dm(
     card_permalink: str | None,
     final: bool,
 ) -> SlackMessage:
-    """A DM to one approver before expiry: what, how much, who asked, time left, and the link."""
+    """A DM to one approver before expiry: what, how much, who asked, by when, and the link."""
     kind = "Last reminder" if final else "Reminder"
-    left = expiry_phrase(approval.expires_at, now)
     blocks: list[Block] = [
         HeaderBlock(text=plain(facts.title(approval), HEADER_TEXT, multiline=False)),
         SectionBlock(
             text=mrkdwn(
                 f"⏰ *{kind}:* this is waiting for a human to confirm in OpenTrain and "
-                f"{left} ({date_token(approval.expires_at)})."
+                f"{deadline(approval.expires_at, now)}."
             )
         ),
     ]
@@ -201,9 +237,41 @@ def reminder_dm(
         )
     blocks += facts.review_blocks(approval, opentrain_host, extra=extra)
     return SlackMessage(
-        text=fallback(f"{kind}: {facts.title(approval)} ({facts.money_summary(approval)}) {left}"),
+        text=fallback(
+            f"{kind}: {facts.title(approval)} ({facts.money_summary(approval)}) "
+            f"{deadline(approval.expires_at, now, markup=False)}"
+        ),
         blocks=blocks,
         metadata=metadata(REMINDER_EVENT_TYPE, approvalId=approval.approval_id, final=final),
+    )
+
+
+def reminder_dm_retired(
+    approval: TrackedApproval, *, permalink: str | None, opentrain_host: str
+) -> SlackMessage:
+    """A reminder DM's final text once its approval ended: how and when it ended, what that
+    means, and links to read more — no button left to confirm or snooze something over."""
+    _require_ended(approval)
+    title = facts.title(approval)
+    links: list[str] = []
+    card_url = safe_link(permalink)
+    if card_url is not None:
+        links.append(link(card_url, "View the card"))
+    if approval_link_allowed(approval.approval_url, opentrain_host):
+        links.append(link(approval.approval_url, "See it in OpenTrain"))
+    context: list[TextObject] = [plain(facts.money_summary(approval), CONTEXT_ELEMENT)]
+    if links:
+        context.append(mrkdwn(" · ".join(links), CONTEXT_ELEMENT))
+    return SlackMessage(
+        text=fallback(f"No longer waiting: {title} — {outcomes.outcome_words(approval)}"),
+        blocks=[
+            HeaderBlock(text=plain(title, HEADER_TEXT, multiline=False)),
+            SectionBlock(text=mrkdwn(outcomes.outcome_line(approval))),
+            ContextBlock(elements=context),
+        ],
+        metadata=metadata(
+            REMINDER_EVENT_TYPE, approvalId=approval.approval_id, status=approval.status.value
+        ),
     )
 
 
@@ -231,6 +299,22 @@ def composer_preview(approval_id: str) -> list[dict[str, Any]]:
         "approval card in this channel."
     )
     return [SectionBlock(text=mrkdwn(text)).to_dict()]
+
+
+def _require_ended(approval: TrackedApproval) -> None:
+    if approval.status is TrackedStatus.PENDING:
+        raise ValueError(f"approval {approval.approval_id} has not ended yet")
+
+
+def _channel_problem(approval: TrackedApproval, channel_error: str | None, so: str) -> str:
+    """Why the requester got the card by DM, and how to send such cards elsewhere."""
+    where = channel_ref(approval.channel_id) if approval.channel_id else "its channel"
+    why = f" ({code(channel_error)})" if channel_error else ""
+    problem = _CHANNEL_PROBLEMS.get(channel_error or "", "")
+    return (
+        f"⚠️ *I couldn't post the card for your request in {where}*{why}, {so}. "
+        f"{problem} To send these requests elsewhere: `{esc(_ROUTE_HOWTO)}`."
+    )
 
 
 def _original_card(card_permalink: str | None) -> list[Block]:
@@ -273,7 +357,7 @@ def _card_body(
     blocks += facts.requester_blocks(approval)
     if pending and approvers is not None:
         blocks.append(facts.approvers_block(approvers, approval if requester_alone else None))
-    blocks.append(SectionBlock(text=mrkdwn(facts.status_text(approval, now))))
+    blocks.append(SectionBlock(text=mrkdwn(outcomes.status_text(approval, now))))
     if approval.status is TrackedStatus.CONFIRMED:
-        blocks += facts.result_blocks(approval)
+        blocks += outcomes.result_blocks(approval)
     return blocks

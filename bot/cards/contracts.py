@@ -26,6 +26,7 @@ from slack_sdk.models.blocks import (
 from bot.cards import facts
 from bot.cards.ids import ActionId
 from bot.cards.layout import confirm_dialog, packed_sections, plural, within_budget
+from bot.cards.links import opentrain_link
 from bot.cards.lists import ENTRY_TEXT, MAX_LISTED
 from bot.cards.message import SlackMessage
 from bot.cards.text import (
@@ -39,6 +40,7 @@ from bot.cards.text import (
     code,
     esc,
     fallback,
+    link,
     mrkdwn,
     plain,
 )
@@ -85,8 +87,14 @@ _END_CONFIRM = confirm_dialog(
 # --- the list --------------------------------------------------------------------
 
 
-def contracts_list(contracts: Sequence[Contract], *, status: str | None) -> SlackMessage:
-    """One section per contract in OpenTrain's order (newest first), each with an "Open" button."""
+def contracts_list(
+    contracts: Sequence[Contract], *, status: str | None, opentrain_host: str | None = None
+) -> SlackMessage:
+    """One section per contract in OpenTrain's order (newest first), each with an "Open" button.
+
+    `opentrain_host` links each freelancer's name to their profile there; without it the name
+    is shown alone.
+    """
     heading = _LIST_HEADINGS.get((status or "").lower(), "Contracts")
     if not contracts:
         text = f"No {heading.lower()} on this OpenTrain account."
@@ -101,7 +109,7 @@ def contracts_list(contracts: Sequence[Contract], *, status: str | None) -> Slac
                 )
             ],
         )
-    entries = [_entry(contract) for contract in contracts[:MAX_LISTED]]
+    entries = [_entry(contract, opentrain_host) for contract in contracts[:MAX_LISTED]]
     shown = entries[: within_budget(entries)]
     blocks: list[Block] = [HeaderBlock(text=f"{heading} ({len(contracts)})"), *shown]
     hidden = len(contracts) - len(shown)
@@ -112,13 +120,13 @@ def contracts_list(contracts: Sequence[Contract], *, status: str | None) -> Slac
     return SlackMessage(text=fallback(f"{heading}: {len(contracts)}"), blocks=blocks)
 
 
-def _entry(contract: Contract) -> SectionBlock:
+def _entry(contract: Contract, opentrain_host: str | None) -> SectionBlock:
     return SectionBlock(
         text=plain(_title(contract), ENTRY_TEXT, multiline=False),
         fields=[
             facts.field(f"*Contract*\n{code(contract.id)}"),
             facts.field(f"*Status*\n{_status_words(contract.status)}"),
-            _freelancer_field(contract, with_profile=False),
+            _freelancer_field(contract, opentrain_host),
             facts.field(f"*{_payment_type(contract)}*\n{_rate(contract)}"),
             facts.field(f"*Milestones*\n{_milestones_summary(contract.milestones)}"),
         ],
@@ -146,12 +154,15 @@ def _milestones_summary(milestones: Sequence[Milestone]) -> str:
 # --- one contract -------------------------------------------------------------------
 
 
-def contract_detail(contract: Contract) -> SlackMessage:
-    """Everything about one contract, its milestones, and the buttons that move money on it."""
+def contract_detail(contract: Contract, *, opentrain_host: str | None = None) -> SlackMessage:
+    """Everything about one contract, its milestones, and the buttons that move money on it.
+
+    `opentrain_host` links the freelancer's name to their profile there.
+    """
     title = _title(contract)
     blocks: list[Block] = [
         HeaderBlock(text=plain(title, HEADER_TEXT, multiline=False)),
-        SectionBlock(fields=_detail_fields(contract)),
+        SectionBlock(fields=_detail_fields(contract, opentrain_host)),
     ]
     if contract.budget is not None:
         blocks.append(SectionBlock(text=mrkdwn(_budget_line(contract.budget, contract))))
@@ -177,7 +188,7 @@ def contract_detail(contract: Contract) -> SlackMessage:
     )
 
 
-def _detail_fields(contract: Contract) -> list[TextObject]:
+def _detail_fields(contract: Contract, opentrain_host: str | None) -> list[TextObject]:
     fields: list[TextObject] = [
         facts.field(f"*Status*\n{_status_words(contract.status)}"),
         facts.field(f"*Contract*\n{code(contract.id)}"),
@@ -185,7 +196,7 @@ def _detail_fields(contract: Contract) -> list[TextObject]:
     if contract.job_id:
         fields.append(facts.field(f"*Job*\n{code(contract.job_id)}"))
     fields += [
-        _freelancer_field(contract, with_profile=True),
+        _freelancer_field(contract, opentrain_host),
         facts.field(f"*Payment type*\n{_payment_type(contract)}"),
         facts.field(f"*Rate*\n{_rate(contract)}"),
     ]
@@ -312,15 +323,17 @@ def _rate(contract: Contract) -> str:
     return format_usd(contract.rate_usd) + _RATE_UNITS.get(contract.payment_type or "", "")
 
 
-def _freelancer_field(contract: Contract, *, with_profile: bool) -> TextObject:
+def _freelancer_field(contract: Contract, opentrain_host: str | None) -> TextObject:
+    """The freelancer by name, linked to their OpenTrain profile when it is on the host."""
     freelancer = contract.freelancer
     if freelancer is None or not freelancer.display_name:
         return facts.field("*Freelancer*\nnot shown by OpenTrain")
-    shown = f"Freelancer: {clip(clean(freelancer.display_name), NAME_TEXT)}"
-    if with_profile and freelancer.profile_path:
-        shown += f" ({clip(freelancer.profile_path, NAME_TEXT)})"
+    name = clip(clean(freelancer.display_name), NAME_TEXT)
+    profile = opentrain_link(opentrain_host, freelancer.profile_path) if opentrain_host else None
+    if profile is not None:
+        return facts.field(f"*Freelancer*\n{link(profile, name)}")  # `link` escapes the name
     # Plain text: the display name is the freelancer's own typing.
-    return plain(shown, SECTION_FIELD, multiline=False)
+    return plain(f"Freelancer: {name}", SECTION_FIELD, multiline=False)
 
 
 def _milestone_state(status: str) -> tuple[str, str]:

@@ -1,14 +1,14 @@
-"""One approval in words and blocks: what is asked, what it costs, who asked, where it stands.
+"""One approval in words and blocks: what is asked, what it costs, who asked, and its buttons.
 
 Shared by the card, the thread reply, the DMs and the pending list so they
-never describe the same approval differently.
+never describe the same approval differently (how it ended: `outcomes`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from decimal import Decimal
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -35,15 +35,14 @@ from bot.cards.text import (
     code,
     date_token,
     esc,
-    expiry_phrase,
+    expiry_verb,
     mention,
     mrkdwn,
     plain,
-    relative,
 )
 from bot.money import format_usd, hire_cost
 from bot.opentrain.models import ApprovalType
-from bot.tracked_approvals import AgentStanding, TrackedApproval, TrackedStatus
+from bot.tracked_approvals import AgentStanding, TrackedApproval
 from bot.tracked_approvals import amount as amount
 from bot.tracked_approvals import money_at_stake as money_at_stake
 
@@ -124,7 +123,7 @@ def money_summary(approval: TrackedApproval) -> str:
                 return "amount unknown"
             return f"{format_usd(hire_cost(value).total)} total incl. fees"
         case ApprovalType.MILESTONE_FUND:
-            return f"{format_usd(value)} into escrow" if value is not None else "amount unknown"
+            return into_escrow(value) if value is not None else "amount unknown"
         case ApprovalType.MILESTONE_APPROVE:
             return f"{format_usd(value)} payout" if value is not None else "amount unknown"
         case ApprovalType.CONTRACT_END:
@@ -133,12 +132,19 @@ def money_summary(approval: TrackedApproval) -> str:
             return format_usd(value) if value is not None else "amount unknown"
 
 
+def into_escrow(value: Decimal) -> str:
+    """What funding a milestone moves: its amount into escrow, no fees (only a hire has fees)."""
+    return f"{format_usd(value)} into escrow"
+
+
 # --- ids and who asked ----------------------------------------------------------
 
 
 def ids_context(approval: TrackedApproval) -> ContextBlock:
+    """The job by its title (by its id only when the title is unknown), then the other ids."""
+    job_title = clean(approval.details.job_title or "")
     labelled = [
-        ("Job", approval.job_id),
+        ("Job", None if job_title else approval.job_id),
         ("Proposal", approval.proposal_id),
         ("Contract", approval.contract_id),
         ("Milestone", approval.milestone_id),
@@ -146,8 +152,8 @@ def ids_context(approval: TrackedApproval) -> ContextBlock:
     ]
     ids = " · ".join(f"{label} {code(value)}" for label, value in labelled if value)
     elements: list[TextObject] = []
-    if approval.details.job_title:
-        elements.append(plain(f"Job: {approval.details.job_title}", CONTEXT_ELEMENT))
+    if job_title:
+        elements.append(plain(f"Job: {job_title}", CONTEXT_ELEMENT))
     elements.append(mrkdwn(ids, CONTEXT_ELEMENT))
     return ContextBlock(elements=elements)
 
@@ -177,6 +183,12 @@ def requester_blocks(approval: TrackedApproval) -> list[Block]:
     return blocks
 
 
+def deadline_text(approval: TrackedApproval, now: datetime) -> str:
+    """A pending approval's deadline as a field's mrkdwn: "*Expires*\n<date>"."""
+    verb = expiry_verb(approval.expires_at, now).capitalize()
+    return f"*{verb}*\n{date_token(approval.expires_at)}"
+
+
 def requester_field(approval: TrackedApproval, label: str) -> TextObject:
     requester = approval.requester
     if requester.kind == "slack":
@@ -202,137 +214,6 @@ def approvers_block(approvers: Sequence[str], alone: TrackedApproval | None = No
             f"expires. Set them with `{APPROVERS_HOWTO}`."
         )
     )
-
-
-# --- where it stands --------------------------------------------------------------
-
-
-class Outcome(NamedTuple):
-    emoji: str
-    headline: str
-    detail: str
-
-
-OUTCOMES: dict[TrackedStatus, Outcome] = {
-    TrackedStatus.CONFIRMED: Outcome("✅", "Confirmed in OpenTrain", ""),
-    TrackedStatus.DECLINED: Outcome("❌", "Declined in OpenTrain", "Nothing was hired or paid."),
-    TrackedStatus.EXPIRED: Outcome("⌛", "Expired", "Nobody confirmed in time; nothing happened."),
-    TrackedStatus.SUPERSEDED: Outcome("↪️", "Replaced by a newer hire request", ""),
-    TrackedStatus.ENDED: Outcome(
-        "⏹️",
-        "Ended in OpenTrain",
-        "OpenTrain reports a status this bot does not know; check the outcome in OpenTrain.",
-    ),
-    TrackedStatus.NOT_FOUND: Outcome(
-        "🚫",
-        "No longer visible to the bot",
-        "OpenTrain no longer shows this approval to the bot's token (404) — it was created by "
-        "another account or the token changed; tracking stopped.",
-    ),
-}
-
-
-def outcome_detail(approval: TrackedApproval) -> str:
-    """The outcome's explanation in mrkdwn, with the newer request's id when one replaced it."""
-    detail = OUTCOMES[approval.status].detail
-    if approval.status is TrackedStatus.SUPERSEDED and approval.superseded_by:
-        detail = f"The newer request is {code(approval.superseded_by)}."
-    if approval.status is TrackedStatus.ENDED and approval.opentrain_status:
-        detail = (
-            f"OpenTrain reports status {code(approval.opentrain_status)}, which this bot does "
-            "not know; check the outcome in OpenTrain."
-        )
-    return detail
-
-
-def status_text(approval: TrackedApproval, now: datetime) -> str:
-    """The card's status line (mrkdwn): waiting and when it expires, or how it ended and when."""
-    if approval.status is TrackedStatus.PENDING:
-        return (
-            "⏳ *Waiting for a human to confirm in OpenTrain*\n"
-            f"This request {expiry_phrase(approval.expires_at, now)} "
-            f"({date_token(approval.expires_at)})."
-        )
-    outcome = OUTCOMES[approval.status]
-    line = f"{outcome.emoji} *{outcome.headline}*"
-    ended_at = approval.resolved_at
-    if ended_at is None and approval.status is TrackedStatus.EXPIRED:
-        ended_at = approval.expires_at
-    if ended_at is not None:
-        line += f" {date_token(ended_at)} ({relative(ended_at, now)})"
-    detail = outcome_detail(approval)
-    return f"{line}\n{detail}" if detail else line
-
-
-def status_words(approval: TrackedApproval, now: datetime) -> str:
-    """The status for fallback text, without markup."""
-    if approval.status is TrackedStatus.PENDING:
-        left = expiry_phrase(approval.expires_at, now)
-        return f"waiting for a human to confirm in OpenTrain, {left}"
-    return OUTCOMES[approval.status].headline.lower()
-
-
-# --- what came of it ----------------------------------------------------------------
-
-
-def result_blocks(approval: TrackedApproval) -> list[Block]:
-    """What a confirmed approval produced, with the natural next step."""
-    result = approval.result or {}
-    match approval.type:
-        case ApprovalType.PROPOSAL_HIRE:
-            contract_id = _result_id(result, "contractId") or approval.contract_id
-            fields: list[TextObject] = []
-            if contract_id:
-                fields.append(field(f"*Contract*\n{code(contract_id)}"))
-            if approval.details.freelancer_name:
-                fields.append(
-                    plain(f"Freelancer: {approval.details.freelancer_name}", SECTION_FIELD)
-                )
-            blocks: list[Block] = [SectionBlock(fields=fields)] if fields else []
-            blocks.append(
-                SectionBlock(
-                    text=mrkdwn(
-                        "*Next steps:* the first milestone is funded and work can start. Add the "
-                        "next milestone when it is due, fund it, and release each payout once "
-                        "the work is accepted."
-                    )
-                )
-            )
-            if contract_id:
-                blocks.append(ActionsBlock(elements=[add_milestone_button(contract_id)]))
-            return blocks
-        case ApprovalType.MILESTONE_FUND:
-            return _evidence(
-                "🔒 The milestone is funded into escrow.",
-                [("Invoice", "invoiceId"), ("Payment intent", "paymentIntentId")],
-                result,
-            )
-        case ApprovalType.MILESTONE_APPROVE:
-            return _evidence(
-                "💸 The payout was released to the freelancer.",
-                [("Payout transaction", "payoutTransactionId"), ("Invoice", "invoiceId")],
-                result,
-            )
-        case ApprovalType.CONTRACT_END:
-            return [SectionBlock(text=mrkdwn("🏁 *Contract ended*"))]
-        case _:
-            return []
-
-
-def _evidence(
-    summary: str, labelled_keys: list[tuple[str, str]], result: dict[str, object]
-) -> list[Block]:
-    fields: list[TextObject] = [
-        field(f"*{label}*\n{code(value)}")
-        for label, key in labelled_keys
-        if (value := _result_id(result, key))
-    ]
-    return [SectionBlock(text=mrkdwn(summary), fields=fields or None)]
-
-
-def _result_id(result: dict[str, object], key: str) -> str | None:
-    value = result.get(key)
-    return value if isinstance(value, str) and value else None
 
 
 # --- buttons -------------------------------------------------------------------------

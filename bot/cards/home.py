@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.cards import facts
+from bot.cards import facts, outcomes
 from bot.cards.ids import ActionId
 from bot.cards.links import safe_link
 from bot.cards.lists import ENTRY_TEXT
@@ -24,7 +24,6 @@ from bot.cards.text import (
     CONTEXT_ELEMENT,
     clip,
     date_token,
-    expiry_phrase,
     mrkdwn,
     plain,
 )
@@ -119,9 +118,8 @@ def _row(approval: TrackedApproval, now: datetime, opentrain_host: str) -> list[
 
 def _when(approval: TrackedApproval, now: datetime) -> str:
     if approval.status is TrackedStatus.PENDING:
-        phrase = expiry_phrase(approval.expires_at, now).capitalize()
-        return f"*{phrase}*\n{date_token(approval.expires_at)}"
-    outcome = facts.OUTCOMES[approval.status]
-    ended_at = approval.resolved_at
+        return facts.deadline_text(approval, now)
+    outcome = outcomes.OUTCOMES[approval.status]
+    ended_at = outcomes.ended_at(approval)
     when = f"\n{date_token(ended_at)}" if ended_at is not None else ""
     return f"{outcome.emoji} *{outcome.headline}*{when}"

@@ -46,6 +46,7 @@ class BlockId(StrEnum):
     MILESTONE_NAME = "milestone-name"
     MILESTONE_DESCRIPTION = "milestone-description"
     MILESTONE_AMOUNT = "milestone-amount"
+    MILESTONE_COST = "milestone-cost"
 
 
 class CallbackId(StrEnum):

@@ -27,6 +27,17 @@ def approval_link_allowed(url: str, opentrain_host: str) -> bool:
     return parts is not None and parts.netloc.lower() == opentrain_host.strip().lower()
 
 
+def opentrain_link(opentrain_host: str, path: str | None) -> str | None:
+    """A page of OpenTrain's own (a freelancer's `/profile/…`) as a URL on `opentrain_host`,
+    or None when `path` is not a plain absolute path there (same rule as approval links)."""
+    if not path or not path.startswith("/") or path.startswith("//"):
+        return None
+    host = opentrain_host.strip().lower()
+    scheme = "http" if host.rsplit(":", 1)[0] in _LOCAL_HOSTS else "https"
+    url = f"{scheme}://{host}{path}"
+    return url if approval_link_allowed(url, host) else None
+
+
 def safe_link(url: str | None) -> str | None:
     """`url` if it is fit for a button or `<url|label>` (a Slack permalink), else None."""
     if url is None:

@@ -23,9 +23,8 @@ from bot.cards.text import (
     CONTEXT_ELEMENT,
     HEADER_TEXT,
     clip,
-    date_token,
+    deadline,
     esc,
-    expiry_phrase,
     fallback,
     link,
     mrkdwn,
@@ -62,7 +61,7 @@ def pending_list(
     return SlackMessage(
         text=fallback(
             f"{len(ordered)} waiting for a human in OpenTrain; the first "
-            f"{expiry_phrase(soonest.expires_at, now)}."
+            f"{deadline(soonest.expires_at, now, markup=False)}."
         ),
         blocks=blocks,
     )
@@ -78,10 +77,7 @@ def _entry(approval: TrackedApproval, now: datetime, permalink: str | None) -> S
         ),
         fields=[
             facts.requester_field(approval, "Asked by"),
-            facts.field(
-                f"*{expiry_phrase(approval.expires_at, now).capitalize()}*\n"
-                f"{date_token(approval.expires_at)}"
-            ),
+            facts.field(facts.deadline_text(approval, now)),
         ],
         accessory=(
             LinkButtonElement(text="View card", url=url, action_id=ActionId.OPEN_CARD)
@@ -129,6 +125,5 @@ def _digest_line(approval: TrackedApproval, now: datetime) -> str:
     url = safe_link(approval.card_permalink)
     shown = link(url, title) if url is not None else esc(title)
     return (
-        f"• {shown} — {esc(facts.money_summary(approval))} — "
-        f"{expiry_phrase(approval.expires_at, now)} ({date_token(approval.expires_at)})"
+        f"• {shown} — {esc(facts.money_summary(approval))} — {deadline(approval.expires_at, now)}"
     )

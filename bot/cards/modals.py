@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import TypeGuard
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ContextBlock,
     DatePickerElement,
+    HeaderBlock,
     InputBlock,
     PlainTextInputElement,
     PlainTextObject,
@@ -21,7 +23,7 @@ from slack_sdk.models.views import View
 from bot.cards import facts
 from bot.cards.ids import ActionId, BlockId, CallbackId
 from bot.cards.message import SlackMessage
-from bot.cards.text import clean, clip, code, esc, fallback, mrkdwn, plain
+from bot.cards.text import HEADER_TEXT, clean, clip, code, esc, fallback, mrkdwn, plain
 from bot.money import CONTRACT_INITIATION_FEE, format_usd, hire_cost
 
 # OpenTrain documents no length limits for milestones; these keep a modal
@@ -51,7 +53,9 @@ def hire_modal(
     """
     who = freelancer_name or "the freelancer"
     blocks: list[Block] = [
-        SectionBlock(text=plain(f"Hiring {who} on proposal {proposal_id}.", multiline=False)),
+        HeaderBlock(
+            text=plain(f"Hire {who} from proposal {proposal_id}", HEADER_TEXT, multiline=False)
+        ),
     ]
     if errors_note:
         blocks.append(SectionBlock(text=plain(f"⚠️ {errors_note}")))
@@ -66,21 +70,9 @@ def hire_modal(
             multiline=True,
             optional=True,
         ),
-        InputBlock(
-            block_id=BlockId.HIRE_AMOUNT,
-            label="Amount (USD)",
-            # Dispatching lets the handler refresh the cost preview while the amount is typed.
-            dispatch_action=True,
-            element=PlainTextInputElement(
-                action_id=ActionId.HIRE_AMOUNT,
-                placeholder="e.g. 300 or 1250.50",
-                initial_value=_amount_text(amount, amount_text),
-                max_length=AMOUNT_MAX_CHARS,
-                dispatch_action_config=DispatchActionConfig(
-                    trigger_actions_on=["on_enter_pressed", "on_character_entered"]
-                ),
-            ),
-        ),
+        _amount_input(BlockId.HIRE_AMOUNT, ActionId.HIRE_AMOUNT, amount, amount_text),
+        # One block under a stable id: the re-render on each keystroke replaces it in place.
+        SectionBlock(block_id=BlockId.HIRE_COST, text=mrkdwn(cost_preview(amount, amount_text))),
         InputBlock(
             block_id=BlockId.HIRE_DUE_DATE,
             label="Due date",
@@ -89,9 +81,6 @@ def hire_modal(
                 action_id=ActionId.HIRE_DUE_DATE,
                 initial_date=due_date.isoformat() if due_date else None,
             ),
-        ),
-        ContextBlock(
-            block_id=BlockId.HIRE_COST, elements=[mrkdwn(cost_preview(amount, amount_text))]
         ),
         ContextBlock(
             elements=[
@@ -107,15 +96,12 @@ def hire_modal(
 
 def cost_preview(amount: Decimal | None, amount_text: str | None = None) -> str:
     """What the human will confirm: amount + 10 % + initiation fee, or how to get there."""
-    if amount is None or not amount.is_finite() or amount <= 0:
-        if amount_text and amount_text.strip():
-            return (
-                f"“{esc(clip(amount_text, AMOUNT_MAX_CHARS))}” is not an amount yet — type "
-                "dollars like 450 or 450.50 to see the total."
-            )
-        return (
+    if not _usable(amount):
+        return _no_amount_yet(
+            amount_text,
+            "to see the total",
             "Type an amount to see the total: amount + 10 % marketplace fee + "
-            f"{format_usd(CONTRACT_INITIATION_FEE)} contract initiation fee."
+            f"{format_usd(CONTRACT_INITIATION_FEE)} contract initiation fee.",
         )
     cost = hire_cost(amount)
     return (
@@ -124,7 +110,18 @@ def cost_preview(amount: Decimal | None, amount_text: str | None = None) -> str:
     )
 
 
-def milestone_modal(*, contract_id: str, contract_title: str | None, private_metadata: str) -> View:
+def milestone_modal(
+    *,
+    contract_id: str,
+    contract_title: str | None,
+    private_metadata: str,
+    name: str = "",
+    description: str = "",
+    amount: Decimal | None = None,
+    amount_text: str | None = None,
+) -> View:
+    """The new-milestone form; like the hire form, re-rendered as the amount is typed, with
+    what funding the milestone will cost later (`amount_text`: typed, not an amount)."""
     contract = f"{contract_title} ({contract_id})" if contract_title else contract_id
     blocks: list[Block] = [
         SectionBlock(text=plain(f"New milestone on contract {contract}.", multiline=False)),
@@ -132,7 +129,7 @@ def milestone_modal(*, contract_id: str, contract_title: str | None, private_met
             BlockId.MILESTONE_NAME,
             ActionId.MILESTONE_NAME,
             "Milestone name",
-            "",
+            name,
             NAME_MAX,
             optional=True,
         ),
@@ -140,18 +137,13 @@ def milestone_modal(*, contract_id: str, contract_title: str | None, private_met
             BlockId.MILESTONE_DESCRIPTION,
             ActionId.MILESTONE_DESCRIPTION,
             "What this milestone covers",
-            "",
+            description,
             DESCRIPTION_MAX,
             multiline=True,
         ),
-        InputBlock(
-            block_id=BlockId.MILESTONE_AMOUNT,
-            label="Amount (USD)",
-            element=PlainTextInputElement(
-                action_id=ActionId.MILESTONE_AMOUNT,
-                placeholder="e.g. 300 or 1250.50",
-                max_length=AMOUNT_MAX_CHARS,
-            ),
+        _amount_input(BlockId.MILESTONE_AMOUNT, ActionId.MILESTONE_AMOUNT, amount, amount_text),
+        SectionBlock(
+            block_id=BlockId.MILESTONE_COST, text=mrkdwn(funding_preview(amount, amount_text))
         ),
         ContextBlock(
             elements=[
@@ -165,6 +157,18 @@ def milestone_modal(*, contract_id: str, contract_title: str | None, private_met
     return _modal(
         CallbackId.MILESTONE, "Add a milestone", "Create milestone", blocks, private_metadata
     )
+
+
+def funding_preview(amount: Decimal | None, amount_text: str | None = None) -> str:
+    """What funding the milestone will move later: its amount into escrow, as the fund card
+    shows it (fees come with a hire only)."""
+    if not _usable(amount):
+        return _no_amount_yet(
+            amount_text,
+            "to see what funding it will cost",
+            "Type an amount to see what funding this milestone will cost later.",
+        )
+    return f"Funding it later: *{facts.into_escrow(amount)}* — the milestone amount, no fees."
 
 
 def milestone_created(
@@ -217,6 +221,39 @@ def _text_input(
             max_length=max_length,
         ),
     )
+
+
+def _amount_input(
+    block_id: BlockId, action_id: ActionId, amount: Decimal | None, amount_text: str | None
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label="Amount (USD)",
+        # Dispatching lets the handler refresh the preview while the amount is typed.
+        dispatch_action=True,
+        element=PlainTextInputElement(
+            action_id=action_id,
+            placeholder="e.g. 300 or 1250.50",
+            initial_value=_amount_text(amount, amount_text),
+            max_length=AMOUNT_MAX_CHARS,
+            dispatch_action_config=DispatchActionConfig(
+                trigger_actions_on=["on_enter_pressed", "on_character_entered"]
+            ),
+        ),
+    )
+
+
+def _usable(amount: Decimal | None) -> TypeGuard[Decimal]:
+    return amount is not None and amount.is_finite() and amount > 0
+
+
+def _no_amount_yet(amount_text: str | None, to_see: str, hint: str) -> str:
+    if amount_text and amount_text.strip():
+        return (
+            f"“{esc(clip(amount_text, AMOUNT_MAX_CHARS))}” is not an amount yet — type "
+            f"dollars like 450 or 450.50 {to_see}."
+        )
+    return hint
 
 
 def _amount_text(amount: Decimal | None, typed: str | None) -> str | None:

@@ -33,7 +33,7 @@ from bot.cards.text import (
     clip,
     code,
     date_token,
-    expiry_phrase,
+    deadline,
     fallback,
     link,
     mention,
@@ -133,7 +133,7 @@ def _status(request: PolicyRequest, now: datetime) -> str:
             return "⌛ *Expired*: no admin answered within 24 h. Nothing reached OpenTrain."
     return (
         "⏳ *Waiting for an admin.* Nothing reaches OpenTrain unless one allows it; this "
-        f"request {expiry_phrase(request.expires_at, now)} ({date_token(request.expires_at)})."
+        f"request {deadline(request.expires_at, now)}."
     )
 
 

@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.cards import facts
+from bot.cards import facts, outcomes
 from bot.cards.ids import ActionId
 from bot.cards.layout import plural
 from bot.cards.links import safe_link
@@ -101,11 +101,12 @@ def _next_step(approval: TrackedApproval, now: datetime) -> str:
         if approval.expires_at <= now:
             return f"It was due by {when}; OpenTrain has not reported it expired yet."
         return f"A human must confirm in OpenTrain before {when}."
-    outcome = facts.OUTCOMES[approval.status]
+    outcome = outcomes.OUTCOMES[approval.status]
     line = f"It has already resolved: {outcome.emoji} *{outcome.headline}*"
-    if approval.resolved_at is not None:
-        line += f" {date_token(approval.resolved_at)}"
-    detail = facts.outcome_detail(approval)
+    ended_at = outcomes.ended_at(approval)
+    if ended_at is not None:
+        line += f" {date_token(ended_at)}"
+    detail = outcomes.outcome_detail(approval)
     return f"{line}. {detail}" if detail else f"{line}."
 
 

@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import MarkdownTextObject, PlainTextObject
 
-from bot.durations import humanize
-
 # Block Kit limits, in characters. `clip` counts UTF-16 code units (an emoji is
 # two), the stricter reading, so a cut string fits however Slack counts.
 HEADER_TEXT = 150
@@ -133,23 +131,24 @@ def channel_ref(channel_id: str) -> str:
 
 def date_token(at: datetime) -> str:
     """Slack renders this in the reader's own time zone; the fallback after `|` is UTC."""
-    at = at.astimezone(UTC)
-    return (
-        f"<!date^{int(at.timestamp())}^{{date_short_pretty}} at {{time}}|{at:%Y-%m-%d %H:%M} UTC>"
-    )
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} at {{time}}|{utc_words(at)}>"
 
 
-def relative(at: datetime, now: datetime) -> str:
-    """A moment relative to `now`: "in 2 days 5 h" or "3 h ago"."""
-    if at > now:
-        return f"in {humanize(at - now)}"
-    return f"{humanize(now - at)} ago"
+def utc_words(at: datetime) -> str:
+    """A moment as plain words ("2026-12-07 21:36 UTC"), for fallback text that has no tokens."""
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
-def expiry_phrase(expires_at: datetime, now: datetime) -> str:
-    """Either "expires in 2 days 5 h" or "expired 3 h ago"."""
-    verb = "expires" if expires_at > now else "expired"
-    return f"{verb} {relative(expires_at, now)}"
+def deadline(expires_at: datetime, now: datetime, *, markup: bool = True) -> str:
+    """ "expires <date>" or "expired <date>": the verb is decided when rendered (cards are
+    rendered again when their status changes), the moment is absolute, so a message read
+    days later never says "in 2 days" (`markup=False`: the UTC words, for fallback text)."""
+    when = date_token(expires_at) if markup else utc_words(expires_at)
+    return f"{expiry_verb(expires_at, now)} {when}"
+
+
+def expiry_verb(expires_at: datetime, now: datetime) -> str:
+    return "expires" if expires_at > now else "expired"
 
 
 def fallback(text: str) -> str:

@@ -197,7 +197,7 @@ async def test_pending_lists_what_waits_for_a_human(bot: Bot) -> None:
     )
     shown = rendered(listed)
     assert "Fund milestone Batch 2" in shown and "$250.00" in shown
-    assert f"<@{USER}>" in shown and "Expires in 2 days" in shown
+    assert f"<@{USER}>" in shown and "*Expires*" in shown and "<!date^" in shown
     view_card = buttons(listed)[ActionId.OPEN_CARD.value]
     assert card.ts.replace(".", "") in view_card["url"]
 

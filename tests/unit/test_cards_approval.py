@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from bot import cards
-from bot.cards import ActionId, SlackMessage
+from bot.cards import ActionId, SlackMessage, outcomes
+from bot.cards.outcomes import aftermath
 from bot.tracked_approvals import ApprovalDetails, Requester, TrackedApproval, TrackedStatus
 from tests.unit.cards_helpers import (
     EXPIRES_TOKEN,
@@ -68,7 +69,7 @@ def test_pending_hire_card_shows_what_costs_who_and_the_link() -> None:
             "type": "context",
             "elements": [
                 {"type": "plain_text", "text": "Job: Image Segmentation", "emoji": True},
-                mrkdwn("Job `job_1` · Proposal `prop_1` · Approval `apr_1`"),
+                mrkdwn("Proposal `prop_1` · Approval `apr_1`"),
             ],
         },
         {"type": "section", "text": mrkdwn("*Requested by* <@U0ADA>")},
@@ -77,7 +78,7 @@ def test_pending_hire_card_shows_what_costs_who_and_the_link() -> None:
             "type": "section",
             "text": mrkdwn(
                 "⏳ *Waiting for a human to confirm in OpenTrain*\n"
-                f"This request expires in 2 days 5 h ({EXPIRES_TOKEN})."
+                f"This request expires {EXPIRES_TOKEN}."
             ),
         },
         {
@@ -109,8 +110,20 @@ def test_pending_hire_card_shows_what_costs_who_and_the_link() -> None:
     }
     assert message.text == (
         "Hire Ada L. — Batch 1 — $339.95 total incl. fees — waiting for a human to confirm in "
-        "OpenTrain, expires in 2 days 5 h"
+        "OpenTrain, expires 2026-06-14 15:00 UTC"
     )
+
+
+def test_the_job_is_named_once_by_its_title_or_else_by_its_id() -> None:
+    titled = of_type(card(tracked()), "context")[-1]["elements"]
+    assert [e["text"] for e in titled] == [
+        "Job: Image Segmentation",
+        "Proposal `prop_1` · Approval `apr_1`",
+    ]
+    untitled = of_type(card(tracked(details=ApprovalDetails(job_title="\u202e"))), "context")
+    assert [e["text"] for e in untitled[-1]["elements"]] == [
+        "Job `job_1` · Proposal `prop_1` · Approval `apr_1`"
+    ]
 
 
 def test_hire_amount_falls_back_to_details_without_terms() -> None:
@@ -203,7 +216,7 @@ def test_confirmed_hire_shows_the_contract_and_next_steps_without_approval_butto
     )
     message = card(approval)
     shown = texts(message)
-    assert f"✅ *Confirmed in OpenTrain* {RESOLVED_TOKEN} (3 h ago)" in shown
+    assert f"✅ *Confirmed in OpenTrain* {RESOLVED_TOKEN}\n" in shown
     assert {
         "type": "section",
         "fields": [
@@ -254,15 +267,16 @@ def test_confirmed_cards_show_the_result_ids(
     [
         (
             TrackedStatus.DECLINED,
-            f"❌ *Declined in OpenTrain* {RESOLVED_TOKEN} (3 h ago)\nNothing was hired or paid.",
+            f"❌ *Declined in OpenTrain* {RESOLVED_TOKEN}\nNobody was hired and nothing was paid.",
         ),
         (
             TrackedStatus.EXPIRED,
-            f"⌛ *Expired* {RESOLVED_TOKEN} (3 h ago)\nNobody confirmed in time; nothing happened.",
+            f"⌛ *Expired* {RESOLVED_TOKEN}\n"
+            "Nobody confirmed in time, so nobody was hired and nothing was paid.",
         ),
         (
             TrackedStatus.NOT_FOUND,
-            f"🚫 *No longer visible to the bot* {RESOLVED_TOKEN} (3 h ago)\n"
+            f"🚫 *No longer visible to the bot* {RESOLVED_TOKEN}\n"
             "OpenTrain no longer shows this approval to the bot's token (404) — it was created by "
             "another account or the token changed; tracking stopped.",
         ),
@@ -279,22 +293,38 @@ def test_terminal_cards_say_how_it_ended_and_drop_the_buttons(
 
 def test_expired_without_resolved_at_uses_the_expiry_time() -> None:
     approval = tracked(status=TrackedStatus.EXPIRED, expires_at=NOW - timedelta(hours=3))
-    assert f"⌛ *Expired* {RESOLVED_TOKEN} (3 h ago)" in texts(card(approval))
+    assert f"⌛ *Expired* {RESOLVED_TOKEN}\n" in texts(card(approval))
 
 
 def test_superseded_card_points_at_the_newer_request() -> None:
     approval = tracked(status=TrackedStatus.SUPERSEDED, superseded_by="apr_2")
-    assert "↪️ *Replaced by a newer hire request*\nThe newer request is `apr_2`." in texts(
-        card(approval)
-    )
+    assert (
+        "↪️ *Replaced by a newer hire request*\nThe newer request is `apr_2`. Nobody was hired "
+        "through this request; the newer one carries the hire."
+    ) in texts(card(approval))
 
 
-def test_relative_expiry_wording() -> None:
+def test_ended_card_names_opentrains_word_and_what_to_check() -> None:
+    approval = resolved(fund(), TrackedStatus.ENDED, opentrain_status="cancelled")
+    assert (
+        f"⏹️ *Ended in OpenTrain* {RESOLVED_TOKEN}\nOpenTrain reports status `cancelled`, which "
+        "this bot does not know. Check in OpenTrain whether the milestone was funded."
+    ) in texts(card(approval))
+    unsaid = card(resolved(end(), TrackedStatus.ENDED))
+    assert (
+        "OpenTrain reports a status this bot does not know. Check in OpenTrain whether the "
+        "contract ended."
+    ) in texts(unsaid)
+
+
+def test_expiry_is_an_absolute_date_whether_ahead_or_past() -> None:
     soon = card(tracked(expires_at=NOW + timedelta(minutes=90)))
-    assert "This request expires in 1 h 30 min (" in texts(soon)
+    token = "<!date^1781263800^{date_short_pretty} at {time}|2026-06-12 11:30 UTC>"
+    assert f"This request expires {token}." in texts(soon)
+    assert soon.text.endswith("expires 2026-06-12 11:30 UTC")
     late = card(tracked(expires_at=NOW - timedelta(hours=3)))
-    assert "This request expired 3 h ago (" in texts(late)
-    assert late.text.endswith("expired 3 h ago")
+    assert f"This request expired {RESOLVED_TOKEN}." in texts(late)
+    assert late.text.endswith("expired 2026-06-12 07:00 UTC")
 
 
 # --- the thread reply -----------------------------------------------------------------
@@ -322,14 +352,21 @@ def test_confirmed_reply_mentions_the_requester_and_offers_the_next_step() -> No
         "event_type": "opentrain_outcome",
         "event_payload": {"approvalId": "apr_1", "status": "confirmed"},
     }
-    assert message.text == "Confirmed in OpenTrain: Hire Ada L. — Batch 1."
+    assert message.text == (
+        "Confirmed in OpenTrain: Hire Ada L. — Batch 1. The freelancer is hired and the first "
+        "milestone is funded."
+    )
 
 
 @pytest.mark.parametrize(
     ("status", "says"),
     [
-        (TrackedStatus.DECLINED, "Nothing was hired or paid."),
-        (TrackedStatus.EXPIRED, "Nobody confirmed in time; nothing happened."),
+        (TrackedStatus.DECLINED, "Nothing was funded; the milestone is still waiting for funding."),
+        (
+            TrackedStatus.EXPIRED,
+            "Nobody confirmed in time, so nothing was funded; the milestone is still waiting for "
+            "funding.",
+        ),
     ],
 )
 def test_declined_and_expired_replies_offer_to_request_again(
@@ -370,8 +407,10 @@ def test_expired_requester_dm_offers_request_again() -> None:
     approval = resolved(tracked(), TrackedStatus.EXPIRED)
     message = cards.requester_dm(approval, now=NOW, reason="expired", channel_error=None)
     assert blocks(message)[0]["text"] == mrkdwn(
-        "⌛ *Your OpenTrain request expired.* Nobody confirmed in time; nothing happened."
+        f"⌛ *Your OpenTrain request expired* {RESOLVED_TOKEN}. Nobody confirmed in time, so "
+        "nobody was hired and nothing was paid."
     )
+    assert message.text.startswith("Your OpenTrain request expired 2026-06-12 07:00 UTC: Hire")
     assert [b["action_id"] for b in buttons(message)] == [ActionId.REQUEST_AGAIN]
     assert message.as_kwargs()["metadata"] == {
         "event_type": "opentrain_requester_dm",
@@ -416,8 +455,9 @@ def test_reminder_dm(final: bool) -> None:
         final=final,
     )
     kind = "Last reminder" if final else "Reminder"
+    expires = "<!date^1781265600^{date_short_pretty} at {time}|2026-06-12 12:00 UTC>"
     assert (
-        f"⏰ *{kind}:* this is waiting for a human to confirm in OpenTrain and expires in 2 h"
+        f"⏰ *{kind}:* this is waiting for a human to confirm in OpenTrain and expires {expires}."
         in (texts(message))
     )
     assert "*Total*\n*$339.95*" in texts(message)
@@ -427,8 +467,8 @@ def test_reminder_dm(final: bool) -> None:
     )
     assert [b["action_id"] for b in buttons(message)] == expected
     assert buttons(message)[1]["url"] == "https://acme.slack.com/archives/C1/p1"
-    assert (
-        message.text == f"{kind}: Hire Ada L. — Batch 1 ($339.95 total incl. fees) expires in 2 h"
+    assert message.text == (
+        f"{kind}: Hire Ada L. — Batch 1 ($339.95 total incl. fees) expires 2026-06-12 12:00 UTC"
     )
     assert message.as_kwargs()["metadata"]["event_payload"] == {
         "approvalId": "apr_1",
@@ -443,6 +483,151 @@ def test_reminder_dm_with_a_foreign_link_withholds_it_but_keeps_snooze() -> None
     )
     assert "Approval link withheld: not on `app.opentrain.ai`" in texts(message)
     assert [b["action_id"] for b in buttons(message)] == [ActionId.SNOOZE_REMINDER]
+
+
+# --- DMs once the approval ended --------------------------------------------------------
+
+ENDED_STATUSES = [status for status in TrackedStatus if status is not TrackedStatus.PENDING]
+
+
+def test_a_retired_reminder_says_how_and_when_it_ended_with_nothing_to_press() -> None:
+    approval = resolved(fund(), TrackedStatus.DECLINED)
+    message = cards.reminder_dm_retired(approval, permalink=PERMALINK, opentrain_host=HOST)
+    assert blocks(message) == [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": "Fund milestone Batch 2", "emoji": True},
+        },
+        {
+            "type": "section",
+            "text": mrkdwn(
+                f"❌ *Declined in OpenTrain* {RESOLVED_TOKEN}. Nothing was funded; the milestone "
+                "is still waiting for funding."
+            ),
+        },
+        {
+            "type": "context",
+            "elements": [
+                {"type": "plain_text", "text": "$450.50 into escrow", "emoji": True},
+                mrkdwn(
+                    f"<{PERMALINK}|View the card> · "
+                    "<https://app.opentrain.ai/approvals/apr_1|See it in OpenTrain>"
+                ),
+            ],
+        },
+    ]
+    assert message.text == (
+        "No longer waiting: Fund milestone Batch 2 — Declined in OpenTrain 2026-06-12 07:00 UTC. "
+        "Nothing was funded; the milestone is still waiting for funding."
+    )
+    assert message.as_kwargs()["metadata"] == {
+        "event_type": "opentrain_reminder",
+        "event_payload": {"approvalId": "apr_1", "status": "declined"},
+    }
+
+
+@pytest.mark.parametrize("status", ENDED_STATUSES)
+@pytest.mark.parametrize(
+    "make", [tracked, fund, payout, end], ids=["hire", "fund", "payout", "end"]
+)
+def test_no_retired_reminder_keeps_a_button(status: TrackedStatus, make: Any) -> None:
+    approval = resolved(make(), status, superseded_by="apr_2")
+    message = cards.reminder_dm_retired(approval, permalink=PERMALINK, opentrain_host=HOST)
+    assert of_type(message, "actions") == [] and buttons(message) == []
+    shown = texts(message)
+    assert "Snooze" not in shown and "Review" not in shown and "Remind" not in shown
+    outcome = blocks(message)[1]["text"]["text"]
+    assert f"* {RESOLVED_TOKEN}. " in outcome
+    sentence = aftermath(approval.type, status) or outcomes.NOT_FOUND_DETAIL
+    assert sentence in outcome and sentence in message.text
+    assert "2026-06-12 07:00 UTC" in message.text
+
+
+def test_a_retired_reminder_links_only_what_is_known_and_allowed() -> None:
+    approval = resolved(tracked(approval_url="https://evil.example/a"), TrackedStatus.CONFIRMED)
+    message = cards.reminder_dm_retired(approval, permalink=None, opentrain_host=HOST)
+    assert blocks(message)[-1]["elements"] == [
+        {"type": "plain_text", "text": "$339.95 total incl. fees", "emoji": True}
+    ]
+    assert "evil" not in json.dumps(message.as_kwargs())
+    assert blocks(message)[1]["text"]["text"] == (
+        f"✅ *Confirmed in OpenTrain* {RESOLVED_TOKEN}. The freelancer is hired and the first "
+        "milestone is funded."
+    )
+
+
+def test_an_expiry_without_resolved_at_retires_at_the_expiry_time() -> None:
+    approval = tracked(status=TrackedStatus.EXPIRED, expires_at=NOW - timedelta(hours=3))
+    message = cards.reminder_dm_retired(approval, permalink=None, opentrain_host=HOST)
+    assert blocks(message)[1]["text"]["text"].startswith(f"⌛ *Expired* {RESOLVED_TOKEN}. ")
+
+
+def test_an_end_of_unknown_time_and_word_still_reads_as_a_sentence() -> None:
+    approval = tracked(status=TrackedStatus.ENDED)
+    message = cards.reminder_dm_retired(approval, permalink=None, opentrain_host=HOST)
+    assert blocks(message)[1]["text"]["text"] == (
+        "⏹️ *Ended in OpenTrain*. OpenTrain reports a status this bot does not know. Check in "
+        "OpenTrain whether the freelancer was hired."
+    )
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [
+        lambda a: cards.reminder_dm_retired(a, permalink=None, opentrain_host=HOST),
+        lambda a: cards.requester_dm_retired(a, channel_error=None),
+    ],
+    ids=["reminder", "requester"],
+)
+def test_retired_dms_refuse_a_pending_approval(builder: Any) -> None:
+    with pytest.raises(ValueError, match="not ended"):
+        builder(tracked())
+
+
+def test_a_retired_requester_dm_drops_the_review_button_and_says_how_it_ended() -> None:
+    approval = resolved(payout(channel_id="C0OPS"), TrackedStatus.DECLINED)
+    message = cards.requester_dm_retired(approval, channel_error="not_in_channel")
+    intro = blocks(message)[0]["text"]["text"]
+    assert intro.startswith(
+        "⚠️ *I couldn't post the card for your request in <#C0OPS>* (`not_in_channel`), so it "
+        "came here."
+    )
+    assert blocks(message)[2]["text"] == mrkdwn(
+        f"❌ *Declined in OpenTrain* {RESOLVED_TOKEN}. The payout was not released; the "
+        "milestone stays funded in escrow."
+    )
+    assert [(b["action_id"], b["value"]) for b in buttons(message)] == [
+        (ActionId.REQUEST_AGAIN, "apr_1")
+    ]
+    assert message.text == (
+        "Your OpenTrain request Release payout for Batch 1: Declined in OpenTrain 2026-06-12 "
+        "07:00 UTC. The payout was not released; the milestone stays funded in escrow."
+    )
+    assert message.as_kwargs()["metadata"]["event_payload"] == {
+        "approvalId": "apr_1",
+        "reason": "channel_unavailable",
+        "status": "declined",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "actions"),
+    [
+        (TrackedStatus.CONFIRMED, [ActionId.ADD_MILESTONE]),
+        (TrackedStatus.DECLINED, [ActionId.REQUEST_AGAIN]),
+        (TrackedStatus.EXPIRED, [ActionId.REQUEST_AGAIN]),
+        (TrackedStatus.SUPERSEDED, []),
+        (TrackedStatus.ENDED, []),
+        (TrackedStatus.NOT_FOUND, []),
+    ],
+)
+def test_a_retired_requester_dm_offers_only_what_still_makes_sense(
+    status: TrackedStatus, actions: list[ActionId]
+) -> None:
+    approval = resolved(tracked(), status, result={"contractId": "ctr_9"})
+    message = cards.requester_dm_retired(approval, channel_error=None)
+    assert [b["action_id"] for b in buttons(message)] == actions
+    assert "Review & confirm" not in texts(message)
 
 
 # --- the unfurl -----------------------------------------------------------------------

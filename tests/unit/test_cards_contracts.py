@@ -11,8 +11,8 @@ import pytest
 
 from bot import cards
 from bot.cards import ActionId
-from bot.opentrain.models import Contract, Milestone
-from tests.unit.cards_helpers import NOW, blocks, hostile_contract, mrkdwn, of_type, texts
+from bot.opentrain.models import Contract, Freelancer, Milestone
+from tests.unit.cards_helpers import HOST, NOW, blocks, hostile_contract, mrkdwn, of_type, texts
 from tests.unit.cards_limits import assert_fits
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "opentrain"
@@ -126,14 +126,14 @@ def test_contracts_list_caps_at_40() -> None:
 
 
 def test_contract_detail_from_the_documented_contract() -> None:
-    message = cards.contract_detail(contract(id="ctr_1", job_id="job_1"))
+    message = cards.contract_detail(contract(id="ctr_1", job_id="job_1"), opentrain_host=HOST)
     shown = blocks(message)
     assert shown[0]["text"]["text"] == "Spanish Sentiment Labeling Contract"
     assert shown[1]["fields"] == [
         mrkdwn("*Status*\nactive"),
         mrkdwn("*Contract*\n`ctr_1`"),
         mrkdwn("*Job*\n`job_1`"),
-        {"type": "plain_text", "text": "Freelancer: Maria G. (/profile/maria-g)", "emoji": True},
+        mrkdwn("*Freelancer*\n<https://app.opentrain.ai/profile/maria-g|Maria G.>"),
         mrkdwn("*Payment type*\nFixed price"),
         mrkdwn("*Rate*\n$300.00"),
         mrkdwn("*Estimated total*\n$300.00"),
@@ -172,6 +172,38 @@ def test_contract_detail_from_the_documented_contract() -> None:
     assert end_button["confirm"]["title"]["text"] == "End this contract?"
     assert end_button["confirm"]["style"] == "danger"
     assert message.text == "Spanish Sentiment Labeling Contract — active — 1 milestone"
+
+
+def test_the_freelancer_is_named_and_linked_to_their_profile_on_opentrain_only() -> None:
+    ada = Freelancer(user_id="u_1", display_name="Ada L.", profile_path="/profile/ada-l-428cf7")
+    profile = "<https://app.opentrain.ai/profile/ada-l-428cf7|Ada L.>"
+    detail = cards.contract_detail(contract(freelancer=ada), opentrain_host=HOST)
+    assert mrkdwn(f"*Freelancer*\n{profile}") in blocks(detail)[1]["fields"]
+    listed = cards.contracts_list([contract(freelancer=ada)], status=None, opentrain_host=HOST)
+    assert mrkdwn(f"*Freelancer*\n{profile}") in blocks(listed)[1]["fields"]
+    local = cards.contract_detail(contract(freelancer=ada), opentrain_host="127.0.0.1:8123")
+    assert "<http://127.0.0.1:8123/profile/ada-l-428cf7|Ada L.>" in texts(local)
+    # No host, or a path that would lead elsewhere: the name alone, never the raw path.
+    for host, path in [
+        (None, "/profile/ada-l-428cf7"),
+        (HOST, "https://evil.example/profile"),
+        (HOST, "//evil.example/profile"),
+        (HOST, "@evil.example/profile"),
+        (HOST, "/profile/<ada|x>"),
+        (HOST, None),
+    ]:
+        message = cards.contract_detail(
+            contract(freelancer=ada.model_copy(update={"profile_path": path})), opentrain_host=host
+        )
+        fields = blocks(message)[1]["fields"]
+        assert {"type": "plain_text", "text": "Freelancer: Ada L.", "emoji": True} in fields
+        assert "/profile" not in texts(message)
+
+
+def test_a_freelancers_name_in_a_link_is_escaped() -> None:
+    shady = Freelancer(user_id="u_1", display_name="<!channel> | *x*", profile_path="/profile/x")
+    detail = cards.contract_detail(contract(freelancer=shady), opentrain_host=HOST)
+    assert "<https://app.opentrain.ai/profile/x|&lt;!channel&gt; | *x*>" in texts(detail)
 
 
 def test_contract_detail_of_the_guide_contract_with_few_fields() -> None:
@@ -274,10 +306,10 @@ def test_contract_detail_stays_within_50_blocks_with_hundreds_of_milestones() ->
 
 def test_hostile_contract_text_is_shown_literally_or_escaped() -> None:
     hostile = hostile_contract("<!channel>", milestones=1)
-    message = cards.contract_detail(hostile)
+    message = cards.contract_detail(hostile, opentrain_host=HOST)
     assert blocks(message)[0]["text"] == {"type": "plain_text", "text": "<!channel>", "emoji": True}
     shown = texts(message)
-    assert "Freelancer: <!channel> (<!channel>)" in shown  # plain text, never parsed
+    assert "Freelancer: <!channel>" in shown  # plain text, never parsed; the path is no link
     assert "▫️ *#1* &lt;!channel&gt; — &lt;!channel&gt;" in shown
     assert message.text.startswith("&lt;!channel&gt; — &lt;!channel&gt;")
 

@@ -43,8 +43,7 @@ def test_home_view_rows_buttons_and_urgency() -> None:
         "fields": [
             mrkdwn("*Asked by*\n<@U0ADA>"),
             mrkdwn(
-                "*Expires in 3 h*\n<!date^1781269200^{date_short_pretty} at {time}|2026-06-12 "
-                "13:00 UTC>"
+                "*Expires*\n<!date^1781269200^{date_short_pretty} at {time}|2026-06-12 13:00 UTC>"
             ),
         ],
     }

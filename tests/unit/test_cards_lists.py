@@ -36,12 +36,16 @@ def test_pending_list_sorts_by_expiry_and_links_cards() -> None:
     assert header["text"]["text"] == "Waiting for a human in OpenTrain (2)"
     assert first["text"]["text"] == "Release payout for Batch 1 — $300.00 payout"
     assert first["fields"][0] == mrkdwn("*Asked by*\n<@U0ADA>")
-    assert first["fields"][1]["text"].startswith("*Expires in 2 h*\n<!date^")
+    assert first["fields"][1]["text"] == (
+        "*Expires*\n<!date^1781265600^{date_short_pretty} at {time}|2026-06-12 12:00 UTC>"
+    )
     assert first["accessory"]["url"] == "https://acme.slack.com/archives/C1/p3"
     assert first["accessory"]["action_id"] == ActionId.OPEN_CARD
     assert second["text"]["text"] == "Fund milestone Batch 2 — $450.50 into escrow"
     assert "accessory" not in second
-    assert message.text == "2 waiting for a human in OpenTrain; the first expires in 2 h."
+    assert message.text == (
+        "2 waiting for a human in OpenTrain; the first expires 2026-06-12 12:00 UTC."
+    )
 
 
 def test_pending_list_shows_forty_and_counts_the_rest() -> None:
@@ -52,7 +56,7 @@ def test_pending_list_shows_forty_and_counts_the_rest() -> None:
     message = cards.pending_list(list(reversed(many)), now=NOW, permalinks={})
     sections = of_type(message, "section")
     assert len(sections) == cards.MAX_LISTED == 40
-    assert sections[0]["fields"][1]["text"].startswith("*Expires in 1 h*")
+    assert sections[0]["fields"][1]["text"].startswith("*Expires*\n<!date^1781262000^")
     assert of_type(message, "context")[-1]["elements"][0]["text"].startswith("…and 5 more")
     assert len(blocks(message)) <= 50
 
@@ -74,11 +78,10 @@ def test_digest_header_sums_what_would_move() -> None:
     message = cards.digest_message(approvals, now=NOW)
     assert blocks(message)[0]["text"]["text"] == "3 approvals pending, $790.45 at risk"
     assert blocks(message)[1]["text"]["text"].split("\n") == [
-        f"• <{PERMALINK}|Hire Ada L. — Batch 1> — $339.95 total incl. fees — expires in 2 days 5 h "
-        f"({EXPIRES_TOKEN})",
-        f"• Fund milestone Batch 2 — $450.50 into escrow — expires in 2 days 5 h ({EXPIRES_TOKEN})",
-        f"• End contract Image Segmentation — escrow unknown — expires in 2 days 5 h "
-        f"({EXPIRES_TOKEN})",
+        f"• <{PERMALINK}|Hire Ada L. — Batch 1> — $339.95 total incl. fees — "
+        f"expires {EXPIRES_TOKEN}",
+        f"• Fund milestone Batch 2 — $450.50 into escrow — expires {EXPIRES_TOKEN}",
+        f"• End contract Image Segmentation — escrow unknown — expires {EXPIRES_TOKEN}",
     ]
     assert blocks(message)[2]["elements"][0]["text"] == (
         "1 approval with an unknown amount not counted in the total."

@@ -10,16 +10,17 @@ from typing import Any
 import pytest
 
 from bot import cards
-from bot.cards import ActionId, BlockId, CallbackId
-from tests.unit.cards_helpers import blocks, buttons, texts
+from bot.cards import ActionId, BlockId, CallbackId, facts
+from bot.tracked_approvals import ApprovalDetails
+from tests.unit.cards_helpers import blocks, buttons, fund, texts
 
 
 def by_block_id(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {block["block_id"]: block for block in view["blocks"] if "block_id" in block}
 
 
-def cost_line(view: dict[str, Any]) -> str:
-    return str(by_block_id(view)[BlockId.HIRE_COST]["elements"][0]["text"])
+def cost_line(view: dict[str, Any], block_id: BlockId = BlockId.HIRE_COST) -> str:
+    return str(by_block_id(view)[block_id]["text"]["text"])
 
 
 def all_text(view: dict[str, Any]) -> str:
@@ -77,7 +78,11 @@ def test_hire_modal_inputs_are_prefilled_and_wired_to_stable_ids() -> None:
         "action_id": ActionId.HIRE_DUE_DATE,
         "initial_date": "2026-07-01",
     }
-    assert view["blocks"][0]["text"]["text"] == "Hiring Ada L. on proposal prop_1."
+    assert view["blocks"][0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "Hire Ada L. from proposal prop_1", "emoji": True},
+    }
+    assert hire()["blocks"][0]["text"]["text"] == "Hire the freelancer from proposal prop_1"
 
 
 def test_hire_modal_cost_preview_adds_fee_and_initiation() -> None:
@@ -85,6 +90,32 @@ def test_hire_modal_cost_preview_adds_fee_and_initiation() -> None:
         "$300.00 + $30.00 marketplace fee (10 %) + $9.95 contract initiation fee = *$339.95*"
     )
     assert cost_line(hire(amount=Decimal("1250.50"))).endswith("= *$1,385.50*")
+
+
+@pytest.mark.parametrize(
+    ("modal", "amount_id", "cost_id"),
+    [
+        (hire, BlockId.HIRE_AMOUNT, BlockId.HIRE_COST),
+        (lambda **kw: milestone(**kw), BlockId.MILESTONE_AMOUNT, BlockId.MILESTONE_COST),
+    ],
+    ids=["hire", "milestone"],
+)
+def test_the_cost_preview_is_one_block_under_the_amount_that_a_re_render_replaces(
+    modal: Any, amount_id: BlockId, cost_id: BlockId
+) -> None:
+    first, typed = modal(amount=Decimal(100)), modal(amount=Decimal(300))
+    for view in (first, typed):
+        ids = [block.get("block_id") for block in view["blocks"]]
+        assert ids.count(cost_id) == 1
+        assert ids.index(cost_id) == ids.index(amount_id) + 1  # right under what is typed
+        assert by_block_id(view)[cost_id]["type"] == "section"
+    # Only the preview (and the typed value) differ between the two renders.
+    changed = [
+        block.get("block_id")
+        for block, before in zip(typed["blocks"], first["blocks"], strict=True)
+        if block != before
+    ]
+    assert changed == [amount_id, cost_id]
 
 
 @pytest.mark.parametrize("amount", [None, Decimal(0), Decimal(-5), Decimal("NaN")])
@@ -117,6 +148,48 @@ def test_hire_modal_prefill_is_cut_to_what_the_input_accepts() -> None:
 def test_modal_refuses_private_metadata_slack_would_reject() -> None:
     with pytest.raises(ValueError, match="private_metadata"):
         cards.hire_modal(proposal_id="prop_1", private_metadata="x" * 3001)
+
+
+def milestone(**overrides: Any) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "contract_id": "ctr_1",
+        "contract_title": "Image Segmentation",
+        "private_metadata": "{}",
+    }
+    return cards.milestone_modal(**{**arguments, **overrides}).to_dict()
+
+
+def test_milestone_modal_previews_what_funding_will_cost_later() -> None:
+    view = milestone(amount=Decimal("450"))
+    assert cost_line(view, BlockId.MILESTONE_COST) == (
+        "Funding it later: *$450.00 into escrow* — the milestone amount, no fees."
+    )
+    # The same sum a fund card of that milestone shows as going into escrow.
+    assert "$450.00 into escrow" in facts.money_summary(
+        fund(details=ApprovalDetails(amount_usd=Decimal("450")))
+    )
+    assert cost_line(milestone(), BlockId.MILESTONE_COST) == (
+        "Type an amount to see what funding this milestone will cost later."
+    )
+    assert cost_line(milestone(amount_text="4,50"), BlockId.MILESTONE_COST) == (
+        "“4,50” is not an amount yet — type dollars like 450 or 450.50 to see what funding "
+        "it will cost."
+    )
+
+
+def test_milestone_modal_amount_dispatches_as_it_is_typed_and_keeps_what_was_typed() -> None:
+    view = milestone(name="Batch 2", description="Next 500", amount_text="12x")
+    blocks = by_block_id(view)
+    amount = blocks[BlockId.MILESTONE_AMOUNT]
+    assert amount["dispatch_action"] is True
+    assert amount["element"]["action_id"] == ActionId.MILESTONE_AMOUNT == "milestone-amount"
+    assert amount["element"]["dispatch_action_config"] == {
+        "trigger_actions_on": ["on_enter_pressed", "on_character_entered"]
+    }
+    assert amount["element"]["initial_value"] == "12x"
+    assert blocks[BlockId.MILESTONE_NAME]["element"]["initial_value"] == "Batch 2"
+    assert blocks[BlockId.MILESTONE_DESCRIPTION]["element"]["initial_value"] == "Next 500"
+    assert milestone(amount=Decimal("99.5"))["blocks"][3]["element"]["initial_value"] == "99.5"
 
 
 def test_milestone_modal() -> None:

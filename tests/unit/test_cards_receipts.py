@@ -140,7 +140,9 @@ def test_receipt_for_a_resolved_approval_says_how_it_ended() -> None:
     assert [b["action_id"] for b in buttons(message)] == ["open-card"]
     declined = receipt(resolved(fund(), TrackedStatus.DECLINED), permalink=None)
     assert "*Declined in OpenTrain*" in first_text(declined)
-    assert first_text(declined).endswith("Nothing was hired or paid.")
+    assert first_text(declined).endswith(
+        "Nothing was funded; the milestone is still waiting for funding."
+    )
     assert of_type(declined, "actions") == []
 
 

@@ -16,7 +16,7 @@ from bot.cards import ActionId
 from bot.cards.text import clip, clip_mrkdwn
 from bot.doctor import Check
 from bot.explain import Explanation
-from bot.opentrain.models import HireTerms
+from bot.opentrain.models import Freelancer, HireTerms
 from bot.tracked_approvals import ApprovalDetails, Requester, TrackedApproval, TrackedStatus
 from tests.unit.cards_helpers import (
     HOST,
@@ -127,6 +127,10 @@ def test_approval_messages_hold_up_against_hostile_text(text: str) -> None:
             )
         if approval.status is not TrackedStatus.PENDING:
             assert_safe_message(cards.outcome_reply(approval, now=NOW))
+            assert_safe_message(
+                cards.reminder_dm_retired(approval, permalink=text, opentrain_host=text)
+            )
+            assert_safe_message(cards.requester_dm_retired(approval, channel_error=text))
 
 
 @pytest.mark.parametrize("text", VARIANTS.values(), ids=VARIANTS.keys())
@@ -161,6 +165,21 @@ def test_modals_hold_up_against_hostile_text(text: str) -> None:
     assert_safe_view(
         cards.milestone_modal(contract_id=text, contract_title=text, private_metadata="{}")
     )
+    assert_safe_view(
+        cards.milestone_modal(
+            contract_id=text,
+            contract_title=text,
+            private_metadata="{}",
+            name=text,
+            description=text,
+            amount=Decimal("99999999.99"),
+        )
+    )
+    assert_safe_view(
+        cards.milestone_modal(
+            contract_id=text, contract_title=text, private_metadata="{}", amount_text=text
+        )
+    )
 
 
 def test_free_text_is_shown_literally_in_plain_text() -> None:
@@ -188,7 +207,7 @@ def test_free_text_is_shown_literally_in_plain_text() -> None:
 
 
 def test_ids_cannot_break_out_of_their_code_span() -> None:
-    approval = tracked(job_id="job`<!channel>`", approval_id="apr_1")
+    approval = tracked(job_id="job`<!channel>`", approval_id="apr_1", details=ApprovalDetails())
     ids = blocks(cards.approval_card(approval, now=NOW, opentrain_host=HOST))[3]["elements"][-1]
     assert ids["text"].startswith("Job `job'&lt;!channel&gt;'`")
 
@@ -281,7 +300,7 @@ def test_opentrain_host_of_keeps_the_port_as_configured() -> None:
 
 def test_expiry_long_past_still_renders() -> None:
     approval = tracked(expires_at=NOW - timedelta(days=400))
-    assert "This request expired 400 days ago" in texts(
+    assert "This request expired <!date^1746698400^" in texts(
         cards.approval_card(approval, now=NOW, opentrain_host=HOST)
     )
 
@@ -368,6 +387,11 @@ def test_messages_hold_up_against_hostile_text(text: str) -> None:
                 )
     assert_fits(cards.contracts_list([hostile_contract(text)] * 45, status=text))
     assert_fits(cards.contract_detail(hostile_contract(text)))
+    linked = hostile_contract(text).model_copy(
+        update={"freelancer": Freelancer(user_id=text, display_name=text, profile_path="/p/x")}
+    )
+    assert_fits(cards.contracts_list([linked] * 45, status=text, opentrain_host=HOST))
+    assert_fits(cards.contract_detail(linked, opentrain_host=HOST))
     assert_fits(
         cards.status_report(
             [

@@ -244,3 +244,57 @@ def test_the_payment_method_advice_mentions_fees_only_for_a_hire() -> None:
     assert "fees" not in explain(error).text
     error.path = "/proposals/prop_1/hire"
     assert "the milestone plus fees" in explain(error).text
+
+
+def milestone_refusal(reason: str, path: str, **details: Any) -> OpenTrainError:
+    error = opentrain_error(409, reason=reason, **details)
+    error.path = path
+    return error
+
+
+def test_payout_advice_names_the_milestone_from_the_path_when_it_could_not_be_read() -> None:
+    # The co-sign service could not read the milestone (no milestoneId in the details), but
+    # the refused request's own path says which one it was.
+    error = milestone_refusal("milestone_not_funded", "/milestones/ms_123/approve")
+    assert "Fund it first with `/opentrain fund ms_123`." in explain(error).text
+    assert "<milestoneId>" not in explain(error).text
+
+
+@pytest.mark.parametrize("path", [None, "/milestones/ms%20x%60y/approve", "/contracts/ctr_1/end"])
+def test_payout_advice_keeps_the_placeholder_only_when_the_id_is_unknown(path: str | None) -> None:
+    error = milestone_refusal("milestone_not_funded", path or "")
+    assert "Fund it first with `/opentrain fund <milestoneId>`." in explain(error).text
+
+
+def test_funding_a_funded_milestone_points_at_its_payout_when_the_id_is_known() -> None:
+    known = milestone_refusal(
+        "milestone_not_fundable", "/milestones/ms_7/fund", milestoneStatus="ACTIVE_FUNDED"
+    )
+    assert explain(known).text == (
+        "That milestone cannot be funded — it is already funded. Once the work is accepted, "
+        "release its payout with `/opentrain payout ms_7`."
+    )
+    unknown = opentrain_error(409, reason="milestone_not_fundable")
+    assert explain(unknown).text == "That milestone cannot be funded — it is already funded."
+
+
+def test_already_hired_names_the_contract_when_opentrain_does() -> None:
+    named = explain(opentrain_error(409, reason="already_accepted", contractId="ctr_9"))
+    assert "it has contract `ctr_9`. See it with `/opentrain contract ctr_9`." in named.text
+    assert named.request_id == REQUEST_ID
+    unnamed = explain(opentrain_error(409, reason="already_accepted"))
+    assert "See it with `/opentrain contracts`." in unnamed.text
+
+
+def test_not_found_without_details_names_what_the_path_asked_for() -> None:
+    error = opentrain_error(404)
+    error.path = "/milestones/ms_9/fund"
+    assert explain(error).text == (
+        "OpenTrain has no milestone `ms_9` for this account — check the id."
+    )
+    error = opentrain_error(404, resource="contracts")
+    error.path = "/contracts/ctr_1/end"
+    assert "no contract `ctr_1`" in explain(error).text
+    error = opentrain_error(404)
+    error.path = "/auth/me"
+    assert explain(error).text == "OpenTrain has no item for this account — check the id."
