@@ -32,6 +32,7 @@ from bot.logs import log_kv
 from bot.outbox import Effect, EffectKind, effect
 from bot.slack_gateway import SlackGateway
 from bot.store import Store
+from bot.store.kinds import SENT_DMS, SentDirectMessage
 from bot.tracked_approvals import TrackedApproval
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ HomeViews = Callable[[TrackedApproval, Set[str]], Awaitable[list[tuple[str, View
 RECIPIENT_UNREACHABLE = frozenset(
     {"user_not_found", "user_disabled", "cannot_dm_bot", "account_inactive"}
 )
+
+# A DM that can no longer be edited (deleted, or its conversation gone): nothing to retire.
+GONE = frozenset({"message_not_found", "channel_not_found", "cant_update_message"})
 
 
 def unreachable(kind: EffectKind, error: str) -> bool:
@@ -103,7 +107,7 @@ class Deliveries:
 
     async def channel_of(self, item: Effect) -> str | None:
         """The channel `item` posts or edits in; None for a DM."""
-        if item.kind in (EffectKind.REQUESTER_DM, EffectKind.REMINDER_DM):
+        if item.kind in (EffectKind.REQUESTER_DM, EffectKind.REMINDER_DM, EffectKind.RETIRE_DMS):
             return None
         if item.kind in (EffectKind.POST_MESSAGE, EffectKind.UPDATE_MESSAGE, EffectKind.UNFURL):
             channel = item.payload.get("channel")
@@ -147,6 +151,8 @@ class Deliveries:
                 return {"skipped": f"approval {approval.status.value}"}
             case EffectKind.REQUESTER_DM | EffectKind.REMINDER_DM:
                 return await self._direct_message(item, approval)
+            case EffectKind.RETIRE_DMS:
+                return {"retired": await self._retire_dms(approval)}
             case EffectKind.REFRESH_HOME:
                 return await self._refresh_home(approval, claimed_at)
         return {"skipped": f"unknown kind {item.kind}"}
@@ -246,7 +252,58 @@ class Deliveries:
         channel = await self._open_dm(str(item.payload.get("user") or approval.requester.id))
         message = self._dm_message(item, approval).as_kwargs()
         ts = await self._post_once(item, channel, message, direct=True)
+        await self._remember_dm(item, approval, channel, ts)
         return {"channel": channel, "ts": ts}
+
+    async def _remember_dm(
+        self, item: Effect, approval: TrackedApproval, channel: str, ts: str
+    ) -> None:
+        """Keep where a DM with buttons went, so the approval's end can retire them.
+
+        A DM sent as the approval ended (its outcome's own retiring may have run before
+        this was kept) is retired here at once.
+        """
+        if item.kind is EffectKind.REMINDER_DM:
+            sent = SentDirectMessage(
+                channel=channel, ts=ts, kind="reminder", saved_at=self._clock.now()
+            )
+        elif item.payload.get("reason") == "channel_unavailable":
+            error = item.payload.get("error")
+            sent = SentDirectMessage(
+                channel=channel,
+                ts=ts,
+                kind="requester",
+                channel_error=str(error) if error else None,
+                saved_at=self._clock.now(),
+            )
+        else:
+            return  # the expiry DM is itself an outcome: nothing on it to retire
+        await self._store.put_record(SENT_DMS, f"{approval.approval_id}:{item.id}", sent)
+        current = await self._store.get_approval(approval.approval_id)
+        if current is not None and current.status.is_terminal:
+            await self._retire_dms(current)
+
+    async def _retire_dms(self, approval: TrackedApproval) -> int:
+        """Re-render every DM kept for `approval` (now ended) without its buttons; how many."""
+        retired = 0
+        within = f"{approval.approval_id}:"
+        for key, sent in (await self._store.list_records(SENT_DMS, within)).items():
+            if sent.kind == "reminder":
+                message = cards.reminder_dm_retired(
+                    approval, permalink=approval.card_permalink, opentrain_host=self._opentrain_host
+                )
+            else:
+                message = cards.requester_dm_retired(approval, channel_error=sent.channel_error)
+            try:
+                await self._calls.chat_update(
+                    channel=sent.channel, ts=sent.ts, **message.as_kwargs()
+                )
+                retired += 1
+            except SlackApiError as exc:
+                if exc.response.get("error") not in GONE:
+                    raise
+            await self._store.delete_record(SENT_DMS, key)
+        return retired
 
     async def _open_dm(self, user: str) -> str:
         opened = await self._calls.conversations_open(users=user)

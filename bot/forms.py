@@ -118,6 +118,14 @@ def hire_prefill(values: Values) -> dict[str, Any]:
     }
 
 
+def milestone_prefill(values: Values) -> dict[str, Any]:
+    """What the milestone modal holds so far (`milestone_modal` keywords), to re-render it."""
+    return {
+        "name": _text(values, BlockId.MILESTONE_NAME, ActionId.MILESTONE_NAME),
+        "description": _text(values, BlockId.MILESTONE_DESCRIPTION, ActionId.MILESTONE_DESCRIPTION),
+    }
+
+
 def milestone_draft(values: Values, *, max_amount: Decimal) -> MilestoneDraft:
     errors: dict[str, str] = {}
     name = _text(values, BlockId.MILESTONE_NAME, ActionId.MILESTONE_NAME)

@@ -106,6 +106,7 @@ KIND_ORDER = [
     EffectKind.OUTCOME_REPLY,
     EffectKind.REQUESTER_DM,
     EffectKind.REMINDER_DM,
+    EffectKind.RETIRE_DMS,
     EffectKind.REFRESH_HOME,
 ]
 

@@ -22,6 +22,7 @@ class EffectKind(StrEnum):
     REQUESTER_DM = "requester_dm"  # DM the requester (expiry, or when the channel is gone)
     REMINDER_DM = "reminder_dm"  # DM one approver before expiry
     REFRESH_HOME = "refresh_home"  # re-publish the Home tab of everyone who sees the approval
+    RETIRE_DMS = "retire_dms"  # re-render the DMs sent about an approval without their buttons
     # Messages rendered when queued, carried in the payload: policy cards, replies to pasted
     # links, the digest, DMs that stand in for an ephemeral.
     POST_MESSAGE = "post_message"  # payload {channel | user, thread_ts?, message}
@@ -78,5 +79,6 @@ def outcome_effects(tracked: TrackedApproval, now: datetime) -> list[Effect]:
     ]
     if tracked.status is TrackedStatus.EXPIRED and tracked.requester.kind == "slack":
         effects.append(effect(tracked.approval_id, EffectKind.REQUESTER_DM, now, key=status))
+    effects.append(effect(tracked.approval_id, EffectKind.RETIRE_DMS, now, key=status))
     effects.append(effect(tracked.approval_id, EffectKind.REFRESH_HOME, now, key=status))
     return effects

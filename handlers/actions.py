@@ -106,10 +106,12 @@ def register(app: Listeners, services: Services) -> None:
         reply = Replier(respond, replace=False)
         await reply.guard(_add_milestone(services, click, str(body["trigger_id"])))
 
-    @app.action(cards.ActionId.HIRE_AMOUNT.value)
-    async def hire_amount_typed(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def amount_typed(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         await _refresh_cost_preview(services, body)
+
+    for amount_input in (cards.ActionId.HIRE_AMOUNT, cards.ActionId.MILESTONE_AMOUNT):
+        app.action(amount_input.value)(amount_typed)
 
 
 async def acknowledge(ack: AsyncAck) -> None:
@@ -187,7 +189,8 @@ async def _end_contract(services: Services, click: Click, reply: Replier) -> Non
 async def _open_contract(services: Services, click: Click, reply: Replier) -> None:
     await services.roles.require(click.actor, "read", "see contracts")
     contract = await services.opentrain.get_contract(click.value)
-    await reply.send(cards.contract_detail(contract))
+    host = services.settings.opentrain_host
+    await reply.send(cards.contract_detail(contract, opentrain_host=host))
 
 
 async def _add_milestone(services: Services, click: Click, trigger_id: str) -> None:
@@ -197,22 +200,34 @@ async def _add_milestone(services: Services, click: Click, trigger_id: str) -> N
 
 
 async def _refresh_cost_preview(services: Services, body: dict[str, Any]) -> None:
-    """Re-render the hire modal with the cost of the amount typed so far."""
+    """Re-render the hire or milestone modal with the cost of the amount typed so far."""
     view = body["view"]
     meta = forms.modal_metadata(view.get("private_metadata")) or {}
+    values = (view.get("state") or {}).get("values") or {}
     text = str(body["actions"][0].get("value") or "")
     try:
         amount = parse_amount(text, services.settings.max_amount_usd)
     except ValueError:
         amount = None
-    updated = cards.hire_modal(
-        **forms.hire_prefill((view.get("state") or {}).get("values") or {}),
-        proposal_id=str(meta.get("proposalId", "")),
-        freelancer_name=str(meta["freelancer"]) if meta.get("freelancer") else None,
-        amount=amount,
-        private_metadata=view.get("private_metadata") or "",
-        amount_text=text,
-    )
+    metadata = view.get("private_metadata") or ""
+    if body["actions"][0].get("action_id") == cards.ActionId.MILESTONE_AMOUNT.value:
+        updated = cards.milestone_modal(
+            **forms.milestone_prefill(values),
+            contract_id=str(meta.get("contractId", "")),
+            contract_title=None,
+            amount=amount,
+            amount_text=text,
+            private_metadata=metadata,
+        )
+    else:
+        updated = cards.hire_modal(
+            **forms.hire_prefill(values),
+            proposal_id=str(meta.get("proposalId", "")),
+            freelancer_name=str(meta["freelancer"]) if meta.get("freelancer") else None,
+            amount=amount,
+            private_metadata=metadata,
+            amount_text=text,
+        )
     try:
         await services.slack.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
     except SlackApiError as exc:

@@ -38,8 +38,6 @@ from handlers.replies import (
     Replier,
     deliver_receipt,
     error_message,
-    progress,
-    with_progress,
 )
 from handlers.steps import end_contract, milestone_modal, open_hire_modal, open_view
 
@@ -342,8 +340,7 @@ def register(app: Listeners, services: Services) -> None:
         )
         work = dispatch(services, found, args, asked)
         if found.progress is not None:
-            note = progress(found.progress(args))
-            work = with_progress(work, lambda: reply.send(note))
+            work = reply.note_if_slow(found.progress(args), work)
         await reply.guard(work)
 
 
@@ -423,12 +420,14 @@ async def _pending(services: Services, args: parsing.NoArgs, asked: Asked) -> No
 
 async def _contracts(services: Services, args: parsing.Contracts, asked: Asked) -> None:
     contracts = await services.opentrain.list_contracts(status=args.status)
-    await asked.reply.send(cards.contracts_list(contracts, status=args.status))
+    host = services.settings.opentrain_host
+    await asked.reply.send(cards.contracts_list(contracts, status=args.status, opentrain_host=host))
 
 
 async def _contract(services: Services, ref: parsing.ContractRef, asked: Asked) -> None:
     contract = await services.opentrain.get_contract(ref.contract_id)
-    await asked.reply.send(cards.contract_detail(contract))
+    host = services.settings.opentrain_host
+    await asked.reply.send(cards.contract_detail(contract, opentrain_host=host))
 
 
 async def _status(services: Services, args: parsing.NoArgs, asked: Asked) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -94,32 +94,50 @@ def progress(text: str) -> cards.SlackMessage:
     return cards.notice(f"⏳ {text}")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Replier:
     """Answers one interaction through its `response_url`.
 
     `replace` answers in place of the message the person acted on: the command's
     "Asking OpenTrain…" line, or the private message whose button was clicked (so
     the button cannot be clicked twice). A click on a public card never replaces
-    it: the answer is a new private message.
+    it: the answer is a new private message. Messages go out one at a time, and a
+    progress note never follows an answer (it would take the answer's place).
     """
 
     respond: AsyncRespond
     replace: bool
+    _turn: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _answered: bool = field(default=False, repr=False)
 
     async def send(self, message: cards.SlackMessage) -> None:
-        response = await self.respond(
-            **message.as_kwargs(), response_type="ephemeral", replace_original=self.replace
-        )
-        if response.status_code != 200:
-            log.warning(
-                "reply not delivered %s", log_kv(status=response.status_code, body=response.body)
-            )
+        async with self._turn:
+            self._answered = True
+            await self._post(message)
 
     async def progress(self, text: str) -> None:
         """Show that slow work started, where the answer will replace it."""
         if self.replace:
-            await self.send(progress(text))
+            async with self._turn:
+                if not self._answered:
+                    await self._post(progress(text))
+
+    async def note_if_slow(self, text: str, work: Awaitable[T]) -> T:
+        """Await `work` (which sends its own answer); if no answer came within
+        PROGRESS_AFTER_SECONDS, show `text` as a progress note for the answer to replace."""
+
+        async def note_later() -> None:
+            await asyncio.sleep(PROGRESS_AFTER_SECONDS)
+            try:
+                await self.progress(text)
+            except Exception:  # a courtesy: failing to show it must not lose the answer
+                log.warning("progress note not shown", exc_info=True)
+
+        noting = asyncio.create_task(note_later())
+        try:
+            return await work
+        finally:
+            noting.cancel()
 
     async def error(self, error: BaseException) -> None:
         await self.send(error_message(error))
@@ -130,6 +148,15 @@ class Replier:
             await work
         except Exception as exc:
             await self.error(exc)
+
+    async def _post(self, message: cards.SlackMessage) -> None:
+        response = await self.respond(
+            **message.as_kwargs(), response_type="ephemeral", replace_original=self.replace
+        )
+        if response.status_code != 200:
+            log.warning(
+                "reply not delivered %s", log_kv(status=response.status_code, body=response.body)
+            )
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,10 @@ async def _hire_failed(
             log.info("existing contract unavailable error=%s", exc.code)
             return
         if contract is not None:
-            await _tell(services, submission, cards.contract_detail(contract))
+            detail = cards.contract_detail(
+                contract, opentrain_host=services.settings.opentrain_host
+            )
+            await _tell(services, submission, detail)
 
 
 async def _create_milestone(

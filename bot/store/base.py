@@ -198,8 +198,9 @@ class Records(Protocol):
 
     async def put_record(self, kind: Kind[T], key: str, value: T) -> None: ...
 
-    async def list_records(self, kind: Kind[T]) -> dict[str, T]:
-        """Every readable record of `kind` by key (an unreadable one is logged and left out)."""
+    async def list_records(self, kind: Kind[T], within: str = "") -> dict[str, T]:
+        """Every readable record of `kind` whose key starts with `within`, by key (an
+        unreadable one is logged and left out)."""
         ...
 
     async def delete_record(self, kind: Kind[T], key: str = "") -> bool:

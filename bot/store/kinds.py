@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -107,6 +107,16 @@ class HireDraftRecord(_Record):
     saved_at: AwareDatetime = Field(alias="savedAt")
 
 
+class SentDirectMessage(_Record):
+    """A DM the bot sent about an approval, to re-render without its buttons once it ends."""
+
+    channel: str
+    ts: str
+    kind: Literal["reminder", "requester"]
+    channel_error: str | None = None  # a requester DM stands in for a card in this channel
+    saved_at: AwareDatetime
+
+
 class FeedHealth(_Record):
     """Whether the leader last found OpenTrain's `/updates` feed usable."""
 
@@ -125,6 +135,10 @@ REMIND_PRESSES: Kind[Press] = Kind("remind-now", Press, Retention(ends_with_appr
 HIRE_DRAFTS: Kind[HireDraftRecord] = Kind(
     "hire-draft", HireDraftRecord, Retention(max_age=timedelta(days=7))
 )
+# Per "<approval id>:<effect id>"; kept a while after the approval ends, which retires them.
+SENT_DMS: Kind[SentDirectMessage] = Kind(
+    "sent-dm", SentDirectMessage, Retention(max_age=timedelta(days=30))
+)
 FEED_HEALTH: Kind[FeedHealth] = Kind("feed-health", FeedHealth, single=True)
 # The UTC date of the last daily digest queued.
 DIGEST_POSTED: Kind[str] = Kind("digest:last-posted", str, single=True)
@@ -138,6 +152,7 @@ KINDS: tuple[Kind[Any], ...] = (
     SNOOZES,
     REMIND_PRESSES,
     HIRE_DRAFTS,
+    SENT_DMS,
     FEED_HEALTH,
     DIGEST_POSTED,
     POLICY_REQUESTS,
@@ -168,10 +183,11 @@ class RecordsOverText:
     async def put_record(self, kind: Kind[T], key: str, value: T) -> None:
         await self._text_put(kind.storage_key(key), kind.dump(value))
 
-    async def list_records(self, kind: Kind[T]) -> dict[str, T]:
-        """Every readable record of `kind`, by key (unreadable ones are logged and left out)."""
+    async def list_records(self, kind: Kind[T], within: str = "") -> dict[str, T]:
+        """Every readable record of `kind` whose key starts with `within`, by key
+        (unreadable ones are logged and left out)."""
         found: dict[str, T] = {}
-        for stored_key, text in (await self._text_list(kind.prefix)).items():
+        for stored_key, text in (await self._text_list(kind.prefix + within)).items():
             key = stored_key.removeprefix(kind.prefix)
             if kind.single and key:
                 continue  # another kind whose name starts with this one's

@@ -45,7 +45,7 @@ async def test_hire_modal_is_prefilled_and_shows_what_the_human_will_confirm(bot
     assert "*$504.95*" in preview
 
     # Named from OpenTrain's proposal (a read, no write).
-    assert "Hiring Ada L. on proposal prop_ada" in json.dumps(view.content)
+    assert "Hire Ada L. from proposal prop_ada" in json.dumps(view.content)
     assert [(r["method"], r["path"]) for r in await bot.sent()] == [("GET", "/proposals/prop_ada")]
 
 
@@ -132,4 +132,5 @@ async def test_typing_an_amount_refreshes_the_cost_in_the_modal(bot: Bot) -> Non
     shown = await wait_for(refreshed, message="the cost preview for $300")
     assert "$300.00 + $30.00 marketplace fee (10 %) + $9.95" in shown
     assert input_value(view.content["blocks"], BlockId.HIRE_NAME) == "Batch 1"  # kept
-    assert await bot.sent() == []
+    assert "Ada L." in shown  # the freelancer stays named
+    assert await bot.writes() == []  # typing asks OpenTrain nothing

@@ -20,7 +20,7 @@ from bot.cards import REMINDER_EVENT_TYPE, ActionId
 from bot.opentrain.models import HireTerms
 from bot.sandbox.runner import Sandbox
 from bot.services import Services
-from bot.store.kinds import REMIND_PRESSES, SNOOZES
+from bot.store.kinds import REMIND_PRESSES, SENT_DMS, SNOOZES
 from bot.tracked_approvals import Requester, TrackedApproval
 from handlers.actions import remind_answer, snooze_answer
 from tests.support.bot_harness import SandboxFactory
@@ -133,7 +133,7 @@ def reminders_sent(sandbox: Sandbox, users: tuple[str, ...] = EVERYONE) -> list[
             metadata = message.metadata or {}
             if metadata.get("event_type") == REMINDER_EVENT_TYPE:
                 payload = metadata["event_payload"]
-                sent.append(Sent(user, str(payload["approvalId"]), bool(payload["final"])))
+                sent.append(Sent(user, str(payload["approvalId"]), bool(payload.get("final"))))
     return sent
 
 
@@ -226,6 +226,37 @@ async def test_reminders_stop_once_the_approval_is_resolved(sandbox: Sandbox) ->
     await move_to(sandbox, expires - timedelta(hours=2) + MINUTE)
     assert await run_reminders(sandbox.services) == 0
     assert [sent.final for sent in reminders_sent(sandbox)] == [False, False]
+
+
+@pytest.mark.parametrize("ending", ["declined", "expired"])
+async def test_reminder_dms_lose_their_buttons_once_the_approval_ends(
+    sandbox: Sandbox, ending: str
+) -> None:
+    await set_approvers(sandbox, CHANNEL, "U0ANA")
+    await move_to(sandbox, START)
+    approval = await fund(sandbox, "ms_batch2")
+    await move_to(sandbox, approval.expires_at - timedelta(hours=24) + MINUTE)
+    await run_reminders(sandbox.services)
+    [dm] = await wait_for(lambda: sandbox.slack.dms("U0ANA"), message="the 24 h reminder")
+    assert ActionId.SNOOZE_REMINDER.value in json.dumps(dm.blocks)
+
+    if ending == "declined":
+        sandbox.opentrain.state.decline(approval.approval_id)
+    else:
+        await move_to(sandbox, approval.expires_at + MINUTE)
+    await wait_resolved(sandbox, approval.approval_id)
+
+    def retired() -> bool:
+        return not any(block["type"] == "actions" for block in dm.blocks)
+
+    await wait_for(retired, message="the reminder DM without its buttons")
+    assert [message.ts for message in sandbox.slack.dms("U0ANA")] == [dm.ts]  # edited, not new
+    assert ending in dm.text.lower() or ending in json.dumps(dm.blocks).lower()
+
+    async def forgotten() -> bool:  # once retired, nothing is kept of it
+        return await sandbox.services.store.list_records(SENT_DMS) == {}
+
+    await wait_for(forgotten, message="the retired DM forgotten")
 
 
 # --- snooze -------------------------------------------------------------------------------

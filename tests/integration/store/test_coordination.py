@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from bot.store import Store
 from tests.integration.store.support import (
@@ -41,9 +42,10 @@ async def test_lease_acquire_renew_release(backend: Backend) -> None:
 
 async def test_lease_expires_in_real_time(backend: Backend) -> None:
     one, two = await backend.open(), await backend.open()
-    assert await one.acquire_lease("feed", "one", TINY) is True
+    # Two seconds: long enough that a loaded machine still asks again before it lapses.
+    assert await one.acquire_lease("feed", "one", timedelta(seconds=2)) is True
     assert await two.acquire_lease("feed", "two", LEASE) is False
-    await wait_for(lambda: two.acquire_lease("feed", "two", LEASE), timeout=5, message="expiry")
+    await wait_for(lambda: two.acquire_lease("feed", "two", LEASE), timeout=10, message="expiry")
     assert await one.lease_holder("feed") == "two"
     assert await one.release_lease("feed", "one") is False
 
