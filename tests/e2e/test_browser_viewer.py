@@ -1,12 +1,11 @@
 """The Slack viewer in a real browser: Block Kit and mrkdwn rendering, escaping, live updates,
-threads, modal validation errors, App Home, acting as another person, and block actions; plus
-the mrkdwn corner cases, checked on the renderer directly."""
+threads, modal validation errors, App Home, acting as another person, and block actions.
+(The mrkdwn corner cases are checked on the renderer directly: tests/unit/test_viewer_markup.py.)
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -15,7 +14,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.runner import Sandbox
 from bot.sandbox.slack import SlackSim
-from bot.sandbox.slack.viewer.markup import Names, mrkdwn_html
 from tests.e2e.test_browser_golden_path import chromium, open_page
 from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for
@@ -295,28 +293,6 @@ async def test_clicking_a_button_sends_the_block_action(
     assert problems == []
 
 
-@pytest.mark.parametrize(
-    ("mrkdwn", "html"),
-    [
-        (
-            "ids like job_dash_cam and 2*3*4 stay plain",
-            "ids like job_dash_cam and 2*3*4 stay plain",
-        ),
-        ("*a* and _b_ and ~c~", "<b>a</b> and <i>b</i> and <s>c</s>"),
-        ("`*not bold* <@U0BEN>`", "<code>*not bold* &lt;@U0BEN&gt;</code>"),
-        ("```a\n*b*```", "<pre>a\n*b*</pre>"),
-        ("&gt; quoted\nnext", "<blockquote>quoted</blockquote>next"),
-        ("<mailto:a@example.com|mail>", '<a href="mailto:a@example.com" target="_blank"'),
-        ("<data:text/html,x|x>", "x"),
-        ("<!here> <!channel>", '<span class="mention">@here</span> <span class="mention">@chan'),
-        ("a\ue0000\ue001b", "a0b"),  # our placeholders cannot be smuggled in
-    ],
-)
-def test_mrkdwn_edge_cases(mrkdwn: str, html: str) -> None:
-    names = Names(viewer_id="U0ANA", tz=ZoneInfo("UTC"), now=datetime.now(UTC))
-    assert mrkdwn_html(mrkdwn, names).startswith(html)
-
-
 async def test_the_viewer_serves_only_its_assets_and_refuses_unknown_modals(
     slack_sim: SlackSim,
 ) -> None:
@@ -330,3 +306,40 @@ async def test_the_viewer_serves_only_its_assets_and_refuses_unknown_modals(
         )
         assert refused.status_code == 400
         assert refused.json() == {"ok": False, "error": "U0ANA has no open modal V0NOPE"}
+
+
+# Draws `text` in the element's font on a canvas and counts clearly colored pixels: a color
+# emoji font gives many, an empty box or a black-and-white glyph none.
+COLORED_PIXELS = """(element, text) => {
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 64;
+  const context = canvas.getContext("2d");
+  context.font = "48px " + getComputedStyle(element).fontFamily;
+  context.textBaseline = "top";
+  context.fillText(text, 4, 4);
+  const pixels = context.getImageData(0, 0, 64, 64).data;
+  let colored = 0;
+  for (let i = 0; i < pixels.length; i += 4) {
+    const [r, g, b, a] = pixels.slice(i, i + 4);
+    if (a > 128 && Math.max(r, g, b) - Math.min(r, g, b) > 80) colored += 1;
+  }
+  return colored;
+}"""
+
+
+async def test_emoji_are_shown_in_color(make_sandbox: SandboxFactory, browser: Browser) -> None:
+    sandbox = await make_sandbox()
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    await bot_client(sandbox).chat_postMessage(
+        channel=CHANNEL, text="✅ Confirmed ⏳ Waiting 🏁 Ended :white_check_mark: :tada: :nope:"
+    )
+    body = page.get_by_test_id("timeline").get_by_test_id("message").last.locator(".bk-text")
+    await expect(body).to_have_text("✅ Confirmed ⏳ Waiting 🏁 Ended ✅ 🎉 :nope:")
+    for emoji in ("✅", "⏳", "🎉"):  # (🏁 is black and white in every font)
+        count = await body.evaluate(COLORED_PIXELS, emoji)
+        assert count > 50, (
+            f"{emoji} is not drawn in color ({count} colored pixels): is a color emoji font "
+            "installed? `make test` installs Debian's fonts-noto-color-emoji"
+        )
+    assert problems == []
