@@ -6,13 +6,16 @@ threads, modal validation errors, App Home, acting as another person, and block 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sandbox.runner import Sandbox
+from bot.cards import BlockId
+from bot.money import format_usd, hire_cost
+from bot.sandbox.runner import TRY_THIS, Sandbox
 from bot.sandbox.slack import SlackSim
 from tests.e2e.test_browser_golden_path import chromium, open_page
 from tests.support.bot_harness import SandboxFactory
@@ -306,6 +309,40 @@ async def test_the_viewer_serves_only_its_assets_and_refuses_unknown_modals(
         )
         assert refused.status_code == 400
         assert refused.json() == {"ok": False, "error": "U0ANA has no open modal V0NOPE"}
+
+
+async def test_typing_an_amount_updates_the_hire_modals_total(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    composer = page.get_by_test_id("composer-input")
+    await composer.fill(TRY_THIS)
+    await composer.press("Enter")
+    modal = page.get_by_test_id("modal")
+    total = modal.locator(f'[data-block-id="{BlockId.HIRE_COST}"]')
+    await expect(total).to_contain_text(format_usd(hire_cost(Decimal(450)).total))
+
+    description = page.locator(f"#input-{BlockId.HIRE_DESCRIPTION}")
+    await description.fill("Bounding boxes, second batch")
+    amount = page.locator(f"#input-{BlockId.HIRE_AMOUNT}")
+    await amount.clear()
+    await amount.press_sequentially("600")
+    await expect(total).to_contain_text(format_usd(hire_cost(Decimal(600)).total))
+    # The update kept what was typed, and where.
+    await expect(amount).to_have_value("600")
+    await expect(amount).to_be_focused()
+    await expect(description).to_have_value("Bounding boxes, second batch")
+
+    await amount.press("End")
+    await amount.press("0")  # 6000, sent at once with Enter (the input takes both triggers)
+    await amount.press("Enter")
+    await expect(total).to_contain_text(format_usd(hire_cost(Decimal(6000)).total))
+    await expect(modal).to_be_visible()  # Enter went to the app, not to "Request hire"
+    assert [d for d in sandbox.slack.state.deliveries if d.kind == "view_submission"] == []
+    assert sandbox.opentrain.state.approvals == {}
+    assert problems == []
 
 
 # Draws `text` in the element's font on a canvas and counts clearly colored pixels: a color

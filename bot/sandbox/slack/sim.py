@@ -175,6 +175,8 @@ class SlackSim:
         message_ts: str | None = None,
         view_id: str | None = None,
         value: str | None = None,
+        block_id: str | None = None,
+        values: dict[str, dict[str, Any]] | None = None,
     ) -> DeliveryResult:
         return await self.driver.click(
             user_id=user_id,
@@ -183,6 +185,8 @@ class SlackSim:
             message_ts=message_ts,
             view_id=view_id,
             value=value,
+            block_id=block_id,
+            values=values,
         )
 
     async def submit_view(

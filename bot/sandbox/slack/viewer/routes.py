@@ -27,6 +27,7 @@ CONTENT_SECURITY_POLICY = (
 )
 _ASSET_TYPES = {
     "viewer.js": "text/javascript",
+    "modal.js": "text/javascript",
     "viewer.css": "text/css",
     "favicon.svg": "image/svg+xml",
 }

@@ -110,45 +110,6 @@ function swapMain(html) {
   }
 }
 
-function swapModal(html) {
-  const old = $("#modal");
-  const typed = old ? typedValues(old) : null;
-  const focused = old && old.contains(document.activeElement) ? document.activeElement.id : null;
-  if (!swap("modal", $("#modal-pane"), html)) return;
-  const form = $("#modal");
-  // The same modal re-rendered (errors shown, or updated by the app) keeps what was typed.
-  if (form && typed && typed.viewId === form.dataset.viewId) {
-    restoreValues(form, typed.values);
-    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
-  } else if (form) {
-    const first = form.querySelector("input, textarea, select");
-    if (first) first.focus();
-  }
-}
-
-function typedValues(form) {
-  const values = {};
-  for (const control of form.querySelectorAll(".bk-input input, .bk-input textarea, .bk-input select")) {
-    if (!control.id && !control.name) continue;
-    const key = control.id || control.name + "=" + control.value;
-    if (control.type === "radio" || control.type === "checkbox") values[key] = control.checked;
-    else if (control.multiple) values[key] = [...control.selectedOptions].map((o) => o.value);
-    else values[key] = control.value;
-  }
-  return { viewId: form.dataset.viewId, values };
-}
-
-function restoreValues(form, values) {
-  for (const control of form.querySelectorAll(".bk-input input, .bk-input textarea, .bk-input select")) {
-    const key = control.id || control.name + "=" + control.value;
-    if (!(key in values)) continue;
-    if (control.type === "radio" || control.type === "checkbox") control.checked = values[key];
-    else if (control.multiple) {
-      for (const option of control.options) option.selected = values[key].includes(option.value);
-    } else control.value = values[key];
-  }
-}
-
 // ---- talking to the simulator ---------------------------------------------------------------
 
 async function post(url, body) {
@@ -233,8 +194,12 @@ async function send(input, threadTs) {
 async function act(element, value) {
   if (element.dataset.confirm && !window.confirm(element.dataset.confirm)) return null;
   const body = { user_id: where.user, action_id: element.dataset.actionId };
-  if (element.dataset.viewId) body.view_id = element.dataset.viewId;
-  else {
+  if (element.dataset.viewId) {
+    body.view_id = element.dataset.viewId;
+    // Slack sends what a modal's inputs hold with every action in it (`view.state.values`).
+    const form = element.closest("#modal");
+    if (form) body.values = modalValues(form);
+  } else {
     body.channel_id = element.dataset.channel;
     body.message_ts = element.dataset.ts;
   }
@@ -245,52 +210,6 @@ async function act(element, value) {
     return await post("/_sim/action", body);
   } finally {
     element.classList.remove("busy");
-  }
-}
-
-function inputValue(wrapper) {
-  const control = wrapper.querySelector("[data-input-kind]");
-  if (!control) return null;
-  const kind = control.dataset.inputKind;
-  if (kind === "radio_buttons") {
-    const checked = control.querySelector("input:checked");
-    return checked ? checked.value : null;
-  }
-  if (kind === "checkboxes") {
-    const checked = [...control.querySelectorAll("input:checked")].map((box) => box.value);
-    return checked.length ? checked : null;
-  }
-  if (control.multiple) {
-    const chosen = [...control.selectedOptions].map((option) => option.value);
-    return chosen.length ? chosen : null;
-  }
-  if (!("value" in control)) return null; // an input the viewer cannot show
-  return control.value === "" ? null : control.value;
-}
-
-async function submitModal(form) {
-  const values = {};
-  for (const wrapper of form.querySelectorAll(".bk-input[data-block-id]")) {
-    const value = inputValue(wrapper);
-    if (value !== null) values[wrapper.dataset.blockId] = { [wrapper.dataset.actionId]: value };
-  }
-  const submit = $("#modal-submit");
-  const error = $("#modal-error");
-  error.textContent = "";
-  if (submit) submit.disabled = true;
-  const result = await post("/_sim/view_submission", {
-    user_id: where.user,
-    view_id: form.dataset.viewId,
-    values,
-  });
-  // The modal closes, or shows the app's errors, through the next screen; only a failed
-  // delivery needs saying here (Slack shows "We had some trouble connecting").
-  const problem = deliveryProblem(result);
-  const current = $("#modal");
-  if (current && current.dataset.viewId === form.dataset.viewId) {
-    if (problem) $("#modal-error").textContent = problem;
-    const again = $("#modal-submit");
-    if (again) again.disabled = false;
   }
 }
 
