@@ -345,6 +345,43 @@ async def test_typing_an_amount_updates_the_hire_modals_total(
     assert problems == []
 
 
+async def test_the_thread_panel_stays_in_view_however_the_channel_scrolls(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    client = bot_client(sandbox)
+    parent = await client.chat_postMessage(channel=CHANNEL, text="Thread starter")
+    for n in range(30):
+        await client.chat_postMessage(channel=CHANNEL, text=f"Reply {n}", thread_ts=parent["ts"])
+    for n in range(60):
+        await client.chat_postMessage(channel=CHANNEL, text=f"Later message {n}")
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    timeline = page.get_by_test_id("timeline")
+    await timeline.locator(f'[data-ts="{parent["ts"]}"]').get_by_test_id("open-thread").click()
+    thread = page.get_by_test_id("thread")
+    await expect(thread.get_by_test_id("message")).to_have_count(31)
+
+    for where in ("el.scrollHeight", "0", "el.scrollHeight / 2"):
+        await timeline.evaluate(f"el => {{ el.scrollTop = {where}; }}")
+        await expect(page.locator(".thread-header")).to_be_in_viewport()
+        await expect(thread.get_by_test_id("message").first).to_be_in_viewport()
+        await expect(page.get_by_test_id("thread-composer-input")).to_be_in_viewport()
+    # Each column scrolls by itself; the page as a whole never does.
+    assert await page.evaluate("document.scrollingElement.scrollTop") == 0
+    assert await page.evaluate(
+        "document.scrollingElement.scrollHeight <= document.scrollingElement.clientHeight"
+    )
+    # A new reply keeps the thread where the reader is.
+    await client.chat_postMessage(channel=CHANNEL, text="One more", thread_ts=parent["ts"])
+    await expect(thread.get_by_test_id("message")).to_have_count(32)
+    await expect(thread.get_by_test_id("message").first).to_be_in_viewport()
+    await thread.get_by_test_id("message").last.scroll_into_view_if_needed()
+    await expect(thread.get_by_test_id("message").last).to_be_in_viewport()
+    await expect(page.locator(".thread-header")).to_be_in_viewport()
+    assert problems == []
+
+
 # Draws `text` in the element's font on a canvas and counts clearly colored pixels: a color
 # emoji font gives many, an empty box or a black-and-white glyph none.
 COLORED_PIXELS = """(element, text) => {

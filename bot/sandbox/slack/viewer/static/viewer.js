@@ -74,7 +74,7 @@ function apply(screen) {
   swap("sidebar", $("#sidebar"), screen.panes.sidebar);
   swapMain(screen.panes.main);
   $("#thread-column").hidden = !screen.panes.thread;
-  swap("thread", $("#thread-pane"), screen.panes.thread);
+  swapThread(screen.panes.thread);
   swapModal(screen.panes.modal);
 
   const composer = $("#composer-input");
@@ -98,16 +98,34 @@ function swap(name, element, html) {
   return true;
 }
 
+function atBottom(element) {
+  return element.scrollHeight - element.scrollTop - element.clientHeight < 40;
+}
+
 function swapMain(html) {
   const before = $("#timeline");
   const conversation = before ? before.dataset.conversation : null;
-  const atBottom = !before || before.scrollHeight - before.scrollTop - before.clientHeight < 40;
+  const following = !before || atBottom(before);
+  const top = before ? before.scrollTop : 0;
   if (!swap("main", $("#main-pane"), html)) return;
   const after = $("#timeline");
-  // Follow new messages unless the person scrolled up to read older ones.
-  if (after && (atBottom || after.dataset.conversation !== conversation)) {
-    after.scrollTop = after.scrollHeight;
-  }
+  if (!after) return;
+  // Follow new messages unless the person scrolled up to read older ones: then stay there.
+  const arrived = after.dataset.conversation !== conversation;
+  after.scrollTop = following || arrived ? after.scrollHeight : top;
+}
+
+// The thread's replies scroll in their own box, which each update replaces: keep its place
+// (following new replies from the bottom); a thread just opened starts at its parent.
+function swapThread(html) {
+  const before = $("#thread-pane .thread-messages");
+  const thread = before ? before.dataset.threadTs : null;
+  const following = before && atBottom(before);
+  const top = before ? before.scrollTop : 0;
+  if (!swap("thread", $("#thread-pane"), html)) return;
+  const after = $("#thread-pane .thread-messages");
+  if (!after || after.dataset.threadTs !== thread) return;
+  after.scrollTop = following ? after.scrollHeight : top;
 }
 
 // ---- talking to the simulator ---------------------------------------------------------------
