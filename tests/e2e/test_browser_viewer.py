@@ -5,6 +5,7 @@ threads, modal validation errors, App Home, acting as another person, and block 
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -309,6 +310,93 @@ async def test_the_viewer_serves_only_its_assets_and_refuses_unknown_modals(
         )
         assert refused.status_code == 400
         assert refused.json() == {"ok": False, "error": "U0ANA has no open modal V0NOPE"}
+
+
+async def test_the_viewer_opens_a_permalink_on_its_message(slack_sim: SlackSim) -> None:
+    client = AsyncWebClient(token=slack_sim.bot_token, base_url=slack_sim.api_url)
+    parent = await client.chat_postMessage(channel="C0GENERAL", text="card")
+    reply = await client.chat_postMessage(channel="C0GENERAL", text="r", thread_ts=parent["ts"])
+    link = (await client.chat_getPermalink(channel="C0GENERAL", message_ts=reply["ts"]))[
+        "permalink"
+    ]
+    async with httpx.AsyncClient() as http:
+        opened = await http.get(f"{link}&user=U0BEN")
+        assert opened.status_code == 302
+        assert opened.headers["Location"] == (
+            f"/?user=U0BEN&channel=C0GENERAL&thread={parent['ts']}&message={reply['ts']}"
+        )
+        nothing = await http.get(f"{slack_sim.origin}/archives/C0GENERAL/soon")
+        assert nothing.status_code == 404
+
+
+# ---- links, live modals, unread markers, the thread panel, emoji ---------------------------
+
+
+async def test_a_permalink_opens_its_message_in_the_viewer(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    client = bot_client(sandbox)
+    # Enough before and after that neither end of the channel shows the linked message.
+    for n in range(25):
+        await client.chat_postMessage(channel=CHANNEL, text=f"Before {n}")
+    first = await client.chat_postMessage(channel=CHANNEL, text="The one linked to")
+    reply = await client.chat_postMessage(channel=CHANNEL, text="A reply", thread_ts=first["ts"])
+    for n in range(25):
+        await client.chat_postMessage(channel=CHANNEL, text=f"After {n}")
+    link = (await client.chat_getPermalink(channel=CHANNEL, message_ts=first["ts"]))["permalink"]
+    assert link.startswith(f"{sandbox.slack.origin}/archives/{CHANNEL}/p")
+
+    problems: list[str] = []
+    page = await open_page(browser, link, problems)
+    linked = page.get_by_test_id("timeline").locator(f'[data-ts="{first["ts"]}"]')
+    await expect(linked).to_have_class(re.compile(r"\blinked\b"))
+    await expect(linked).to_be_in_viewport()
+    await expect(page.get_by_test_id("conversation-title")).to_have_text("# hiring")
+    assert f"message={first['ts']}" in page.url and "user=U0ANA" in page.url
+    # A new message does not carry the reader away from it.
+    await client.chat_postMessage(channel=CHANNEL, text="Meanwhile")
+    await expect(page.get_by_test_id("timeline")).to_contain_text("Meanwhile")
+    await expect(linked).to_be_in_viewport()
+
+    # A reply's link opens its thread on it.
+    reply_link = (await client.chat_getPermalink(channel=CHANNEL, message_ts=reply["ts"]))[
+        "permalink"
+    ]
+    await page.goto(reply_link)
+    in_thread = page.get_by_test_id("thread").locator(f'[data-ts="{reply["ts"]}"]')
+    await expect(in_thread).to_have_class(re.compile(r"\blinked\b"))
+    await expect(in_thread).to_be_in_viewport()
+
+    # A button whose url is a permalink opens it here, as the person acting (not a new tab).
+    await page.get_by_test_id("user-picker").select_option("U0BEN")
+    await expect(page.get_by_test_id("user-picker")).to_have_value("U0BEN")
+    await client.chat_postMessage(
+        channel=CHANNEL,
+        text="See the card",
+        blocks=[
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "View card"},
+                        "url": link,
+                        "action_id": "open-card",
+                    }
+                ],
+            }
+        ],
+    )
+    await page.get_by_role("link", name="View card").click()
+    await expect(page).to_have_url(re.compile(rf"message={re.escape(first['ts'])}"))
+    await expect(linked).to_have_class(re.compile(r"\blinked\b"))
+    await expect(linked).to_be_in_viewport()
+    assert "user=U0BEN" in page.url
+    assert len(page.context.pages) == 1
+    clicks = [d for d in sandbox.slack.state.deliveries if d.summary == "open-card"]
+    assert [d.status for d in clicks] == [200]  # Slack tells the app about the click too
+    assert problems == []
 
 
 async def test_typing_an_amount_updates_the_hire_modals_total(

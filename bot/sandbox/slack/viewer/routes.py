@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.slack.errors import SimUsageError
+from bot.sandbox.slack.permalinks import parse_permalink
 from bot.sandbox.slack.state import SlackState
 from bot.sandbox.slack.viewer.screen import ScreenRequest, build_screen
 
@@ -54,6 +55,7 @@ class Viewer:
         app.add_routes(
             [
                 web.get("/", self.page),
+                web.get("/archives/{channel}/{message}", self.permalink),
                 web.get("/viewer/static/{name}", self.asset),
                 web.get("/viewer/screen", self.screen),
                 web.get("/viewer/events", self.events),
@@ -69,6 +71,15 @@ class Viewer:
     async def page(self, request: web.Request) -> web.Response:
         return web.Response(text=self._page, content_type="text/html", headers=HEADERS)
 
+    async def permalink(self, request: web.Request) -> web.Response:
+        """A message's permalink (`chat.getPermalink`) opens the page on that message; a
+        `user` in the query (the page adds who is acting) keeps that person."""
+        link = parse_permalink(str(request.rel_url))
+        if link is None:
+            raise web.HTTPNotFound(text="not a message link", headers=HEADERS)
+        screen = ScreenRequest.for_link(link, user_id=request.query.get("user") or None)
+        raise web.HTTPFound(screen.url(), headers=HEADERS)
+
     async def asset(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         if name not in self._assets:
@@ -78,15 +89,8 @@ class Viewer:
         )
 
     async def screen(self, request: web.Request) -> web.Response:
-        query = request.query
-        screen_request = ScreenRequest(
-            user_id=query.get("user") or None,
-            conversation_id=query.get("channel") or None,
-            thread_ts=query.get("thread") or None,
-            tab=query.get("tab") or None,
-        )
         try:
-            screen = build_screen(self._state, screen_request)
+            screen = build_screen(self._state, ScreenRequest.from_query(request.query))
         except LookupError as exc:
             raise SimUsageError(str(exc)) from None
         return web.json_response(screen, headers=HEADERS)

@@ -7,14 +7,17 @@ panes whose HTML changed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from bot.sandbox.slack.interactions import View
 from bot.sandbox.slack.model import Channel, Ephemeral, Message
 from bot.sandbox.slack.people import User
+from bot.sandbox.slack.permalinks import MessageLink
 from bot.sandbox.slack.state import SlackState
 from bot.sandbox.slack.viewer.blocks import Target, attachments_html, blocks_html
 from bot.sandbox.slack.viewer.markup import Names, attr, clock_time, mrkdwn_html, plain_html
@@ -25,24 +28,63 @@ Tab = Literal["home", "messages"]
 
 @dataclass(frozen=True)
 class ScreenRequest:
+    """Where the page is: the query of its URL (`?user=&channel=&thread=&tab=&message=`)."""
+
     user_id: str | None = None
     conversation_id: str | None = None
     thread_ts: str | None = None
     tab: str | None = None
+    message_ts: str | None = None  # a message linked to: scrolled to and highlighted
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> ScreenRequest:
+        return cls(
+            user_id=query.get("user") or None,
+            conversation_id=query.get("channel") or None,
+            thread_ts=query.get("thread") or None,
+            tab=query.get("tab") or None,
+            message_ts=query.get("message") or None,
+        )
+
+    @classmethod
+    def for_link(cls, link: MessageLink, *, user_id: str | None) -> ScreenRequest:
+        """The screen a permalink opens: its message, in its thread when it is a reply."""
+        return cls(
+            user_id=user_id,
+            conversation_id=link.channel,
+            thread_ts=link.thread_ts,
+            message_ts=link.ts,
+        )
+
+    def url(self) -> str:
+        """The page's own URL for this screen (what the page writes to the address bar)."""
+        pairs = (
+            ("user", self.user_id),
+            ("channel", self.conversation_id),
+            ("thread", self.thread_ts),
+            ("tab", self.tab),
+            ("message", self.message_ts),
+        )
+        return "/?" + urlencode([(name, value) for name, value in pairs if value])
 
 
 def build_screen(state: SlackState, request: ScreenRequest) -> dict[str, Any]:
     """The panes for the request, after settling it (a user who cannot see the asked-for
     conversation lands in #general); the settled request is returned for the page's URL."""
-    user = _viewer(state, request.user_id)
+    user = _viewer(state, request.user_id, request.conversation_id)
     conversation = _conversation(state, user, request.conversation_id)
     app_dm = state.dm_id(user.id)
-    # Only the app has tabs; like Slack, opening it shows Home first.
+    linked = state.find_message(conversation, request.message_ts or "")
+    # Only the app has tabs; like Slack, opening it shows Home first, and a link to one of
+    # its messages shows Messages.
     tab: Tab | None = None
     if conversation == app_dm:
-        tab = "messages" if request.tab == "messages" else "home"
+        tab = "messages" if request.tab == "messages" or linked else "home"
     names = _names(state, user)
-    thread = _thread_parent(state, conversation, request.thread_ts) if tab != "home" else None
+    thread_ts = request.thread_ts
+    if linked is not None and linked.is_reply and not thread_ts:
+        thread_ts = linked.thread_ts
+    thread = _thread_parent(state, conversation, thread_ts) if tab != "home" else None
     channel = state.channels.get(conversation)
     title = f"#{channel.name}" if channel and conversation != app_dm else state.bot_name
     composer_on = tab != "home" and not (channel is not None and channel.is_archived)
@@ -52,6 +94,7 @@ def build_screen(state: SlackState, request: ScreenRequest) -> dict[str, Any]:
         "channel": conversation,
         "thread": thread.ts if thread else None,
         "tab": tab,
+        "message": linked.ts if linked is not None else None,
         "title": title,
         "composer": {
             "enabled": composer_on,
@@ -79,11 +122,20 @@ def _people(state: SlackState) -> list[User]:
     return sorted(humans, key=lambda u: u.real_name.lower())
 
 
-def _viewer(state: SlackState, user_id: str | None) -> User:
+def _viewer(state: SlackState, user_id: str | None, conversation_id: str | None) -> User:
+    """The person asked for; else, for a link that names no one, someone who can see the
+    conversation (the DM's person, or a member); else Ana, or whoever comes first."""
     humans = _people(state)
     by_id = {user.id: user for user in humans}
     if user_id in by_id:
         return by_id[user_id]
+    channel = state.channels.get(conversation_id or "")
+    if user_id is None and channel is not None:
+        if channel.im_user in by_id:
+            return by_id[channel.im_user]
+        members = [user for user in humans if user.id in channel.members]
+        if members and DEFAULT_USER not in channel.members:
+            return members[0]
     if DEFAULT_USER in by_id:
         return by_id[DEFAULT_USER]
     if not humans:

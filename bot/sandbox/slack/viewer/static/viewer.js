@@ -6,13 +6,14 @@
 // Slack's client would cause: slash commands, button clicks, modal submissions, posts.
 "use strict";
 
-const where = { user: null, channel: null, thread: null, tab: null };
+const where = { user: null, channel: null, thread: null, tab: null, message: null };
 const shown = { sidebar: null, main: null, thread: null, modal: null };
 let seq = -1;
 let loading = false;
 let stale = false;
 let moves = 0; // bumped whenever the person goes somewhere; an answer to an older ask is dropped
 let homeOpenedFor = null;
+let linkedShown = null; // the linked-to message last scrolled to and highlighted
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -24,6 +25,7 @@ function readLocation() {
   where.channel = query.get("channel");
   where.thread = query.get("thread");
   where.tab = query.get("tab");
+  where.message = query.get("message");
 }
 
 function writeLocation() {
@@ -32,7 +34,8 @@ function writeLocation() {
   if (where.channel) query.set("channel", where.channel);
   if (where.thread) query.set("thread", where.thread);
   if (where.tab === "messages" || where.tab === "home") query.set("tab", where.tab);
-  window.history.replaceState(null, "", "?" + query.toString());
+  if (where.message) query.set("message", where.message);
+  window.history.replaceState(null, "", "/?" + query.toString());
 }
 
 async function refresh() {
@@ -67,6 +70,7 @@ function apply(screen) {
   where.channel = screen.channel;
   where.thread = screen.thread;
   where.tab = screen.tab;
+  where.message = screen.message;
   seq = screen.seq;
   writeLocation();
   document.title = screen.title + " · Slack (simulator)";
@@ -76,6 +80,7 @@ function apply(screen) {
   $("#thread-column").hidden = !screen.panes.thread;
   swapThread(screen.panes.thread);
   swapModal(screen.panes.modal);
+  showLinked(screen);
 
   const composer = $("#composer-input");
   composer.disabled = !screen.composer.enabled;
@@ -126,6 +131,28 @@ function swapThread(html) {
   const after = $("#thread-pane .thread-messages");
   if (!after || after.dataset.threadTs !== thread) return;
   after.scrollTop = following ? after.scrollHeight : top;
+}
+
+// A permalink's message: scrolled into view and flashed, once per arrival (a later re-render
+// of its pane does not flash it again). A reply is shown in its open thread.
+function showLinked(screen) {
+  if (!screen.message) {
+    linkedShown = null;
+    return;
+  }
+  const key = screen.channel + "/" + screen.thread + "/" + screen.message;
+  if (key === linkedShown) return;
+  const selector = '[data-testid="message"][data-ts="' + CSS.escape(screen.message) + '"]';
+  const inThread = screen.thread && screen.thread !== screen.message;
+  const article = (inThread ? $("#thread-pane") : $("#timeline"))?.querySelector(selector);
+  if (!article) return;
+  linkedShown = key;
+  if (inThread) {
+    const parent = $("#timeline")?.querySelector('[data-ts="' + CSS.escape(screen.thread) + '"]');
+    if (parent) parent.scrollIntoView({ block: "center" });
+  }
+  article.scrollIntoView({ block: "center" });
+  article.classList.add("linked");
 }
 
 // ---- talking to the simulator ---------------------------------------------------------------
@@ -234,9 +261,20 @@ async function act(element, value) {
 // ---- what the person does ---------------------------------------------------------------------
 
 function go(changes) {
-  Object.assign(where, changes);
+  Object.assign(where, { message: null }, changes);
   moves += 1;
   refresh();
+}
+
+// The URL a link leads to if it is one of this viewer's pages (a message's permalink), with
+// the person acting kept; null for anywhere else.
+function viewerLink(anchor) {
+  if (!anchor) return null;
+  const url = new URL(anchor.href, window.location.href);
+  if (url.origin !== window.location.origin) return null;
+  if (url.pathname !== "/" && !url.pathname.startsWith("/archives/")) return null;
+  if (where.user && !url.searchParams.has("user")) url.searchParams.set("user", where.user);
+  return url.href;
 }
 
 document.addEventListener("click", (event) => {
@@ -244,6 +282,16 @@ document.addEventListener("click", (event) => {
     "[data-conversation], [data-tab], [data-open-thread], #thread-close, .modal-close, " +
       "button[data-action-id], a[data-action-id]",
   );
+  const link = viewerLink(event.target.closest('a[target="_blank"]'));
+  if (link) {
+    // A link into this workspace (a permalink) opens here, as Slack's client does.
+    event.preventDefault();
+    if (target && target.matches("a[data-action-id]")) {
+      // A link button tells the app first (unless its confirmation was declined).
+      act(target).then((result) => result && window.location.assign(link));
+    } else window.location.assign(link);
+    return;
+  }
   if (!target) return;
   if (target.matches("a[data-action-id]")) {
     // A link button: the browser opens the URL in a new tab; Slack also tells the app.
