@@ -433,6 +433,39 @@ async def test_typing_an_amount_updates_the_hire_modals_total(
     assert problems == []
 
 
+async def test_unread_conversations_are_marked_until_opened(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    sidebar = page.get_by_test_id("sidebar")
+    general = sidebar.locator('[data-conversation="C0GENERAL"]')
+    app = sidebar.locator(".app-link")
+    await expect(sidebar.get_by_test_id("unread-count")).to_have_count(0)
+
+    for text in ("Lunch?", "At noon"):
+        await sandbox.slack.driver.post_user_message(
+            user_id="U0BEN", channel_id="C0GENERAL", text=text
+        )
+    await bot_client(sandbox).chat_postMessage(channel="U0ANA", text="Your hire was confirmed")
+    await expect(general).to_have_class(re.compile(r"\bunread\b"))
+    await expect(general.get_by_test_id("unread-count")).to_have_text("2")
+    await expect(app.get_by_test_id("unread-count")).to_have_text("1")
+    await expect(sidebar.locator('[data-conversation="C0HIRING"]')).not_to_have_class(
+        re.compile(r"\bunread\b")
+    )
+
+    await general.click()
+    await expect(page.get_by_test_id("conversation-title")).to_have_text("# general")
+    await expect(general.get_by_test_id("unread-count")).to_have_count(0)
+    await app.click()
+    await expect(page.get_by_test_id("tab-messages")).to_have_class("tab active")
+    await expect(page.get_by_test_id("timeline")).to_contain_text("Your hire was confirmed")
+    await expect(sidebar.get_by_test_id("unread-count")).to_have_count(0)
+    assert problems == []
+
+
 async def test_the_thread_panel_stays_in_view_however_the_channel_scrolls(
     make_sandbox: SandboxFactory, browser: Browser
 ) -> None:

@@ -9,6 +9,7 @@ from bot.sandbox.slack.model import Channel
 from bot.sandbox.slack.permalinks import MessageLink, parse_permalink, permalink
 from bot.sandbox.slack.seed import apply_seed
 from bot.sandbox.slack.state import SlackState
+from bot.sandbox.slack.viewer.reads import ReadMarks
 from bot.sandbox.slack.viewer.screen import ScreenRequest, build_screen
 
 ORIGIN = "http://127.0.0.1:8091"
@@ -70,8 +71,11 @@ def test_a_permalink_opens_its_message_and_a_replys_thread() -> None:
     hiring = state.channels["C0HIRING"]
     parent = state.post(hiring, user=state.bot_user_id, text="card")
     reply = state.post(hiring, user="U0BEN", text="done", thread_ts=parent.ts)
+    reads = ReadMarks(state)
 
-    top = build_screen(state, ScreenRequest(conversation_id="C0HIRING", message_ts=parent.ts))
+    top = build_screen(
+        state, ScreenRequest(conversation_id="C0HIRING", message_ts=parent.ts), reads
+    )
     assert (top["user"], top["channel"], top["thread"], top["message"]) == (
         "U0ANA",
         "C0HIRING",
@@ -79,9 +83,13 @@ def test_a_permalink_opens_its_message_and_a_replys_thread() -> None:
         parent.ts,
     )
     # Even without `thread` (an older link, a hand-made URL) a reply opens in its thread.
-    threaded = build_screen(state, ScreenRequest(conversation_id="C0HIRING", message_ts=reply.ts))
+    threaded = build_screen(
+        state, ScreenRequest(conversation_id="C0HIRING", message_ts=reply.ts), reads
+    )
     assert (threaded["thread"], threaded["message"]) == (parent.ts, reply.ts)
-    missing = build_screen(state, ScreenRequest(conversation_id="C0HIRING", message_ts="1.0"))
+    missing = build_screen(
+        state, ScreenRequest(conversation_id="C0HIRING", message_ts="1.0"), reads
+    )
     assert missing["message"] is None
 
 
@@ -91,8 +99,9 @@ def test_a_link_that_names_no_one_is_opened_by_someone_who_can_see_it() -> None:
     card = state.post(dm, user=state.bot_user_id, text="Your card")
     pair = state.add_channel(Channel("C0PAIR", "pair", "private", {"U0KAI", "U0BEN"}, 0))
     private = state.post(pair, user="U0KAI", text="budget")
+    reads = ReadMarks(state)
 
-    in_dm = build_screen(state, ScreenRequest(conversation_id=dm.id, message_ts=card.ts))
+    in_dm = build_screen(state, ScreenRequest(conversation_id=dm.id, message_ts=card.ts), reads)
     # The app's DM opens on Messages, where the message is, rather than Home.
     assert (in_dm["user"], in_dm["channel"], in_dm["tab"], in_dm["message"]) == (
         "U0KAI",
@@ -101,7 +110,9 @@ def test_a_link_that_names_no_one_is_opened_by_someone_who_can_see_it() -> None:
         card.ts,
     )
     # Ana is not in #pair; of its members, Ben comes first by name.
-    in_pair = build_screen(state, ScreenRequest(conversation_id=pair.id, message_ts=private.ts))
+    in_pair = build_screen(
+        state, ScreenRequest(conversation_id=pair.id, message_ts=private.ts), reads
+    )
     assert (in_pair["user"], in_pair["channel"], in_pair["message"]) == (
         "U0BEN",
         pair.id,
@@ -109,4 +120,4 @@ def test_a_link_that_names_no_one_is_opened_by_someone_who_can_see_it() -> None:
     )
     # Someone named keeps being who they are: Lei cannot see Kai's DM and lands in #general.
     as_lei = ScreenRequest(user_id="U0LEI", conversation_id=dm.id, message_ts=card.ts)
-    assert build_screen(state, as_lei)["channel"] == "C0GENERAL"
+    assert build_screen(state, as_lei, reads)["channel"] == "C0GENERAL"

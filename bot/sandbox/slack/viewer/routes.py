@@ -18,6 +18,7 @@ from aiohttp import web
 from bot.sandbox.slack.errors import SimUsageError
 from bot.sandbox.slack.permalinks import parse_permalink
 from bot.sandbox.slack.state import SlackState
+from bot.sandbox.slack.viewer.reads import ReadMarks
 from bot.sandbox.slack.viewer.screen import ScreenRequest, build_screen
 
 # The page loads nothing but itself: no inline script, no external assets. Even if some
@@ -46,6 +47,7 @@ KEEPALIVE_S = 15.0
 class Viewer:
     def __init__(self, state: SlackState) -> None:
         self._state = state
+        self._reads = ReadMarks(state)
         static = files(__package__) / "static"
         self._page = (static / "index.html").read_text(encoding="utf-8")
         self._assets = {name: (static / name).read_text(encoding="utf-8") for name in _ASSET_TYPES}
@@ -90,7 +92,7 @@ class Viewer:
 
     async def screen(self, request: web.Request) -> web.Response:
         try:
-            screen = build_screen(self._state, ScreenRequest.from_query(request.query))
+            screen = build_screen(self._state, ScreenRequest.from_query(request.query), self._reads)
         except LookupError as exc:
             raise SimUsageError(str(exc)) from None
         return web.json_response(screen, headers=HEADERS)
