@@ -1,4 +1,5 @@
-"""HTTP side of the viewer: the page, its two assets, screens, a change stream, closing modals.
+"""HTTP side of the viewer: the page and its assets, message permalinks (which open the page on
+their message), screens, a change stream, closing modals.
 
 Everything a person does in the page (commands, clicks, submissions, posts) goes
 through the simulator's existing driver endpoints (`/_sim/command`, `/_sim/action`,
