@@ -1,13 +1,14 @@
 # The two commands the README promises: `make run` and `make test`.
 # Both build .venv themselves; `make test` also installs the Debian packages
-# the suite needs (redis-server, chromium) when they are missing.
+# the suite needs (redis-server, chromium, and a color emoji font for the viewer)
+# when they are missing.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
-APT_PACKAGES := redis-server chromium
+APT_PACKAGES := redis-server chromium fonts-noto-color-emoji
 
 .PHONY: run test lint typecheck pytest system-deps clean
 
@@ -38,6 +39,7 @@ system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || missing="$$missing fonts-noto-color-emoji"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \

@@ -1,21 +1,23 @@
 """The Slack viewer in a real browser: Block Kit and mrkdwn rendering, escaping, live updates,
-threads, modal validation errors, App Home, acting as another person, and block actions; plus
-the mrkdwn corner cases, checked on the renderer directly."""
+threads, modal validation errors, App Home, acting as another person, and block actions.
+(The mrkdwn corner cases are checked on the renderer directly: tests/unit/test_viewer_markup.py.)
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from decimal import Decimal
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sandbox.runner import Sandbox
+from bot.cards import BlockId
+from bot.money import format_usd, hire_cost
+from bot.sandbox.runner import TRY_THIS, Sandbox
 from bot.sandbox.slack import SlackSim
-from bot.sandbox.slack.viewer.markup import Names, mrkdwn_html
 from tests.e2e.test_browser_golden_path import chromium, open_page
 from tests.support.bot_harness import SandboxFactory
 from tests.support.wait import wait_for
@@ -295,28 +297,6 @@ async def test_clicking_a_button_sends_the_block_action(
     assert problems == []
 
 
-@pytest.mark.parametrize(
-    ("mrkdwn", "html"),
-    [
-        (
-            "ids like job_dash_cam and 2*3*4 stay plain",
-            "ids like job_dash_cam and 2*3*4 stay plain",
-        ),
-        ("*a* and _b_ and ~c~", "<b>a</b> and <i>b</i> and <s>c</s>"),
-        ("`*not bold* <@U0BEN>`", "<code>*not bold* &lt;@U0BEN&gt;</code>"),
-        ("```a\n*b*```", "<pre>a\n*b*</pre>"),
-        ("&gt; quoted\nnext", "<blockquote>quoted</blockquote>next"),
-        ("<mailto:a@example.com|mail>", '<a href="mailto:a@example.com" target="_blank"'),
-        ("<data:text/html,x|x>", "x"),
-        ("<!here> <!channel>", '<span class="mention">@here</span> <span class="mention">@chan'),
-        ("a\ue0000\ue001b", "a0b"),  # our placeholders cannot be smuggled in
-    ],
-)
-def test_mrkdwn_edge_cases(mrkdwn: str, html: str) -> None:
-    names = Names(viewer_id="U0ANA", tz=ZoneInfo("UTC"), now=datetime.now(UTC))
-    assert mrkdwn_html(mrkdwn, names).startswith(html)
-
-
 async def test_the_viewer_serves_only_its_assets_and_refuses_unknown_modals(
     slack_sim: SlackSim,
 ) -> None:
@@ -330,3 +310,233 @@ async def test_the_viewer_serves_only_its_assets_and_refuses_unknown_modals(
         )
         assert refused.status_code == 400
         assert refused.json() == {"ok": False, "error": "U0ANA has no open modal V0NOPE"}
+
+
+async def test_the_viewer_opens_a_permalink_on_its_message(slack_sim: SlackSim) -> None:
+    client = AsyncWebClient(token=slack_sim.bot_token, base_url=slack_sim.api_url)
+    parent = await client.chat_postMessage(channel="C0GENERAL", text="card")
+    reply = await client.chat_postMessage(channel="C0GENERAL", text="r", thread_ts=parent["ts"])
+    link = (await client.chat_getPermalink(channel="C0GENERAL", message_ts=reply["ts"]))[
+        "permalink"
+    ]
+    async with httpx.AsyncClient() as http:
+        opened = await http.get(f"{link}&user=U0BEN")
+        assert opened.status_code == 302
+        assert opened.headers["Location"] == (
+            f"/?user=U0BEN&channel=C0GENERAL&thread={parent['ts']}&message={reply['ts']}"
+        )
+        nothing = await http.get(f"{slack_sim.origin}/archives/C0GENERAL/soon")
+        assert nothing.status_code == 404
+
+
+# ---- links, live modals, unread markers, the thread panel, emoji ---------------------------
+
+
+async def test_a_permalink_opens_its_message_in_the_viewer(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    client = bot_client(sandbox)
+    # Enough before and after that neither end of the channel shows the linked message.
+    for n in range(25):
+        await client.chat_postMessage(channel=CHANNEL, text=f"Before {n}")
+    first = await client.chat_postMessage(channel=CHANNEL, text="The one linked to")
+    reply = await client.chat_postMessage(channel=CHANNEL, text="A reply", thread_ts=first["ts"])
+    for n in range(25):
+        await client.chat_postMessage(channel=CHANNEL, text=f"After {n}")
+    link = (await client.chat_getPermalink(channel=CHANNEL, message_ts=first["ts"]))["permalink"]
+    assert link.startswith(f"{sandbox.slack.origin}/archives/{CHANNEL}/p")
+
+    problems: list[str] = []
+    page = await open_page(browser, link, problems)
+    linked = page.get_by_test_id("timeline").locator(f'[data-ts="{first["ts"]}"]')
+    await expect(linked).to_have_class(re.compile(r"\blinked\b"))
+    await expect(linked).to_be_in_viewport()
+    await expect(page.get_by_test_id("conversation-title")).to_have_text("# hiring")
+    assert f"message={first['ts']}" in page.url and "user=U0ANA" in page.url
+    # A new message does not carry the reader away from it.
+    await client.chat_postMessage(channel=CHANNEL, text="Meanwhile")
+    await expect(page.get_by_test_id("timeline")).to_contain_text("Meanwhile")
+    await expect(linked).to_be_in_viewport()
+
+    # A reply's link opens its thread on it.
+    reply_link = (await client.chat_getPermalink(channel=CHANNEL, message_ts=reply["ts"]))[
+        "permalink"
+    ]
+    await page.goto(reply_link)
+    in_thread = page.get_by_test_id("thread").locator(f'[data-ts="{reply["ts"]}"]')
+    await expect(in_thread).to_have_class(re.compile(r"\blinked\b"))
+    await expect(in_thread).to_be_in_viewport()
+
+    # A button whose url is a permalink opens it here, as the person acting (not a new tab).
+    await page.get_by_test_id("user-picker").select_option("U0BEN")
+    await expect(page.get_by_test_id("user-picker")).to_have_value("U0BEN")
+    await client.chat_postMessage(
+        channel=CHANNEL,
+        text="See the card",
+        blocks=[
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "View card"},
+                        "url": link,
+                        "action_id": "open-card",
+                    }
+                ],
+            }
+        ],
+    )
+    await page.get_by_role("link", name="View card").click()
+    await expect(page).to_have_url(re.compile(rf"message={re.escape(first['ts'])}"))
+    await expect(linked).to_have_class(re.compile(r"\blinked\b"))
+    await expect(linked).to_be_in_viewport()
+    assert "user=U0BEN" in page.url
+    assert len(page.context.pages) == 1
+    clicks = [d for d in sandbox.slack.state.deliveries if d.summary == "open-card"]
+    assert [d.status for d in clicks] == [200]  # Slack tells the app about the click too
+    assert problems == []
+
+
+async def test_typing_an_amount_updates_the_hire_modals_total(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    composer = page.get_by_test_id("composer-input")
+    await composer.fill(TRY_THIS)
+    await composer.press("Enter")
+    modal = page.get_by_test_id("modal")
+    total = modal.locator(f'[data-block-id="{BlockId.HIRE_COST}"]')
+    await expect(total).to_contain_text(format_usd(hire_cost(Decimal(450)).total))
+
+    description = page.locator(f"#input-{BlockId.HIRE_DESCRIPTION}")
+    await description.fill("Bounding boxes, second batch")
+    amount = page.locator(f"#input-{BlockId.HIRE_AMOUNT}")
+    # One change, so one dispatch. Keystrokes further apart than the viewer's pause would each
+    # reach the app, and the app drops an update that meets `hash_conflict`: on a slow machine
+    # the update that lands last could be an older keystroke's.
+    await amount.fill("600")
+    await expect(total).to_contain_text(format_usd(hire_cost(Decimal(600)).total))
+    # The update kept what was typed, and where.
+    await expect(amount).to_have_value("600")
+    await expect(amount).to_be_focused()
+    await expect(description).to_have_value("Bounding boxes, second batch")
+
+    await amount.press("End")
+    await amount.press("0")  # 6000, sent at once with Enter (the input takes both triggers)
+    await amount.press("Enter")
+    await expect(total).to_contain_text(format_usd(hire_cost(Decimal(6000)).total))
+    await expect(modal).to_be_visible()  # Enter went to the app, not to "Request hire"
+    assert [d for d in sandbox.slack.state.deliveries if d.kind == "view_submission"] == []
+    assert sandbox.opentrain.state.approvals == {}
+    assert problems == []
+
+
+async def test_unread_conversations_are_marked_until_opened(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    sidebar = page.get_by_test_id("sidebar")
+    general = sidebar.locator('[data-conversation="C0GENERAL"]')
+    app = sidebar.locator(".app-link")
+    await expect(sidebar.get_by_test_id("unread-count")).to_have_count(0)
+
+    for text in ("Lunch?", "At noon"):
+        await sandbox.slack.driver.post_user_message(
+            user_id="U0BEN", channel_id="C0GENERAL", text=text
+        )
+    await bot_client(sandbox).chat_postMessage(channel="U0ANA", text="Your hire was confirmed")
+    await expect(general).to_have_class(re.compile(r"\bunread\b"))
+    await expect(general.get_by_test_id("unread-count")).to_have_text("2")
+    await expect(app.get_by_test_id("unread-count")).to_have_text("1")
+    await expect(sidebar.locator('[data-conversation="C0HIRING"]')).not_to_have_class(
+        re.compile(r"\bunread\b")
+    )
+
+    await general.click()
+    await expect(page.get_by_test_id("conversation-title")).to_have_text("# general")
+    await expect(general.get_by_test_id("unread-count")).to_have_count(0)
+    await app.click()
+    await expect(page.get_by_test_id("tab-messages")).to_have_class("tab active")
+    await expect(page.get_by_test_id("timeline")).to_contain_text("Your hire was confirmed")
+    await expect(sidebar.get_by_test_id("unread-count")).to_have_count(0)
+    assert problems == []
+
+
+async def test_the_thread_panel_stays_in_view_however_the_channel_scrolls(
+    make_sandbox: SandboxFactory, browser: Browser
+) -> None:
+    sandbox = await make_sandbox()
+    client = bot_client(sandbox)
+    parent = await client.chat_postMessage(channel=CHANNEL, text="Thread starter")
+    for n in range(30):
+        await client.chat_postMessage(channel=CHANNEL, text=f"Reply {n}", thread_ts=parent["ts"])
+    for n in range(60):
+        await client.chat_postMessage(channel=CHANNEL, text=f"Later message {n}")
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    timeline = page.get_by_test_id("timeline")
+    await timeline.locator(f'[data-ts="{parent["ts"]}"]').get_by_test_id("open-thread").click()
+    thread = page.get_by_test_id("thread")
+    await expect(thread.get_by_test_id("message")).to_have_count(31)
+
+    for where in ("el.scrollHeight", "0", "el.scrollHeight / 2"):
+        await timeline.evaluate(f"el => {{ el.scrollTop = {where}; }}")
+        await expect(page.locator(".thread-header")).to_be_in_viewport()
+        await expect(thread.get_by_test_id("message").first).to_be_in_viewport()
+        await expect(page.get_by_test_id("thread-composer-input")).to_be_in_viewport()
+    # Each column scrolls by itself; the page as a whole never does.
+    assert await page.evaluate("document.scrollingElement.scrollTop") == 0
+    assert await page.evaluate(
+        "document.scrollingElement.scrollHeight <= document.scrollingElement.clientHeight"
+    )
+    # A new reply keeps the thread where the reader is.
+    await client.chat_postMessage(channel=CHANNEL, text="One more", thread_ts=parent["ts"])
+    await expect(thread.get_by_test_id("message")).to_have_count(32)
+    await expect(thread.get_by_test_id("message").first).to_be_in_viewport()
+    await thread.get_by_test_id("message").last.scroll_into_view_if_needed()
+    await expect(thread.get_by_test_id("message").last).to_be_in_viewport()
+    await expect(page.locator(".thread-header")).to_be_in_viewport()
+    assert problems == []
+
+
+# Draws `text` in the element's font on a canvas and counts clearly colored pixels: a color
+# emoji font gives many, an empty box or a black-and-white glyph none.
+COLORED_PIXELS = """(element, text) => {
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 64;
+  const context = canvas.getContext("2d");
+  context.font = "48px " + getComputedStyle(element).fontFamily;
+  context.textBaseline = "top";
+  context.fillText(text, 4, 4);
+  const pixels = context.getImageData(0, 0, 64, 64).data;
+  let colored = 0;
+  for (let i = 0; i < pixels.length; i += 4) {
+    const [r, g, b, a] = pixels.slice(i, i + 4);
+    if (a > 128 && Math.max(r, g, b) - Math.min(r, g, b) > 80) colored += 1;
+  }
+  return colored;
+}"""
+
+
+async def test_emoji_are_shown_in_color(make_sandbox: SandboxFactory, browser: Browser) -> None:
+    sandbox = await make_sandbox()
+    problems: list[str] = []
+    page = await hiring(browser, sandbox, problems)
+    await bot_client(sandbox).chat_postMessage(
+        channel=CHANNEL, text="✅ Confirmed ⏳ Waiting 🏁 Ended :white_check_mark: :tada: :nope:"
+    )
+    body = page.get_by_test_id("timeline").get_by_test_id("message").last.locator(".bk-text")
+    await expect(body).to_have_text("✅ Confirmed ⏳ Waiting 🏁 Ended ✅ 🎉 :nope:")
+    for emoji in ("✅", "⏳", "🎉"):  # (🏁 is black and white in every font)
+        count = await body.evaluate(COLORED_PIXELS, emoji)
+        assert count > 50, (
+            f"{emoji} is not drawn in color ({count} colored pixels): is a color emoji font "
+            "installed? `make test` installs Debian's fonts-noto-color-emoji"
+        )
+    assert problems == []

@@ -301,11 +301,26 @@ async def test_permalinks_point_at_messages_and_thread_replies(slack_sim: SlackS
     parent = await client.chat_postMessage(channel="C0GENERAL", text="card")
     reply = await client.chat_postMessage(channel="C0GENERAL", text="r", thread_ts=parent["ts"])
     link = await client.chat_getPermalink(channel="C0GENERAL", message_ts=parent["ts"])
-    assert link["permalink"].endswith(f"/archives/C0GENERAL/p{parent['ts'].replace('.', '')}")
+    # Slack's shape, on the simulator's own origin: its viewer opens the message there.
+    path = f"/archives/C0GENERAL/p{parent['ts'].replace('.', '')}"
+    assert link["permalink"] == f"{slack_sim.origin}{path}"
     reply_link = await client.chat_getPermalink(channel="C0GENERAL", message_ts=reply["ts"])
     assert f"thread_ts={parent['ts']}" in reply_link["permalink"]
     missing = await slack_error(client.chat_getPermalink(channel="C0GENERAL", message_ts="1.1"))
     assert missing["error"] == "message_not_found"
+
+
+async def test_a_permalink_base_gives_the_links_real_slack_would(
+    make_slack_sim: MakeSlackSim,
+) -> None:
+    sim = await make_slack_sim(permalink_base="https://acme.slack.com")
+    client = client_for(sim)
+    posted = await client.chat_postMessage(channel="C0GENERAL", text="card")
+    link = await client.chat_getPermalink(channel="C0GENERAL", message_ts=posted["ts"])
+    path = f"/archives/C0GENERAL/p{posted['ts'].replace('.', '')}"
+    assert link["permalink"] == f"https://acme.slack.com{path}"
+    # The workspace's own URL is Slack's either way.
+    assert (await client.auth_test())["url"] == "https://opentrain-sandbox.slack.com/"
 
 
 async def test_unfurl_accepts_only_offered_links(slack_sim: SlackSim) -> None:

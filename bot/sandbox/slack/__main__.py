@@ -29,6 +29,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate-limits", action="store_true", help="enforce Slack's rate limits")
     parser.add_argument("--rate-limit-scale", type=float, default=1.0)
     parser.add_argument("--unfurl-domain", action="append", default=[], dest="unfurl_domains")
+    parser.add_argument(
+        "--permalink-base",
+        help="where chat.getPermalink links, e.g. https://acme.slack.com; "
+        "by default the simulator itself, whose viewer opens the message",
+    )
     args = parser.parse_args(argv)
     if not args.signing_secret:
         parser.error("--signing-secret (or $SLACK_SIGNING_SECRET) is required")
@@ -45,6 +50,7 @@ async def _serve(args: argparse.Namespace) -> None:
         rate_limits=args.rate_limits,
         rate_limit_scale=args.rate_limit_scale,
         unfurl_domains=args.unfurl_domains,
+        permalink_base=args.permalink_base,
     )
     origin = await sim.start(args.host, args.port)
     print(f"Slack simulator  {origin}", flush=True)

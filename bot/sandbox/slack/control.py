@@ -46,6 +46,8 @@ class ActionBody(_Body):
     message_ts: str | None = None
     view_id: str | None = None
     value: str | None = None
+    block_id: str | None = None
+    values: dict[str, dict[str, Any]] | None = None  # a view's inputs, as they are
 
 
 class ViewSubmissionBody(_Body):

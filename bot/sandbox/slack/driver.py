@@ -89,20 +89,29 @@ class Driver(MessageShapes):
         message_ts: str | None = None,
         view_id: str | None = None,
         value: str | None = None,
+        block_id: str | None = None,
+        values: dict[str, dict[str, Any]] | None = None,
     ) -> DeliveryResult:
-        """Click a button (or pick an option) on a message, an ephemeral message or a view."""
+        """Click a button (or pick an option) on a message, an ephemeral message or a view, or
+        dispatch what is typed into an input whose block has `dispatch_action`.
+
+        `values` are what the view's inputs hold at that moment (as for `submit_view`); Slack
+        sends them along as `view.state.values`.
+        """
         state = self._state
         self._active_user(user_id)
         trigger_id = state.issue_trigger(user_id).id
         if view_id is not None:
             view = self._open_view(view_id, user_id)
-            block_id, element = payloads.find_element(
-                view.content.get("blocks", []), action_id, value
+            found_in, element = payloads.find_element(
+                view.content.get("blocks", []), action_id, value, block_id
             )
+            if values is not None:
+                view.state_values = payloads.view_state_values(view, values, submitting=False)
             payload = payloads.block_actions(
                 state,
                 user_id=user_id,
-                action=payloads.action_item(block_id, element, value, state.next_ts()),
+                action=payloads.action_item(found_in, element, value, state.next_ts()),
                 trigger_id=trigger_id,
                 verification_token=self._config.verification_token,
                 container={"type": "view", "view_id": view.id},
@@ -111,8 +120,10 @@ class Driver(MessageShapes):
         else:
             if channel_id is None or message_ts is None:
                 raise SimUsageError("a click needs channel_id and message_ts, or view_id")
+            if values is not None:
+                raise SimUsageError("values are what a view's inputs hold; this is no view")
             payload = self._message_click(
-                user_id, channel_id, message_ts, action_id, value, trigger_id
+                user_id, channel_id, message_ts, action_id, value, trigger_id, block_id
             )
         # Slack ignores what an app answers to block_actions beyond the status.
         result = await self._deliver("interactive", payload)
@@ -313,6 +324,7 @@ class Driver(MessageShapes):
         action_id: str,
         value: str | None,
         trigger_id: str,
+        block_id: str | None,
     ) -> JsonDict:
         state = self._state
         channel = self._visible_channel(channel_id, user_id)
@@ -339,11 +351,11 @@ class Driver(MessageShapes):
             response_url = state.issue_response_url(
                 "block_actions", user_id=user_id, channel_id=channel.id, ephemeral_ts=ephemeral.ts
             )
-        block_id, element = payloads.find_element(blocks, action_id, value)
+        found_in, element = payloads.find_element(blocks, action_id, value, block_id)
         return payloads.block_actions(
             state,
             user_id=user_id,
-            action=payloads.action_item(block_id, element, value, state.next_ts()),
+            action=payloads.action_item(found_in, element, value, state.next_ts()),
             trigger_id=trigger_id,
             verification_token=self._config.verification_token,
             container=container,

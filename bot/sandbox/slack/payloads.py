@@ -80,14 +80,20 @@ def command_form(
     }
 
 
-def find_element(blocks: list[JsonDict], action_id: str, value: str | None) -> tuple[str, JsonDict]:
-    """The interactive element a user clicks: its block_id and the element itself."""
+def find_element(
+    blocks: list[JsonDict], action_id: str, value: str | None, block_id: str | None = None
+) -> tuple[str, JsonDict]:
+    """The interactive element a user acts on: its block_id and the element itself.
+
+    `value` picks among elements sharing an action_id (a button's value, an option); what is
+    typed into a dispatching text input is any text, so `block_id` tells those apart.
+    """
     matches = [
         (str(block.get("block_id", "")), element)
         for block in blocks
+        if block_id is None or block.get("block_id") == block_id
         for element in _interactive_elements(block)
-        if element.get("action_id") == action_id
-        and (value is None or value in _element_values(element))
+        if element.get("action_id") == action_id and _offers(element, value)
     ]
     if not matches:
         wanted = f"action_id {action_id!r}" + (f" with value {value!r}" if value else "")
@@ -112,6 +118,10 @@ def action_item(block_id: str, element: JsonDict, value: str | None, action_ts: 
             action["value"] = element["value"]
         if "style" in element:
             action["style"] = element["style"]
+        return action
+    if element_type in _TEXT_INPUTS:
+        # What is in the input when it dispatches (Enter, or a character typed or removed).
+        action["value"] = value or ""
         return action
     if element_type in ("static_select", "overflow", "radio_buttons"):
         if value is None:
@@ -209,12 +219,15 @@ def _in_ext_shared_channel(state: SlackState, event: JsonDict) -> bool:
     return channel is not None and bool(channel.shared_with)
 
 
-def view_state_values(view: View, values: dict[str, dict[str, Any]]) -> JsonDict:
-    """`view.state.values` for a submission: every input block, typed like Slack types them.
+def view_state_values(
+    view: View, values: dict[str, dict[str, Any]], *, submitting: bool = True
+) -> JsonDict:
+    """`view.state.values`: every input block, typed like Slack types them.
 
     `values` maps block_id → action_id → what the user entered: a string for
     text inputs, dates and single choices (the option's value), a list for
-    multi-selects, or an already Slack-shaped dict.
+    multi-selects, or an already Slack-shaped dict. Slack's client checks required inputs
+    and lengths when the view is submitted, not while it is being filled in (`submitting`).
     """
     inputs = {
         str(block["block_id"]): block
@@ -233,11 +246,11 @@ def view_state_values(view: View, values: dict[str, dict[str, Any]]) -> JsonDict
             raise SimUsageError(f"input block {block_id} has only action_id {action_id!r}")
         entered = given.get(action_id)
         if entered in (None, "", []):
-            if not block.get("optional", False):
+            if submitting and not block.get("optional", False):
                 raise SimUsageError(f"required input {block_id} left empty")
             state[block_id] = {action_id: _empty_value(element)}
         else:
-            state[block_id] = {action_id: _entered_value(element, entered)}
+            state[block_id] = {action_id: _entered_value(element, entered, submitting)}
     return state
 
 
@@ -246,7 +259,16 @@ def _interactive_elements(block: JsonDict) -> list[JsonDict]:
         return [e for e in block.get("elements", []) if isinstance(e, dict)]
     if block.get("type") == "section" and isinstance(block.get("accessory"), dict):
         return [block["accessory"]]
+    # An input block's element reaches the app before submission only if the block asks.
+    if block.get("type") == "input" and block.get("dispatch_action") is True:
+        element = block.get("element")
+        return [element] if isinstance(element, dict) else []
     return []
+
+
+def _offers(element: JsonDict, value: str | None) -> bool:
+    """Whether the element can send `value`: a text input sends whatever is typed."""
+    return value is None or element.get("type") in _TEXT_INPUTS or value in _element_values(element)
 
 
 def _element_values(element: JsonDict) -> set[str]:
@@ -286,13 +308,13 @@ def _empty_value(element: JsonDict) -> JsonDict:
     return {"type": element_type}
 
 
-def _entered_value(element: JsonDict, entered: Any) -> JsonDict:
+def _entered_value(element: JsonDict, entered: Any, submitting: bool) -> JsonDict:
     element_type = str(element.get("type"))
     if isinstance(entered, dict):
         return {"type": element_type, **entered}
     if element_type in _TEXT_INPUTS:
         text = str(entered)
-        _check_text_input(element, text)
+        _check_text_input(element, text, submitting)
         return {"type": element_type, "value": text}
     if element_type in _DATE_PICKS:
         _check_date_or_time(element_type, str(entered))
@@ -315,12 +337,15 @@ def _entered_value(element: JsonDict, entered: Any) -> JsonDict:
     raise SimUsageError(f"entering a value into a {element_type} is not supported")
 
 
-def _check_text_input(element: JsonDict, text: str) -> None:
-    """Slack's client enforces these before the app ever sees the submission."""
+def _check_text_input(element: JsonDict, text: str, submitting: bool) -> None:
+    """Slack's client enforces these before the app ever sees the submission; no one can type
+    past `max_length`, while the rest is checked only when the view is submitted."""
     if "max_length" in element and len(text) > int(element["max_length"]):
         raise SimUsageError(
             f"{element['action_id']!r} takes at most {element['max_length']} characters"
         )
+    if not submitting:
+        return
     if "min_length" in element and len(text) < int(element["min_length"]):
         raise SimUsageError(
             f"{element['action_id']!r} needs at least {element['min_length']} characters"

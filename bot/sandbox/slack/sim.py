@@ -41,7 +41,11 @@ class SlackSim:
         seed: str = "demo",
         scopes: Iterable[str] | None = None,
         unfurl_domains: Iterable[str] = (),
+        permalink_base: str | None = None,
     ) -> None:
+        """`permalink_base`: where `chat.getPermalink` links (Slack's `/archives/…` shape on
+        it, e.g. `https://acme.slack.com`); by default the simulator's own origin, where the
+        viewer opens the message."""
         self.config = SimConfig(
             signing_secret=signing_secret,
             bot_token=bot_token,
@@ -54,6 +58,9 @@ class SlackSim:
         )
         self.state = SlackState(team_id=team_id, seed=seed)
         apply_seed(self.state, seed)
+        self._permalink_base = permalink_base
+        if permalink_base is not None:
+            self.state.permalink_base = permalink_base
         self.faults = FaultSet()
         self.socket_mode = SocketMode(self.state, self.config, origin=lambda: self.origin)
         self.web_api = WebApi(
@@ -117,6 +124,8 @@ class SlackSim:
         bound_port = runner.addresses[0][1]
         self._runner = runner
         self._origin = f"http://{host}:{bound_port}"
+        if self._permalink_base is None:
+            self.state.permalink_base = self._origin  # the viewer answers `/archives/…`
         log.info("slack_sim.started origin=%s", self._origin)
         return self._origin
 
@@ -175,6 +184,8 @@ class SlackSim:
         message_ts: str | None = None,
         view_id: str | None = None,
         value: str | None = None,
+        block_id: str | None = None,
+        values: dict[str, dict[str, Any]] | None = None,
     ) -> DeliveryResult:
         return await self.driver.click(
             user_id=user_id,
@@ -183,6 +194,8 @@ class SlackSim:
             message_ts=message_ts,
             view_id=view_id,
             value=value,
+            block_id=block_id,
+            values=values,
         )
 
     async def submit_view(

@@ -79,10 +79,21 @@ class SlackState(Workspace):
         return view
 
     def replace_view(self, view: View, content: JsonDict) -> View:
+        """The app's new content for a view. Like Slack, what the person entered stays in the
+        inputs whose block_id and action_id the new content keeps."""
+        kept = {
+            str(block.get("block_id")): str((block.get("element") or {}).get("action_id"))
+            for block in content.get("blocks", [])
+            if block.get("type") == "input"
+        }
         view.content = content
         view.hash = self.new_hash()
         view.errors = None
-        view.state_values = {}
+        view.state_values = {
+            block_id: entered
+            for block_id, entered in view.state_values.items()
+            if block_id in kept and kept[block_id] in entered
+        }
         self.feed.bump("view_updated", view=view.id, user=view.user_id)
         return view
 

@@ -64,7 +64,10 @@ class Workspace:
         self.app_id = app_id
         self.bot_name = bot_name
         self.clock = clock
-        self.permalink_base = f"https://{team_domain}.slack.com"
+        self.team_url = f"https://{team_domain}.slack.com"
+        # Where `chat.getPermalink` points: Slack's shape on this base. `SlackSim` points it at
+        # its own origin once it serves, where the viewer opens the message.
+        self.permalink_base = self.team_url
 
         self.users: dict[str, User] = {}
         self.usergroups: dict[str, UserGroup] = {}

@@ -12,6 +12,7 @@ from bot.sandbox.slack.interactions import Unfurl
 from bot.sandbox.slack.methods.access import require_postable, resolve_channel
 from bot.sandbox.slack.methods.context import TS_PATTERN, ApiContext, Args
 from bot.sandbox.slack.model import JsonDict, Message
+from bot.sandbox.slack.permalinks import MessageLink, permalink
 
 MAX_TEXT = 40_000
 METADATA_EVENT_TYPE = re.compile(r"[A-Za-z0-9_-]{1,255}")
@@ -163,10 +164,10 @@ def get_permalink(ctx: ApiContext, args: Args) -> JsonDict:
     message = ctx.state.find_message(channel.id, args.text("message_ts") or "")
     if message is None:
         raise ApiError("message_not_found")
-    permalink = f"{ctx.state.permalink_base}/archives/{channel.id}/p{message.ts.replace('.', '')}"
-    if message.is_reply:
-        permalink += f"?thread_ts={message.thread_ts}&cid={channel.id}"
-    return {"channel": channel.id, "permalink": permalink}
+    link = MessageLink(
+        channel=channel.id, ts=message.ts, thread_ts=message.thread_ts if message.is_reply else None
+    )
+    return {"channel": channel.id, "permalink": permalink(ctx.state.permalink_base, link)}
 
 
 def unfurl(ctx: ApiContext, args: Args) -> JsonDict:

@@ -11,7 +11,7 @@ def auth_test(ctx: ApiContext, args: Args) -> JsonDict:
     state = ctx.state
     bot_user = state.users.get(state.bot_user_id)
     return {
-        "url": f"{state.permalink_base}/",
+        "url": f"{state.team_url}/",
         "team": state.team_name,
         "user": bot_user.name if bot_user else "bot",
         "team_id": state.team_id,

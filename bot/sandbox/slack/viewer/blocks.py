@@ -33,6 +33,9 @@ _TEXT_INPUT_TYPES = {
     "datepicker": "date",
     "timepicker": "time",
 }
+# The inputs whose typing Slack dispatches (`dispatch_action_config`); the viewer does not
+# dispatch choices made in input blocks.
+_DISPATCHING = frozenset({"plain_text_input", "email_text_input", "url_text_input", "number_input"})
 _SELECTS = frozenset({"static_select", "users_select", "conversations_select", "channels_select"})
 _MULTI_SELECTS = frozenset(
     {
@@ -285,10 +288,24 @@ def _input(block: JsonDict, names: Names, errors: JsonDict) -> str:
             f'<p class="bk-input-error" role="alert" data-error-for="{attr(block_id)}">'
             f"{plain_html(str(error))}</p>"
         )
+    triggers = _dispatch_triggers(block, element)
+    dispatch = f' data-dispatch="{attr(" ".join(triggers))}"' if triggers else ""
     return (
         f'<div class="bk-input{" has-error" if error else ""}" data-block-id="{attr(block_id)}" '
-        f'data-action-id="{attr(element.get("action_id", ""))}">{"".join(parts)}</div>'
+        f'data-action-id="{attr(element.get("action_id", ""))}"{dispatch}>{"".join(parts)}</div>'
     )
+
+
+def _dispatch_triggers(block: JsonDict, element: JsonDict) -> list[str]:
+    """When a text input in a `dispatch_action` block reaches the app before submission:
+    on Enter unless its `dispatch_action_config` says otherwise (Slack's default)."""
+    if block.get("dispatch_action") is not True or element.get("type") not in _DISPATCHING:
+        return []
+    config = element.get("dispatch_action_config")
+    triggers = config.get("trigger_actions_on") if isinstance(config, dict) else None
+    if not isinstance(triggers, list) or not triggers:
+        return ["on_enter_pressed"]
+    return [str(t) for t in triggers if t in ("on_enter_pressed", "on_character_entered")]
 
 
 def _control(element: JsonDict, control_id: str, names: Names, *, required: bool) -> str:

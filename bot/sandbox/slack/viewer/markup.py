@@ -3,7 +3,7 @@
 Everything shown comes from the bot or from people typing, so every piece of
 text is HTML-escaped on the way out. The only markup produced is our own:
 `<b>`, `<i>`, `<s>`, `<code>`, `<pre>`, `<blockquote>`, mention spans and links
-whose scheme is http, https or mailto.
+whose scheme is http, https or mailto. Known `:shortcodes:` become their emoji.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from html import escape
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
+
+from bot.sandbox.slack.viewer.emoji import emojize
 
 # Rendered tokens and code spans are parked behind these private-use characters while the
 # surrounding text is formatted, so `*` or `_` inside a URL or a code span stays literal.
@@ -71,7 +73,8 @@ def text_html(text_object: object, names: Names) -> str:
     text = str(text_object.get("text", ""))
     if text_object.get("type") == "mrkdwn":
         return mrkdwn_html(text, names)
-    return plain_html(text)
+    # Slack shows `:shortcodes:` in plain text as emoji unless the object says `emoji: false`.
+    return plain_html(text) if text_object.get("emoji") is False else emojize(plain_html(text))
 
 
 def mrkdwn_html(text: str, names: Names) -> str:
@@ -92,7 +95,7 @@ def mrkdwn_html(text: str, names: Names) -> str:
     html = _STRIKE.sub(r"<s>\1</s>", html)
     html = _QUOTE.sub(r"<blockquote>\1</blockquote>", html)
     html = html.replace("</blockquote>\n", "</blockquote>").replace("\n", "<br>")
-    return _PARKED.sub(lambda m: parked[int(m.group(1))], html)
+    return _PARKED.sub(lambda m: parked[int(m.group(1))], emojize(html))
 
 
 def _unescape(text: str) -> str:

@@ -1,4 +1,5 @@
-"""HTTP side of the viewer: the page, its two assets, screens, a change stream, closing modals.
+"""HTTP side of the viewer: the page and its assets, message permalinks (which open the page on
+their message), screens, a change stream, closing modals.
 
 Everything a person does in the page (commands, clicks, submissions, posts) goes
 through the simulator's existing driver endpoints (`/_sim/command`, `/_sim/action`,
@@ -16,7 +17,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.slack.errors import SimUsageError
+from bot.sandbox.slack.permalinks import parse_permalink
 from bot.sandbox.slack.state import SlackState
+from bot.sandbox.slack.viewer.reads import ReadMarks
 from bot.sandbox.slack.viewer.screen import ScreenRequest, build_screen
 
 # The page loads nothing but itself: no inline script, no external assets. Even if some
@@ -27,6 +30,7 @@ CONTENT_SECURITY_POLICY = (
 )
 _ASSET_TYPES = {
     "viewer.js": "text/javascript",
+    "modal.js": "text/javascript",
     "viewer.css": "text/css",
     "favicon.svg": "image/svg+xml",
 }
@@ -44,6 +48,7 @@ KEEPALIVE_S = 15.0
 class Viewer:
     def __init__(self, state: SlackState) -> None:
         self._state = state
+        self._reads = ReadMarks(state)
         static = files(__package__) / "static"
         self._page = (static / "index.html").read_text(encoding="utf-8")
         self._assets = {name: (static / name).read_text(encoding="utf-8") for name in _ASSET_TYPES}
@@ -53,6 +58,7 @@ class Viewer:
         app.add_routes(
             [
                 web.get("/", self.page),
+                web.get("/archives/{channel}/{message}", self.permalink),
                 web.get("/viewer/static/{name}", self.asset),
                 web.get("/viewer/screen", self.screen),
                 web.get("/viewer/events", self.events),
@@ -68,6 +74,15 @@ class Viewer:
     async def page(self, request: web.Request) -> web.Response:
         return web.Response(text=self._page, content_type="text/html", headers=HEADERS)
 
+    async def permalink(self, request: web.Request) -> web.Response:
+        """A message's permalink (`chat.getPermalink`) opens the page on that message; a
+        `user` in the query (the page adds who is acting) keeps that person."""
+        link = parse_permalink(str(request.rel_url))
+        if link is None:
+            raise web.HTTPNotFound(text="not a message link", headers=HEADERS)
+        screen = ScreenRequest.for_link(link, user_id=request.query.get("user") or None)
+        raise web.HTTPFound(screen.url(), headers=HEADERS)
+
     async def asset(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         if name not in self._assets:
@@ -77,15 +92,8 @@ class Viewer:
         )
 
     async def screen(self, request: web.Request) -> web.Response:
-        query = request.query
-        screen_request = ScreenRequest(
-            user_id=query.get("user") or None,
-            conversation_id=query.get("channel") or None,
-            thread_ts=query.get("thread") or None,
-            tab=query.get("tab") or None,
-        )
         try:
-            screen = build_screen(self._state, screen_request)
+            screen = build_screen(self._state, ScreenRequest.from_query(request.query), self._reads)
         except LookupError as exc:
             raise SimUsageError(str(exc)) from None
         return web.json_response(screen, headers=HEADERS)

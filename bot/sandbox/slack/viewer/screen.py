@@ -1,23 +1,28 @@
 """What one person sees in the viewer: sidebar, conversation (or App Home), thread and modal.
 
-Pure functions of the simulator's recorded state. The page asks for a screen
-(`GET /viewer/screen`) whenever the change sequence moves, and swaps in the
-panes whose HTML changed.
+Functions of the simulator's recorded state; the only thing a screen changes is what its
+person has read. The page asks for a screen (`GET /viewer/screen`) whenever the change
+sequence moves, and swaps in the panes whose HTML changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from bot.sandbox.slack.interactions import View
 from bot.sandbox.slack.model import Channel, Ephemeral, Message
 from bot.sandbox.slack.people import User
+from bot.sandbox.slack.permalinks import MessageLink
 from bot.sandbox.slack.state import SlackState
 from bot.sandbox.slack.viewer.blocks import Target, attachments_html, blocks_html
 from bot.sandbox.slack.viewer.markup import Names, attr, clock_time, mrkdwn_html, plain_html
+from bot.sandbox.slack.viewer.reads import ReadMarks, ts_order
+from bot.sandbox.slack.viewer.sidebar import member_channels, people, sidebar_html
 
 DEFAULT_USER = "U0ANA"
 Tab = Literal["home", "messages"]
@@ -25,24 +30,68 @@ Tab = Literal["home", "messages"]
 
 @dataclass(frozen=True)
 class ScreenRequest:
+    """Where the page is: the query of its URL (`?user=&channel=&thread=&tab=&message=`)."""
+
     user_id: str | None = None
     conversation_id: str | None = None
     thread_ts: str | None = None
     tab: str | None = None
+    message_ts: str | None = None  # a message linked to: scrolled to and highlighted
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> ScreenRequest:
+        return cls(
+            user_id=query.get("user") or None,
+            conversation_id=query.get("channel") or None,
+            thread_ts=query.get("thread") or None,
+            tab=query.get("tab") or None,
+            message_ts=query.get("message") or None,
+        )
+
+    @classmethod
+    def for_link(cls, link: MessageLink, *, user_id: str | None) -> ScreenRequest:
+        """The screen a permalink opens: its message, in its thread when it is a reply."""
+        return cls(
+            user_id=user_id,
+            conversation_id=link.channel,
+            thread_ts=link.thread_ts,
+            message_ts=link.ts,
+        )
+
+    def url(self) -> str:
+        """The page's own URL for this screen (what the page writes to the address bar)."""
+        pairs = (
+            ("user", self.user_id),
+            ("channel", self.conversation_id),
+            ("thread", self.thread_ts),
+            ("tab", self.tab),
+            ("message", self.message_ts),
+        )
+        return "/?" + urlencode([(name, value) for name, value in pairs if value])
 
 
-def build_screen(state: SlackState, request: ScreenRequest) -> dict[str, Any]:
+def build_screen(state: SlackState, request: ScreenRequest, reads: ReadMarks) -> dict[str, Any]:
     """The panes for the request, after settling it (a user who cannot see the asked-for
-    conversation lands in #general); the settled request is returned for the page's URL."""
-    user = _viewer(state, request.user_id)
+    conversation lands in #general); the settled request is returned for the page's URL.
+
+    The conversation shown counts as read from now on (`reads`)."""
+    user = _viewer(state, request.user_id, request.conversation_id)
     conversation = _conversation(state, user, request.conversation_id)
     app_dm = state.dm_id(user.id)
-    # Only the app has tabs; like Slack, opening it shows Home first.
+    linked = state.find_message(conversation, request.message_ts or "")
+    # Only the app has tabs. Opening it shows Home, unless it wrote since the person last
+    # read its messages or a link names one of them: then Messages.
     tab: Tab | None = None
     if conversation == app_dm:
-        tab = "messages" if request.tab == "messages" else "home"
+        unread = request.tab is None and reads.unread(user.id, app_dm) > 0
+        tab = "messages" if request.tab == "messages" or linked or unread else "home"
     names = _names(state, user)
-    thread = _thread_parent(state, conversation, request.thread_ts) if tab != "home" else None
+    thread_ts = request.thread_ts
+    if linked is not None and linked.is_reply and not thread_ts:
+        thread_ts = linked.thread_ts
+    thread = _thread_parent(state, conversation, thread_ts) if tab != "home" else None
+    if tab != "home":
+        reads.read(user.id, conversation)
     channel = state.channels.get(conversation)
     title = f"#{channel.name}" if channel and conversation != app_dm else state.bot_name
     composer_on = tab != "home" and not (channel is not None and channel.is_archived)
@@ -52,15 +101,16 @@ def build_screen(state: SlackState, request: ScreenRequest) -> dict[str, Any]:
         "channel": conversation,
         "thread": thread.ts if thread else None,
         "tab": tab,
+        "message": linked.ts if linked is not None else None,
         "title": title,
         "composer": {
             "enabled": composer_on,
             "placeholder": f"Message {title} — try /opentrain help" if composer_on else "",
         },
         "panes": {
-            "sidebar": _sidebar(state, user, conversation),
+            "sidebar": sidebar_html(state, user, conversation, reads),
             "main": (
-                _home(state, user, names)
+                _home(state, user, names, reads.unread(user.id, app_dm))
                 if tab == "home"
                 else _conversation_pane(state, user, conversation, title, names)
             ),
@@ -73,31 +123,25 @@ def build_screen(state: SlackState, request: ScreenRequest) -> dict[str, Any]:
 # --- who and where --------------------------------------------------------------------------
 
 
-def _people(state: SlackState) -> list[User]:
-    """The seeded humans a person can act as, by name."""
-    humans = [u for u in state.users.values() if not u.is_bot and not u.deleted]
-    return sorted(humans, key=lambda u: u.real_name.lower())
-
-
-def _viewer(state: SlackState, user_id: str | None) -> User:
-    humans = _people(state)
+def _viewer(state: SlackState, user_id: str | None, conversation_id: str | None) -> User:
+    """The person asked for; else, for a link that names no one, someone who can see the
+    conversation (the DM's person, or a member); else Ana, or whoever comes first."""
+    humans = people(state)
     by_id = {user.id: user for user in humans}
     if user_id in by_id:
         return by_id[user_id]
+    channel = state.channels.get(conversation_id or "")
+    if user_id is None and channel is not None:
+        if channel.im_user in by_id:
+            return by_id[channel.im_user]
+        members = [user for user in humans if user.id in channel.members]
+        if members and DEFAULT_USER not in channel.members:
+            return members[0]
     if DEFAULT_USER in by_id:
         return by_id[DEFAULT_USER]
     if not humans:
         raise LookupError("the workspace has no people to act as")
     return humans[0]
-
-
-def _member_channels(state: SlackState, user: User) -> list[Channel]:
-    channels = [
-        c
-        for c in state.channels.values()
-        if c.kind in ("public", "private") and user.id in c.members
-    ]
-    return sorted(channels, key=lambda c: (c.is_archived, c.name))
 
 
 def _conversation(state: SlackState, user: User, requested: str | None) -> str:
@@ -107,7 +151,7 @@ def _conversation(state: SlackState, user: User, requested: str | None) -> str:
     channel = state.channels.get(requested or "")
     if channel is not None and channel.kind != "im" and user.id in channel.members:
         return channel.id
-    joined = _member_channels(state, user)
+    joined = member_channels(state, user)
     general = [c for c in joined if c.is_general]
     return (general or joined)[0].id if (general or joined) else app_dm
 
@@ -121,64 +165,6 @@ def _names(state: SlackState, user: User) -> Names:
         channels={c.id: c.name for c in state.channels.values() if c.kind != "im"},
         groups={g.id: g.handle for g in state.usergroups.values()},
     )
-
-
-# --- sidebar --------------------------------------------------------------------------------
-
-
-def _sidebar(state: SlackState, user: User, current: str) -> str:
-    options = "".join(
-        f'<option value="{attr(person.id)}"{" selected" if person.id == user.id else ""}>'
-        f"{plain_html(_person_label(state, person))} ({plain_html(person.id)})</option>"
-        for person in _people(state)
-    )
-    channels = "".join(
-        _sidebar_link(
-            channel.id,
-            f"# {channel.name}",
-            current,
-            extra=" archived" if channel.is_archived else "",
-        )
-        for channel in _member_channels(state, user)
-    )
-    groups = [c for c in state.channels.values() if c.kind == "mpim" and user.id in c.members]
-    dms = "".join(_sidebar_link(c.id, _mpim_label(state, c, user), current) for c in groups)
-    app = _sidebar_link(state.dm_id(user.id), state.bot_name, current, extra=" app-link")
-    return (
-        f'<div class="workspace">{plain_html(state.team_name)}</div>'
-        '<label class="viewer-as" for="user-picker">Acting as</label>'
-        f'<select id="user-picker" data-testid="user-picker">{options}</select>'
-        f'<h4>Channels</h4><ul class="conversations">{channels}</ul>'
-        + (f'<h4>Direct messages</h4><ul class="conversations">{dms}</ul>' if dms else "")
-        + f'<h4>Apps</h4><ul class="conversations">{app}</ul>'
-    )
-
-
-def _person_label(state: SlackState, person: User) -> str:
-    """Names outsiders as Slack's client marks them, so one can pick who to test as."""
-    if person.home_team(state.team_id) != state.team_id:
-        return f"{person.real_name} · Slack Connect"
-    if person.is_restricted or person.is_ultra_restricted:
-        return f"{person.real_name} · guest"
-    return person.real_name
-
-
-def _sidebar_link(conversation_id: str, label: str, current: str, *, extra: str = "") -> str:
-    active = " active" if conversation_id == current else ""
-    return (
-        f'<li><a href="#" class="conversation{active}{extra}" '
-        f'data-conversation="{attr(conversation_id)}" data-testid="conversation-link">'
-        f"{plain_html(label)}</a></li>"
-    )
-
-
-def _mpim_label(state: SlackState, channel: Channel, user: User) -> str:
-    others = [
-        state.users[m].display_name
-        for m in sorted(channel.members)
-        if m != user.id and m in state.users
-    ]
-    return ", ".join(others) or channel.name
 
 
 # --- conversation -------------------------------------------------------------------------
@@ -200,7 +186,7 @@ def _conversation_pane(
         for ephemeral in state.ephemerals_for(user.id)
         if ephemeral.channel == conversation and ephemeral.thread_ts is None
     ]
-    items.sort(key=lambda item: _ts_key(item[0]))
+    items.sort(key=lambda item: ts_order(item[0]))
     timeline = "".join(html for _, html in items) or (
         f'<p class="empty">This is the very beginning of {plain_html(title)}. '
         "Type <code>/opentrain help</code> below to see what the bot can do.</p>"
@@ -220,10 +206,11 @@ def _channel_header(channel: Channel) -> str:
     )
 
 
-def _app_header(state: SlackState, tab: Tab) -> str:
+def _app_header(state: SlackState, tab: Tab, unread: int = 0) -> str:
+    badge = f' <span class="unread-count" data-testid="unread-count">{unread}</span>'
     tabs = "".join(
         f'<a href="#" class="tab{" active" if name == tab else ""}" data-tab="{name}" '
-        f'data-testid="tab-{name}">{label}</a>'
+        f'data-testid="tab-{name}">{label}{badge if name == "messages" and unread else ""}</a>'
         for name, label in (("home", "Home"), ("messages", "Messages"))
     )
     return (
@@ -232,13 +219,14 @@ def _app_header(state: SlackState, tab: Tab) -> str:
     )
 
 
-def _home(state: SlackState, user: User, names: Names) -> str:
+def _home(state: SlackState, user: User, names: Names, unread: int) -> str:
     view = state.home_view(user.id)
     if view is None:
         body = '<p class="empty">Opening the Home tab… (the app has not published one yet)</p>'
     else:
         body = blocks_html(view.content.get("blocks", []), names, Target(view_id=view.id))
-    return f'{_app_header(state, "home")}<div class="home" data-testid="app-home">{body}</div>'
+    header = _app_header(state, "home", unread)
+    return f'{header}<div class="home" data-testid="app-home">{body}</div>'
 
 
 def _message(state: SlackState, message: Message, names: Names, *, thread_link: bool = True) -> str:
@@ -291,7 +279,7 @@ def _meta(state: SlackState, author_id: str, ts: str, names: Names, *, edited: b
         author, badge = state.bot_name, '<span class="badge">APP</span>'
     else:
         author, badge = names.users.get(author_id, author_id), ""
-    moment = datetime.fromtimestamp(_ts_key(ts), UTC).astimezone(names.tz)
+    moment = datetime.fromtimestamp(ts_order(ts)[0], UTC).astimezone(names.tz)
     mark = ' <span class="edited">(edited)</span>' if edited else ""
     return (
         f'<div class="meta"><span class="author">{plain_html(author)}</span>{badge}'
@@ -302,13 +290,6 @@ def _meta(state: SlackState, author_id: str, ts: str, names: Names, *, edited: b
 
 def _replies(count: int) -> str:
     return f"{count} repl{'y' if count == 1 else 'ies'}"
-
-
-def _ts_key(ts: str) -> float:
-    try:
-        return float(ts)
-    except ValueError:
-        return 0.0
 
 
 # --- thread ---------------------------------------------------------------------------------
@@ -328,7 +309,7 @@ def _thread_pane(state: SlackState, user: User, parent: Message, names: Names) -
         for ephemeral in state.ephemerals_for(user.id)
         if ephemeral.channel == parent.channel and ephemeral.thread_ts == parent.ts
     ]
-    items.sort(key=lambda item: _ts_key(item[0]))
+    items.sort(key=lambda item: ts_order(item[0]))
     channel = state.channels.get(parent.channel)
     where = f"#{channel.name}" if channel and channel.kind != "im" else state.bot_name
     return (

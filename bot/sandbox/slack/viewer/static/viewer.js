@@ -6,13 +6,14 @@
 // Slack's client would cause: slash commands, button clicks, modal submissions, posts.
 "use strict";
 
-const where = { user: null, channel: null, thread: null, tab: null };
+const where = { user: null, channel: null, thread: null, tab: null, message: null };
 const shown = { sidebar: null, main: null, thread: null, modal: null };
 let seq = -1;
 let loading = false;
 let stale = false;
 let moves = 0; // bumped whenever the person goes somewhere; an answer to an older ask is dropped
 let homeOpenedFor = null;
+let linkedShown = null; // the linked-to message last scrolled to and highlighted
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -24,6 +25,7 @@ function readLocation() {
   where.channel = query.get("channel");
   where.thread = query.get("thread");
   where.tab = query.get("tab");
+  where.message = query.get("message");
 }
 
 function writeLocation() {
@@ -32,7 +34,8 @@ function writeLocation() {
   if (where.channel) query.set("channel", where.channel);
   if (where.thread) query.set("thread", where.thread);
   if (where.tab === "messages" || where.tab === "home") query.set("tab", where.tab);
-  window.history.replaceState(null, "", "?" + query.toString());
+  if (where.message) query.set("message", where.message);
+  window.history.replaceState(null, "", "/?" + query.toString());
 }
 
 async function refresh() {
@@ -67,6 +70,7 @@ function apply(screen) {
   where.channel = screen.channel;
   where.thread = screen.thread;
   where.tab = screen.tab;
+  where.message = screen.message;
   seq = screen.seq;
   writeLocation();
   document.title = screen.title + " · Slack (simulator)";
@@ -74,8 +78,9 @@ function apply(screen) {
   swap("sidebar", $("#sidebar"), screen.panes.sidebar);
   swapMain(screen.panes.main);
   $("#thread-column").hidden = !screen.panes.thread;
-  swap("thread", $("#thread-pane"), screen.panes.thread);
+  swapThread(screen.panes.thread);
   swapModal(screen.panes.modal);
+  showLinked(screen);
 
   const composer = $("#composer-input");
   composer.disabled = !screen.composer.enabled;
@@ -98,55 +103,56 @@ function swap(name, element, html) {
   return true;
 }
 
+function atBottom(element) {
+  return element.scrollHeight - element.scrollTop - element.clientHeight < 40;
+}
+
 function swapMain(html) {
   const before = $("#timeline");
   const conversation = before ? before.dataset.conversation : null;
-  const atBottom = !before || before.scrollHeight - before.scrollTop - before.clientHeight < 40;
+  const following = !before || atBottom(before);
+  const top = before ? before.scrollTop : 0;
   if (!swap("main", $("#main-pane"), html)) return;
   const after = $("#timeline");
-  // Follow new messages unless the person scrolled up to read older ones.
-  if (after && (atBottom || after.dataset.conversation !== conversation)) {
-    after.scrollTop = after.scrollHeight;
-  }
+  if (!after) return;
+  // Follow new messages unless the person scrolled up to read older ones: then stay there.
+  const arrived = after.dataset.conversation !== conversation;
+  after.scrollTop = following || arrived ? after.scrollHeight : top;
 }
 
-function swapModal(html) {
-  const old = $("#modal");
-  const typed = old ? typedValues(old) : null;
-  const focused = old && old.contains(document.activeElement) ? document.activeElement.id : null;
-  if (!swap("modal", $("#modal-pane"), html)) return;
-  const form = $("#modal");
-  // The same modal re-rendered (errors shown, or updated by the app) keeps what was typed.
-  if (form && typed && typed.viewId === form.dataset.viewId) {
-    restoreValues(form, typed.values);
-    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
-  } else if (form) {
-    const first = form.querySelector("input, textarea, select");
-    if (first) first.focus();
-  }
+// The thread's replies scroll in their own box, which each update replaces: keep its place
+// (following new replies from the bottom); a thread just opened starts at its parent.
+function swapThread(html) {
+  const before = $("#thread-pane .thread-messages");
+  const thread = before ? before.dataset.threadTs : null;
+  const following = before && atBottom(before);
+  const top = before ? before.scrollTop : 0;
+  if (!swap("thread", $("#thread-pane"), html)) return;
+  const after = $("#thread-pane .thread-messages");
+  if (!after || after.dataset.threadTs !== thread) return;
+  after.scrollTop = following ? after.scrollHeight : top;
 }
 
-function typedValues(form) {
-  const values = {};
-  for (const control of form.querySelectorAll(".bk-input input, .bk-input textarea, .bk-input select")) {
-    if (!control.id && !control.name) continue;
-    const key = control.id || control.name + "=" + control.value;
-    if (control.type === "radio" || control.type === "checkbox") values[key] = control.checked;
-    else if (control.multiple) values[key] = [...control.selectedOptions].map((o) => o.value);
-    else values[key] = control.value;
+// A permalink's message: scrolled into view and flashed, once per arrival (a later re-render
+// of its pane does not flash it again). A reply is shown in its open thread.
+function showLinked(screen) {
+  if (!screen.message) {
+    linkedShown = null;
+    return;
   }
-  return { viewId: form.dataset.viewId, values };
-}
-
-function restoreValues(form, values) {
-  for (const control of form.querySelectorAll(".bk-input input, .bk-input textarea, .bk-input select")) {
-    const key = control.id || control.name + "=" + control.value;
-    if (!(key in values)) continue;
-    if (control.type === "radio" || control.type === "checkbox") control.checked = values[key];
-    else if (control.multiple) {
-      for (const option of control.options) option.selected = values[key].includes(option.value);
-    } else control.value = values[key];
+  const key = screen.channel + "/" + screen.thread + "/" + screen.message;
+  if (key === linkedShown) return;
+  const selector = '[data-testid="message"][data-ts="' + CSS.escape(screen.message) + '"]';
+  const inThread = screen.thread && screen.thread !== screen.message;
+  const article = (inThread ? $("#thread-pane") : $("#timeline"))?.querySelector(selector);
+  if (!article) return;
+  linkedShown = key;
+  if (inThread) {
+    const parent = $("#timeline")?.querySelector('[data-ts="' + CSS.escape(screen.thread) + '"]');
+    if (parent) parent.scrollIntoView({ block: "center" });
   }
+  article.scrollIntoView({ block: "center" });
+  article.classList.add("linked");
 }
 
 // ---- talking to the simulator ---------------------------------------------------------------
@@ -233,8 +239,12 @@ async function send(input, threadTs) {
 async function act(element, value) {
   if (element.dataset.confirm && !window.confirm(element.dataset.confirm)) return null;
   const body = { user_id: where.user, action_id: element.dataset.actionId };
-  if (element.dataset.viewId) body.view_id = element.dataset.viewId;
-  else {
+  if (element.dataset.viewId) {
+    body.view_id = element.dataset.viewId;
+    // Slack sends what a modal's inputs hold with every action in it (`view.state.values`).
+    const form = element.closest("#modal");
+    if (form) body.values = modalValues(form);
+  } else {
     body.channel_id = element.dataset.channel;
     body.message_ts = element.dataset.ts;
   }
@@ -248,58 +258,23 @@ async function act(element, value) {
   }
 }
 
-function inputValue(wrapper) {
-  const control = wrapper.querySelector("[data-input-kind]");
-  if (!control) return null;
-  const kind = control.dataset.inputKind;
-  if (kind === "radio_buttons") {
-    const checked = control.querySelector("input:checked");
-    return checked ? checked.value : null;
-  }
-  if (kind === "checkboxes") {
-    const checked = [...control.querySelectorAll("input:checked")].map((box) => box.value);
-    return checked.length ? checked : null;
-  }
-  if (control.multiple) {
-    const chosen = [...control.selectedOptions].map((option) => option.value);
-    return chosen.length ? chosen : null;
-  }
-  if (!("value" in control)) return null; // an input the viewer cannot show
-  return control.value === "" ? null : control.value;
-}
-
-async function submitModal(form) {
-  const values = {};
-  for (const wrapper of form.querySelectorAll(".bk-input[data-block-id]")) {
-    const value = inputValue(wrapper);
-    if (value !== null) values[wrapper.dataset.blockId] = { [wrapper.dataset.actionId]: value };
-  }
-  const submit = $("#modal-submit");
-  const error = $("#modal-error");
-  error.textContent = "";
-  if (submit) submit.disabled = true;
-  const result = await post("/_sim/view_submission", {
-    user_id: where.user,
-    view_id: form.dataset.viewId,
-    values,
-  });
-  // The modal closes, or shows the app's errors, through the next screen; only a failed
-  // delivery needs saying here (Slack shows "We had some trouble connecting").
-  const problem = deliveryProblem(result);
-  const current = $("#modal");
-  if (current && current.dataset.viewId === form.dataset.viewId) {
-    if (problem) $("#modal-error").textContent = problem;
-    const again = $("#modal-submit");
-    if (again) again.disabled = false;
-  }
-}
-
 // ---- what the person does ---------------------------------------------------------------------
 
 function go(changes) {
-  Object.assign(where, changes);
+  Object.assign(where, { message: null }, changes);
   moves += 1;
   refresh();
+}
+
+// The URL a link leads to if it is one of this viewer's pages (a message's permalink), with
+// the person acting kept; null for anywhere else.
+function viewerLink(anchor) {
+  if (!anchor) return null;
+  const url = new URL(anchor.href, window.location.href);
+  if (url.origin !== window.location.origin) return null;
+  if (url.pathname !== "/" && !url.pathname.startsWith("/archives/")) return null;
+  if (where.user && !url.searchParams.has("user")) url.searchParams.set("user", where.user);
+  return url.href;
 }
 
 document.addEventListener("click", (event) => {
@@ -307,6 +282,16 @@ document.addEventListener("click", (event) => {
     "[data-conversation], [data-tab], [data-open-thread], #thread-close, .modal-close, " +
       "button[data-action-id], a[data-action-id]",
   );
+  const link = viewerLink(event.target.closest('a[target="_blank"]'));
+  if (link) {
+    // A link into this workspace (a permalink) opens here, as Slack's client does.
+    event.preventDefault();
+    if (target && target.matches("a[data-action-id]")) {
+      // A link button tells the app first (unless its confirmation was declined).
+      act(target).then((result) => result && window.location.assign(link));
+    } else window.location.assign(link);
+    return;
+  }
   if (!target) return;
   if (target.matches("a[data-action-id]")) {
     // A link button: the browser opens the URL in a new tab; Slack also tells the app.
