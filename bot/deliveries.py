@@ -264,8 +264,10 @@ class Deliveries:
         this was kept) is retired here at once.
         """
         if item.kind is EffectKind.REMINDER_DM:
+            final = bool(item.payload.get("final"))
+            now = self._clock.now()
             sent = SentDirectMessage(
-                channel=channel, ts=ts, kind="reminder", saved_at=self._clock.now()
+                channel=channel, ts=ts, kind="reminder", final=final, saved_at=now
             )
         elif item.payload.get("reason") == "channel_unavailable":
             error = item.payload.get("error")
@@ -290,7 +292,10 @@ class Deliveries:
         for key, sent in (await self._store.list_records(SENT_DMS, within)).items():
             if sent.kind == "reminder":
                 message = cards.reminder_dm_retired(
-                    approval, permalink=approval.card_permalink, opentrain_host=self._opentrain_host
+                    approval,
+                    permalink=approval.card_permalink,
+                    opentrain_host=self._opentrain_host,
+                    final=sent.final,
                 )
             else:
                 message = cards.requester_dm_retired(approval, channel_error=sent.channel_error)

@@ -247,10 +247,11 @@ def reminder_dm(
 
 
 def reminder_dm_retired(
-    approval: TrackedApproval, *, permalink: str | None, opentrain_host: str
+    approval: TrackedApproval, *, permalink: str | None, opentrain_host: str, final: bool = False
 ) -> SlackMessage:
     """A reminder DM's final text once its approval ended: how and when it ended, what that
-    means, and links to read more — no button left to confirm or snooze something over."""
+    means, and links to read more — no button left to confirm or snooze something over.
+    Its metadata still says which reminder it was (`final`)."""
     _require_ended(approval)
     title = facts.title(approval)
     links: list[str] = []
@@ -270,7 +271,10 @@ def reminder_dm_retired(
             ContextBlock(elements=context),
         ],
         metadata=metadata(
-            REMINDER_EVENT_TYPE, approvalId=approval.approval_id, status=approval.status.value
+            REMINDER_EVENT_TYPE,
+            approvalId=approval.approval_id,
+            final=final,
+            status=approval.status.value,
         ),
     )
 

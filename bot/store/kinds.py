@@ -113,6 +113,7 @@ class SentDirectMessage(_Record):
     channel: str
     ts: str
     kind: Literal["reminder", "requester"]
+    final: bool = False  # a reminder: the last one before expiry
     channel_error: str | None = None  # a requester DM stands in for a card in this channel
     saved_at: AwareDatetime
 

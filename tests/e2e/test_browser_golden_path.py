@@ -1,13 +1,15 @@
 """The golden path in a real browser: Debian's Chromium, driven by Playwright, through the
 sandbox's Slack viewer and the OpenTrain simulator's approval page.
 
-Run with UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/card.png (the README's picture).
+Run with UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/card.png (the README's picture)
+and docs/screenshots/home.png (the App Home tab).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,7 +29,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "card.png"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SCREENSHOT = DOCS / "card.png"
+HOUR = 3600.0
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # The bot answers within a second; generous only so a loaded CI machine does not flake.
@@ -83,8 +87,10 @@ def assert_png(path: Path) -> None:
 async def test_hire_confirm_and_see_the_card_change(
     make_sandbox: SandboxFactory, browser: Browser, tmp_path: Path
 ) -> None:
-    sandbox = await make_sandbox()
-    await seed_demo(sandbox)  # as `python -m bot sandbox` does
+    # As `python -m bot sandbox` runs it: webhooks wired. Feed polls an hour apart, so the
+    # card can only change as soon as it does below by the webhook's doorbell.
+    sandbox = await make_sandbox(webhooks=True, ot_poll_interval_seconds=HOUR)
+    await seed_demo(sandbox)
     problems: list[str] = []
     page = await open_page(browser, sandbox.viewer_url, problems)
     await expect(page.get_by_test_id("conversation-title")).to_have_text("# hiring")
@@ -96,7 +102,8 @@ async def test_hire_confirm_and_see_the_card_change(
 
     modal = page.get_by_test_id("modal")
     await expect(modal).to_be_visible()
-    await expect(modal.locator("h3")).to_have_text("Hire on OpenTrain")
+    await expect(modal.locator("h3").first).to_have_text("Hire on OpenTrain")
+    await expect(modal).to_contain_text("Hire Ada L. from proposal prop_ada")
     await expect(page.locator("#input-hire-name")).to_have_value("Batch 1")
     await expect(page.locator("#input-hire-amount")).to_have_value("450.00")
     await page.locator("#input-hire-description").fill("Bounding boxes for 10k dashcam frames")
@@ -115,6 +122,24 @@ async def test_hire_confirm_and_see_the_card_change(
     await expect(review).to_have_attribute("target", "_blank")
     before = tmp_path / "card-pending.png"
     await card.screenshot(path=before)
+
+    # Two days later the card still tells the truth: a deadline, never a frozen countdown.
+    sandbox.opentrain.state.advance(48 * HOUR)
+    await sandbox.services.clock.sync()
+    await expect(card).to_contain_text(re.compile(r"expires \w+", re.IGNORECASE))
+    for stale in ("expires in", " ago", "days left"):
+        await expect(card).not_to_contain_text(stale)
+
+    # App Home lists it; its "View card" opens the card in the channel.
+    await page.get_by_test_id("sidebar").get_by_text("OpenTrain Co-sign").click()
+    home = page.get_by_test_id("app-home")
+    await expect(home).to_contain_text("Batch 1")
+    home_shot = tmp_path / "home.png"
+    await page.screenshot(path=home_shot)
+    await home.get_by_test_id("link-button").filter(has_text="View card").first.click()
+    await expect(page.get_by_test_id("conversation-title")).to_have_text("# hiring")
+    await expect(card).to_be_in_viewport()
+    await expect(card).to_have_class(re.compile(r"\blinked\b"))
 
     async with page.context.expect_page() as opened:
         await review.click()
@@ -139,7 +164,9 @@ async def test_hire_confirm_and_see_the_card_change(
 
     assert_png(before)
     assert_png(after)
+    assert_png(home_shot)
     assert problems == []
     if os.environ.get("UPDATE_SCREENSHOTS"):
-        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        DOCS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(before, DOCS_SCREENSHOT)
+        shutil.copyfile(home_shot, DOCS / "home.png")

@@ -133,7 +133,7 @@ def reminders_sent(sandbox: Sandbox, users: tuple[str, ...] = EVERYONE) -> list[
             metadata = message.metadata or {}
             if metadata.get("event_type") == REMINDER_EVENT_TYPE:
                 payload = metadata["event_payload"]
-                sent.append(Sent(user, str(payload["approvalId"]), bool(payload.get("final"))))
+                sent.append(Sent(user, str(payload["approvalId"]), bool(payload["final"])))
     return sent
 
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot.app import SERVICES
 from bot.config import Settings
-from bot.sandbox.runner import Sandbox, start_bot
+from bot.sandbox.runner import Sandbox, bind, start_bot
 from bot.services import Services
 from tests.e2e.test_reminders import (
     CHANNEL,
@@ -35,7 +35,7 @@ class Replicas:
         self._runners: dict[int, web.AppRunner] = {}
 
     async def start(self, settings: Settings) -> Services:
-        runner, _ = await start_bot(settings, "127.0.0.1", 0)
+        runner = await start_bot(settings, bind("127.0.0.1", 0))
         services = runner.app[SERVICES]
         self._runners[id(services)] = runner
         return services

@@ -36,7 +36,7 @@ from bot.opentrain.webhooks import sign
 from bot.sandbox.faults import FaultSpec
 from bot.sandbox.opentrain import OpenTrainSim
 from bot.sandbox.opentrain.vocabulary import ALL_SCOPES
-from bot.sandbox.runner import start_bot
+from bot.sandbox.runner import bind, start_bot, url_of
 from bot.sandbox.slack import SlackSim
 from tests.support.processes import REPO, BotProcess
 from tests.support.redis_server import RedisServer, free_port
@@ -207,7 +207,9 @@ async def test_no_secret_in_any_log_record_in_process(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    runner, url = await start_bot(Settings.model_validate(world.settings), "127.0.0.1", 0)
+    sock = bind("127.0.0.1", 0)
+    url = url_of(sock)
+    runner = await start_bot(Settings.model_validate(world.settings), sock)
     try:
         await exercise(world, url)
     finally:

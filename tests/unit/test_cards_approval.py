@@ -522,7 +522,7 @@ def test_a_retired_reminder_says_how_and_when_it_ended_with_nothing_to_press() -
     )
     assert message.as_kwargs()["metadata"] == {
         "event_type": "opentrain_reminder",
-        "event_payload": {"approvalId": "apr_1", "status": "declined"},
+        "event_payload": {"approvalId": "apr_1", "final": False, "status": "declined"},
     }
 
 
