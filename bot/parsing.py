@@ -92,6 +92,12 @@ class Contracts:
 
 
 @dataclass(frozen=True)
+class JobProposals:
+    job_id: str
+    status: str | None = None  # OpenTrain's raw status (UNREVIEWED…); None: the open ones
+
+
+@dataclass(frozen=True)
 class Approvers:
     action: str  # "show" | "set" | "add" | "remove"
     scope: str | None = None  # channel id, or "global"; None = the current channel
@@ -250,6 +256,31 @@ def parse_member(token: str) -> str | None:
         if match:
             return match.group(1) or match.group(2)
     return None
+
+
+PROPOSAL_STATUSES = (
+    "UNREVIEWED",
+    "SHORTLISTED",
+    "MAYBE",
+    "HIRED",
+    "DECLINED",
+    "NOT_A_FIT",
+    "RESUME_SENT",
+)
+
+
+def job_proposals(words: Words) -> JobProposals:
+    """`<jobId> [status]`; the status as OpenTrain reads it (any case, `-` or space for `_`)."""
+    if not words.args or len(words.args) > 2:
+        raise words.problem("`proposals` needs a job id, and optionally a status.")
+    job_id = check_id(words.args[0], "job id", words)
+    if len(words.args) == 1:
+        return JobProposals(job_id)
+    status = words.args[1].upper().replace("-", "_")
+    if status not in PROPOSAL_STATUSES:
+        known = ", ".join(s.lower() for s in PROPOSAL_STATUSES)
+        raise words.problem(f"“{clip(words.args[1])}” is not a proposal status ({known}).")
+    return JobProposals(job_id, status)
 
 
 def approvers(words: Words) -> Approvers:

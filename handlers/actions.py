@@ -9,6 +9,7 @@ button on a public card gets a new private reply and leaves the card alone.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from bot import cards, forms
 from bot.explain import NotPossible
 from bot.money import parse_amount
+from bot.opentrain import NotFound
 from bot.policy_requests import Decided
 from bot.reminder_times import Reminder
 from bot.reminders import SNOOZE_FOR, RemindNow, Snoozed
@@ -30,9 +32,12 @@ from bot.services import Services
 from bot.tracked_approvals import Requester
 from handlers.guard import Listener, Listeners
 from handlers.replies import Replier, deliver_receipt, progress, with_progress
-from handlers.steps import end_contract, milestone_modal, open_view
+from handlers.steps import end_contract, milestone_modal, open_hire_modal, open_view
 
 log = logging.getLogger(__name__)
+
+# Of the three seconds a trigger lasts, what a transcript waits for OpenTrain.
+TRANSCRIPT_WAIT_SECONDS = 2.0
 
 
 # Link buttons: Slack opens the URL itself and still reports the click, which only needs an ack.
@@ -46,6 +51,7 @@ class Click:
     value: str
     on_private_reply: bool
     team_id: str | None = None  # the clicking user's own team, as the payload says
+    trigger_id: str = ""  # opens a modal within three seconds of the click
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Click:
@@ -59,6 +65,7 @@ class Click:
             value=str(action.get("value") or ""),
             on_private_reply=bool(container.get("is_ephemeral")),
             team_id=str(team) if team else None,
+            trigger_id=str(body.get("trigger_id") or ""),
         )
 
     @property
@@ -90,6 +97,13 @@ def register(app: Listeners, services: Services) -> None:
     }
     for action_id, work in clicks.items():
         app.action(action_id.value)(_click_listener(services, work))
+    # On a list of proposals: the list stays, to pick another.
+    keeping: dict[cards.ActionId, ClickWork] = {
+        cards.ActionId.HIRE_PROPOSAL: _hire_proposal,
+        cards.ActionId.OPEN_TRANSCRIPT: _open_transcript,
+    }
+    for action_id, work in keeping.items():
+        app.action(action_id.value)(_click_listener(services, work, keep_message=True))
 
     @app.action(cards.ActionId.OPEN_CONTRACT.value)
     async def open_contract(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -121,13 +135,14 @@ async def acknowledge(ack: AsyncAck) -> None:
 ClickWork = Callable[[Services, Click, Replier], Awaitable[None]]
 
 
-def _click_listener(services: Services, work: ClickWork) -> Listener:
-    """A button that acks, then does `work`, answering on the clicked private reply if any."""
+def _click_listener(services: Services, work: ClickWork, *, keep_message: bool = False) -> Listener:
+    """A button that acks, then does `work`, answering on the clicked private reply if any
+    (`keep_message`: in a new private message, leaving the clicked one as it is)."""
 
     async def listener(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         click = Click.of(body)
-        reply = click.replier(respond)
+        reply = Replier(respond, replace=False) if keep_message else click.replier(respond)
         await reply.guard(work(services, click, reply))
 
     return listener
@@ -233,6 +248,44 @@ async def _refresh_cost_preview(services: Services, body: dict[str, Any]) -> Non
     except SlackApiError as exc:
         # hash_conflict: a newer keystroke already updated the modal; that one wins.
         log.info("cost preview not updated error=%s", exc.response.get("error"))
+
+
+# --- proposals: Hire… and Transcript -------------------------------------------------------
+
+
+async def _hire_proposal(services: Services, click: Click, reply: Replier) -> None:
+    """The hire form, pre-filled with the proposal's bid."""
+    await services.roles.require(click.actor, "request", "hire on OpenTrain")
+    chosen = forms.modal_metadata(click.value) or {}
+    try:
+        bid = parse_amount(str(chosen.get("amount") or ""), services.settings.max_amount_usd)
+    except ValueError:
+        bid = None  # no bid, or one the form cannot take: the person types the amount
+    await open_hire_modal(
+        services,
+        proposal_id=str(chosen.get("proposalId") or ""),
+        channel_id=click.channel_id or "",
+        trigger_id=click.trigger_id,
+        amount=bid,
+    )
+
+
+async def _open_transcript(services: Services, click: Click, reply: Replier) -> None:
+    """The AI interview's transcript in a modal; OpenTrain gets two of the trigger's seconds."""
+    await services.roles.require(click.actor, "request", "read interview transcripts")
+    try:
+        async with asyncio.timeout(TRANSCRIPT_WAIT_SECONDS):
+            interview = await services.opentrain.get_interview(click.value)
+    except TimeoutError:
+        raise NotPossible(
+            "OpenTrain is slow to send the transcript; press Transcript again."
+        ) from None
+    except NotFound:
+        await reply.send(cards.notice(f"Proposal {click.value} has no AI interview transcript."))
+        return
+    await open_view(
+        services.slack, click.trigger_id, cards.transcript_modal(interview, who="Candidate")
+    )
 
 
 # --- approvers: "Remind approvers" on a card, "Snooze 4 h" in a reminder DM ----------------

@@ -27,11 +27,10 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import cards, parsing
 from bot.cards.notices import HelpSection
-from bot.doctor import opentrain_checks
 from bot.roles import Need
 from bot.services import Services
-from bot.tracked_approvals import TrackedStatus
 from handlers import admin_commands as admin
+from handlers import lookup_commands as lookups
 from handlers.guard import Listeners
 from handlers.replies import (
     Asked,
@@ -55,6 +54,7 @@ class Verb(StrEnum):
     PENDING = "pending"
     CONTRACTS = "contracts"
     CONTRACT = "contract"
+    PROPOSALS = "proposals"
     STATUS = "status"
     AUDIT = "audit"
     APPROVERS = "approvers"
@@ -187,7 +187,7 @@ def entry(verb: Verb) -> Entry[Any]:
                 "pending",
                 "what is waiting for a human, soonest expiry first",
                 parsing.nothing,
-                _pending,
+                lookups.pending,
                 Role("read", "see pending approvals"),
             )
         case Verb.CONTRACTS:
@@ -197,7 +197,7 @@ def entry(verb: Verb) -> Entry[Any]:
                 "contracts [active|ended]",
                 "your contracts",
                 parsing.contracts,
-                _contracts,
+                lookups.contracts,
                 Role("read", "see contracts"),
                 lambda _: "Asking OpenTrain for your contracts…",
             )
@@ -208,9 +208,24 @@ def entry(verb: Verb) -> Entry[Any]:
                 "contract <contractId>",
                 "one contract with its milestones",
                 parsing.contract_ref,
-                _contract,
+                lookups.contract,
                 Role("read", "see contracts"),
                 lambda c: f"Asking OpenTrain for contract {c.contract_id}…",
+            )
+        case Verb.PROPOSALS:
+            return Entry[parsing.JobProposals](
+                verb,
+                LOOKUPS,
+                "proposals <jobId> [status]",
+                "a job's proposals, best interview first, each with Hire…",
+                parsing.job_proposals,
+                lookups.proposals,
+                Role("request", "see proposals and hire"),
+                lambda j: f"Asking OpenTrain for the proposals on job {j.job_id}…",
+                examples=(
+                    "/opentrain proposals job_dashcam",
+                    "/opentrain proposals job_dashcam shortlisted",
+                ),
             )
         case Verb.STATUS:
             return Entry[parsing.NoArgs](
@@ -219,7 +234,7 @@ def entry(verb: Verb) -> Entry[Any]:
                 "status",
                 "check the OpenTrain account, token scopes and billing",
                 parsing.nothing,
-                _status,
+                lookups.status,
                 Role("read", "check the OpenTrain account"),
                 lambda _: "Checking the OpenTrain account, token and billing…",
             )
@@ -403,37 +418,3 @@ async def _track(services: Services, ref: parsing.ApprovalRef, asked: Asked) -> 
         ref.approval_id, requester=asked.requester, channel_id=asked.channel_id
     )
     await deliver_receipt(asked.reply.send, services, outcome)
-
-
-async def _pending(services: Services, args: parsing.NoArgs, asked: Asked) -> None:
-    """Pending approvals; someone who is not an admin sees those of their own channels only."""
-    pending = await services.store.list_approvals(status=TrackedStatus.PENDING)
-    if not await services.roles.is_admin(asked.actor):
-        channels = {a.channel_id for a in pending if a.channel_id}
-        visible = {c for c in channels if asked.user_id in await services.people.channel_members(c)}
-        pending = [a for a in pending if a.channel_id in visible]
-    permalinks = {a.approval_id: a.card_permalink for a in pending if a.card_permalink}
-    await asked.reply.send(
-        cards.pending_list(pending, now=services.clock.now(), permalinks=permalinks)
-    )
-
-
-async def _contracts(services: Services, args: parsing.Contracts, asked: Asked) -> None:
-    contracts = await services.opentrain.list_contracts(status=args.status)
-    host = services.settings.opentrain_host
-    await asked.reply.send(cards.contracts_list(contracts, status=args.status, opentrain_host=host))
-
-
-async def _contract(services: Services, ref: parsing.ContractRef, asked: Asked) -> None:
-    contract = await services.opentrain.get_contract(ref.contract_id)
-    host = services.settings.opentrain_host
-    await asked.reply.send(cards.contract_detail(contract, opentrain_host=host))
-
-
-async def _status(services: Services, args: parsing.NoArgs, asked: Asked) -> None:
-    checks = await opentrain_checks(
-        services.opentrain,
-        services.settings.ot_api_base_url,
-        webhook_secret_set=services.settings.ot_webhook_secret is not None,
-    )
-    await asked.reply.send(cards.status_report(checks))

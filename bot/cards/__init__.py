@@ -35,6 +35,7 @@ from bot.cards.lists import MAX_LISTED, digest_message, pending_list
 from bot.cards.message import SlackMessage
 from bot.cards.modals import hire_modal, milestone_created, milestone_modal
 from bot.cards.notices import help_message, notice, usage_error
+from bot.cards.proposals import proposals_list, transcript_modal
 from bot.cards.receipts import cosign_receipt, reminders_sent
 from bot.cards.status import status_report
 
@@ -68,6 +69,7 @@ __all__ = [
     "opentrain_host_of",
     "outcome_reply",
     "pending_list",
+    "proposals_list",
     "reminder_dm",
     "reminder_dm_retired",
     "reminders_sent",
@@ -75,6 +77,7 @@ __all__ = [
     "requester_dm_retired",
     "routes_view",
     "status_report",
+    "transcript_modal",
     "unfurl_blocks",
     "usage_error",
 ]

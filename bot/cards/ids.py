@@ -21,6 +21,10 @@ class ActionId(StrEnum):
     OPEN_CONTRACT = "open-contract"
     REQUEST_PAYOUT = "request-payout"
     END_CONTRACT = "end-contract"
+    # On a proposal in `/opentrain proposals`: the hire form pre-filled with its bid, and
+    # the AI interview's transcript.
+    HIRE_PROPOSAL = "hire-proposal"
+    OPEN_TRANSCRIPT = "open-transcript"
     # A plain link button (claim page, billing, a status check's fix); Slack still reports
     # the click, so the handler only acknowledges it.
     OPEN_LINK = "open-link"
@@ -52,6 +56,7 @@ class BlockId(StrEnum):
 class CallbackId(StrEnum):
     HIRE = "hire-modal"
     MILESTONE = "milestone-modal"
+    TRANSCRIPT = "transcript-modal"  # read only: closing it is all there is
 
 
 # Message metadata event types: how the notifier recognises its own messages.

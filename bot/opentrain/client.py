@@ -58,8 +58,10 @@ from bot.opentrain.models import (
     Contract,
     ContractEnded,
     HireTerms,
+    Interview,
     Milestone,
     Proposal,
+    ProposalsPage,
     UpdatesPage,
 )
 from bot.opentrain.wire import (
@@ -152,6 +154,17 @@ class OpenTrainClient:
     async def get_proposal(self, proposal_id: str) -> Proposal:
         payload = await self._call("GET", api_path("proposals", proposal_id))
         return model_of(Proposal, field(payload, "proposal"))
+
+    async def list_proposals(
+        self, job_id: str, *, status: str | None = None, cursor: str | None = None, limit: int = 25
+    ) -> ProposalsPage:
+        params = {"status": status, "cursor": cursor, "limit": limit}
+        path = api_path("jobs", job_id, "proposals")
+        return model_of(ProposalsPage, await self._call("GET", path, params=params))
+
+    async def get_interview(self, proposal_id: str) -> Interview:
+        payload = await self._call("GET", api_path("proposals", proposal_id, "interview"))
+        return model_of(Interview, field(payload, "interview"))
 
     async def hire(self, proposal_id: str, terms: HireTerms) -> ApprovalRequested:
         # Built once so every retry resends identical bytes: changed terms would

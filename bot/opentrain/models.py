@@ -254,6 +254,30 @@ class Proposal(WireModel):
     contract: dict[str, Any] | None = None  # set once hired; shape unconfirmed
 
 
+class ProposalsPage(WireModel):
+    """`GET /jobs/{id}/proposals`: compact proposals, newest first; `next_cursor` is opaque."""
+
+    proposals: list[Proposal] = Field(default_factory=list)
+    next_cursor: str | None = None
+
+
+class InterviewMessage(WireModel):
+    id: str | None = None
+    role: str  # interviewer | candidate
+    content: str = ""
+    sent_at: Instant | None = None
+
+
+class Interview(WireModel):
+    """`GET /proposals/{id}/interview`: the AI interview's transcript (a 404 when none)."""
+
+    proposal_id: str | None = None
+    interview_id: str | None = None
+    score: Decimal | None = None
+    summary: str | None = None
+    messages: list[InterviewMessage] = Field(default_factory=list)
+
+
 # --- the /updates feed (§12) ------------------------------------------------------
 
 

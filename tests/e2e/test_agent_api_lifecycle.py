@@ -12,7 +12,7 @@ import httpx
 from bot.sandbox.opentrain.seed import FULL_TOKEN
 from bot.sandbox.runner import Sandbox
 from tests.e2e.test_agent_api import AGENT_TOKENS, Agent, assert_schema, card_in
-from tests.support.bot_harness import SandboxFactory
+from tests.support.bot_harness import ROOMY_POLICY, SandboxFactory
 from tests.support.wait import wait_for
 
 HIRING, GENERAL = "C0HIRING", "C0GENERAL"
@@ -46,7 +46,8 @@ async def co_sign(
 
 
 async def test_the_whole_lifecycle_through_the_bot(make_sandbox: SandboxFactory) -> None:
-    sandbox = await make_sandbox(agent_tokens=AGENT_TOKENS)
+    # Roomy: waiting for four outcomes polls more than the default 30 requests a minute.
+    sandbox = await make_sandbox(agent_tokens=AGENT_TOKENS, agent_policy_file=ROOMY_POLICY)
     # An admin sends contract ends to #general; everything else uses DEFAULT_CHANNEL (#hiring).
     await sandbox.slack.send_command(
         command="/opentrain",

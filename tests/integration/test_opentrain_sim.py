@@ -417,6 +417,20 @@ async def test_proposals_list_filter_and_detail(opentrain_sim: OpenTrainSimHandl
     assert detail["bid"]["amountUsd"] == 900
 
 
+async def test_an_interview_transcript_or_a_404_naming_the_proposal(
+    opentrain_sim: OpenTrainSimHandle,
+) -> None:
+    api = opentrain_sim.api(PRECLAIM)
+    transcript = (await api.get("/proposals/prop_ada/interview")).json()["interview"]
+    missing = await api.get("/proposals/prop_alan/interview")
+    detail = (await api.get("/proposals/prop_ada")).json()["proposal"]
+    assert transcript["proposalId"] == "prop_ada" and transcript["score"] == 92
+    assert [m["role"] for m in transcript["messages"]][:2] == ["interviewer", "candidate"]
+    assert all(m["sentAt"] and m["id"] and m["content"] for m in transcript["messages"])
+    assert detail["aiInterview"]["transcriptAvailable"] is True
+    assert_error(missing, 404, "NOT_FOUND", resource="proposals", proposalId="prop_alan")
+
+
 async def test_contracts_list_and_detail(opentrain_sim: OpenTrainSimHandle) -> None:
     api = opentrain_sim.api(READONLY)
     everything = (await api.get("/contracts")).json()["contracts"]

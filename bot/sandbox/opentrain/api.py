@@ -171,6 +171,17 @@ async def get_proposal(request: web.Request) -> web.Response:
     return ok({"proposal": wire.proposal(state, proposal)})
 
 
+@routes.get("/proposals/{proposalId}/interview")
+async def interview(request: web.Request) -> web.Response:
+    """The AI interview's transcript (§8.2); 404 with `proposalId` when there was none."""
+    caller = authorize(request, scopes=["proposals:read"])
+    state = state_of(request)
+    proposal = _own_proposal(state, caller, request.match_info["proposalId"])
+    if proposal.interview_messages is None:
+        raise not_found("proposals", "proposalId", proposal.id)
+    return ok({"interview": wire.interview(proposal)})
+
+
 @routes.post("/proposals/{proposalId}/hire")
 async def hire(request: web.Request) -> web.Response:
     caller = authorize(

@@ -121,6 +121,8 @@ class Proposal:
     interview_score: int = 80
     match_score: Decimal = Decimal("0.85")
     interview_summary: str = ""
+    # (role, content) pairs; role "interviewer" or "candidate". None: no AI interview (a 404).
+    interview_messages: list[tuple[str, str]] | None = None
     talent_type: str = "FREELANCER"
     highest_earnings_usd: Decimal = Decimal(0)
     review_count: int = 0

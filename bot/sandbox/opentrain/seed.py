@@ -116,6 +116,12 @@ def _demo(state: Marketplace) -> None:
         interview_score=92,
         match_score=Decimal("0.94"),
         interview_summary="Strong on occlusion edge cases.",
+        interview_messages=[
+            ("interviewer", "How do you box a pedestrian half hidden behind a parked car?"),
+            ("candidate", "Box the visible part, flag it occluded, and never guess the rest."),
+            ("interviewer", "And a cyclist crossing two frames at dusk?"),
+            ("candidate", "Keep one track id across both frames; low light goes to review."),
+        ],
     )
     state.add_proposal(
         dashcam,
@@ -125,6 +131,11 @@ def _demo(state: Marketplace) -> None:
         bid_amount_usd=Decimal(520),
         age=4 * DAY,
         interview_score=88,
+        interview_summary="Fast and careful; asked good questions about the label spec.",
+        interview_messages=[
+            ("interviewer", "What do you do when the label spec and the image disagree?"),
+            ("candidate", "Label what I see, note the conflict, and ask before the batch ends."),
+        ],
     )
     state.add_proposal(
         dashcam,

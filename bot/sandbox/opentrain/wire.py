@@ -4,7 +4,7 @@ USD as numbers, credits as integer cents). The only place that knows the shapes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -161,6 +161,26 @@ def pending_payment(state: SimState, invoice: Invoice) -> Json:
 # --- proposals ---------------------------------------------------------------------------
 
 
+def interview(found: Proposal) -> Json:
+    """`GET /proposals/{id}/interview`: the transcript, a minute between turns."""
+    messages = found.interview_messages or []
+    return {
+        "proposalId": found.id,
+        "interviewId": f"int_{found.id}",
+        "score": found.interview_score,
+        "summary": found.interview_summary,
+        "messages": [
+            {
+                "id": f"imsg_{found.id}_{n}",
+                "role": role,
+                "content": content,
+                "sentAt": iso(found.created_at + timedelta(minutes=n)),
+            }
+            for n, (role, content) in enumerate(messages)
+        ],
+    }
+
+
 def proposal(state: SimState, found: Proposal, *, compact: bool = False) -> Json:
     person = found.freelancer
     body: Json = {
@@ -202,7 +222,7 @@ def proposal(state: SimState, found: Proposal, *, compact: bool = False) -> Json
         "aiInterview": {
             "score": found.interview_score,
             "summary": found.interview_summary,
-            "transcriptAvailable": False,
+            "transcriptAvailable": found.interview_messages is not None,
         },
         "verification": {
             "location": {"status": "VERIFIED", "method": "ip", "checkedAt": iso(found.created_at)},
