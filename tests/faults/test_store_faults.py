@@ -95,7 +95,9 @@ async def ask(env: Deployment, text: str) -> str:
                 return json.dumps({"text": ephemeral.text, "blocks": ephemeral.blocks})
         return None
 
-    return await wait_for(answered, timeout=15, message=f"the answer to /opentrain {text}")
+    # Under a held lock each store operation queued before the answer's own waits out the busy
+    # timeout (5 s) on the store's one worker thread, so a loaded machine needs a while.
+    return await wait_for(answered, timeout=30, message=f"the answer to /opentrain {text}")
 
 
 def fund_approvals(env: Deployment) -> list[str]:
