@@ -9,11 +9,13 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from aiohttp import web
 
+from bot.sandbox.opentrain.vocabulary import MilestoneStatus
 from tests.support.opentrain_sim import OpenTrainSimHandle, assert_error
 from tests.support.wait import wait_for
 
@@ -413,3 +415,67 @@ async def test_reordered_deliveries_arrive_newest_first(
     # A lone event is not held back for long.
     await _add_proposals(opentrain_sim, 1)
     await wait_for(lambda: len(receiver.hits) == len(feed) + 1, timeout=5, message="a lone one")
+
+
+# --- budget usage -----------------------------------------------------------------------------
+
+
+async def test_usage_moves_an_hourly_budget_to_low_then_depleted_once_each(
+    opentrain_sim: OpenTrainSimHandle,
+) -> None:
+    state = opentrain_sim.state
+    contract = state.contracts["ctr_margaret"]  # hourly; nothing funded yet: always OK
+    assert (await _usage(opentrain_sim, "ctr_margaret", 5))["state"] == "OK"
+    state.add_milestone(
+        contract,
+        name="Week 1",
+        description="10 h",
+        amount_usd=Decimal(250),
+        volume=Decimal(10),
+        status=MilestoneStatus.ACTIVE_FUNDED,
+    )
+    since = state.events[-1].id if state.events else "0"
+    # 5 h already worked of the 10 h now funded: 50 %, still OK.
+    low = await _usage(opentrain_sim, "ctr_margaret", 3)  # 80 %
+    again = await _usage(opentrain_sim, "ctr_margaret", 1)  # 90 %: still LOW, no event
+    depleted = await _usage(opentrain_sim, "ctr_margaret", 2.5)  # 115 %
+    assert [low["state"], again["state"], depleted["state"]] == ["LOW", "LOW", "DEPLETED"]
+    assert depleted["remainingVolume"] == 0 and depleted["consumedFraction"] == 1.15
+    assert depleted["consumed"]["hours"] == 11.5 and depleted["consumed"]["seconds"] == 41400
+
+    api = opentrain_sim.api(opentrain_sim.full_token)
+    events = (await api.get("/updates", params={"cursor": since})).json()["events"]
+    changes = [e["data"] for e in events if e["type"] == "contract.budget_state_changed"]
+    assert [(c["previousState"], c["state"]) for c in changes] == [
+        ("OK", "LOW"),
+        ("LOW", "DEPLETED"),
+    ]
+    assert changes[0] | {"consumedFraction": 0.8} == changes[0]
+    assert changes[1]["remainingVolume"] == 0 and changes[1]["paymentType"] == "PAY_PER_HOUR"
+    contract_read = (await api.get("/contracts/ctr_margaret")).json()["contract"]
+    assert contract_read["budget"]["state"] == "DEPLETED"
+
+
+async def test_usage_is_refused_for_an_unknown_contract_or_no_volume(
+    opentrain_sim: OpenTrainSimHandle,
+) -> None:
+    unknown = await opentrain_sim.control.post(
+        "/_sim/contracts/ctr_nobody/usage", json={"volume": 1}
+    )
+    none = await opentrain_sim.control.post(
+        "/_sim/contracts/ctr_margaret/usage", json={"volume": 0}
+    )
+    text = await opentrain_sim.control.post(
+        "/_sim/contracts/ctr_margaret/usage", json={"volume": "lots"}
+    )
+    assert unknown.status_code == 404 and unknown.json()["details"]["contractId"] == "ctr_nobody"
+    assert none.status_code == 400 and text.status_code == 400
+
+
+async def _usage(sim: OpenTrainSimHandle, contract_id: str, volume: float) -> dict[str, Any]:
+    response = await sim.control.post(
+        f"/_sim/contracts/{contract_id}/usage", json={"volume": volume}
+    )
+    assert response.status_code == 200, response.text
+    budget: dict[str, Any] = response.json()["budget"]
+    return budget

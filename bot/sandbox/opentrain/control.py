@@ -17,8 +17,8 @@ from aiohttp import web
 from bot.sandbox.faults import FaultSet, handle_faults_control
 from bot.sandbox.opentrain import seed, wire
 from bot.sandbox.opentrain.errors import ApiError
-from bot.sandbox.opentrain.model import Account, HireTerms
 from bot.sandbox.opentrain.requestlog import RequestLog
+from bot.sandbox.opentrain.snapshot import account_json, clock_json, snapshot
 from bot.sandbox.opentrain.state import SimState
 from bot.sandbox.opentrain.vocabulary import ALL_SCOPES, ProposalStatus
 
@@ -101,12 +101,8 @@ async def get_requests(request: web.Request) -> web.Response:
 
 @routes.get("/_sim/clock")
 @control
-async def get_clock(request: web.Request) -> web.Response:
-    return web.json_response(_clock(_sim(request).state))
-
-
-def _clock(state: SimState) -> dict[str, Any]:
-    return {"now": wire.iso(state.now()), "offsetSeconds": state.clock.offset_seconds}
+async def getclock_json(request: web.Request) -> web.Response:
+    return web.json_response(clock_json(_sim(request).state))
 
 
 # --- the human ---------------------------------------------------------------------------------
@@ -146,7 +142,7 @@ async def advance(request: web.Request) -> web.StreamResponse:
         # Only ever redirect within the simulator.
         raise web.HTTPSeeOther(back if back.startswith("/") and not back.startswith("//") else "/")
     state.advance(_seconds((await _body(request)).get("seconds")))
-    return web.json_response(_clock(state))
+    return web.json_response(clock_json(state))
 
 
 def _seconds(value: object) -> float:
@@ -216,7 +212,7 @@ async def patch_account(request: web.Request) -> web.Response:
         payment_method_on_file=_optional_bool(body, "paymentMethodOnFile"),
         available_cents=_optional_int(body, "availableCents"),
     )
-    return web.json_response({"ok": True, "account": _account(account)})
+    return web.json_response({"ok": True, "account": account_json(account)})
 
 
 @routes.post("/_sim/tokens")
@@ -253,6 +249,21 @@ async def add_proposal(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "proposal": wire.proposal(state, proposal)})
 
 
+@routes.post("/_sim/contracts/{contractId}/usage")
+@control
+async def record_usage(request: web.Request) -> web.Response:
+    """The trainer worked `volume` more hours or labels; crossing 80 % or 100 % of the funded
+    volume fires `contract.budget_state_changed`."""
+    body = await _body(request)
+    volume = body.get("volume")
+    if isinstance(volume, bool) or not isinstance(volume, int | Decimal):
+        raise ValueError("volume must be a number")
+    state = _sim(request).state
+    contract = state.record_usage(request.match_info["contractId"], Decimal(volume))
+    listed = [m for m in state.milestones_of(contract) if m.status.listed]
+    return web.json_response({"ok": True, "budget": wire.budget(contract, listed)})
+
+
 @routes.post("/_sim/messages")
 @control
 async def freelancer_message(request: web.Request) -> web.Response:
@@ -277,165 +288,3 @@ def _optional_int(body: dict[str, Any], key: str) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
         raise ValueError(f"{key} must be an integer")
     return value
-
-
-# --- the whole state ---------------------------------------------------------------------------
-
-
-def _account(account: Account) -> dict[str, Any]:
-    owner = account.owner
-    return {
-        "id": account.id,
-        "organizationId": account.organization_id,
-        "owner": {"userId": owner.id, "fullName": owner.full_name, "email": owner.email},
-        "claimed": account.claimed,
-        "features": dict(account.features),
-        "paymentMethodOnFile": account.payment_method_on_file,
-        "availableCents": account.available_cents,
-        "reservedCents": account.reserved_cents,
-    }
-
-
-def snapshot(state: SimState, faults: FaultSet, requests: RequestLog) -> dict[str, Any]:
-    """Every entity, as the API shows it plus what only the simulator knows. Reading it
-    changes nothing (no lazy expiry, no invoice settlement)."""
-    return {
-        **_clock(state),
-        "config": state.config.public(),
-        "seeded": dict(state.seeded),
-        "accounts": [_account(a) for a in state.accounts.values()],
-        "tokens": [
-            {
-                "token": t.secret,
-                "id": t.id,
-                "label": t.label,
-                "scopes": list(t.scopes),
-                "accountId": t.account_id,
-            }
-            for t in state.tokens.values()
-        ],
-        "jobs": [
-            {
-                "id": j.id,
-                "accountId": j.account_id,
-                "title": j.title,
-                "paymentType": j.payment_type.value,
-                "createdAt": wire.iso(j.created_at),
-            }
-            for j in state.jobs.values()
-        ],
-        "proposals": [
-            {**wire.proposal(state, p), "freelancerFullName": p.freelancer.full_name}
-            for p in state.proposals.values()
-        ],
-        "contracts": [
-            {
-                **wire.contract(state, c, full=True),
-                "accountId": c.account_id,
-                "allMilestoneIds": list(c.milestone_ids),
-            }
-            for c in state.contracts.values()
-        ],
-        "milestones": [
-            {
-                **wire.milestone(m),
-                "contractId": m.contract_id,
-                "fundedWith": m.funding.source.value if m.funding else None,
-                "heldCents": m.funding.hold_cents if m.funding else 0,
-            }
-            for m in state.milestones.values()
-        ],
-        "approvals": [
-            {
-                **wire.approval(a),
-                "accountId": a.account_id,
-                "tokenId": a.token_id,
-                "terms": None if a.terms is None else _terms(a.terms),
-                "paymentSource": a.payment_source.value if a.payment_source else None,
-                "supersededBy": a.superseded_by,
-            }
-            for a in state.approvals.values()
-        ],
-        "invoices": [
-            {
-                "id": i.id,
-                "accountId": i.account_id,
-                "number": i.number,
-                "kind": i.kind,
-                "status": i.status.value,
-                "amountUsd": wire.usd(i.amount_usd),
-                "milestoneId": i.milestone_id,
-                "createdAt": wire.iso(i.created_at),
-                "settlesAt": wire.iso(i.settles_at),
-            }
-            for i in state.invoices.values()
-        ],
-        "ledger": [{**wire.ledger_entry(e), "accountId": e.account_id} for e in state.ledger],
-        "events": [{**wire.event(e), "accountId": e.account_id} for e in state.events],
-        "conversations": [
-            {
-                "id": c.id,
-                "accountId": c.account_id,
-                "bucket": c.bucket,
-                "jobId": c.job_id,
-                "proposalId": c.proposal_id,
-                "participantIds": list(c.participant_ids),
-                "readOnly": c.read_only,
-                "blocked": c.blocked,
-                "messages": [
-                    {
-                        "id": m.id,
-                        "senderUserId": m.sender_user_id,
-                        "content": m.content,
-                        "createdAt": wire.iso(m.created_at),
-                    }
-                    for m in c.messages
-                ],
-            }
-            for c in state.conversations.values()
-        ],
-        "webhooks": [
-            {
-                **wire.webhook(w),
-                "accountId": w.account_id,
-                "secret": w.secret,
-                "consecutiveFailures": w.consecutive_failures,
-                "attempts": [
-                    {
-                        "deliveryId": a.delivery_id,
-                        "eventId": str(a.event_id),
-                        "attempt": a.attempt,
-                        "at": wire.iso(a.at),
-                        "statusCode": a.status_code,
-                        "ok": a.ok,
-                        "error": a.error,
-                    }
-                    for a in w.attempts
-                ],
-            }
-            for w in state.webhooks.values()
-        ],
-        "deliveries": [
-            {
-                "id": d.id,
-                "webhookId": d.webhook_id,
-                "eventId": str(d.event_id),
-                "attemptsMade": d.attempts_made,
-                "dueAt": wire.iso(d.due_at),
-                "inFlight": d.in_flight,
-            }
-            for d in state.deliveries.values()
-        ],
-        "faults": faults.describe(),
-        "requestCount": len(requests),
-    }
-
-
-def _terms(terms: HireTerms) -> dict[str, Any]:
-    return {
-        "name": terms.name,
-        "description": terms.description,
-        "amount": wire.usd(terms.amount),
-        "dueDate": terms.due_date.isoformat() if terms.due_date else None,
-        "confirmNotFitOverride": terms.confirm_not_fit_override,
-    }

@@ -147,6 +147,9 @@ class Contract:
     end_date: datetime | None = None
     estimated_volume: Decimal | None = None
     milestone_ids: list[str] = field(default_factory=list)
+    consumed_volume: Decimal = Decimal(
+        0
+    )  # hours or labels worked (bot/sandbox/opentrain/budgets.py)
 
 
 @dataclass

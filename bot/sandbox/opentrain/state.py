@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from bot.sandbox.opentrain import decisions, seed
+from bot.sandbox.opentrain import budgets, decisions, seed
 from bot.sandbox.opentrain.errors import ApiError, conflict, not_found
 from bot.sandbox.opentrain.marketplace import Marketplace
-from bot.sandbox.opentrain.model import Account, Approval, Message, Proposal, Token
+from bot.sandbox.opentrain.model import Account, Approval, Contract, Message, Proposal, Token
 from bot.sandbox.opentrain.vocabulary import FEATURES, EventType, LedgerType, ProposalStatus
 
 
@@ -104,6 +104,12 @@ class SimState(Marketplace):
             bid_amount_usd=bid_amount_usd,
             emit=True,
         )
+
+    def record_usage(self, contract_id: str, volume: Decimal) -> Contract:
+        """The trainer worked `volume` more hours or labels; a new budget state fires
+        `contract.budget_state_changed` (see budgets.py)."""
+        budgets.record_usage(self, contract_id, volume)
+        return self.contracts[contract_id]
 
     def freelancer_says(self, conversation_id: str, content: str) -> Message:
         """The other participant writes; fires `message.received` for the account."""

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from bot.sandbox.opentrain.budgets import budget_of
 from bot.sandbox.opentrain.model import (
     Account,
     Approval,
@@ -294,22 +295,29 @@ def contract(state: SimState, found: Contract, *, full: bool) -> Json:
 
 
 def budget(found: Contract, listed: list[Milestone]) -> Json:
-    """No usage is simulated, so the state stays OK (as it always is for FIXED_PRICE)."""
-    funded = [
-        m for m in listed if m.status in (MilestoneStatus.ACTIVE_FUNDED, MilestoneStatus.PAID)
-    ]
-    volume = sum((m.volume or Decimal(0) for m in funded), Decimal(0))
+    """Usage against funded volume (§9.1); the state as `budgets.budget_of` works it out."""
+    counted = (MilestoneStatus.ACTIVE_FUNDED, MilestoneStatus.PAID)
+    funded = [m for m in listed if m.status in counted]
     active = next((m for m in listed if m.status is MilestoneStatus.ACTIVE_FUNDED), None)
+    now = budget_of(found, listed)
+    consumed = now.consumed_volume
+    hours = consumed if found.payment_type is PaymentType.PAY_PER_HOUR else Decimal(0)
+    labels = consumed if found.payment_type is PaymentType.PAY_PER_LABEL else Decimal(0)
     return {
         "contractId": found.id,
         "paymentType": found.payment_type.value,
-        "state": "OK",
-        "fundedVolume": usd(volume),
+        "state": now.state,
+        "fundedVolume": usd(now.funded_volume),
         "fundedAmountUsd": usd(sum((m.amount_usd for m in funded), Decimal(0))),
-        "consumed": {"seconds": 0, "hours": 0, "labels": 0, "tasks": 0},
-        "consumedVolume": 0,
-        "remainingVolume": usd(volume),
-        "consumedFraction": 0,
+        "consumed": {
+            "seconds": json_number(hours * 3600),
+            "hours": json_number(hours),
+            "labels": json_number(labels),
+            "tasks": 0,
+        },
+        "consumedVolume": json_number(consumed),
+        "remainingVolume": usd(now.remaining_volume),
+        "consumedFraction": json_number(now.consumed_fraction),
         "activeMilestone": None
         if active is None
         else {
