@@ -20,12 +20,14 @@ from bot.sandbox.opentrain.world import World
 LOW = Decimal("0.8")
 DEPLETED = Decimal(1)
 FRACTION = Decimal("0.0001")  # four decimals, as OpenTrain sends it
+FUNDED = (MilestoneStatus.ACTIVE_FUNDED, MilestoneStatus.PAID)  # what the budget counts
 
 
 @dataclass(frozen=True)
 class Budget:
     state: str  # OK | LOW | DEPLETED
     funded_volume: Decimal
+    funded_amount_usd: Decimal
     consumed_volume: Decimal
     consumed_fraction: Decimal
 
@@ -35,14 +37,17 @@ class Budget:
 
 
 def budget_of(contract: Contract, listed: list[Milestone]) -> Budget:
-    counted = (MilestoneStatus.ACTIVE_FUNDED, MilestoneStatus.PAID)
-    funded = sum((m.volume or Decimal(0) for m in listed if m.status in counted), Decimal(0))
+    counted = [
+        m for m in listed if m.status in (MilestoneStatus.ACTIVE_FUNDED, MilestoneStatus.PAID)
+    ]
+    funded = sum((m.volume or Decimal(0) for m in counted), Decimal(0))
+    amount = sum((m.amount_usd for m in counted), Decimal(0))
     consumed = contract.consumed_volume
     if contract.payment_type is PaymentType.FIXED_PRICE or funded <= 0:
-        return Budget("OK", funded, consumed, Decimal(0))
+        return Budget("OK", funded, amount, consumed, Decimal(0))
     fraction = (consumed / funded).quantize(FRACTION)
     state = "DEPLETED" if fraction >= DEPLETED else "LOW" if fraction >= LOW else "OK"
-    return Budget(state, funded, consumed, fraction)
+    return Budget(state, funded, amount, consumed, fraction)
 
 
 def record_usage(world: World, contract_id: str, volume: Decimal) -> Budget:

@@ -296,8 +296,6 @@ def contract(state: SimState, found: Contract, *, full: bool) -> Json:
 
 def budget(found: Contract, listed: list[Milestone]) -> Json:
     """Usage against funded volume (§9.1); the state as `budgets.budget_of` works it out."""
-    counted = (MilestoneStatus.ACTIVE_FUNDED, MilestoneStatus.PAID)
-    funded = [m for m in listed if m.status in counted]
     active = next((m for m in listed if m.status is MilestoneStatus.ACTIVE_FUNDED), None)
     now = budget_of(found, listed)
     consumed = now.consumed_volume
@@ -308,7 +306,7 @@ def budget(found: Contract, listed: list[Milestone]) -> Json:
         "paymentType": found.payment_type.value,
         "state": now.state,
         "fundedVolume": usd(now.funded_volume),
-        "fundedAmountUsd": usd(sum((m.amount_usd for m in funded), Decimal(0))),
+        "fundedAmountUsd": usd(now.funded_amount_usd),
         "consumed": {
             "seconds": json_number(hours * 3600),
             "hours": json_number(hours),
