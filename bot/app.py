@@ -21,6 +21,7 @@ from bot.cosign import CoSign
 from bot.deliveries import Deliveries
 from bot.digest import Digest
 from bot.home import Home
+from bot.job_activity import JobActivity
 from bot.notifier import Notifier
 from bot.opentrain import OpenTrainClient
 from bot.people import People
@@ -44,6 +45,7 @@ from bot.slack_gateway import open_gateway
 from bot.spend import Spending
 from bot.store import Store, StoreUnavailable, open_store
 from bot.tracker import Tracker
+from bot.trainer_replies import TrainerReplies
 from bot.web import build_web_app
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,13 @@ async def build_services(
         owner=owner,
         on_effects=lambda: scheduler.kick(OUTBOX_JOB),
     )
+    activity = JobActivity(
+        store=store,
+        opentrain=opentrain,
+        notifier=notifier,
+        clock=clock,
+        opentrain_host=settings.opentrain_host,
+    )
     tracker = Tracker(
         store=store,
         opentrain=opentrain,
@@ -113,6 +122,7 @@ async def build_services(
         owner=owner,
         poll_interval=timedelta(seconds=settings.ot_poll_interval_seconds),
         on_effects=lambda: scheduler.kick(OUTBOX_JOB),
+        on_activity=activity.on_event,
     )
     cosign = CoSign(
         opentrain=opentrain,
@@ -159,6 +169,10 @@ async def build_services(
         channels=channels,
         notifier=notifier,
         tracker=tracker,
+        activity=activity,
+        trainer_replies=TrainerReplies(
+            store=store, opentrain=opentrain, notifier=notifier, roles=roles, slack=slack
+        ),
         cosign=cosign,
         router=router,
         scheduler=scheduler,

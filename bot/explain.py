@@ -68,6 +68,17 @@ REASONS = {
     ),
     "milestone_cancelled": "That milestone was cancelled; nothing can be funded or paid on it.",
     "contract_ended": "That contract has already ended; nothing more can be done on it.",
+    "message_policy_blocked": (
+        "OpenTrain's messaging policy blocked this message (contact details such as an email "
+        "address or a phone number are not allowed there). Nothing was sent."
+    ),
+    "read_only_conversation": (
+        "This conversation is read-only now (its contract has ended). Nothing was sent."
+    ),
+    "message_blocked": "The trainer does not accept messages here. Nothing was sent.",
+    "employer_first_message_required": (
+        "In a proposal's thread the employer writes first. Nothing was sent."
+    ),
     "contract_rate_missing": (
         "That contract has no rate to check a milestone amount against; add the milestone "
         "in the OpenTrain app."

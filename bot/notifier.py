@@ -292,10 +292,12 @@ class Notifier:
         channel: str | None = None,
         user: str | None = None,
         thread_ts: str | None = None,
+        thread_of: str | None = None,
         key: str = "",
     ) -> str:
-        """Post `message` once, through the outbox: in `channel` (under `thread_ts`), or as a
-        DM to `user`. The same subject and key make the same effect (queued once).
+        """Post `message` once, through the outbox: in `channel` (under `thread_ts`, or under
+        the message the effect `thread_of` posts, once it has), or as a DM to `user`. The
+        same subject and key make the same effect (queued once).
         Returns the effect id (`wait_landed` tells where it landed)."""
         if (channel is None) == (user is None):
             raise ValueError("a message goes to a channel or to a user")
@@ -303,6 +305,8 @@ class Notifier:
         payload |= {"channel": channel} if channel else {"user": user}
         if thread_ts:
             payload["thread_ts"] = thread_ts
+        if thread_of:
+            payload["thread_of"] = thread_of
         return await self._queue(
             effect(subject, EffectKind.POST_MESSAGE, self._clock.now(), key=key, payload=payload)
         )

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from bot import slack_ids
 from bot.money import parse_amount
+from bot.store.kinds import Topic
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$")
 CHANNEL_PATTERN = re.compile(
@@ -281,6 +282,36 @@ def job_proposals(words: Words) -> JobProposals:
         known = ", ".join(s.lower() for s in PROPOSAL_STATUSES)
         raise words.problem(f"“{clip(words.args[1])}” is not a proposal status ({known}).")
     return JobProposals(job_id, status)
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    job_id: str
+    topics: frozenset[Topic]
+
+
+@dataclass(frozen=True)
+class JobRef:
+    job_id: str
+
+
+def subscribe(words: Words) -> Subscribe:
+    """`<jobId> [proposals] [messages] [budget] [work]`; no topic: all of them."""
+    if not words.args:
+        raise words.problem("`subscribe` needs a job id, and optionally what to hear about.")
+    job_id = check_id(words.args[0], "job id", words)
+    topics = set()
+    for word in words.args[1:]:
+        topic = next((t for t in Topic if t.value == word.lower()), None)
+        if topic is None:
+            known = ", ".join(t.value for t in Topic)
+            raise words.problem(f"“{clip(word)}” is not something to hear about ({known}).")
+        topics.add(topic)
+    return Subscribe(job_id, frozenset(topics or Topic))
+
+
+def job_ref(words: Words) -> JobRef:
+    return JobRef(_one_id(words, "job id"))
 
 
 def approvers(words: Words) -> Approvers:

@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.cosign import CoSign
 from bot.home import Home
+from bot.job_activity import JobActivity
 from bot.notifier import Notifier
 from bot.opentrain import OpenTrainClient
 from bot.people import People
@@ -23,6 +24,7 @@ from bot.scheduler import Scheduler
 from bot.store import Store
 from bot.store.retention import forget_stale
 from bot.tracker import Tracker
+from bot.trainer_replies import TrainerReplies
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Services:
     channels: Channels  # the one membership rule: check, join
     notifier: Notifier
     tracker: Tracker
+    activity: JobActivity  # a job's news in its channel: subscriptions, notices, threads
+    trainer_replies: TrainerReplies  # replies in a contract's thread, sent to its trainer
     cosign: CoSign
     router: Router
     scheduler: Scheduler

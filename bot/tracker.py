@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +29,7 @@ from bot.opentrain import (
     NotFound,
     OpenTrainClient,
     OpenTrainError,
+    UpdateEvent,
 )
 from bot.opentrain.errors import Forbidden
 from bot.opentrain.models import HireTerms
@@ -90,6 +91,7 @@ class Tracker:
         owner: str,
         poll_interval: timedelta,
         on_effects: Callable[[], None],
+        on_activity: Callable[[UpdateEvent], Awaitable[None]],
     ) -> None:
         self._store = store
         self._opentrain = opentrain
@@ -97,6 +99,7 @@ class Tracker:
         self._owner = owner
         self._lease_ttl = feed_lease_ttl(poll_interval)
         self._on_effects = on_effects  # wakes the notifier's outbox drain
+        self._on_activity = on_activity
         self._feed_errors = 0
         self._leading = False
 
@@ -186,6 +189,8 @@ class Tracker:
                         approval_id = str(event.data.get("approvalId") or event.resource_id or "")
                         if approval_id and await self._on_outcome_event(approval_id):
                             applied += 1
+                    else:
+                        await self._on_activity(event)  # a job's news (bot/job_activity.py)
                 if not await self._lead():
                     return applied
                 # Saved only after the page is applied: a crash replays it, and

@@ -1,4 +1,5 @@
-"""The set-up and record commands: `approvers`, `route`, `audit`, `policy`.
+"""The set-up and record commands: `approvers`, `route`, `audit`, `policy`, `subscribe`,
+`unsubscribe`, `subscriptions`.
 
 Their roles are checked before they run (the command table in handlers/commands.py);
 changes are audited by the services they call.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from bot import cards, parsing
 from bot.approver_lists import Change
+from bot.cards import activity
 from bot.cards.policy import AgentRow, policy_view
 from bot.roles import Actor
 from bot.routing import describe_key, route_key
@@ -86,3 +88,35 @@ async def policy(services: Services, args: parsing.NoArgs, asked: Asked) -> None
             )
         )
     await asked.reply.send(policy_view(rows, source=gate.policy.source))
+
+
+async def subscribe(services: Services, parsed: parsing.Subscribe, asked: Asked) -> None:
+    """Tie a job's activity to this channel, after checking the job is the account's (a read)
+    and that the bot can post here; nothing is saved otherwise."""
+    await services.opentrain.list_proposals(parsed.job_id, limit=1)
+    check = await services.channels.prepare(asked.channel_id)
+    if check.problem:
+        await asked.reply.send(cards.notice(f"Not subscribed. {check.problem}"))
+        return
+    subscription = await services.activity.subscribe(
+        parsed.job_id, asked.channel_id, parsed.topics, by=asked.user_id
+    )
+    await asked.reply.send(activity.subscribed(parsed.job_id, subscription))
+
+
+async def unsubscribe(services: Services, parsed: parsing.JobRef, asked: Asked) -> None:
+    removed = await services.activity.unsubscribe(parsed.job_id, by=asked.user_id)
+    text = (
+        f"Job {parsed.job_id} is no longer followed; its activity is not posted anywhere now."
+        if removed
+        else f"Job {parsed.job_id} was not subscribed; see /opentrain subscriptions"
+    )
+    await asked.reply.send(cards.notice(text))
+
+
+async def subscriptions(services: Services, args: parsing.NoArgs, asked: Asked) -> None:
+    """Every job subscription (admins), else the ones posting in this channel."""
+    admin = await services.roles.is_admin(Actor(asked.user_id))
+    channel = None if admin else asked.channel_id
+    found = await services.activity.subscriptions(channel)
+    await asked.reply.send(activity.subscriptions_list(found, channel=channel))

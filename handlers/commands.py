@@ -60,6 +60,9 @@ class Verb(StrEnum):
     APPROVERS = "approvers"
     ROUTE = "route"
     POLICY = "policy"
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    SUBSCRIPTIONS = "subscriptions"
     HELP = "help"
 
 
@@ -291,6 +294,41 @@ def entry(verb: Verb) -> Entry[Any]:
                 parsing.nothing,
                 admin.policy,
                 Role("admin", "see the agents' spend policy"),
+            )
+        case Verb.SUBSCRIBE:
+            return Entry[parsing.Subscribe](
+                verb,
+                SETUP,
+                "subscribe <jobId> [proposals] [messages] [budget] [work]",
+                "post a job's activity in this channel (all of it unless named)",
+                parsing.subscribe,
+                admin.subscribe,
+                Role("admin", "subscribe channels to jobs"),
+                lambda j: f"Checking job {j.job_id} with OpenTrain…",
+                examples=(
+                    "/opentrain subscribe job_dashcam",
+                    "/opentrain subscribe job_dashcam proposals messages",
+                ),
+            )
+        case Verb.UNSUBSCRIBE:
+            return Entry[parsing.JobRef](
+                verb,
+                SETUP,
+                "unsubscribe <jobId>",
+                "stop posting a job's activity",
+                parsing.job_ref,
+                admin.unsubscribe,
+                Role("admin", "unsubscribe channels from jobs"),
+            )
+        case Verb.SUBSCRIPTIONS:
+            return Entry[parsing.NoArgs](
+                verb,
+                SETUP,
+                "subscriptions",
+                "which jobs post their activity where",
+                parsing.nothing,
+                admin.subscriptions,
+                Role("read", "see job subscriptions"),
             )
         case Verb.HELP:
             return Entry[parsing.NoArgs](

@@ -1,4 +1,7 @@
-"""Events API listeners: approval links pasted in channels.
+"""Events API listeners: approval links pasted in channels, replies to trainers.
+
+A person's reply in the thread the bot keeps for a contract goes to its trainer
+(`bot/trainer_replies.py`).
 
 A person (or an agent's own Slack integration) pastes an `approvalUrl`. Slack
 sends `link_shared` for links on our registered unfurl domain, and — where the
@@ -34,6 +37,7 @@ from bot.roles import AccessDenied, Actor
 from bot.services import Services
 from bot.slack_ids import is_channel_id
 from bot.tracked_approvals import Requester
+from bot.trainer_replies import ThreadReply
 from handlers.guard import Listeners
 from handlers.replies import receipt
 
@@ -98,6 +102,17 @@ def register(app: Listeners, services: Services) -> None:
         if event.get("channel_type") not in ("channel", "group"):
             return
         ts = str(event.get("ts", ""))
+        thread_ts = str(event.get("thread_ts") or "")
+        if subtype is None and event.get("user") and thread_ts and thread_ts != ts:
+            reply = ThreadReply(
+                channel=str(event.get("channel", "")),
+                thread_ts=thread_ts,
+                ts=ts,
+                user=str(event["user"]),
+                text=str(event.get("text") or ""),
+                team=_team(event),
+            )
+            await services.trainer_replies.relay(reply)  # a contract's thread: to the trainer
         for _, approval_id in approval_links(URL.findall(str(event.get("text") or "")), host):
             paste = Paste(
                 channel=str(event.get("channel", "")),

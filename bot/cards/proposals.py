@@ -58,7 +58,7 @@ def proposals_list(
         ),
     ]
     for proposal in shown:
-        blocks += _proposal_blocks(proposal, opentrain_host)
+        blocks += proposal_blocks(proposal, opentrain_host)
     hidden = len(proposals) - len(shown)
     if hidden or more:
         rest = f"…and {hidden} more" if hidden else "…and more"
@@ -71,13 +71,13 @@ def proposals_list(
                 ]
             )
         )
-    names = ", ".join(_who(p) for p in shown)
+    names = ", ".join(who(p) for p in shown)
     return SlackMessage(text=fallback(f"Proposals on {job}: {names}"), blocks=blocks)
 
 
-def _proposal_blocks(proposal: Proposal, opentrain_host: str) -> list[Block]:
+def proposal_blocks(proposal: Proposal, opentrain_host: str) -> list[Block]:
     metrics = proposal.metrics
-    facts = [f"*{esc(_who(proposal))}*"]
+    facts = [f"*{esc(who(proposal))}*"]
     if proposal.candidate and proposal.candidate.country:
         facts.append(esc(proposal.candidate.country))
     facts.append(_bid(proposal))
@@ -116,7 +116,7 @@ def _proposal_blocks(proposal: Proposal, opentrain_host: str) -> list[Block]:
     ]
 
 
-def _who(proposal: Proposal) -> str:
+def who(proposal: Proposal) -> str:
     candidate = proposal.candidate
     if candidate is None:
         return "A freelancer"

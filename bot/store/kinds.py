@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -126,6 +127,34 @@ class FeedHealth(_Record):
     by: str | None = None
 
 
+class Topic(StrEnum):
+    """What of a job's activity a channel hears about (`/opentrain subscribe`)."""
+
+    PROPOSALS = "proposals"  # a new proposal: a card with Hire…
+    MESSAGES = "messages"  # the trainer's messages, in a thread per contract; replies go back
+    BUDGET = "budget"  # a contract's budget LOW or DEPLETED: Add & fund a milestone
+    WORK = "work"  # work submitted, payment waiting: Release payout
+
+
+class JobSubscription(_Record):
+    """A job's activity goes to `channel` (one channel per job: subscribing again moves it)."""
+
+    channel: str
+    topics: frozenset[Topic]
+    by: str
+    at: AwareDatetime  # events from before this are history, not news
+
+
+class ContractThread(_Record):
+    """Where a contract's activity is threaded: under the message posted (or card) by the
+    outbox effect `parent`, in `channel`."""
+
+    channel: str
+    parent: str  # the outbox effect id whose landed ts is the thread
+    job_id: str | None = None
+    conversation_id: str | None = None
+
+
 # Who confirms, per scope: "global" or a channel id → user and user-group ids.
 APPROVERS: Kind[list[str]] = Kind("approvers", list[str])
 # Per "<approval id>:<user id>".
@@ -148,6 +177,12 @@ POLICY_REQUESTS: Kind[PolicyRequest] = Kind("policy-request", PolicyRequest)
 # The undecided ones only, so expiring them lists few; deleted when decided.
 POLICY_AWAITING: Kind[bool] = Kind("policy-awaiting", bool)
 
+# Per job id.
+JOB_SUBSCRIPTIONS: Kind[JobSubscription] = Kind("job-subscription", JobSubscription)
+# Per contract id; per conversation id, the contract whose job conversation it is.
+CONTRACT_THREADS: Kind[ContractThread] = Kind("contract-thread", ContractThread)
+CONVERSATION_CONTRACTS: Kind[str] = Kind("conversation-contract", str)
+
 KINDS: tuple[Kind[Any], ...] = (
     APPROVERS,
     SNOOZES,
@@ -158,6 +193,9 @@ KINDS: tuple[Kind[Any], ...] = (
     DIGEST_POSTED,
     POLICY_REQUESTS,
     POLICY_AWAITING,
+    JOB_SUBSCRIPTIONS,
+    CONTRACT_THREADS,
+    CONVERSATION_CONTRACTS,
 )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.opentrain import Approval, OpenTrainClient
+from bot.opentrain import Approval, OpenTrainClient, UpdateEvent
 from bot.opentrain.models import HireTerms
 from bot.outbox import EffectKind, effect
 from bot.sandbox.opentrain.vocabulary import EventType
@@ -50,6 +50,7 @@ class Harness:
         self.stores: list[Store] = []
         self.clients: list[OpenTrainClient] = []
         self.wakeups = 0
+        self.news: list[UpdateEvent] = []
 
     async def tracker(self, owner: str = "a") -> Tracker:
         store = await SqliteStore.open(self.path)
@@ -63,10 +64,14 @@ class Harness:
             owner=owner,
             poll_interval=POLL,
             on_effects=self._wake,
+            on_activity=self._news,
         )
 
     def _wake(self) -> None:
         self.wakeups += 1
+
+    async def _news(self, event: UpdateEvent) -> None:
+        self.news.append(event)
 
     @property
     def store(self) -> Store:

@@ -1,0 +1,210 @@
+"""A job's activity in its channel: `/opentrain subscribe`, then OpenTrain's feed events as
+notices (new proposals, budgets running low, trainers' messages in a thread per contract)
+and replies in that thread sent back to the trainer — each exactly once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot.cards import ActionId
+from bot.sandbox.opentrain.model import PaymentSource
+from bot.sandbox.slack.model import Message
+from tests.support.bot_harness import SandboxFactory
+from tests.support.commands import CHANNEL, Bot, rendered, start_bot
+from tests.support.wait import wait_for
+
+OTHER_CHANNEL = "C0GENERAL"
+
+
+@pytest.fixture
+async def bot(make_sandbox: SandboxFactory) -> Bot:
+    return await start_bot(make_sandbox, allowed_requesters="U0ANA")
+
+
+async def subscribe(bot: Bot, text: str, *, channel: str = CHANNEL) -> str:
+    before = len(bot.private())
+    await bot.command(f"subscribe {text}", channel=channel)
+    return rendered(await bot.answer(after=before))
+
+
+async def fed(bot: Bot) -> None:
+    """Wait until the bot's feed has read every event OpenTrain has recorded so far."""
+    last = bot.sandbox.opentrain.state.events[-1].id
+
+    async def caught_up() -> bool:
+        cursor = await bot.sandbox.services.store.get_cursor()
+        return cursor is not None and int(cursor) >= last
+
+    await wait_for(caught_up, message=f"the feed to read event {last}")
+
+
+def top_level(bot: Bot, channel: str, text: str) -> list[Message]:
+    return [m for m in bot.sandbox.slack.messages(channel) if text in rendered(m)]
+
+
+async def contract_thread(bot: Bot, contract_id: str) -> Message:
+    """The contract's thread, once the bot has posted in it (so it knows the thread)."""
+    [parent] = await wait_for(
+        lambda: top_level(bot, CHANNEL, contract_id), message="the contract's thread"
+    )
+    await wait_for(lambda: bot.sandbox.slack.replies(CHANNEL, parent.ts), message="a reply")
+    return parent
+
+
+def buttons(message: Message, action_id: ActionId) -> list[dict[str, Any]]:
+    return [
+        element
+        for block in message.blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element.get("action_id") == action_id.value
+    ]
+
+
+async def test_a_new_proposal_appears_once_in_the_subscribed_channel(bot: Bot) -> None:
+    told = await subscribe(bot, "job_dashcam proposals")
+    assert "job_dashcam" in told and "new proposals" in told
+    await bot.control("POST", "/_sim/proposals", {"firstName": "Katherine", "bidAmountUsd": 420})
+    [notice] = await wait_for(
+        lambda: top_level(bot, CHANNEL, "Katherine J."), message="the proposal notice"
+    )
+    assert "New proposal" in rendered(notice) and "$420.00" in rendered(notice)
+    assert buttons(notice, ActionId.HIRE_PROPOSAL) and buttons(notice, ActionId.OPEN_TRANSCRIPT)
+    await bot.control("POST", "/_sim/proposals", {"firstName": "Dorothy", "bidAmountUsd": 300})
+    await wait_for(lambda: top_level(bot, CHANNEL, "Dorothy J."), message="the second notice")
+    await fed(bot)
+    assert len(top_level(bot, CHANNEL, "Katherine J.")) == 1
+    assert top_level(bot, OTHER_CHANNEL, "New proposal") == []
+
+
+async def test_unsubscribe_stops_notices_and_history_is_not_news(bot: Bot) -> None:
+    await bot.control("POST", "/_sim/proposals", {"firstName": "Early", "bidAmountUsd": 100})
+    await subscribe(bot, "job_dashcam")
+    before = len(bot.private())
+    await bot.command("unsubscribe job_dashcam")
+    assert "no longer followed" in rendered(await bot.answer(after=before))
+    await bot.control("POST", "/_sim/proposals", {"firstName": "Late", "bidAmountUsd": 100})
+    await fed(bot)
+    await bot.sandbox.services.notifier.drain()
+    assert top_level(bot, CHANNEL, "New proposal") == []
+
+
+async def test_only_admins_subscribe_and_a_refusal_reaches_nothing(bot: Bot) -> None:
+    await bot.command("subscribe job_dashcam", user="U0BEN")
+    refusal = rendered(await bot.answer(user="U0BEN"))
+    assert "admins and owners can subscribe channels to jobs" in refusal
+    assert await bot.sandbox.services.activity.subscriptions() == {}
+    assert [r for r in await bot.sent() if r["path"].startswith("/jobs/")] == []
+
+
+async def test_a_job_that_is_not_the_accounts_is_not_subscribed(bot: Bot) -> None:
+    told = await subscribe(bot, "job_nope")
+    assert "job_nope" in told and "now hears" not in told
+    assert await bot.sandbox.services.activity.subscriptions() == {}
+
+
+async def test_subscriptions_lists_them(bot: Bot) -> None:
+    await subscribe(bot, "job_dashcam messages work")
+    before = len(bot.private())
+    await bot.command("subscriptions")
+    shown = rendered(await bot.answer(after=before))
+    assert "job_dashcam" in shown and "messages, work" in shown
+
+
+async def test_a_budget_running_low_is_one_notice_with_add_and_fund(bot: Bot) -> None:
+    state = bot.sandbox.opentrain.state
+    state.fund_milestone(state.milestones["ms_lidar1"], PaymentSource.CREDITS, 30_000)
+    await subscribe(bot, "job_lidar budget")
+    await bot.control("POST", "/_sim/contracts/ctr_margaret/usage", {"volume": 10})
+    [notice] = await wait_for(
+        lambda: top_level(bot, CHANNEL, "Budget running low"), message="the budget notice"
+    )
+    [button] = buttons(notice, ActionId.ADD_MILESTONE)
+    assert button["value"] == "ctr_margaret" and "Add &amp; fund" not in rendered(notice)
+    await bot.control("POST", "/_sim/contracts/ctr_margaret/usage", {"volume": 0.5})
+    await fed(bot)  # still LOW: no new event, no second notice
+    assert len(top_level(bot, CHANNEL, "Budget running low")) == 1
+
+
+async def test_a_trainer_message_is_threaded_literally_and_a_reply_goes_back_once(
+    bot: Bot,
+) -> None:
+    await subscribe(bot, "job_dashcam messages")
+    hostile = "<!channel> look at <https://evil.example|this> & <@U0BEN>"
+    await bot.control(
+        "POST", "/_sim/messages", {"conversationId": "conv_linus", "content": hostile}
+    )
+    [parent] = await wait_for(
+        lambda: top_level(bot, CHANNEL, "ctr_linus"), message="the contract's thread"
+    )
+    [said] = await wait_for(
+        lambda: bot.sandbox.slack.replies(CHANNEL, parent.ts), message="the message"
+    )
+    shown = rendered(said)
+    assert "Linus T." in shown and "&lt;!channel&gt;" in shown and "<!channel>" not in shown
+    assert "&lt;https://evil.example|this&gt;" in shown
+
+    await bot.control("POST", "/_sim/messages", {"conversationId": "conv_linus", "content": "2"})
+    await wait_for(lambda: len(bot.sandbox.slack.replies(CHANNEL, parent.ts)) == 2)
+    assert len(top_level(bot, CHANNEL, "ctr_linus")) == 1  # one thread per contract
+
+    await bot.sandbox.slack.driver.post_user_message(
+        user_id="U0ANA", channel_id=CHANNEL, text="Great, *thanks* &lt;3", thread_ts=parent.ts
+    )
+    sent = await wait_for(lambda: _sent_messages(bot), message="the reply sent to OpenTrain")
+    await fed(bot)  # OpenTrain's event for our own message is not echoed into the thread
+    assert [s["body"] for s in await _sent_messages(bot)] == [s["body"] for s in sent]
+    [reply] = sent
+    assert json.loads(reply["body"]) == {
+        "conversationId": "conv_linus",
+        "content": "Great, *thanks* <3",
+    }
+    assert len(bot.sandbox.slack.replies(CHANNEL, parent.ts)) == 3  # + the reply itself
+
+
+async def test_a_reply_by_someone_who_may_not_request_reaches_nothing(bot: Bot) -> None:
+    await subscribe(bot, "job_dashcam messages")
+    await bot.control("POST", "/_sim/messages", {"conversationId": "conv_linus", "content": "hi"})
+    parent = await contract_thread(bot, "ctr_linus")
+    await bot.sandbox.slack.driver.post_user_message(
+        user_id="U0BEN", channel_id=CHANNEL, text="hello from Ben", thread_ts=parent.ts
+    )
+    refusal = rendered(await bot.answer(user="U0BEN"))
+    assert "U0ANA" in refusal
+    assert await _sent_messages(bot) == []
+
+
+async def test_a_refused_reply_is_explained_in_the_thread(bot: Bot) -> None:
+    await subscribe(bot, "job_dashcam messages")
+    await bot.control("POST", "/_sim/messages", {"conversationId": "conv_linus", "content": "hi"})
+    parent = await contract_thread(bot, "ctr_linus")
+    await bot.sandbox.slack.driver.post_user_message(
+        user_id="U0ANA", channel_id=CHANNEL, text="mail me at ana@example.com", thread_ts=parent.ts
+    )
+    explained = await wait_for(
+        lambda: [
+            m
+            for m in bot.sandbox.slack.replies(CHANNEL, parent.ts)
+            if "messaging policy" in rendered(m)
+        ],
+        message="the refusal in the thread",
+    )
+    assert len(explained) == 1
+
+
+async def test_a_message_in_a_job_nobody_follows_is_not_read(bot: Bot) -> None:
+    await subscribe(bot, "job_dashcam messages")
+    await bot.control(
+        "POST", "/_sim/messages", {"conversationId": "conv_margaret", "content": "hello"}
+    )
+    await fed(bot)
+    await bot.sandbox.services.notifier.drain()
+    assert top_level(bot, CHANNEL, "ctr_margaret") == []
+    assert [r for r in await bot.sent() if r["path"] == "/messages"] == []
+
+
+async def _sent_messages(bot: Bot) -> list[dict[str, Any]]:
+    return [r for r in await bot.writes() if r["path"] == "/messages"]
