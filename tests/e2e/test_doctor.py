@@ -83,7 +83,7 @@ async def test_a_healthy_setup_passes_every_check(
         "✓ Credit balance: $5,000.00 available",
         "✓ Webhook: not used",
         "✓ Slack token: valid",
-        "✓ Slack scopes: all 14 scopes app_manifest.yaml asks for",
+        "✓ Slack scopes: all 15 scopes app_manifest.yaml asks for",
         "✓ Channel for DEFAULT_CHANNEL: the bot is a member of #hiring",
         "✓ Store: sqlite",
         "All required checks pass.",

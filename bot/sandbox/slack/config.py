@@ -17,6 +17,7 @@ DEFAULT_SCOPES = frozenset(
         "usergroups:read",
         "links:read",
         "links:write",
+        "reactions:write",
         "channels:read",
         "groups:read",
         "channels:history",

@@ -43,6 +43,7 @@ class Message:
     edits: list[Edit] = field(default_factory=list)
     deleted: bool = False
     unfurls: dict[str, JsonDict] = field(default_factory=dict)
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # name → users, first first
     source: MessageSource = "api"
 
     @property
@@ -51,6 +52,13 @@ class Message:
 
     def live_replies(self) -> list[Message]:
         return [reply for reply in self.replies if not reply.deleted]
+
+    def reactions_json(self) -> list[JsonDict]:
+        """Slack's `reactions`: each name in the order it was first added, with its users."""
+        return [
+            {"name": name, "users": list(users), "count": len(users)}
+            for name, users in self.reactions.items()
+        ]
 
     def to_slack(self, team_id: str, *, bot_name: str, include_metadata: bool) -> JsonDict:
         """The message as `conversations.history`/`replies` and `chat.*` responses show it."""
@@ -85,6 +93,8 @@ class Message:
             message["latest_reply"] = live[-1].ts
         if self.reply_broadcast:
             message["subtype"] = "thread_broadcast"
+        if self.reactions:
+            message["reactions"] = self.reactions_json()
         if include_metadata and self.metadata is not None:
             message["metadata"] = self.metadata
         return message
@@ -103,6 +113,7 @@ class Message:
             "edits": len(self.edits),
             "deleted": self.deleted,
             "unfurls": self.unfurls,
+            "reactions": self.reactions_json(),
             "source": self.source,
             "replies": [reply.record() for reply in self.replies],
         }

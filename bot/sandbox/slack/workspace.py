@@ -263,6 +263,10 @@ class Workspace:
         self.feed.bump("message_changed", channel=message.channel, ts=message.ts)
         return message
 
+    def add_reaction(self, message: Message, name: str, *, user: str) -> None:
+        message.reactions.setdefault(name, []).append(user)
+        self.feed.bump("reaction_added", channel=message.channel, ts=message.ts, name=name)
+
     def delete(self, message: Message) -> None:
         message.deleted = True
         self.feed.bump("message_deleted", channel=message.channel, ts=message.ts)

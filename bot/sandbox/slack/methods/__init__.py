@@ -7,7 +7,7 @@ are held to Tier 4 here.
 
 from __future__ import annotations
 
-from bot.sandbox.slack.methods import chat, conversations, directory, views
+from bot.sandbox.slack.methods import chat, conversations, directory, reactions, views
 from bot.sandbox.slack.methods.context import MethodSpec
 from bot.sandbox.slack.ratelimit import Tier
 
@@ -24,6 +24,7 @@ METHODS: dict[str, MethodSpec] = {
     "conversations.members": MethodSpec(conversations.members, Tier.TIER_4),
     "conversations.history": MethodSpec(conversations.history, Tier.TIER_3),
     "conversations.replies": MethodSpec(conversations.replies, Tier.TIER_3),
+    "reactions.add": MethodSpec(reactions.add, Tier.TIER_3, "reactions:write"),
     "users.info": MethodSpec(directory.users_info, Tier.TIER_4, "users:read"),
     "users.list": MethodSpec(directory.users_list, Tier.TIER_2, "users:read"),
     "usergroups.list": MethodSpec(directory.usergroups_list, Tier.TIER_2, "usergroups:read"),

@@ -20,6 +20,7 @@ from bot.sandbox.slack.people import User
 from bot.sandbox.slack.permalinks import MessageLink
 from bot.sandbox.slack.state import SlackState
 from bot.sandbox.slack.viewer.blocks import Target, attachments_html, blocks_html
+from bot.sandbox.slack.viewer.emoji import EMOJI
 from bot.sandbox.slack.viewer.markup import Names, attr, clock_time, mrkdwn_html, plain_html
 from bot.sandbox.slack.viewer.reads import ReadMarks, ts_order
 from bot.sandbox.slack.viewer.sidebar import member_channels, people, sidebar_html
@@ -247,8 +248,19 @@ def _message(state: SlackState, message: Message, names: Names, *, thread_link: 
         f'<article class="{classes}" data-testid="message" data-ts="{attr(message.ts)}" '
         f'data-channel="{attr(message.channel)}"{data}>'
         f"{_meta(state, message.user, message.ts, names, edited=bool(message.edits))}"
-        f'<div class="body">{body}</div>{unfurls}{link}</article>'
+        f'<div class="body">{body}</div>{unfurls}{_reactions(message, names)}{link}</article>'
     )
+
+
+def _reactions(message: Message, names: Names) -> str:
+    """Slack's pills under a message: the emoji and how many reacted, who in the tooltip."""
+    pills = "".join(
+        f'<span class="reaction" data-testid="reaction" data-name="{attr(name)}" '
+        f'title="{attr(", ".join(names.users.get(u, u) for u in users))}">'
+        f"{plain_html(EMOJI.get(name.partition('::')[0], f':{name}:'))} {len(users)}</span>"
+        for name, users in message.reactions.items()
+    )
+    return f'<div class="reactions">{pills}</div>' if pills else ""
 
 
 def _ephemeral(state: SlackState, ephemeral: Ephemeral, names: Names) -> str:
