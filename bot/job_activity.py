@@ -26,7 +26,7 @@ from bot.clock import Clock
 from bot.logs import log_kv
 from bot.notifier import Notifier
 from bot.opentrain import ApprovalType, Contract, Message, OpenTrainClient, UpdateEvent
-from bot.opentrain.errors import Forbidden, NotFound
+from bot.opentrain.errors import Forbidden, NotFound, OpenTrainError
 from bot.outbox import EffectKind, effect
 from bot.store import Store
 from bot.store.kinds import (
@@ -45,6 +45,7 @@ LOW_STATES = ("LOW", "DEPLETED")
 MESSAGE_PAGES = 3  # how far back a message is looked for in its conversation
 MESSAGE_PAGE = 50
 CONTRACTS_READ = 20  # a job's contracts read to find whose conversation it is
+EVENT_ATTEMPTS = 3  # feed polls that may fail on one event before it is skipped
 
 
 class JobActivity:
@@ -62,6 +63,7 @@ class JobActivity:
         self._notifier = notifier
         self._clock = clock
         self._host = opentrain_host
+        self._failures: dict[str, int] = {}  # event id → failed attempts, in this process
 
     # --- subscriptions --------------------------------------------------------------
     async def subscribe(
@@ -94,7 +96,8 @@ class JobActivity:
     # --- the feed ---------------------------------------------------------------------
     async def on_event(self, event: UpdateEvent) -> None:
         """Announce `event` if a subscription wants it. A resource OpenTrain no longer shows
-        us is skipped; other OpenTrain errors propagate, so the feed reads the page again."""
+        us is skipped; other OpenTrain errors propagate, so the feed reads the page again
+        (EVENT_ATTEMPTS times at most)."""
         try:
             if event.type == "proposal.received":
                 await self._proposal(event)
@@ -113,6 +116,18 @@ class JobActivity:
             )
         except MissingId as exc:
             log.warning("feed event skipped %s", log_kv(event=event.id, missing=str(exc)))
+        except OpenTrainError as exc:
+            # The feed reads the page again; an event that keeps failing must not hold up
+            # every outcome behind it, so after a few tries it goes unannounced.
+            failures = self._failures.pop(event.id, 0) + 1
+            if failures >= EVENT_ATTEMPTS:
+                log.warning(
+                    "feed event not announced %s",
+                    log_kv(event=event.id, type=event.type, error=exc.code, attempts=failures),
+                )
+                return
+            self._failures[event.id] = failures
+            raise
 
     async def _subscribed(
         self, job_id: str | None, topic: Topic | None, event: UpdateEvent
@@ -136,14 +151,14 @@ class JobActivity:
         await self._say(event, notice, subscription.channel)
 
     async def _contract_created(self, event: UpdateEvent) -> None:
-        """The contract's summary in its thread: under the hire card, wherever that is."""
+        """A followed job's new contract: its summary under the hire card, wherever that is,
+        else as the start of its thread in the job's channel."""
         contract = await self._opentrain.get_contract(_data(event, "contractId"))
-        job_id = contract.job_id or event.job_id
+        subscription = await self._subscribed(contract.job_id or event.job_id, None, event)
+        if subscription is None:
+            return
         thread = await self._existing_thread(contract, channel=None)
         if thread is None:
-            subscription = await self._subscribed(job_id, None, event)
-            if subscription is None:
-                return
             await self._thread(contract, subscription.channel)  # the summary is its parent
             return
         summary = cards.contract_detail(contract, opentrain_host=self._host)

@@ -13,12 +13,16 @@ from collections.abc import Callable
 from bot.config import Settings
 from bot.opentrain import OpenTrainClient, OpenTrainError, OpenTrainUnavailable
 
-# The events whose arrival should wake the tracker (the feed stays the ledger).
+# The events whose arrival should wake the tracker (the feed stays the ledger): outcomes,
+# and the job activity subscriptions announce (bot/job_activity.py).
 EVENT_TYPES = (
     "approval.confirmed",
     "milestone.status_changed",
     "contract.created",
     "payment.pending",
+    "proposal.received",
+    "message.received",
+    "contract.budget_state_changed",
 )
 
 

@@ -13,7 +13,7 @@ from bot.cards import ActionId
 from bot.sandbox.opentrain.model import PaymentSource
 from bot.sandbox.slack.model import Message
 from tests.support.bot_harness import SandboxFactory
-from tests.support.commands import CHANNEL, Bot, rendered, start_bot
+from tests.support.commands import CHANNEL, Bot, hire_values, rendered, start_bot
 from tests.support.wait import wait_for
 
 OTHER_CHANNEL = "C0GENERAL"
@@ -162,7 +162,10 @@ async def test_a_trainer_message_is_threaded_literally_and_a_reply_goes_back_onc
         "conversationId": "conv_linus",
         "content": "Great, *thanks* <3",
     }
-    assert len(bot.sandbox.slack.replies(CHANNEL, parent.ts)) == 3  # + the reply itself
+    replies = bot.sandbox.slack.replies(CHANNEL, parent.ts)
+    assert len(replies) == 3  # + the reply itself, marked as passed on
+    bot_user = bot.sandbox.slack.state.bot_user_id
+    await wait_for(lambda: replies[-1].reactions == {"white_check_mark": [bot_user]})
 
 
 async def test_a_reply_by_someone_who_may_not_request_reaches_nothing(bot: Bot) -> None:
@@ -208,3 +211,44 @@ async def test_a_message_in_a_job_nobody_follows_is_not_read(bot: Bot) -> None:
 
 async def _sent_messages(bot: Bot) -> list[dict[str, Any]]:
     return [r for r in await bot.writes() if r["path"] == "/messages"]
+
+
+async def test_a_hire_made_here_threads_its_contract_under_the_hire_card(bot: Bot) -> None:
+    await subscribe(bot, "job_dashcam messages")
+    view = await bot.modal("hire prop_ada 450 Batch 1")
+    await bot.submit(view, hire_values(name="Batch 1", amount="450"))
+    [approval] = await wait_for(bot.approvals, message="approval")
+    card = await bot.card_for(approval.id)
+    bot.sandbox.opentrain.state.confirm(approval.id)
+    contract_id = await wait_for(
+        lambda: bot.sandbox.opentrain.state.approvals[approval.id].contract_id
+    )
+    summary = await wait_for(
+        lambda: [
+            m for m in bot.sandbox.slack.replies(CHANNEL, card.ts) if contract_id in rendered(m)
+        ],
+        message="the contract's summary under the hire card",
+    )
+    assert len(summary) == 1
+    conversation = bot.sandbox.opentrain.state.contracts[contract_id].conversation_id
+    await bot.control(
+        "POST", "/_sim/messages", {"conversationId": conversation, "content": "Starting today"}
+    )
+    await wait_for(
+        lambda: [
+            m
+            for m in bot.sandbox.slack.replies(CHANNEL, card.ts)
+            if "Starting today" in rendered(m)
+        ],
+        message="the trainer's message under the hire card",
+    )
+    assert [m.ts for m in top_level(bot, CHANNEL, contract_id)] == [card.ts]  # no second thread
+
+
+async def test_an_event_that_keeps_failing_does_not_hold_up_the_feed(bot: Bot) -> None:
+    await subscribe(bot, "job_dashcam proposals")
+    await bot.fault(path="/proposals/*", method="GET", status=500)
+    await bot.control("POST", "/_sim/proposals", {"firstName": "Stuck", "bidAmountUsd": 100})
+    await fed(bot)  # skipped after a few tries: the cursor moves past it
+    reads = [r for r in await bot.sent() if r["path"].startswith("/proposals/")]
+    assert reads and top_level(bot, CHANNEL, "Stuck J.") == []

@@ -48,6 +48,9 @@ async def test_register_list_and_delete(opentrain_sim: OpenTrainSimHandle) -> No
         "milestone.status_changed",
         "contract.created",
         "payment.pending",
+        "proposal.received",
+        "message.received",
+        "contract.budget_state_changed",
     ]
 
     status, output = await cli(opentrain_sim, "list")

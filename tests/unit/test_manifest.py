@@ -42,10 +42,6 @@ FEATURE_SCOPES = {
     "links:read",  # link_shared events for the OpenTrain host
     "chat:write.public",  # cards in public channels the bot was not invited to
 }
-# Declared before the code that calls for it lands: `reactions.add`, the ✓ on a person's thread
-# reply once it has been passed on to the trainer. Drop it from here once `reactions_add` is
-# called (the test below says so).
-DECLARED_AHEAD = {"reactions:write"}
 
 
 def manifest() -> dict[str, Any]:
@@ -103,12 +99,7 @@ def test_every_scope_the_code_needs_is_declared_and_none_is_spare() -> None:
     for method in methods:
         needed |= METHOD_SCOPES[method]
     assert needed - declared == set(), "scopes the code needs but the manifest lacks"
-    assert declared - needed - DECLARED_AHEAD == set(), (
-        "scopes the manifest asks for but no code uses"
-    )
-    assert DECLARED_AHEAD & needed == set(), (
-        "the code uses these now: drop them from DECLARED_AHEAD"
-    )
+    assert declared - needed == set(), "scopes the manifest asks for but no code uses"
 
 
 def test_the_slack_simulator_grants_what_the_manifest_asks_for() -> None:
