@@ -31,14 +31,9 @@ from bot.roles import Need
 from bot.services import Services
 from handlers import admin_commands as admin
 from handlers import lookup_commands as lookups
+from handlers import money_commands as money
 from handlers.guard import Listeners
-from handlers.replies import (
-    Asked,
-    Replier,
-    deliver_receipt,
-    error_message,
-)
-from handlers.steps import end_contract, milestone_modal, open_hire_modal, open_view
+from handlers.replies import Asked, Replier, error_message
 
 COMMAND = "/opentrain"
 A = TypeVar("A")
@@ -122,7 +117,7 @@ def entry(verb: Verb) -> Entry[Any]:
                 "hire <proposalId> [amount] [milestone name…]",
                 "hire from a proposal with a first milestone",
                 parsing.hire,
-                _hire,
+                money.hire,
                 Role("request", "hire on OpenTrain"),
                 examples=("/opentrain hire prop_ada 450 Pilot batch",),
             )
@@ -133,7 +128,7 @@ def entry(verb: Verb) -> Entry[Any]:
                 "fund <milestoneId>",
                 "fund a milestone into escrow",
                 parsing.milestone_ref,
-                _fund,
+                money.fund,
                 Role("request", "fund milestones"),
                 lambda m: f"Asking OpenTrain to fund milestone {m.milestone_id}…",
                 examples=("/opentrain fund ms_batch2",),
@@ -145,7 +140,7 @@ def entry(verb: Verb) -> Entry[Any]:
                 "payout <milestoneId>",
                 "release a funded milestone to the freelancer",
                 parsing.milestone_ref,
-                _payout,
+                money.payout,
                 Role("request", "release payouts"),
                 lambda m: f"Asking OpenTrain to release the payout of {m.milestone_id}…",
                 examples=("/opentrain payout ms_batch1",),
@@ -157,7 +152,7 @@ def entry(verb: Verb) -> Entry[Any]:
                 "end <contractId>",
                 "end a contract (needs confirmation while escrow is funded)",
                 parsing.contract_ref,
-                _end,
+                money.end,
                 Role("request", "end contracts"),
                 lambda c: f"Asking OpenTrain to end contract {c.contract_id}…",
             )
@@ -168,7 +163,7 @@ def entry(verb: Verb) -> Entry[Any]:
                 "milestone <contractId>",
                 "add a milestone to a contract (moves no money)",
                 parsing.contract_ref,
-                _milestone,
+                money.milestone,
                 Role("request", "add milestones"),
             )
         case Verb.TRACK:
@@ -178,7 +173,7 @@ def entry(verb: Verb) -> Entry[Any]:
                 "track <approvalId|approvalUrl>",
                 "follow an approval created elsewhere",
                 parsing.approval_ref_or_link,
-                _track,
+                money.track,
                 Role("read", "track approvals"),
                 lambda a: f"Reading approval {a.approval_id} from OpenTrain…",
                 examples=("/opentrain track https://app.opentrain.ai/approvals/appr_123",),
@@ -415,44 +410,3 @@ async def dispatch(services: Services, found: Entry[A], args: A, asked: Asked) -
 
 async def _help(services: Services, args: parsing.NoArgs, asked: Asked) -> None:
     return  # answered in the acknowledgement
-
-
-async def _hire(services: Services, hire: parsing.Hire, asked: Asked) -> None:
-    await open_hire_modal(
-        services,
-        proposal_id=hire.proposal_id,
-        channel_id=asked.channel_id,
-        trigger_id=asked.trigger_id,
-        name=hire.name,
-        amount=hire.amount,
-    )
-
-
-async def _fund(services: Services, ref: parsing.MilestoneRef, asked: Asked) -> None:
-    outcome = await services.cosign.fund(
-        ref.milestone_id, requester=asked.requester, channel_id=asked.channel_id
-    )
-    await deliver_receipt(asked.reply.send, services, outcome)
-
-
-async def _payout(services: Services, ref: parsing.MilestoneRef, asked: Asked) -> None:
-    outcome = await services.cosign.payout(
-        ref.milestone_id, requester=asked.requester, channel_id=asked.channel_id
-    )
-    await deliver_receipt(asked.reply.send, services, outcome)
-
-
-async def _end(services: Services, ref: parsing.ContractRef, asked: Asked) -> None:
-    await end_contract(services, ref.contract_id, asked.requester, asked.channel_id, asked.reply)
-
-
-async def _milestone(services: Services, ref: parsing.ContractRef, asked: Asked) -> None:
-    view = milestone_modal(ref.contract_id, asked.channel_id)
-    await open_view(services.slack, asked.trigger_id, view)
-
-
-async def _track(services: Services, ref: parsing.ApprovalRef, asked: Asked) -> None:
-    outcome = await services.cosign.track(
-        ref.approval_id, requester=asked.requester, channel_id=asked.channel_id
-    )
-    await deliver_receipt(asked.reply.send, services, outcome)
