@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.faults import FaultSet, handle_faults_control
-from bot.sandbox.opentrain import seed, wire
+from bot.sandbox.opentrain import seed, wire, wire_messages
 from bot.sandbox.opentrain.errors import ApiError
 from bot.sandbox.opentrain.requestlog import RequestLog
 from bot.sandbox.opentrain.snapshot import account_json, clock_json, snapshot
@@ -273,7 +273,9 @@ async def freelancer_message(request: web.Request) -> web.Response:
     message = state.freelancer_says(str(body["conversationId"]), str(body["content"]))
     conversation = state.conversations[message.conversation_id]
     owner = state.accounts[conversation.account_id].owner
-    return web.json_response({"ok": True, "message": wire.message(conversation, message, owner.id)})
+    return web.json_response(
+        {"ok": True, "message": wire_messages.message(conversation, message, owner.id)}
+    )
 
 
 def _optional_bool(body: dict[str, Any], key: str) -> bool | None:

@@ -17,6 +17,7 @@ from bot.sandbox.opentrain.vocabulary import (
     ContractStatus,
     EventType,
     InvoiceStatus,
+    JobStatus,
     LedgerType,
     MilestoneStatus,
     PaymentSource,
@@ -105,6 +106,8 @@ class Job:
     title: str
     payment_type: PaymentType
     created_at: datetime
+    updated_at: datetime
+    status: JobStatus = JobStatus.OPEN
 
 
 @dataclass

@@ -106,6 +106,27 @@ class ProposalStatus(StrEnum):
         return self.value.replace("_", " ").capitalize()
 
 
+class JobStatus(StrEnum):
+    """A job's lifecycle as `GET /jobs/mine` reports it."""
+
+    DRAFT = "DRAFT"
+    OPEN = "OPEN"
+    ONGOING = "ONGOING"
+    COMPLETED = "COMPLETED"
+    ARCHIVED = "ARCHIVED"
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+
+    @property
+    def published(self) -> bool:
+        # derived: a draft, or a job still waiting for OpenTrain's review, is not published.
+        return self not in (JobStatus.DRAFT, JobStatus.PENDING_APPROVAL)
+
+    @property
+    def accepting_applicants(self) -> bool:
+        # derived: only an open job takes new proposals.
+        return self is JobStatus.OPEN
+
+
 class PaymentType(StrEnum):
     FIXED_PRICE = "FIXED_PRICE"
     PAY_PER_HOUR = "PAY_PER_HOUR"
