@@ -264,6 +264,15 @@ async def record_usage(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "budget": wire.budget(contract, listed)})
 
 
+@routes.post("/_sim/milestones/{milestoneId}/submit")
+@control
+async def submit_work(request: web.Request) -> web.Response:
+    """The trainer submits a funded milestone's work: it awaits approval (`pendingApproval`,
+    `needsReview`) and `milestone.status_changed` then `payment.pending` fire."""
+    milestone = _sim(request).state.submit_work(request.match_info["milestoneId"])
+    return web.json_response({"ok": True, "milestone": wire.milestone(milestone)})
+
+
 @routes.post("/_sim/messages")
 @control
 async def freelancer_message(request: web.Request) -> web.Response:

@@ -178,6 +178,9 @@ class Milestone:
     due_date: datetime | None = None
     invoice_id: str | None = None
     funding: Funding | None = None
+    # The trainer submitted the work and waits for the payout (`POST /_sim/milestones/…/submit`).
+    pending_approval: bool = False
+    needs_review: bool = False
 
 
 @dataclass(frozen=True)

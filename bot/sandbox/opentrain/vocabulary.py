@@ -171,6 +171,10 @@ class PaymentSource(StrEnum):
 
 class InvoiceStatus(StrEnum):
     PENDING_FUNDING = "PENDING_FUNDING"
+    # unconfirmed: what an employer's /payments/pending says of submitted work awaiting their
+    # approval. The docs define PENDING_PAYOUT as "payout to the caller in flight"; it is the
+    # nearest documented value, so the simulator shows that.
+    PENDING_PAYOUT = "PENDING_PAYOUT"
     PAID = "PAID"  # unconfirmed: settled invoices never show in /payments/pending
 
 

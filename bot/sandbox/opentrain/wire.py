@@ -153,7 +153,7 @@ def pending_payment(state: SimState, invoice: Invoice) -> Json:
     job = state.jobs[invoice.job_id]
     return {
         "id": invoice.id,
-        "status": invoice.status.value,
+        "status": state.payment_status(invoice).value,
         "invoiceKind": invoice.kind,
         "viewerRole": "EMPLOYER",
         "amountUsd": usd(invoice.amount_usd),
@@ -275,8 +275,8 @@ def milestone(found: Milestone) -> Json:
         "volume": usd(found.volume),
         "milestoneNumber": found.number,
         "dueDate": iso(found.due_date),
-        "pendingApproval": False,
-        "needsReview": False,
+        "pendingApproval": found.pending_approval,
+        "needsReview": found.needs_review,
         "invoiceId": found.invoice_id,
         "createdAt": iso(found.created_at),
     }
