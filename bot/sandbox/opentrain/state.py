@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from bot.sandbox.opentrain import budgets, contracts, decisions, seed
+from bot.sandbox.opentrain import budgets, contracts, decisions, messaging, seed
 from bot.sandbox.opentrain.errors import ApiError, conflict, not_found
 from bot.sandbox.opentrain.marketplace import Marketplace
 from bot.sandbox.opentrain.model import (
@@ -125,11 +125,13 @@ class SimState(Marketplace):
         return contracts.submit_work(self, milestone_id)
 
     def freelancer_says(self, conversation_id: str, content: str) -> Message:
-        """The other participant writes; fires `message.received` for the account."""
+        """The other participant writes; fires `message.received` for the account. In a
+        proposal thread the employer must have written first (409 otherwise)."""
         conversation = self.conversations.get(conversation_id)
         if conversation is None:
             raise not_found("conversations", "conversationId", conversation_id)
         owner = self.accounts[conversation.account_id].owner
+        messaging.ensure_candidate_may_write(conversation, owner.id)
         sender = next(pid for pid in conversation.participant_ids if pid != owner.id)
         message = self.add_message(conversation, sender, content)
         self.emit(
