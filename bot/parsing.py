@@ -99,6 +99,11 @@ class JobProposals:
 
 
 @dataclass(frozen=True)
+class MyJobs:
+    status: str | None = None  # OpenTrain's job status (DRAFT…); None: all but closed ones
+
+
+@dataclass(frozen=True)
 class Approvers:
     action: str  # "show" | "set" | "add" | "remove"
     scope: str | None = None  # channel id, or "global"; None = the current channel
@@ -312,6 +317,22 @@ def subscribe(words: Words) -> Subscribe:
 
 def job_ref(words: Words) -> JobRef:
     return JobRef(_one_id(words, "job id"))
+
+
+JOB_STATUSES = ("DRAFT", "OPEN", "ONGOING", "COMPLETED", "ARCHIVED", "PENDING_APPROVAL")
+
+
+def my_jobs(words: Words) -> MyJobs:
+    """`[status]`; the status in any case, `-` for `_` (OpenTrain takes it in capitals)."""
+    if len(words.args) > 1:
+        raise words.problem("`jobs` takes one status at most.")
+    if not words.args:
+        return MyJobs()
+    status = words.args[0].upper().replace("-", "_")
+    if status not in JOB_STATUSES:
+        known = ", ".join(s.lower() for s in JOB_STATUSES)
+        raise words.problem(f"“{clip(words.args[0])}” is not a job status ({known}).")
+    return MyJobs(status)
 
 
 def approvers(words: Words) -> Approvers:

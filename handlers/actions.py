@@ -1,6 +1,7 @@
 """Buttons: on cards (request again, add milestone, remind approvers), on private replies
-(hire anyway, fund, request payout, end contract, open contract), in reminder DMs (snooze),
-on policy cards (allow once, refuse) and inside the hire modal (cost preview).
+(hire anyway, fund, request payout, end contract, open contract, a job's proposals, hire from
+a proposal, its transcript), in reminder DMs (snooze), on policy cards (allow once, refuse)
+and inside the hire modal (cost preview).
 
 Every button acks first. A button on a private reply is answered in place of that
 reply ("Asking OpenTrain…", then the result), so it cannot be pressed twice; a
@@ -30,8 +31,9 @@ from bot.reminders import SNOOZE_FOR, RemindNow, Snoozed
 from bot.roles import Actor
 from bot.services import Services
 from bot.tracked_approvals import Requester
+from handlers.commands import Verb, dispatch, parse_command
 from handlers.guard import Listener, Listeners
-from handlers.replies import Replier, deliver_receipt, progress, with_progress
+from handlers.replies import Asked, Replier, deliver_receipt, progress, with_progress
 from handlers.steps import end_contract, milestone_modal, open_hire_modal, open_view
 
 log = logging.getLogger(__name__)
@@ -97,8 +99,9 @@ def register(app: Listeners, services: Services) -> None:
     }
     for action_id, work in clicks.items():
         app.action(action_id.value)(_click_listener(services, work))
-    # On a list of proposals: the list stays, to pick another.
+    # On a list of jobs or proposals: the list stays, to pick another.
     keeping: dict[cards.ActionId, ClickWork] = {
+        cards.ActionId.OPEN_JOB_PROPOSALS: _job_proposals,
         cards.ActionId.HIRE_PROPOSAL: _hire_proposal,
         cards.ActionId.OPEN_TRANSCRIPT: _open_transcript,
     }
@@ -250,7 +253,19 @@ async def _refresh_cost_preview(services: Services, body: dict[str, Any]) -> Non
         log.info("cost preview not updated error=%s", exc.response.get("error"))
 
 
-# --- proposals: Hire… and Transcript -------------------------------------------------------
+# --- jobs: Proposals; proposals: Hire… and Transcript ----------------------------------------
+
+
+async def _job_proposals(services: Services, click: Click, reply: Replier) -> None:
+    """The job's proposals: `/opentrain proposals <jobId>` run for the clicking user (the same
+    parser, role check and handler)."""
+    found, args = parse_command(
+        f"{Verb.PROPOSALS.value} {click.value}",
+        opentrain_host=services.settings.opentrain_host,
+        max_amount=services.settings.max_amount_usd,
+    )
+    asked = Asked(click.user_id, click.channel_id or "", click.trigger_id, reply, click.team_id)
+    await dispatch(services, found, args, asked)
 
 
 async def _hire_proposal(services: Services, click: Click, reply: Replier) -> None:

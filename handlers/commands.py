@@ -49,6 +49,7 @@ class Verb(StrEnum):
     PENDING = "pending"
     CONTRACTS = "contracts"
     CONTRACT = "contract"
+    JOBS = "jobs"
     PROPOSALS = "proposals"
     STATUS = "status"
     AUDIT = "audit"
@@ -209,6 +210,18 @@ def entry(verb: Verb) -> Entry[Any]:
                 lookups.contract,
                 Role("read", "see contracts"),
                 lambda c: f"Asking OpenTrain for contract {c.contract_id}…",
+            )
+        case Verb.JOBS:
+            return Entry[parsing.MyJobs](
+                verb,
+                LOOKUPS,
+                "jobs [status]",
+                "your jobs and their proposal counts, newest first, each with Proposals",
+                parsing.my_jobs,
+                lookups.jobs,
+                Role("request", "see jobs and their proposals"),
+                lambda _: "Asking OpenTrain for your jobs…",
+                examples=("/opentrain jobs", "/opentrain jobs draft"),
             )
         case Verb.PROPOSALS:
             return Entry[parsing.JobProposals](

@@ -1,4 +1,4 @@
-"""The look-up commands: `pending`, `contracts`, `contract`, `proposals`, `status`.
+"""The look-up commands: `pending`, `contracts`, `contract`, `jobs`, `proposals`, `status`.
 
 Their roles are checked before they run (the command table in handlers/commands.py).
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bot import cards, parsing
 from bot.doctor import opentrain_checks
+from bot.my_jobs import my_jobs
 from bot.proposals import job_proposals
 from bot.services import Services
 from bot.tracked_approvals import TrackedStatus
@@ -45,6 +46,17 @@ async def status(services: Services, args: parsing.NoArgs, asked: Asked) -> None
         webhook_secret_set=services.settings.ot_webhook_secret is not None,
     )
     await asked.reply.send(cards.status_report(checks))
+
+
+async def jobs(services: Services, args: parsing.MyJobs, asked: Asked) -> None:
+    listing = await my_jobs(services.opentrain, args.status)
+    message = cards.jobs_list(
+        listing.jobs,
+        status=args.status,
+        more=listing.more,
+        opentrain_host=services.settings.opentrain_host,
+    )
+    await asked.reply.send(message)
 
 
 async def proposals(services: Services, args: parsing.JobProposals, asked: Asked) -> None:

@@ -167,6 +167,7 @@ class Asked:
     channel_id: str
     trigger_id: str
     reply: Replier
+    team_id: str | None = None  # the user's own team, when the payload says it (a click)
 
     @property
     def requester(self) -> Requester:
@@ -174,7 +175,7 @@ class Asked:
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.user_id)
+        return Actor(self.user_id, self.team_id)
 
 
 async def with_progress(work: Awaitable[T], show: Callable[[], Awaitable[Any]]) -> T:

@@ -30,6 +30,7 @@ from bot.cards.ids import (
     BlockId,
     CallbackId,
 )
+from bot.cards.jobs import jobs_list
 from bot.cards.links import approval_link_allowed, opentrain_host_of
 from bot.cards.lists import MAX_LISTED, digest_message, pending_list
 from bot.cards.message import SlackMessage
@@ -63,6 +64,7 @@ __all__ = [
     "help_message",
     "hire_modal",
     "home_view",
+    "jobs_list",
     "milestone_created",
     "milestone_modal",
     "notice",

@@ -25,6 +25,8 @@ class ActionId(StrEnum):
     # the AI interview's transcript.
     HIRE_PROPOSAL = "hire-proposal"
     OPEN_TRANSCRIPT = "open-transcript"
+    # On a job in `/opentrain jobs`: that job's proposals, as `/opentrain proposals` lists them.
+    OPEN_JOB_PROPOSALS = "open-job-proposals"
     # A plain link button (claim page, billing, a status check's fix); Slack still reports
     # the click, so the handler only acknowledges it.
     OPEN_LINK = "open-link"

@@ -60,6 +60,7 @@ from bot.opentrain.models import (
     HireTerms,
     Interview,
     Milestone,
+    MyJobsPage,
     Proposal,
     ProposalsPage,
     UpdatesPage,
@@ -149,7 +150,14 @@ class OpenTrainClient:
         payload = await self._call("GET", "/payments/pending")
         return models_of(PendingPayment, field(payload, "payments"))
 
-    # --- proposals and contracts --------------------------------------------------
+    # --- jobs, proposals and contracts ---------------------------------------------
+
+    async def list_my_jobs(
+        self, status: str | None = None, cursor: str | None = None, limit: int = 25
+    ) -> MyJobsPage:
+        """The account's jobs, drafts included, newest first (`status`: OpenTrain's, e.g. OPEN)."""
+        params = {"status": status, "cursor": cursor, "limit": limit}
+        return model_of(MyJobsPage, await self._call("GET", "/jobs/mine", params=params))
 
     async def get_proposal(self, proposal_id: str) -> Proposal:
         payload = await self._call("GET", api_path("proposals", proposal_id))

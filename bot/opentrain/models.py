@@ -1,6 +1,7 @@
 """OpenTrain's wire models for the work itself (opentrain-api.md §7–§12): approvals,
-contracts and milestones, proposals, the `/updates` feed, and the hire terms we send;
-camelCase on the wire, snake_case here. The account's own models are in `account.py`.
+contracts and milestones, the account's jobs, proposals, the `/updates` feed, and the hire
+terms we send; camelCase on the wire, snake_case here. The account's own models are in
+`account.py`.
 
 Forward compatible: unknown fields are ignored and unknown enum values parse —
 approvals keep the `UNKNOWN`-with-raw pattern, every other enum-like field is a
@@ -180,6 +181,36 @@ class ContractEnded(WireModel):
     ok: bool
     contract_id: str
     status: str
+
+
+# --- the account's jobs (`GET /jobs/mine`) ---------------------------------------
+
+
+class ProposalCounts(WireModel):
+    total: int = 0
+    unreviewed: int = 0
+
+
+class MyJob(WireModel):
+    """One job the account owns, drafts included. `status` is DRAFT, OPEN, ONGOING,
+    COMPLETED, ARCHIVED or PENDING_APPROVAL — kept a plain string, like every status here."""
+
+    id: str
+    title: str | None = None
+    status: str | None = None
+    published: bool | None = None
+    accepting_applicants: bool | None = None
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
+    job_url: str | None = None
+    proposal_counts: ProposalCounts | None = None
+
+
+class MyJobsPage(WireModel):
+    """Newest first; `next_cursor` is opaque, null on the last page."""
+
+    jobs: list[MyJob] = Field(default_factory=list)
+    next_cursor: str | None = None
 
 
 # --- proposals (§8.2) -------------------------------------------------------------

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.sandbox.opentrain.model import Person
+from bot.sandbox.opentrain.seed import freelancer
 from tests.support.opentrain_sim import OpenTrainSimHandle, assert_error
 
 
@@ -195,3 +197,71 @@ async def test_freelancer_reply_fires_message_received(opentrain_sim: OpenTrainS
         2,
         2,
     )
+
+
+# --- proposal threads are employer-first (§8.3, §14.2) ------------------------------------------
+
+
+async def _candidate_says(sim: OpenTrainSimHandle, conversation_id: str) -> httpx.Response:
+    return await sim.control.post(
+        "/_sim/messages", json={"conversationId": conversation_id, "content": "Hello!"}
+    )
+
+
+async def test_the_candidate_cannot_write_first_in_a_proposal_thread(
+    opentrain_sim: OpenTrainSimHandle,
+) -> None:
+    state = opentrain_sim.state
+    katherine = state.add_proposal(state.jobs["job_dashcam"], freelancer("Katherine", "Johnson"))
+    thread = state.add_conversation(
+        state.jobs["job_dashcam"],
+        "conv_katherine",
+        bucket="proposal",
+        proposal_id=katherine.id,
+        other=katherine.freelancer,
+        updated_at=state.now(),
+    )
+    first = await _candidate_says(opentrain_sim, "conv_katherine")
+    assert first.status_code == 409
+    assert first.json()["reason"] == "employer_first_message_required"
+    assert thread.messages == []
+    assert (await opentrain_sim.api().get("/updates")).json()["events"] == []
+
+    sent = await opentrain_sim.api().post(
+        "/messages", json={"conversationId": "conv_katherine", "content": "Hi Katherine!"}
+    )
+    assert sent.status_code == 201 and sent.json()["ok"] is True
+    assert sent.json()["message"]["isFromViewer"] is True
+    reply = await _candidate_says(opentrain_sim, "conv_katherine")
+    assert reply.status_code == 200, reply.text
+    [event] = (await opentrain_sim.api().get("/updates")).json()["events"]
+    assert event["type"] == "message.received"
+    assert [m.sender_user_id for m in thread.messages] == ["usr_owner", katherine.freelancer.id]
+
+
+async def test_seeded_proposal_threads_start_with_the_employer(
+    opentrain_sim: OpenTrainSimHandle,
+) -> None:
+    state = opentrain_sim.state
+    threads = [c for c in state.conversations.values() if c.bucket == "proposal"]
+    assert threads and all(c.messages[0].sender_user_id == "usr_owner" for c in threads)
+    assert (await _candidate_says(opentrain_sim, "conv_ada")).status_code == 200
+    # Post-hire DMs have no such rule.
+    state.conversations["conv_margaret"].messages.clear()
+    assert (await _candidate_says(opentrain_sim, "conv_margaret")).status_code == 200
+
+
+async def test_sending_is_rate_limited_with_the_wait_in_the_body(
+    opentrain_sim: OpenTrainSimHandle,
+) -> None:
+    await opentrain_sim.configure(rateLimitPerMinute=1)
+    api = opentrain_sim.api()
+    body = {"conversationId": "conv_linus", "content": "First"}
+    assert (await api.post("/messages", json=body)).status_code == 201
+    limited = await api.post("/messages", json={**body, "content": "Second"})
+    details = assert_error(limited, 429, "RATE_LIMITED")["details"]
+    wait = details["retryAfterSeconds"]
+    assert isinstance(wait, int) and 1 <= wait <= 60
+    assert limited.headers["Retry-After"] == str(wait)
+    contents = [m.content for m in opentrain_sim.state.conversations["conv_linus"].messages]
+    assert contents[-1] == "First" and "Second" not in contents

@@ -10,3 +10,4 @@ def test_new_action_ids_are_stable() -> None:
     assert ActionId.REQUEST_PAYOUT.value == "request-payout"
     assert ActionId.END_CONTRACT.value == "end-contract"
     assert ActionId.OPEN_LINK.value == "open-link"
+    assert ActionId.OPEN_JOB_PROPOSALS.value == "open-job-proposals"

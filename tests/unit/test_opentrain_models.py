@@ -32,6 +32,7 @@ from bot.opentrain.models import (
     ContractEnded,
     HireTerms,
     Milestone,
+    MyJobsPage,
     Proposal,
     UpdatesPage,
 )
@@ -483,3 +484,21 @@ def test_json_body_nested_values() -> None:
     body = json_body({"x": ["a", True, None, 3], "y": {"z": Decimal("0.10")}})
     assert json.loads(body) == {"x": ["a", True, None, 3], "y": {"z": 0.1}}
     assert body == b'{"x":["a",true,null,3],"y":{"z":0.1}}'
+
+
+def test_my_jobs_read_with_only_ids_and_unknown_statuses() -> None:
+    page = MyJobsPage.model_validate(
+        {"jobs": [{"id": "job_1", "status": "SOMETHING_NEW", "extra": 1}, {"id": "job_2"}]}
+    )
+    assert page.next_cursor is None
+    first, second = page.jobs
+    assert (first.status, first.title, first.proposal_counts, first.job_url) == (
+        "SOMETHING_NEW",
+        None,
+        None,
+        None,
+    )
+    assert second.status is None and second.published is None
+    counts = MyJobsPage.model_validate({"jobs": [{"id": "j", "proposalCounts": {}}]}).jobs[0]
+    assert counts.proposal_counts is not None
+    assert (counts.proposal_counts.total, counts.proposal_counts.unreviewed) == (0, 0)

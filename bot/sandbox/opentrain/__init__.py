@@ -10,6 +10,7 @@ One origin serves three things:
 * `/_sim/…` — the control API: `GET state`, `POST approvals/{id}/confirm|decline`,
   `GET clock`, `POST clock/advance`, `POST|DELETE faults`, `GET requests?since=`,
   `POST seed`, `PATCH account`, `POST tokens`, `POST proposals`, `POST messages`,
+  `POST contracts/{id}/usage`, `POST milestones/{id}/submit` (the trainer's work),
   `GET|PATCH config` (the behaviours OpenTrain's docs leave open: `config.py`).
 
 Run it alone with `python -m bot.sandbox.opentrain --port 8701 --seed demo`

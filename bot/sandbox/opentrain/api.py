@@ -36,7 +36,7 @@ from bot.sandbox.opentrain.ratelimit import RateLimiter
 from bot.sandbox.opentrain.requestlog import RequestLog
 from bot.sandbox.opentrain.state import SimState
 from bot.sandbox.opentrain.validation import hire_terms, milestone_draft
-from bot.sandbox.opentrain.vocabulary import ContractStatus, ProposalStatus
+from bot.sandbox.opentrain.vocabulary import ContractStatus, JobStatus, ProposalStatus
 
 FEED_SCOPES = ("proposals:read", "messages:read", "payments:read")
 
@@ -128,7 +128,47 @@ async def payments_pending(request: web.Request) -> web.Response:
     return ok({"payments": [wire.pending_payment(state, i) for i in waiting]})
 
 
-# --- proposals --------------------------------------------------------------------------------
+# --- jobs and proposals ------------------------------------------------------------------------
+
+
+@routes.get("/jobs/mine")
+async def my_jobs(request: web.Request) -> web.Response:
+    """Every job the account owns, drafts included, newest first; works pre-claim."""
+    caller = authorize(request, scopes=["jobs:read"])
+    state = state_of(request)
+    wanted = _job_status(request.query.get("status"))
+    # unconfirmed: over the documented maximum (100) is a 400 like below 1, not clamped.
+    limit = int_param(request, "limit", 25, 1, 100)
+    found = sorted(
+        (
+            j
+            for j in state.jobs.values()
+            if j.account_id == caller.account.id and wanted in (None, j.status)
+        ),
+        key=lambda j: j.created_at,
+        reverse=True,
+    )
+    try:
+        chunk, cursor = page_after(found, lambda j: j.id, request.query.get("cursor"), limit)
+    except ValueError:
+        raise bad_request("cursor", "Unknown cursor") from None
+    return ok({"jobs": [wire.my_job(state, j) for j in chunk], "nextCursor": cursor})
+
+
+def _job_status(raw: str | None) -> JobStatus | None:
+    if raw is None:
+        return None
+    try:
+        # unconfirmed: matched exactly (the docs list the values in capitals and, unlike the
+        # proposals list, say nothing of case or separators).
+        return JobStatus(raw)
+    except ValueError:
+        supported = [s.value for s in JobStatus]
+        raise ApiError(
+            400,
+            f"Unknown job status {raw!r}",
+            {"field": "status", "supportedStatuses": supported},
+        ) from None
 
 
 @routes.get("/jobs/{jobId}/proposals")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.sandbox.opentrain import messaging, wire
+from bot.sandbox.opentrain import messaging, wire_messages
 from bot.sandbox.opentrain.errors import invalid_issues, issue
 from bot.sandbox.opentrain.plumbing import authorize, json_body, ok, page_after, state_of
 
@@ -51,7 +51,7 @@ async def read_messages(request: web.Request) -> web.Response:
             chunk, next_cursor = page_after(found, lambda c: c.id, cursor, limit)
             return ok(
                 {
-                    "conversations": [wire.conversation(c, viewer) for c in chunk],
+                    "conversations": [wire_messages.conversation(c, viewer) for c in chunk],
                     "nextCursor": next_cursor,
                 }
             )
@@ -65,7 +65,7 @@ async def read_messages(request: web.Request) -> web.Response:
     # unconfirmed: the message-mode array is called `messages`.
     return ok(
         {
-            "messages": [wire.message(conversation, m, viewer) for m in entries],
+            "messages": [wire_messages.message(conversation, m, viewer) for m in entries],
             "nextCursor": next_cursor,
         }
     )
@@ -103,5 +103,9 @@ async def send_message(request: web.Request) -> web.Response:
         )
     message = messaging.send(state, caller.account, conversation, content)
     return ok(
-        {"ok": True, "message": wire.message(conversation, message, caller.account.owner.id)}, 201
+        {
+            "ok": True,
+            "message": wire_messages.message(conversation, message, caller.account.owner.id),
+        },
+        201,
     )

@@ -82,20 +82,48 @@ class Books(World):
         return invoice
 
     def pending_invoices(self, account: Account) -> list[Invoice]:
-        """Invoices still waiting; card charges settle lazily once their time has come."""
+        """Invoices still waiting: card charges not yet settled (they settle lazily once their
+        time has come), and those of submitted work until its payout is confirmed."""
         now = self.now()
         waiting = []
         for invoice in self.invoices.values():
-            if (
-                invoice.account_id != account.id
-                or invoice.status is not InvoiceStatus.PENDING_FUNDING
-            ):
+            if invoice.account_id != account.id:
+                continue
+            if self._awaits_payout(invoice):
+                waiting.append(invoice)
+                continue
+            if invoice.status is not InvoiceStatus.PENDING_FUNDING:
                 continue
             if invoice.settles_at is not None and invoice.settles_at <= now:
                 invoice.status = InvoiceStatus.PAID
                 continue
             waiting.append(invoice)
         return waiting
+
+    def payment_status(self, invoice: Invoice) -> InvoiceStatus:
+        """What `/payments/pending` says of the invoice."""
+        return InvoiceStatus.PENDING_PAYOUT if self._awaits_payout(invoice) else invoice.status
+
+    def _awaits_payout(self, invoice: Invoice) -> bool:
+        milestone = self.milestones.get(invoice.milestone_id)
+        return (
+            milestone is not None
+            and milestone.pending_approval
+            and milestone.status is MilestoneStatus.ACTIVE_FUNDED
+            and milestone.invoice_id == invoice.id
+        )
+
+    def invoice_of(self, milestone: Milestone) -> Invoice:
+        """The milestone's invoice; escrow funded outside the books (a test may set a milestone
+        ACTIVE_FUNDED directly) gets one now, already settled, as credit-funded escrow is."""
+        if milestone.invoice_id is not None and milestone.invoice_id in self.invoices:
+            return self.invoices[milestone.invoice_id]
+        account = self.accounts[self.contract_of(milestone).account_id]
+        invoice = self.create_invoice(
+            account, milestone, milestone.amount_usd, PaymentSource.CREDITS
+        )
+        milestone.invoice_id = invoice.id
+        return invoice
 
     def top_up(self, account: Account, cents: int) -> LedgerEntry:
         """A completed credit top-up (a human paid the checkout link)."""

@@ -1,10 +1,11 @@
-"""Direct (not co-signed) contract writes: adding a milestone, ending an unfunded contract."""
+"""Direct (not co-signed) contract writes — adding a milestone, ending an unfunded contract —
+and the trainer's side of a milestone: submitting its work for the payout."""
 
 from __future__ import annotations
 
-from bot.sandbox.opentrain.errors import bad_request, conflict
+from bot.sandbox.opentrain.errors import bad_request, conflict, not_found
 from bot.sandbox.opentrain.marketplace import Marketplace
-from bot.sandbox.opentrain.model import Contract, Milestone
+from bot.sandbox.opentrain.model import Contract, Invoice, Milestone
 from bot.sandbox.opentrain.validation import MilestoneDraft
 from bot.sandbox.opentrain.vocabulary import ContractStatus, EventType, MilestoneStatus, PaymentType
 
@@ -61,6 +62,50 @@ def milestone_changed(state: Marketplace, contract: Contract, milestone: Milesto
         contract.job_id,
         {"milestoneId": milestone.id, "contractId": contract.id, "status": milestone.status.value},
     )
+
+
+def payment_pending(
+    state: Marketplace, contract: Contract, milestone: Milestone, invoice: Invoice
+) -> None:
+    state.emit(
+        contract.account_id,
+        EventType.PAYMENT_PENDING,
+        invoice.id,
+        contract.job_id,
+        {"invoiceId": invoice.id, "milestoneId": milestone.id, "contractId": contract.id},
+    )
+
+
+def submit_work(state: Marketplace, milestone_id: str) -> Milestone:
+    """The trainer submits a funded milestone's work: it waits for the employer's approval
+    (`pendingApproval`, `needsReview`) until a payout is confirmed; fires
+    `milestone.status_changed`, then `payment.pending` for its invoice."""
+    milestone = state.milestones.get(milestone_id)
+    if milestone is None:
+        raise not_found("milestones", "milestoneId", milestone_id)
+    contract = state.contract_of(milestone)
+    ensure_active(contract)
+    if milestone.status is MilestoneStatus.CANCELLED:
+        raise conflict("milestone_cancelled", "This milestone was cancelled")
+    if milestone.status is not MilestoneStatus.ACTIVE_FUNDED:
+        raise conflict("milestone_not_funded", "Only an ACTIVE_FUNDED milestone takes work")
+    if milestone.pending_approval:
+        # unconfirmed: the reason's name (OpenTrain's docs show no trainer-side API).
+        raise conflict("already_submitted", "This milestone's work already awaits approval")
+    # unconfirmed: the API status of "Pending approval" (only the UI label is documented), so
+    # the milestone stays ACTIVE_FUNDED and the two flags say it (opentrain-api.md §10.1).
+    milestone.pending_approval = milestone.needs_review = True
+    invoice = state.invoice_of(milestone)
+    contract.updated_at = state.now()
+    # derived: `payment.pending` is "an invoice waiting on action" (§12) — here the approval.
+    milestone_changed(state, contract, milestone)
+    payment_pending(state, contract, milestone, invoice)
+    return milestone
+
+
+def work_settled(milestone: Milestone) -> None:
+    """The payout was confirmed, or the escrow refunded: nothing awaits approval any more."""
+    milestone.pending_approval = milestone.needs_review = False
 
 
 def funded_milestones(state: Marketplace, contract: Contract) -> list[Milestone]:

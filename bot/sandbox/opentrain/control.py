@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.faults import FaultSet, handle_faults_control
-from bot.sandbox.opentrain import seed, wire
+from bot.sandbox.opentrain import seed, wire, wire_messages
 from bot.sandbox.opentrain.errors import ApiError
 from bot.sandbox.opentrain.requestlog import RequestLog
 from bot.sandbox.opentrain.snapshot import account_json, clock_json, snapshot
@@ -264,6 +264,15 @@ async def record_usage(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "budget": wire.budget(contract, listed)})
 
 
+@routes.post("/_sim/milestones/{milestoneId}/submit")
+@control
+async def submit_work(request: web.Request) -> web.Response:
+    """The trainer submits a funded milestone's work: it awaits approval (`pendingApproval`,
+    `needsReview`) and `milestone.status_changed` then `payment.pending` fire."""
+    milestone = _sim(request).state.submit_work(request.match_info["milestoneId"])
+    return web.json_response({"ok": True, "milestone": wire.milestone(milestone)})
+
+
 @routes.post("/_sim/messages")
 @control
 async def freelancer_message(request: web.Request) -> web.Response:
@@ -273,7 +282,9 @@ async def freelancer_message(request: web.Request) -> web.Response:
     message = state.freelancer_says(str(body["conversationId"]), str(body["content"]))
     conversation = state.conversations[message.conversation_id]
     owner = state.accounts[conversation.account_id].owner
-    return web.json_response({"ok": True, "message": wire.message(conversation, message, owner.id)})
+    return web.json_response(
+        {"ok": True, "message": wire_messages.message(conversation, message, owner.id)}
+    )
 
 
 def _optional_bool(body: dict[str, Any], key: str) -> bool | None:

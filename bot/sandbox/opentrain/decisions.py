@@ -176,6 +176,7 @@ def _confirm_payout(state: Marketplace, approval: Approval) -> dict[str, Any]:
     cosign.ensure_payable(contract, milestone)
     account = state.accounts[approval.account_id]
     milestone.status = MilestoneStatus.PAID
+    contracts.work_settled(milestone)
     if milestone.funding is not None and milestone.funding.source is PaymentSource.CREDITS:
         state.settle_credit_hold(
             account, milestone.funding, LedgerType.CAPTURE, **_links(contract, milestone)
@@ -193,6 +194,7 @@ def _confirm_end(state: Marketplace, approval: Approval) -> dict[str, Any]:
     # unconfirmed: how escrow is settled is decided in-app; we refund it to the employer.
     for milestone in contracts.funded_milestones(state, contract):
         milestone.status = MilestoneStatus.REFUNDED
+        contracts.work_settled(milestone)
         if milestone.funding is not None and milestone.funding.source is PaymentSource.CREDITS:
             state.settle_credit_hold(
                 account, milestone.funding, LedgerType.HOLD_RELEASE, **_links(contract, milestone)
@@ -210,13 +212,7 @@ def _fund(
     contract.updated_at = state.now()
     contracts.milestone_changed(state, contract, milestone)
     if invoice.status is InvoiceStatus.PENDING_FUNDING:
-        state.emit(
-            contract.account_id,
-            EventType.PAYMENT_PENDING,
-            invoice.id,
-            contract.job_id,
-            {"invoiceId": invoice.id, "milestoneId": milestone.id, "contractId": contract.id},
-        )
+        contracts.payment_pending(state, contract, milestone, invoice)
     return invoice.id
 
 

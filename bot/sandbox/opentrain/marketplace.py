@@ -29,6 +29,7 @@ from bot.sandbox.opentrain.vocabulary import (
     FEATURES,
     ContractStatus,
     EventType,
+    JobStatus,
     MilestoneStatus,
     PaymentType,
     ProposalStatus,
@@ -78,9 +79,11 @@ class Marketplace(Books):
         job_id: str,
         title: str,
         payment_type: PaymentType,
+        status: JobStatus = JobStatus.OPEN,
         age: timedelta = timedelta(0),
     ) -> Job:
-        job = Job(job_id, account.id, title, payment_type, self.now() - age)
+        created = self.now() - age
+        job = Job(job_id, account.id, title, payment_type, created, created, status)
         self.jobs[job.id] = job
         return job
 

@@ -1,4 +1,5 @@
-"""Post-hire messaging rules (opentrain-api.md §14): who may read and write where."""
+"""Messaging rules (opentrain-api.md §14): who may read and write where — the account's
+side through the API, the other participant's through the control API."""
 
 from __future__ import annotations
 
@@ -44,6 +45,19 @@ def conversations_of(
         and (not unread_only or any(viewer not in m.read_by for m in c.messages))
     ]
     return sorted(found, key=lambda c: c.updated_at, reverse=True)
+
+
+def ensure_candidate_may_write(conversation: Conversation, owner_id: str) -> None:
+    """Proposal threads are employer-first (§14.2): the candidate cannot write before the
+    employer has (§8.3 names the same reason among the conversation endpoint's 403s; §14.2,
+    for a message, among the 409s)."""
+    if conversation.bucket == "proposal" and not any(
+        m.sender_user_id == owner_id for m in conversation.messages
+    ):
+        raise conflict(
+            "employer_first_message_required",
+            "The employer writes first in a proposal thread; the candidate cannot yet",
+        )
 
 
 def send(state: SimState, account: Account, conversation: Conversation, content: str) -> Message:

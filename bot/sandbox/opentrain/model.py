@@ -17,6 +17,7 @@ from bot.sandbox.opentrain.vocabulary import (
     ContractStatus,
     EventType,
     InvoiceStatus,
+    JobStatus,
     LedgerType,
     MilestoneStatus,
     PaymentSource,
@@ -105,6 +106,8 @@ class Job:
     title: str
     payment_type: PaymentType
     created_at: datetime
+    updated_at: datetime
+    status: JobStatus = JobStatus.OPEN
 
 
 @dataclass
@@ -175,6 +178,9 @@ class Milestone:
     due_date: datetime | None = None
     invoice_id: str | None = None
     funding: Funding | None = None
+    # The trainer submitted the work and waits for the payout (`POST /_sim/milestones/…/submit`).
+    pending_approval: bool = False
+    needs_review: bool = False
 
 
 @dataclass(frozen=True)

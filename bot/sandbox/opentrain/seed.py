@@ -22,6 +22,7 @@ from bot.sandbox.opentrain.vocabulary import (
     PRE_CLAIM_SCOPES,
     ContractStatus,
     InvoiceStatus,
+    JobStatus,
     MilestoneStatus,
     PaymentSource,
     PaymentType,
@@ -105,6 +106,15 @@ def _demo(state: Marketplace) -> None:
         title="Lidar point-cloud segmentation",
         payment_type=PaymentType.PAY_PER_HOUR,
         age=40 * DAY,
+    )
+    # A job still being written: listed by `GET /jobs/mine`, with no proposals yet.
+    draft = state.add_job(
+        account,
+        job_id="job_audio_draft",
+        title="Podcast transcript QA",
+        payment_type=PaymentType.PAY_PER_HOUR,
+        status=JobStatus.DRAFT,
+        age=1 * DAY,
     )
 
     ada = state.add_proposal(
@@ -311,6 +321,7 @@ def _demo(state: Marketplace) -> None:
     state.seeded.update(
         jobId=dashcam.id,
         otherJobId=lidar.id,
+        draftJobId=draft.id,
         contractWithEscrow=ctr_linus.id,
         contractUnfunded=ctr_margaret.id,
         contractEnded=ctr_barbara.id,

@@ -56,6 +56,7 @@ def snapshot(state: SimState, faults: FaultSet, requests: RequestLog) -> dict[st
                 "id": j.id,
                 "accountId": j.account_id,
                 "title": j.title,
+                "status": j.status.value,
                 "paymentType": j.payment_type.value,
                 "createdAt": wire.iso(j.created_at),
             }

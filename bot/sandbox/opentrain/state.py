@@ -17,10 +17,18 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from bot.sandbox.opentrain import budgets, decisions, seed
+from bot.sandbox.opentrain import budgets, contracts, decisions, messaging, seed
 from bot.sandbox.opentrain.errors import ApiError, conflict, not_found
 from bot.sandbox.opentrain.marketplace import Marketplace
-from bot.sandbox.opentrain.model import Account, Approval, Contract, Message, Proposal, Token
+from bot.sandbox.opentrain.model import (
+    Account,
+    Approval,
+    Contract,
+    Message,
+    Milestone,
+    Proposal,
+    Token,
+)
 from bot.sandbox.opentrain.vocabulary import FEATURES, EventType, LedgerType, ProposalStatus
 
 
@@ -111,12 +119,19 @@ class SimState(Marketplace):
         budgets.record_usage(self, contract_id, volume)
         return self.contracts[contract_id]
 
+    def submit_work(self, milestone_id: str) -> Milestone:
+        """The trainer submits a funded milestone's work for approval; fires
+        `milestone.status_changed` and `payment.pending` (see contracts.py)."""
+        return contracts.submit_work(self, milestone_id)
+
     def freelancer_says(self, conversation_id: str, content: str) -> Message:
-        """The other participant writes; fires `message.received` for the account."""
+        """The other participant writes; fires `message.received` for the account. In a
+        proposal thread the employer must have written first (409 otherwise)."""
         conversation = self.conversations.get(conversation_id)
         if conversation is None:
             raise not_found("conversations", "conversationId", conversation_id)
         owner = self.accounts[conversation.account_id].owner
+        messaging.ensure_candidate_may_write(conversation, owner.id)
         sender = next(pid for pid in conversation.participant_ids if pid != owner.id)
         message = self.add_message(conversation, sender, content)
         self.emit(

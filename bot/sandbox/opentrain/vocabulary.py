@@ -106,6 +106,27 @@ class ProposalStatus(StrEnum):
         return self.value.replace("_", " ").capitalize()
 
 
+class JobStatus(StrEnum):
+    """A job's lifecycle as `GET /jobs/mine` reports it."""
+
+    DRAFT = "DRAFT"
+    OPEN = "OPEN"
+    ONGOING = "ONGOING"
+    COMPLETED = "COMPLETED"
+    ARCHIVED = "ARCHIVED"
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+
+    @property
+    def published(self) -> bool:
+        # derived: a draft, or a job still waiting for OpenTrain's review, is not published.
+        return self not in (JobStatus.DRAFT, JobStatus.PENDING_APPROVAL)
+
+    @property
+    def accepting_applicants(self) -> bool:
+        # derived: only an open job takes new proposals.
+        return self is JobStatus.OPEN
+
+
 class PaymentType(StrEnum):
     FIXED_PRICE = "FIXED_PRICE"
     PAY_PER_HOUR = "PAY_PER_HOUR"
@@ -150,6 +171,10 @@ class PaymentSource(StrEnum):
 
 class InvoiceStatus(StrEnum):
     PENDING_FUNDING = "PENDING_FUNDING"
+    # unconfirmed: what an employer's /payments/pending says of submitted work awaiting their
+    # approval. The docs define PENDING_PAYOUT as "payout to the caller in flight"; it is the
+    # nearest documented value, so the simulator shows that.
+    PENDING_PAYOUT = "PENDING_PAYOUT"
     PAID = "PAID"  # unconfirmed: settled invoices never show in /payments/pending
 
 

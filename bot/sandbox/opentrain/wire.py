@@ -1,5 +1,6 @@
 """Entities → OpenTrain's JSON shapes (camelCase, ISO-8601 UTC with milliseconds,
-USD as numbers, credits as integer cents). The only place that knows the shapes.
+USD as numbers, credits as integer cents). The only place that knows the shapes, with
+`wire_messages.py` for conversations and messages.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from bot.sandbox.opentrain.model import (
     Account,
     Approval,
     Contract,
-    Conversation,
     Event,
     Invoice,
+    Job,
     LedgerEntry,
-    Message,
     Milestone,
     Person,
     Proposal,
@@ -25,7 +25,12 @@ from bot.sandbox.opentrain.model import (
     Webhook,
 )
 from bot.sandbox.opentrain.money import json_number
-from bot.sandbox.opentrain.vocabulary import CAPABILITY_FEATURES, MilestoneStatus, PaymentType
+from bot.sandbox.opentrain.vocabulary import (
+    CAPABILITY_FEATURES,
+    MilestoneStatus,
+    PaymentType,
+    ProposalStatus,
+)
 
 if TYPE_CHECKING:
     from bot.sandbox.opentrain.state import SimState
@@ -148,7 +153,7 @@ def pending_payment(state: SimState, invoice: Invoice) -> Json:
     job = state.jobs[invoice.job_id]
     return {
         "id": invoice.id,
-        "status": invoice.status.value,
+        "status": state.payment_status(invoice).value,
         "invoiceKind": invoice.kind,
         "viewerRole": "EMPLOYER",
         "amountUsd": usd(invoice.amount_usd),
@@ -159,7 +164,27 @@ def pending_payment(state: SimState, invoice: Invoice) -> Json:
     }
 
 
-# --- proposals ---------------------------------------------------------------------------
+# --- jobs and proposals -------------------------------------------------------------------
+
+
+def my_job(state: SimState, found: Job) -> Json:
+    """`GET /jobs/mine`: one of the account's jobs, drafts included, with its proposal counts."""
+    on_job = [p for p in state.proposals.values() if p.job_id == found.id]
+    return {
+        "id": found.id,
+        "title": found.title,
+        "status": found.status.value,
+        "published": found.status.published,
+        "acceptingApplicants": found.status.accepting_applicants,
+        "createdAt": iso(found.created_at),
+        "updatedAt": iso(found.updated_at),
+        "jobUrl": state.link(f"/jobs/{found.id}"),
+        # derived: "unreviewed" counts the proposals whose status is UNREVIEWED.
+        "proposalCounts": {
+            "total": len(on_job),
+            "unreviewed": sum(p.status is ProposalStatus.UNREVIEWED for p in on_job),
+        },
+    }
 
 
 def interview(found: Proposal) -> Json:
@@ -250,8 +275,8 @@ def milestone(found: Milestone) -> Json:
         "volume": usd(found.volume),
         "milestoneNumber": found.number,
         "dueDate": iso(found.due_date),
-        "pendingApproval": False,
-        "needsReview": False,
+        "pendingApproval": found.pending_approval,
+        "needsReview": found.needs_review,
         "invoiceId": found.invoice_id,
         "createdAt": iso(found.created_at),
     }
@@ -371,61 +396,3 @@ def webhook(found: Webhook) -> Json:
         "disabledAt": iso(found.disabled_at),
         "disabledReason": found.disabled_reason,
     }
-
-
-# --- messages --------------------------------------------------------------------------------
-
-
-def message(conversation: Conversation, found: Message, viewer_id: str) -> Json:
-    return {
-        "id": found.id,
-        "createdAt": iso(found.created_at),
-        "updatedAt": iso(found.created_at),
-        "conversationId": conversation.id,
-        "jobId": conversation.job_id,
-        "senderUserId": found.sender_user_id,
-        "isFromViewer": found.sender_user_id == viewer_id,
-        "content": found.content,
-        "messageType": "TEXT",
-        "system": False,
-        "hasUnreadFlag": viewer_id not in found.read_by,
-        "attachmentCount": 0,
-        "hasAudio": False,
-        "editedAt": None,
-        "reactionCount": 0,
-    }
-
-
-def conversation(found: Conversation, viewer_id: str) -> Json:
-    last = found.messages[-1] if found.messages else None
-    return {
-        "id": found.id,
-        "type": "DIRECT_MESSAGE",
-        # unconfirmed: "job" for the post-hire DM (only "proposal" is shown in the docs).
-        "bucket": found.bucket,
-        "jobId": found.job_id,
-        "proposalId": found.proposal_id,
-        "channelName": found.channel_name,
-        "updatedAt": iso(found.updated_at),
-        "lastMessage": None
-        if last is None
-        else {
-            "id": last.id,
-            "content": last.content,
-            "senderUserId": last.sender_user_id,
-            "isFromViewer": last.sender_user_id == viewer_id,
-            "createdAt": iso(last.created_at),
-        },
-        "unreadCount": sum(1 for m in found.messages if viewer_id not in m.read_by),
-        "needsReplyCount": _needs_reply(found, viewer_id),
-    }
-
-
-def _needs_reply(found: Conversation, viewer_id: str) -> int:
-    """derived: messages from the other side since the viewer last wrote."""
-    count = 0
-    for entry in reversed(found.messages):
-        if entry.sender_user_id == viewer_id:
-            break
-        count += 1
-    return count
