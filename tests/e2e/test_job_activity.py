@@ -252,3 +252,28 @@ async def test_an_event_that_keeps_failing_does_not_hold_up_the_feed(bot: Bot) -
     await fed(bot)  # skipped after a few tries: the cursor moves past it
     reads = [r for r in await bot.sent() if r["path"].startswith("/proposals/")]
     assert reads and top_level(bot, CHANNEL, "Stuck J.") == []
+
+
+async def test_submitted_work_is_one_notice_in_the_contract_thread_and_releases_the_payout(
+    bot: Bot,
+) -> None:
+    await subscribe(bot, "job_dashcam work")
+    await bot.control("POST", "/_sim/milestones/ms_batch1/submit")
+    [parent] = await wait_for(
+        lambda: top_level(bot, CHANNEL, "ctr_linus"), message="the contract's thread"
+    )
+    [notice] = await wait_for(
+        lambda: [
+            m for m in bot.sandbox.slack.replies(CHANNEL, parent.ts) if "submitted work" in m.text
+        ],
+        message="the work notice",
+    )
+    await fed(bot)  # milestone.status_changed and payment.pending: one notice between them
+    assert len(bot.sandbox.slack.replies(CHANNEL, parent.ts)) == 1
+    [release] = buttons(notice, ActionId.REQUEST_PAYOUT)
+    assert release["value"] == "ms_batch1" and release["text"]["text"] == "Release payout"
+    await bot.click(notice, ActionId.REQUEST_PAYOUT, value="ms_batch1")
+    [approval] = await wait_for(
+        lambda: [a for a in bot.approvals() if a.milestone_id == "ms_batch1"], message="payout"
+    )
+    await bot.card_for(approval.id)
