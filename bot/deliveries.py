@@ -181,17 +181,15 @@ class Deliveries:
             channel, direct = await self._open_dm(str(payload["user"])), True
         else:
             channel, direct = str(payload["channel"]), False
-        thread_ts = payload.get("thread_ts")
-        if payload.get("thread_of"):
-            thread_ts = await self._thread_of(str(payload["thread_of"]))
+        parent = payload.get("thread_of")  # an effect id: under the message it posted
+        thread_ts = await self._thread_of(str(parent)) if parent else payload.get("thread_ts")
         message = dict(payload["message"])
         ts = await self._post_once(item, channel, message, thread_ts=thread_ts, direct=direct)
         permalink = None if direct else await self._permalink(channel, ts)
         return {"channel": channel, "ts": ts, "permalink": permalink}
 
     async def _thread_of(self, parent_id: str) -> str | None:
-        """The ts of the message another effect posted, to reply under it; None (a top-level
-        post) when that message could not be posted."""
+        """The ts of the message effect `parent_id` posted; None if it could not be posted."""
         parent = await self._store.get_effect(parent_id)
         if parent is not None and not parent.done:
             raise NotYet

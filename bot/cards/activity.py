@@ -21,7 +21,17 @@ from bot.cards.facts import value_button
 from bot.cards.ids import ActionId
 from bot.cards.message import SlackMessage
 from bot.cards.proposals import proposal_blocks, who
-from bot.cards.text import SECTION_TEXT, channel_ref, clean, clip, code, esc, fallback, mrkdwn
+from bot.cards.text import (
+    SECTION_TEXT,
+    channel_ref,
+    clean,
+    clip,
+    code,
+    esc,
+    fallback,
+    mrkdwn,
+    plain,
+)
 from bot.money import format_usd
 from bot.opentrain import Contract, Milestone, Proposal
 from bot.store.kinds import JobSubscription, Topic
@@ -102,10 +112,11 @@ def work_notice(contract: Contract, milestone: Milestone) -> SlackMessage:
 def trainer_message(contract: Contract, content: str) -> SlackMessage:
     """One message from the trainer, in the contract's thread, shown exactly as typed."""
     name = _freelancer(contract)
-    text = esc(content, multiline=True)
+    # plain_text: Slack parses none of it, so nothing the trainer types can ping or link.
+    text = clean(content, multiline=True)
     chunks = [text[i : i + SECTION_TEXT] for i in range(0, len(text), SECTION_TEXT)]
     blocks: list[Block] = [ContextBlock(elements=[mrkdwn(f":speech_balloon: *{esc(name)}*")])]
-    blocks += [SectionBlock(text=mrkdwn(chunk)) for chunk in chunks[:MESSAGE_SECTIONS]]
+    blocks += [SectionBlock(text=plain(chunk)) for chunk in chunks[:MESSAGE_SECTIONS]]
     return SlackMessage(text=fallback(f"{name}: {clip(clean(content), 200)}"), blocks=blocks)
 
 

@@ -13,7 +13,14 @@ from bot.cards import ActionId
 from bot.sandbox.opentrain.model import PaymentSource
 from bot.sandbox.slack.model import Message
 from tests.support.bot_harness import SandboxFactory
-from tests.support.commands import CHANNEL, Bot, hire_values, rendered, start_bot
+from tests.support.commands import (
+    CHANNEL,
+    Bot,
+    hire_values,
+    mrkdwn_texts,
+    rendered,
+    start_bot,
+)
 from tests.support.wait import wait_for
 
 OTHER_CHANNEL = "C0GENERAL"
@@ -143,9 +150,11 @@ async def test_a_trainer_message_is_threaded_literally_and_a_reply_goes_back_onc
     [said] = await wait_for(
         lambda: bot.sandbox.slack.replies(CHANNEL, parent.ts), message="the message"
     )
-    shown = rendered(said)
-    assert "Linus T." in shown and "&lt;!channel&gt;" in shown and "<!channel>" not in shown
-    assert "&lt;https://evil.example|this&gt;" in shown
+    assert "Linus T." in rendered(said)
+    # Shown as typed, in plain text Slack never parses: it pings and links nobody.
+    assert not any("<!channel>" in text or "evil" in text for text in mrkdwn_texts(said.blocks))
+    assert hostile in [block["text"]["text"] for block in said.blocks if "text" in block]
+    assert "<!channel>" not in said.text  # the notification text is escaped
 
     await bot.control("POST", "/_sim/messages", {"conversationId": "conv_linus", "content": "2"})
     await wait_for(lambda: len(bot.sandbox.slack.replies(CHANNEL, parent.ts)) == 2)

@@ -14,16 +14,19 @@ from bot.parsing import (
     ContractRef,
     Contracts,
     Hire,
+    JobRef,
     MilestoneRef,
     MyJobs,
     NoArgs,
     Route,
+    Subscribe,
     UsageError,
     approval_id_from_link,
     parse_channel,
     parse_member,
     typed_text,
 )
+from bot.store.kinds import Topic
 from handlers.commands import Verb, entry, help_sections, parse_command
 
 HOST = "app.opentrain.ai"
@@ -80,6 +83,14 @@ def refused(text: str, *, host: str = HOST) -> UsageError:
         ("Jobs Pending-Approval", Verb.JOBS, MyJobs("PENDING_APPROVAL")),
         ("jobs ARCHIVED", Verb.JOBS, MyJobs("ARCHIVED")),
         ("audit appr_123", Verb.AUDIT, ApprovalRef("appr_123")),
+        ("subscribe job_1", Verb.SUBSCRIBE, Subscribe("job_1", frozenset(Topic))),
+        (
+            "subscribe job_1 Messages work messages",
+            Verb.SUBSCRIBE,
+            Subscribe("job_1", frozenset({Topic.MESSAGES, Topic.WORK})),
+        ),
+        ("unsubscribe job_1", Verb.UNSUBSCRIBE, JobRef("job_1")),
+        ("subscriptions", Verb.SUBSCRIPTIONS, NoArgs()),
     ],
 )
 def test_every_subcommand_parses(text: str, verb: Verb, expected: object) -> None:
@@ -251,6 +262,16 @@ def test_approvers_and_routes_take_escaped_mentions() -> None:
         ("route job_1", "`route` needs a job id or type and a #channel", "route"),
         ("route job_1 general", "“general” is not a #channel", "route"),
         ("route remove", "`route remove` needs the job id or type", "route"),
+        ("subscribe", "`subscribe` needs a job id", "subscribe"),
+        (
+            "subscribe job_1 gossip",
+            "“gossip” is not something to hear about (proposals",
+            "subscribe",
+        ),
+        ("subscribe <#C1|x>", "is not a valid job id", "subscribe"),
+        ("unsubscribe", "`unsubscribe` needs a job id", "unsubscribe"),
+        ("unsubscribe a b", "`unsubscribe` takes exactly one job id", "unsubscribe"),
+        ("subscriptions all", "`subscriptions` takes no arguments", "subscriptions"),
     ],
 )
 def test_bad_input_says_what_is_wrong_and_what_to_type(text: str, problem: str, usage: str) -> None:
