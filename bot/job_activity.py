@@ -253,34 +253,46 @@ class JobActivity:
         recorded = await self._store.get_record(CONTRACT_THREADS, contract.id)
         if recorded is not None and channel in (None, recorded.channel):
             return recorded
+        card = await self._hire_card(contract)
+        if card is None or channel not in (None, card[0]):
+            return None
+        return await self._remember(contract, *card)
+
+    async def _hire_card(self, contract: Contract) -> tuple[str, str] | None:
+        """(channel, its POST_CARD effect id) of the card of the hire that made `contract`."""
         if not contract.proposal_id:
             return None
         hires = [
             tracked
             for tracked in await self._store.approvals_for_proposal(contract.proposal_id)
-            if tracked.type is ApprovalType.PROPOSAL_HIRE
-            and tracked.channel_id
-            and channel in (None, tracked.channel_id)
+            if tracked.type is ApprovalType.PROPOSAL_HIRE and tracked.channel_id
         ]
         if not hires:
             return None
         card = max(hires, key=lambda tracked: tracked.adopted_at)
         assert card.channel_id is not None
-        return await self._remember(
-            contract,
-            card.channel_id,
-            effect(card.approval_id, EffectKind.POST_CARD, self._clock.now()).id,
-        )
+        return card.channel_id, effect(card.approval_id, EffectKind.POST_CARD, self._clock.now()).id
 
     async def _thread(self, contract: Contract, channel: str) -> ContractThread:
-        """The contract's thread in `channel`, started there with its summary if need be."""
+        """The contract's thread in `channel`, started there with its summary if need be (and
+        linked from the hire card's thread when that card is in another channel)."""
         thread = await self._existing_thread(contract, channel=channel)
         if thread is not None:
             return thread
+        subject = f"contract:{contract.id}"
         summary = cards.contract_detail(contract, opentrain_host=self._host)
         parent = await self._notifier.queue_message(
-            f"contract:{contract.id}", summary, channel=channel, key=f"thread-{channel}"
+            subject, summary, channel=channel, key=f"thread-{channel}"
         )
+        card = await self._hire_card(contract)
+        if card is not None:
+            await self._notifier.queue_message(
+                subject,
+                activity.continued_in(contract, channel),
+                channel=card[0],
+                thread_of=card[1],
+                key=f"link-{channel}",
+            )
         return await self._remember(contract, channel, parent)
 
     async def _remember(self, contract: Contract, channel: str, parent: str) -> ContractThread:

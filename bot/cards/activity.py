@@ -120,6 +120,16 @@ def trainer_message(contract: Contract, content: str) -> SlackMessage:
     return SlackMessage(text=fallback(f"{name}: {clip(clean(content), 200)}"), blocks=blocks)
 
 
+def continued_in(contract: Contract, channel: str) -> SlackMessage:
+    """Under a hire card: where the contract's activity is followed (another channel)."""
+    name = _freelancer(contract)
+    text = f":speech_balloon: Messages with {esc(name)} and this contract's news continue in "
+    return SlackMessage(
+        text=fallback(f"Messages with {name} continue in another channel"),
+        blocks=[_section(text + f"{channel_ref(channel)}.")],
+    )
+
+
 def reply_not_sent(reason: str) -> SlackMessage:
     """A reply in a contract's thread that OpenTrain did not pass on, and why."""
     return SlackMessage(

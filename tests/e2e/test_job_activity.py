@@ -286,3 +286,32 @@ async def test_submitted_work_is_one_notice_in_the_contract_thread_and_releases_
         lambda: [a for a in bot.approvals() if a.milestone_id == "ms_batch1"], message="payout"
     )
     await bot.card_for(approval.id)
+
+
+async def test_a_job_followed_elsewhere_gets_its_own_thread_linked_from_the_hire_card(
+    bot: Bot,
+) -> None:
+    view = await bot.modal("hire prop_ada 450 Batch 1")
+    await bot.submit(view, hire_values(name="Batch 1", amount="450"))
+    [approval] = await wait_for(bot.approvals, message="approval")
+    card = await bot.card_for(approval.id)
+    await subscribe(bot, "job_dashcam messages", channel=OTHER_CHANNEL)
+    bot.sandbox.opentrain.state.confirm(approval.id)
+    contract_id = await wait_for(
+        lambda: bot.sandbox.opentrain.state.approvals[approval.id].contract_id
+    )
+    conversation = bot.sandbox.opentrain.state.contracts[contract_id].conversation_id
+    await bot.control("POST", "/_sim/messages", {"conversationId": conversation, "content": "Hi"})
+    [parent] = await wait_for(
+        lambda: top_level(bot, OTHER_CHANNEL, contract_id), message="the thread elsewhere"
+    )
+    await wait_for(lambda: bot.sandbox.slack.replies(OTHER_CHANNEL, parent.ts), message="Hi")
+    [link] = await wait_for(
+        lambda: [
+            m
+            for m in bot.sandbox.slack.replies(CHANNEL, card.ts)
+            if f"<#{OTHER_CHANNEL}>" in rendered(m)
+        ],
+        message="the link under the hire card",
+    )
+    assert "continue in" in rendered(link)

@@ -92,3 +92,9 @@ def test_subscriptions_list_each_job_with_its_channel_and_topics() -> None:
     assert "No job is subscribed in <#C0HIRING>" in str(empty)
     told = assert_fits(activity.subscribed("job_1", sub))
     assert "trainer messages" in str(told) and "waiting for its payout" in str(told)
+
+
+def test_the_hire_card_links_to_the_thread_elsewhere() -> None:
+    ctr = contract(freelancer={"userId": "u", "displayName": HOSTILE})
+    kwargs = assert_fits(activity.continued_in(ctr, "C0GENERAL"))
+    assert "<#C0GENERAL>" in str(kwargs["blocks"])
