@@ -109,6 +109,7 @@ class JobActivity:
                 await self._work(event)
             elif event.type == "message.received":
                 await self._message(event)
+            self._failures.pop(event.id, None)
         except (NotFound, Forbidden) as exc:
             log.info(
                 "feed event skipped %s",
@@ -142,6 +143,11 @@ class JobActivity:
             return None
         return subscription
 
+    async def _may_want(self, event: UpdateEvent, topic: Topic | None) -> bool:
+        """Whether reading what `event` is about may be worth it: its job (when the event
+        names it) is followed for `topic`. Saves OpenTrain a read per event nobody follows."""
+        return not event.job_id or await self._subscribed(event.job_id, topic, event) is not None
+
     async def _proposal(self, event: UpdateEvent) -> None:
         subscription = await self._subscribed(event.job_id, Topic.PROPOSALS, event)
         if subscription is None:
@@ -153,6 +159,8 @@ class JobActivity:
     async def _contract_created(self, event: UpdateEvent) -> None:
         """A followed job's new contract: its summary under the hire card, wherever that is,
         else as the start of its thread in the job's channel."""
+        if not await self._may_want(event, None):
+            return
         contract = await self._opentrain.get_contract(_data(event, "contractId"))
         subscription = await self._subscribed(contract.job_id or event.job_id, None, event)
         if subscription is None:
@@ -168,6 +176,8 @@ class JobActivity:
         state = str(event.data.get("state") or "").upper()
         if state not in LOW_STATES or state == str(event.data.get("previousState") or "").upper():
             return
+        if not await self._may_want(event, Topic.BUDGET):
+            return
         contract = await self._opentrain.get_contract(_data(event, "contractId"))
         subscription = await self._subscribed(contract.job_id or event.job_id, Topic.BUDGET, event)
         if subscription is None:
@@ -176,7 +186,10 @@ class JobActivity:
 
     async def _work(self, event: UpdateEvent) -> None:
         """Work submitted on a funded milestone: one notice per milestone and invoice, whichever
-        of its two events comes first."""
+        of its two events comes first. The milestone's own flags decide (a `payment.pending`
+        also follows a card funding: opentrain-api.md §12 says only "invoice waiting")."""
+        if not await self._may_want(event, Topic.WORK):
+            return
         contract = await self._opentrain.get_contract(_data(event, "contractId"))
         subscription = await self._subscribed(contract.job_id or event.job_id, Topic.WORK, event)
         if subscription is None:
@@ -185,9 +198,7 @@ class JobActivity:
         milestone = next((m for m in contract.milestones if m.id == milestone_id), None)
         if milestone is None or milestone.status != "ACTIVE_FUNDED":
             return  # not waiting on a payout (paid, cancelled, or not funded)
-        if event.type != "payment.pending" and not (
-            milestone.pending_approval or milestone.needs_review
-        ):
+        if not (milestone.pending_approval or milestone.needs_review):
             return  # created or funded: nothing to release yet
         thread = await self._thread(contract, subscription.channel)
         await self._notifier.queue_message(

@@ -32,9 +32,18 @@ async def bot(make_sandbox: SandboxFactory) -> Bot:
 
 
 async def subscribe(bot: Bot, text: str, *, channel: str = CHANNEL) -> str:
-    before = len(bot.private())
+    """Run `/opentrain subscribe <text>`; its answer (the one naming the job)."""
+    before, job_id = len(bot.private()), text.split()[0]
     await bot.command(f"subscribe {text}", channel=channel)
-    return rendered(await bot.answer(after=before))
+    answers = await wait_for(
+        lambda: [
+            shown
+            for answer in bot.private()[before:]
+            if job_id in (shown := rendered(answer)) and not answer.text.startswith("⏳")
+        ],
+        message="the answer to subscribe",
+    )
+    return answers[0]
 
 
 async def fed(bot: Bot) -> None:
@@ -315,3 +324,13 @@ async def test_a_job_followed_elsewhere_gets_its_own_thread_linked_from_the_hire
         message="the link under the hire card",
     )
     assert "continue in" in rendered(link)
+
+
+async def test_news_of_jobs_nobody_follows_costs_no_reads(bot: Bot) -> None:
+    state = bot.sandbox.opentrain.state
+    state.fund_milestone(state.milestones["ms_lidar1"], PaymentSource.CREDITS, 30_000)
+    await bot.control("POST", "/_sim/contracts/ctr_margaret/usage", {"volume": 12})
+    await bot.control("POST", "/_sim/milestones/ms_batch1/submit")
+    await bot.control("POST", "/_sim/proposals", {"firstName": "Nobody", "bidAmountUsd": 100})
+    await fed(bot)
+    assert await bot.sent() == []  # no proposal, contract or message read
