@@ -340,6 +340,7 @@ def page(title: str, body: str, state: SimState, *, back: str, status: int = 200
     html = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'  # no /favicon.ico request (a 404 in the console)
         f"<title>{escape(title)} · OpenTrain simulator</title><style>{_STYLE}</style></head><body>"
         f"<header>OpenTrain (simulator)</header><main><h1>{escape(title)}</h1>{body}</main>"
         f'<section id="clock"><p>Simulated now: <time id="now" datetime="{now.isoformat()}">'
