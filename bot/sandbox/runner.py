@@ -5,7 +5,9 @@ people; the end-to-end tests start the same thing on free ports. The bot
 follows the OpenTrain simulator's clock, so advancing that clock moves expiry
 and reminders for everyone. The sandbox people run also subscribes the bot to the
 simulator's webhooks (as `python -m bot webhooks register` would), so an outcome
-reaches the card within a second rather than at the next feed poll.
+reaches the card within a second rather than at the next feed poll, and has the demo
+job followed in the default channel (every topic), so what a person does on the
+simulator's "Play the other side" page (`/trainer`) shows up in Slack.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from bot.config import Settings
 from bot.doctor.opentrain import WEBHOOK_PATH
 from bot.opentrain import OpenTrainClient
 from bot.sandbox.opentrain import OpenTrainSim
-from bot.sandbox.opentrain.seed import FULL_TOKEN
+from bot.sandbox.opentrain.seed import DEMO_JOB_ID, FULL_TOKEN
 from bot.sandbox.slack import SlackSim
 from bot.services import Services
+from bot.store.kinds import Topic
 from bot.webhook_cli import EVENT_TYPES
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ DEFAULT_CHANNEL = "C0HIRING"
 TRY_THIS = "/opentrain hire prop_ada 450 Batch 1"
 # The Slack simulator's seeded @finance-team (Ana and Ben).
 DEMO_APPROVERS = ("S0FINANCE",)
+DEMO_ADMIN = "U0ANA"  # the Slack simulator's seeded admin: who followed the demo job
 
 # Settings the sandbox decides itself: they point the bot at the simulators and a
 # throwaway store. Anything else a person exported (AGENT_TOKENS, REMINDER_OFFSETS,
@@ -124,13 +128,16 @@ async def start_sandbox(
     slack_options: dict[str, Any] | None = None,
     opentrain_options: dict[str, Any] | None = None,
     webhooks: bool = False,
+    follow_demo_job: bool = False,
     **settings_overrides: Any,
 ) -> Sandbox:
     """Start OpenTrain sim, Slack sim and bot (ports in that order; 0 = any free port).
 
     `webhooks` subscribes the bot to the simulator's webhooks (the sandbox people run);
-    without, outcomes arrive by the feed poll alone. If one of them cannot start (a port
-    is taken), the ones already running are stopped.
+    without, outcomes arrive by the feed poll alone. `follow_demo_job` subscribes the
+    default channel to the demo job's activity, every topic, as `/opentrain subscribe`
+    would. If one of them cannot start (a port is taken), the ones already running are
+    stopped.
     """
     async with contextlib.AsyncExitStack() as started:
         opentrain = OpenTrainSim(seed="demo", **(opentrain_options or {}))
@@ -160,9 +167,21 @@ async def start_sandbox(
             values["ot_webhook_secret"] = await subscribe_webhooks(ot_origin, bot_url)
         settings = Settings.model_validate(values)
         runner = await start_bot(settings, sock)
+        started.push_async_callback(runner.cleanup)
         slack.bot_url = f"{bot_url}/slack/events"
+        if follow_demo_job:
+            await subscribe_demo_job(runner.app[SERVICES])
         started.pop_all()  # all three run: the Sandbox owns them now
     return Sandbox(opentrain, slack, bot_url, runner.app[SERVICES], runner)
+
+
+async def subscribe_demo_job(services: Services) -> None:
+    """The demo job's activity (proposals, messages, budget, work) in the default channel."""
+    channel = services.settings.default_channel
+    if channel is None:
+        log.warning("demo job not followed: no DEFAULT_CHANNEL")
+        return
+    await services.activity.subscribe(DEMO_JOB_ID, channel, frozenset(Topic), by=DEMO_ADMIN)
 
 
 async def seed_demo(sandbox: Sandbox) -> None:
@@ -189,7 +208,7 @@ async def run_sandbox(settings: Settings, *, first_port: int) -> None:
     with tempfile.TemporaryDirectory(prefix="cosign-sandbox-") as tmp:
         try:
             sandbox = await start_sandbox(
-                data_dir=Path(tmp), ports=ports, webhooks=True, **overrides
+                data_dir=Path(tmp), ports=ports, webhooks=True, follow_demo_job=True, **overrides
             )
         except OSError as exc:
             raise SystemExit(
@@ -210,6 +229,9 @@ def banner(sandbox: Sandbox) -> str:
         "this machine)\n\n"
         f"  Open {sandbox.viewer_url}\n\n"
         f"  and type   {TRY_THIS}\n\n"
+        f"  Play the other side (applicants, trainers) at {sandbox.opentrain.origin}/trainer\n"
+        f"  (the channel above follows the demo job {DEMO_JOB_ID}: new proposals, messages,\n"
+        "  budgets, submitted work)\n\n"
         f"Also running: OpenTrain simulator {sandbox.opentrain.origin}, "
         f"bot {sandbox.bot_url}. Ctrl-C stops everything.\n"
     )

@@ -1,5 +1,6 @@
 """`python -m bot sandbox` and `python -m bot run` (what `make run` starts) as real processes:
-they print the viewer's URL, the URL answers, and SIGTERM stops everything cleanly."""
+they print the viewer's URL, the URL answers, the default channel follows the demo job, and
+SIGTERM stops everything cleanly."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.redis_server import free_port
+from tests.support.wait import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 VIEWER_URL = re.compile(r"Open (http://127\.0\.0\.1:\d+/\S*)")
@@ -86,6 +88,11 @@ async def assert_viewer_answers(url: str) -> None:
         assert (screen.json()["user"], screen.json()["channel"]) == ("U0ANA", "C0HIRING")
 
 
+async def _shows(client: httpx.AsyncClient, url: str, text: str) -> bool:
+    screen = await client.get(url.split("?")[0] + "viewer/screen", params={"channel": "C0HIRING"})
+    return text in screen.text
+
+
 async def test_sandbox_prints_the_viewer_url_and_serves_it() -> None:
     first = free_ports(3)
     async with running("sandbox", "--port", str(first)) as (process, url):
@@ -95,6 +102,18 @@ async def test_sandbox_prints_the_viewer_url_and_serves_it() -> None:
             # The other two: the OpenTrain simulator's approval pages and the bot.
             opentrain = await client.get(f"http://127.0.0.1:{first}/")
             assert opentrain.status_code == 200 and "OpenTrain (simulator)" in opentrain.text
+            # Its "Play the other side" page, and #hiring following the demo job: a new
+            # applicant there is a notice here.
+            applied = await client.post(
+                f"http://127.0.0.1:{first}/trainer/proposals",
+                data={"firstName": "Hedy", "lastName": "Lamarr", "bidAmountUsd": "430"},
+            )
+            assert applied.status_code == 303
+            await wait_for(
+                lambda: _shows(client, url, "Hedy L."),
+                timeout=START_TIMEOUT_S,
+                message="the new proposal in #hiring",
+            )
             bot = await client.get(f"http://127.0.0.1:{first + 2}/healthz")
             assert bot.status_code == 200
         process.send_signal(signal.SIGTERM)

@@ -6,7 +6,9 @@ One origin serves three things:
   envelope, scopes, feature flags, the claim gate, co-signed approvals, the
   `/updates` feed and signed webhook deliveries.
 * `/approvals/{id}` — the page behind `approvalUrl` where a human confirms or
-  declines (`/claim` and `/settings/billing` are placeholders; `/` lists approvals).
+  declines (`/claim` and `/settings/billing` are placeholders; `/` lists approvals);
+  `/trainer` plays the other side: a new applicant, a trainer's message, submitted
+  work, logged hours or labels (forms over the same state operations as `/_sim`).
 * `/_sim/…` — the control API: `GET state`, `POST approvals/{id}/confirm|decline`,
   `GET clock`, `POST clock/advance`, `POST|DELETE faults`, `GET requests?since=`,
   `POST seed`, `PATCH account`, `POST tokens`, `POST proposals`, `POST messages`,
@@ -21,7 +23,8 @@ Modules: `server.py` (the origin), `plumbing.py` (envelope, gates, parsing),
 `contracts.py` / `messaging.py` / `subscriptions.py` (the rules), `vocabulary.py`
 (scopes, flags, statuses) and `model.py` (the entities), the state in layers
 (`world.py` → `books.py` → `marketplace.py` → `state.py`), `seed.py` (scenarios),
-`webhooks.py` (deliveries), `human.py` (the approval page), `control.py`.
+`webhooks.py` (deliveries), `human.py` (the approval page), `trainer_page.py` (the
+other side's page), `control.py`.
 """
 
 from bot.sandbox.opentrain.server import OpenTrainSim

@@ -1,5 +1,6 @@
 """The human side, on the same origin as the API: the page behind `approvalUrl` with
-Confirm / Decline, plus placeholder claim and billing pages.
+Confirm / Decline, plus placeholder claim and billing pages. The index links to the
+freelancers' and trainers' side (`trainer_page.py`), which shares this look (`page`).
 
 Self-contained HTML (no external assets, no script); every value is escaped.
 Stable element ids (`#status`, `#confirm`, `#decline`) are for browser tests.
@@ -46,6 +47,8 @@ tr.total td{font-weight:700;border-top:1px solid #999}
 .status{display:inline-block;padding:.1rem .5rem;border-radius:.3rem;background:#eee}
 .pending{background:#fff3c4}.confirmed{background:#c8f0cf}.declined,.expired{background:#f6d2d2}
 .error{background:#f6d2d2;padding:.5rem 1rem;border-radius:.3rem}
+.notice{background:#c8f0cf;padding:.5rem 1rem;border-radius:.3rem}
+section.contract{border-top:1px solid #ddd;margin-top:1rem}ol.conversation{color:#555}
 label{display:block;margin:.4rem 0}input[type=text],input[type=date],textarea{width:100%}
 form.inline{display:inline}button{font-size:1rem;padding:.4rem 1rem;margin:.4rem .4rem .4rem 0}
 #clock{margin-top:2rem;padding-top:1rem;border-top:1px solid #ddd;color:#555}
@@ -70,8 +73,12 @@ async def index(request: web.Request) -> web.Response:
         f"{_when(a.created_at)}</li>"
         for a in reversed(state.approvals.values())
     )
-    body = f'<ul id="approvals">{rows}</ul>' if rows else "<p>No approvals yet.</p>"
-    return _page("Approvals", body, state, back="/")
+    listed = f'<ul id="approvals">{rows}</ul>' if rows else "<p>No approvals yet.</p>"
+    other_side = (
+        '<p><a id="play-the-other-side" href="/trainer">Play the other side</a>: '
+        "a new applicant applies, a trainer writes, submits work or logs hours.</p>"
+    )
+    return page("Approvals", other_side + listed, state, back="/")
 
 
 @routes.get("/approvals/{approvalId}")
@@ -114,7 +121,7 @@ async def decline(request: web.Request) -> web.StreamResponse:
 
 
 def _missing(state: SimState) -> web.Response:
-    return _page(
+    return page(
         "Approval not found", "<p>No approval with this id.</p>", state, status=404, back="/"
     )
 
@@ -126,22 +133,22 @@ async def claim(request: web.Request) -> web.Response:
         "<p>In OpenTrain a human verifies their email here to claim an agent-registered "
         'account. In the simulator, use <code>PATCH /_sim/account {"claimed": true}</code>.</p>'
     )
-    return _page("Claim your account", body, state, back="/claim")
+    return page("Claim your account", body, state, back="/claim")
 
 
 @routes.get("/settings/billing")
 async def billing(request: web.Request) -> web.Response:
     state = request.app[STATE]
     if not state.accounts:
-        return _page("Billing", "<p>No account is loaded.</p>", state, back="/settings/billing")
+        return page("Billing", "<p>No account is loaded.</p>", state, back="/settings/billing")
     account = state.account()
     body = (
         f"<dl><dt>Card on file</dt><dd>{'yes' if account.payment_method_on_file else 'no'}</dd>"
-        f"<dt>Credits available</dt><dd>{_usd(from_cents(account.available_cents))}</dd>"
-        f"<dt>Credits reserved</dt><dd>{_usd(from_cents(account.reserved_cents))}</dd></dl>"
+        f"<dt>Credits available</dt><dd>{usd(from_cents(account.available_cents))}</dd>"
+        f"<dt>Credits reserved</dt><dd>{usd(from_cents(account.reserved_cents))}</dd></dl>"
         "<p>In the simulator, use <code>PATCH /_sim/account</code> to add a card or credits.</p>"
     )
-    return _page("Billing", body, state, back="/settings/billing")
+    return page("Billing", body, state, back="/settings/billing")
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -173,7 +180,7 @@ def _approval(
         parts.append(f'<h2>Result</h2><dl id="result">{rows}</dl>')
     if approval.status == PENDING:
         parts.append(_actions(state, approval))
-    return _page(
+    return page(
         TITLES[approval.type],
         "".join(parts),
         state,
@@ -201,7 +208,7 @@ def _facts(state: SimState, approval: Approval) -> str:
                 if m.status is MilestoneStatus.ACTIVE_FUNDED
             ]
             escrow = sum((m.amount_usd for m in funded), Decimal(0))
-            rows.append(("Escrow at stake", f"{_usd(escrow)} in {len(funded)} funded milestone(s)"))
+            rows.append(("Escrow at stake", f"{usd(escrow)} in {len(funded)} funded milestone(s)"))
     if approval.milestone_id is not None:
         rows += _milestone_rows(state.milestones[approval.milestone_id])
     if approval.terms is not None and approval.status != PENDING:
@@ -216,7 +223,7 @@ def _milestone_rows(milestone: Milestone) -> list[tuple[str, str]]:
     return [
         ("Milestone", f"#{milestone.number} {milestone.name}".strip()),
         ("Description", milestone.description),
-        ("Amount", _usd(milestone.amount_usd)),
+        ("Amount", usd(milestone.amount_usd)),
         ("Milestone status", milestone.status.value),
     ]
 
@@ -225,7 +232,7 @@ def _terms_rows(terms: HireTerms) -> list[tuple[str, str]]:
     return [
         ("Milestone", terms.name),
         ("Description", terms.description),
-        ("Amount", _usd(terms.amount)),
+        ("Amount", usd(terms.amount)),
         ("Due", terms.due_date.isoformat() if terms.due_date else "—"),
     ]
 
@@ -239,7 +246,7 @@ def _hire_cost_table(amount: Decimal) -> str:
         ("Total charged", cost.total_cents, ' class="total"'),
     ]
     body = "".join(
-        f"<tr{cls}><td>{escape(label)}</td><td>{_usd(from_cents(cents))}</td></tr>"
+        f"<tr{cls}><td>{escape(label)}</td><td>{usd(from_cents(cents))}</td></tr>"
         for label, cents, cls in rows
     )
     return f'<table id="cost">{body}</table>'
@@ -290,7 +297,7 @@ def _payment_choice(state: SimState, approval: Approval) -> str:
         ),
         (
             PaymentSource.CREDITS,
-            f"Credit balance ({_usd(from_cents(account.available_cents))} available)",
+            f"Credit balance ({usd(from_cents(account.available_cents))} available)",
         ),
     ]
     radios = "".join(
@@ -319,7 +326,7 @@ def _hire_edits(approval: Approval, form: dict[str, str]) -> dict[str, Any] | No
     return edits
 
 
-def _page(title: str, body: str, state: SimState, *, back: str, status: int = 200) -> web.Response:
+def page(title: str, body: str, state: SimState, *, back: str, status: int = 200) -> web.Response:
     """A whole page; `back` is where the fast-clock buttons return to."""
     now = state.now()
     ahead = state.clock.offset_seconds / 3600
@@ -333,6 +340,7 @@ def _page(title: str, body: str, state: SimState, *, back: str, status: int = 20
     html = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'  # no /favicon.ico request (a 404 in the console)
         f"<title>{escape(title)} · OpenTrain simulator</title><style>{_STYLE}</style></head><body>"
         f"<header>OpenTrain (simulator)</header><main><h1>{escape(title)}</h1>{body}</main>"
         f'<section id="clock"><p>Simulated now: <time id="now" datetime="{now.isoformat()}">'
@@ -341,7 +349,7 @@ def _page(title: str, body: str, state: SimState, *, back: str, status: int = 20
     return web.Response(text=html, content_type="text/html", status=status)
 
 
-def _usd(amount: Decimal) -> str:
+def usd(amount: Decimal) -> str:
     return f"${amount:,.2f}"
 
 

@@ -1,12 +1,12 @@
-"""`OpenTrainSim`: the API, the human pages and the control API on one origin, plus the
-webhook delivery worker, started and stopped together."""
+"""`OpenTrainSim`: the API, the human pages (the employer's and the other side's) and the
+control API on one origin, plus the webhook delivery worker, started and stopped together."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from bot.sandbox.faults import FaultSet
-from bot.sandbox.opentrain import control, human
+from bot.sandbox.opentrain import control, human, trainer_page
 from bot.sandbox.opentrain.api import build_api
 from bot.sandbox.opentrain.config import SimConfig
 from bot.sandbox.opentrain.plumbing import API_PREFIX, api_path
@@ -46,6 +46,7 @@ class OpenTrainSim:
         self.app = web.Application()
         self.app.add_subapp(API_PREFIX, build_api(self.state, self.faults, self.requests))
         human.install(self.app, self.state)
+        trainer_page.install(self.app, self.state)
         control.install(self.app, control.Simulator(self.state, self.faults, self.requests))
         self.app.on_startup.append(self._start_worker)
         self.app.on_cleanup.append(self._stop_worker)
