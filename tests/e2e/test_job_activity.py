@@ -334,3 +334,67 @@ async def test_news_of_jobs_nobody_follows_costs_no_reads(bot: Bot) -> None:
     await bot.control("POST", "/_sim/proposals", {"firstName": "Nobody", "bidAmountUsd": 100})
     await fed(bot)
     assert await bot.sent() == []  # no proposal, contract or message read
+
+
+async def test_from_a_new_proposal_to_a_released_payout_without_typing_an_id(
+    make_sandbox: SandboxFactory,
+) -> None:
+    """The sandbox's lifecycle from the channel (the demo job followed from the start): every
+    id comes from a button, none from a person."""
+    bot = await start_bot(make_sandbox, follow_demo_job=True)
+    sim = bot.sandbox.opentrain.state
+    await bot.control("POST", "/_sim/proposals", {"firstName": "Mary", "bidAmountUsd": 300})
+    [notice] = await wait_for(lambda: top_level(bot, CHANNEL, "Mary J."), message="proposal")
+    [hire] = buttons(notice, ActionId.HIRE_PROPOSAL)
+    seen = {v.id for v in bot.sandbox.slack.state.open_views()}
+    await bot.click(notice, ActionId.HIRE_PROPOSAL, value=hire["value"])
+    [form] = await wait_for(
+        lambda: [v for v in bot.sandbox.slack.state.open_views() if v.id not in seen],
+        message="the hire form",
+    )
+    await bot.submit(form, hire_values(name="First batch", amount="300"))
+    [hiring] = await wait_for(
+        lambda: [a for a in bot.approvals() if a.status == "pending"], message="the hire request"
+    )
+    card = await bot.card_for(hiring.id)
+    sim.confirm(hiring.id)  # the human, in OpenTrain
+
+    contract = sim.contracts[await wait_for(lambda: sim.approvals[hiring.id].contract_id)]
+
+    def in_thread(text: str) -> list[Message]:
+        return [m for m in bot.sandbox.slack.replies(CHANNEL, card.ts) if text in rendered(m)]
+
+    await wait_for(lambda: in_thread(contract.id), message="the contract under its hire card")
+    await bot.control(
+        "POST",
+        "/_sim/messages",
+        {"conversationId": contract.conversation_id, "content": "Which tool should I use?"},
+    )
+    await wait_for(lambda: in_thread("Which tool"), message="the trainer's question")
+    await bot.sandbox.slack.driver.post_user_message(
+        user_id="U0ANA", channel_id=CHANNEL, text="CVAT, please.", thread_ts=card.ts
+    )
+    await wait_for(lambda: _sent_messages(bot), message="the answer sent to the trainer")
+
+    [milestone] = sim.milestones_of(contract)  # funded by the hire
+    await bot.control("POST", f"/_sim/milestones/{milestone.id}/submit")
+    [work] = await wait_for(lambda: in_thread("submitted work"), message="the work notice")
+    [release] = buttons(work, ActionId.REQUEST_PAYOUT)
+    await bot.click(work, ActionId.REQUEST_PAYOUT, value=release["value"])
+    [payout] = await wait_for(
+        lambda: [a for a in bot.approvals() if a.milestone_id == milestone.id],
+        message="the payout request",
+    )
+    await bot.card_for(payout.id)
+    sim.confirm(payout.id)
+    await wait_for(
+        lambda: "Confirmed" in rendered(bot.card(payout.id) or card), message="the payout"
+    )
+    typed = [
+        request
+        for request in await bot.writes()
+        if any(ident in request["path"] for ident in (milestone.id, contract.id))
+    ]
+    assert [r["path"] for r in typed] == [f"/milestones/{milestone.id}/approve"]
+    deliveries = bot.sandbox.slack.state.deliveries
+    assert [d.kind for d in deliveries if d.kind == "command"] == []  # buttons only
