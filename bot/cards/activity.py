@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     SectionBlock,
 )
@@ -66,19 +67,13 @@ def budget_notice(contract: Contract, state: str) -> SlackMessage:
     else:
         head = f":large_orange_circle: *Budget running low* on the contract with {esc(name)}{used}."
         tail = "Add and fund the next milestone before it runs out."
-    return SlackMessage(
-        text=fallback(f"Budget {state.lower()} on the contract with {name}"),
-        blocks=[
-            SectionBlock(text=mrkdwn(f"{head}\n{tail}")),
-            ContextBlock(elements=[mrkdwn(f"{_job(contract)} · contract {code(contract.id)}")]),
-            ActionsBlock(
-                elements=[
-                    value_button(
-                        "Add & fund a milestone", ActionId.ADD_MILESTONE, contract.id, primary=True
-                    )
-                ]
-            ),
-        ],
+    return _action_notice(
+        summary=f"Budget {state.lower()} on the contract with {name}",
+        text=f"{head}\n{tail}",
+        context=f"{_job(contract)} · contract {code(contract.id)}",
+        button=value_button(
+            "Add & fund a milestone", ActionId.ADD_MILESTONE, contract.id, primary=True
+        ),
     )
 
 
@@ -87,25 +82,14 @@ def work_notice(contract: Contract, milestone: Milestone) -> SlackMessage:
     name = _freelancer(contract)
     which = clean(milestone.name or "") or f"milestone #{milestone.milestone_number or '?'}"
     amount = f" ({format_usd(milestone.amount_usd)})" if milestone.amount_usd is not None else ""
-    return SlackMessage(
-        text=fallback(f"{name} submitted work on {which}: the payout is waiting"),
-        blocks=[
-            SectionBlock(
-                text=mrkdwn(
-                    f":package: *{esc(name)} submitted work* on {esc(which)}{amount}.\n"
-                    "Review it in OpenTrain, then release the payout "
-                    "(a human confirms it there)."
-                )
-            ),
-            ContextBlock(elements=[mrkdwn(f"Milestone {code(milestone.id)}")]),
-            ActionsBlock(
-                elements=[
-                    value_button(
-                        "Release payout", ActionId.REQUEST_PAYOUT, milestone.id, primary=True
-                    )
-                ]
-            ),
-        ],
+    return _action_notice(
+        summary=f"{name} submitted work on {which}: the payout is waiting",
+        text=(
+            f":package: *{esc(name)} submitted work* on {esc(which)}{amount}.\n"
+            "Review it in OpenTrain, then release the payout (a human confirms it there)."
+        ),
+        context=f"Milestone {code(milestone.id)}",
+        button=value_button("Release payout", ActionId.REQUEST_PAYOUT, milestone.id, primary=True),
     )
 
 
@@ -158,6 +142,18 @@ def subscriptions_list(
     return SlackMessage(
         text=fallback(f"{len(subscriptions)} job subscriptions"),
         blocks=[_section("\n".join(lines))],
+    )
+
+
+def _action_notice(*, summary: str, text: str, context: str, button: ButtonElement) -> SlackMessage:
+    """Something to act on: what happened (our mrkdwn), where, and the one button that acts."""
+    return SlackMessage(
+        text=fallback(summary),
+        blocks=[
+            SectionBlock(text=mrkdwn(text)),
+            ContextBlock(elements=[mrkdwn(context)]),
+            ActionsBlock(elements=[button]),
+        ],
     )
 
 

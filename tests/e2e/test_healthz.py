@@ -10,18 +10,16 @@ on the OpenTrain simulator's clock, never by sleeping.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from bot.notifier import MAX_BACKOFF_SECONDS
 from bot.tracked_approvals import Requester
 from bot.tracker import FEED_LEASE
 from tests.support.bot_harness import SandboxFactory
-from tests.support.processes import Deployment, deployment
+from tests.support.processes import Deployment
 from tests.support.redis_server import RedisServer
 from tests.support.wait import wait_for
 
@@ -133,12 +131,6 @@ async def test_a_slack_outage_is_failing_until_slack_answers_again(
 
 
 # --- replicas: only the leader polls ----------------------------------------------------------
-
-
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Deployment]:
-    async with deployment(tmp_path) as running:
-        yield running
 
 
 async def test_a_follower_reports_the_outage_its_leader_recorded(env: Deployment) -> None:

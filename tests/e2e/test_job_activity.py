@@ -16,6 +16,7 @@ from tests.support.bot_harness import SandboxFactory
 from tests.support.commands import (
     CHANNEL,
     Bot,
+    buttons_of,
     hire_values,
     mrkdwn_texts,
     rendered,
@@ -70,16 +71,6 @@ async def contract_thread(bot: Bot, contract_id: str) -> Message:
     return parent
 
 
-def buttons(message: Message, action_id: ActionId) -> list[dict[str, Any]]:
-    return [
-        element
-        for block in message.blocks
-        if block["type"] == "actions"
-        for element in block["elements"]
-        if element.get("action_id") == action_id.value
-    ]
-
-
 async def test_a_new_proposal_appears_once_in_the_subscribed_channel(bot: Bot) -> None:
     told = await subscribe(bot, "job_dashcam proposals")
     assert "job_dashcam" in told and "new proposals" in told
@@ -88,7 +79,9 @@ async def test_a_new_proposal_appears_once_in_the_subscribed_channel(bot: Bot) -
         lambda: top_level(bot, CHANNEL, "Katherine J."), message="the proposal notice"
     )
     assert "New proposal" in rendered(notice) and "$420.00" in rendered(notice)
-    assert buttons(notice, ActionId.HIRE_PROPOSAL) and buttons(notice, ActionId.OPEN_TRANSCRIPT)
+    assert buttons_of(notice, ActionId.HIRE_PROPOSAL) and buttons_of(
+        notice, ActionId.OPEN_TRANSCRIPT
+    )
     await bot.control("POST", "/_sim/proposals", {"firstName": "Dorothy", "bidAmountUsd": 300})
     await wait_for(lambda: top_level(bot, CHANNEL, "Dorothy J."), message="the second notice")
     await fed(bot)
@@ -138,7 +131,7 @@ async def test_a_budget_running_low_is_one_notice_with_add_and_fund(bot: Bot) ->
     [notice] = await wait_for(
         lambda: top_level(bot, CHANNEL, "Budget running low"), message="the budget notice"
     )
-    [button] = buttons(notice, ActionId.ADD_MILESTONE)
+    [button] = buttons_of(notice, ActionId.ADD_MILESTONE)
     assert button["value"] == "ctr_margaret" and "Add &amp; fund" not in rendered(notice)
     await bot.control("POST", "/_sim/contracts/ctr_margaret/usage", {"volume": 0.5})
     await fed(bot)  # still LOW: no new event, no second notice
@@ -288,7 +281,7 @@ async def test_submitted_work_is_one_notice_in_the_contract_thread_and_releases_
     )
     await fed(bot)  # milestone.status_changed and payment.pending: one notice between them
     assert len(bot.sandbox.slack.replies(CHANNEL, parent.ts)) == 1
-    [release] = buttons(notice, ActionId.REQUEST_PAYOUT)
+    [release] = buttons_of(notice, ActionId.REQUEST_PAYOUT)
     assert release["value"] == "ms_batch1" and release["text"]["text"] == "Release payout"
     await bot.click(notice, ActionId.REQUEST_PAYOUT, value="ms_batch1")
     [approval] = await wait_for(
@@ -345,7 +338,7 @@ async def test_from_a_new_proposal_to_a_released_payout_without_typing_an_id(
     sim = bot.sandbox.opentrain.state
     await bot.control("POST", "/_sim/proposals", {"firstName": "Mary", "bidAmountUsd": 300})
     [notice] = await wait_for(lambda: top_level(bot, CHANNEL, "Mary J."), message="proposal")
-    [hire] = buttons(notice, ActionId.HIRE_PROPOSAL)
+    [hire] = buttons_of(notice, ActionId.HIRE_PROPOSAL)
     seen = {v.id for v in bot.sandbox.slack.state.open_views()}
     await bot.click(notice, ActionId.HIRE_PROPOSAL, value=hire["value"])
     [form] = await wait_for(
@@ -379,7 +372,7 @@ async def test_from_a_new_proposal_to_a_released_payout_without_typing_an_id(
     [milestone] = sim.milestones_of(contract)  # funded by the hire
     await bot.control("POST", f"/_sim/milestones/{milestone.id}/submit")
     [work] = await wait_for(lambda: in_thread("submitted work"), message="the work notice")
-    [release] = buttons(work, ActionId.REQUEST_PAYOUT)
+    [release] = buttons_of(work, ActionId.REQUEST_PAYOUT)
     await bot.click(work, ActionId.REQUEST_PAYOUT, value=release["value"])
     [payout] = await wait_for(
         lambda: [a for a in bot.approvals() if a.milestone_id == milestone.id],

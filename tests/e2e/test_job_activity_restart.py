@@ -4,30 +4,13 @@ replays a page) posts nothing twice."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.sandbox.opentrain.model import ProposalStatus
 from bot.store.kinds import Topic
-from tests.support.processes import CHANNEL, Deployment, deployment, effect_posts
+from tests.support.processes import CHANNEL, Deployment, effect_posts
 from tests.support.wait import wait_for
-
-
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Deployment]:
-    async with deployment(tmp_path) as running:
-        yield running
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
-    if request.param == "sqlite":
-        return {}
-    return {"redis_url": request.getfixturevalue("redis_url")}
 
 
 def new_proposal(env: Deployment, first_name: str) -> None:

@@ -4,30 +4,19 @@ Profile and Transcript — so a hire starts from a list, not from an id someone 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from bot.cards import ActionId
 from bot.sandbox.opentrain.seed import freelancer
 from tests.support.bot_harness import SandboxFactory
-from tests.support.commands import Bot, hire_values, rendered, start_bot
+from tests.support.commands import Bot, buttons_of, hire_values, rendered, start_bot
 from tests.support.wait import wait_for
 
 
 @pytest.fixture
 async def bot(make_sandbox: SandboxFactory) -> Bot:
     return await start_bot(make_sandbox)
-
-
-def buttons(message: Any, action_id: ActionId) -> list[dict[str, Any]]:
-    return [
-        element
-        for block in message.blocks
-        if block["type"] == "actions"
-        for element in block["elements"]
-        if element.get("action_id") == action_id.value
-    ]
 
 
 async def test_the_open_proposals_best_interview_first(bot: Bot) -> None:
@@ -38,10 +27,10 @@ async def test_the_open_proposals_best_interview_first(bot: Bot) -> None:
     assert order == sorted(order)  # 92 before 88
     assert "Alan T." not in shown  # not a fit: closed
     assert "Strong on occlusion edge cases." in shown
-    hires = buttons(listing, ActionId.HIRE_PROPOSAL)
+    hires = buttons_of(listing, ActionId.HIRE_PROPOSAL)
     assert {json.loads(b["value"])["proposalId"] for b in hires} >= {"prop_ada", "prop_grace"}
     origin = bot.sandbox.opentrain.origin
-    profiles = [b["url"] for b in buttons(listing, ActionId.OPEN_LINK)]
+    profiles = [b["url"] for b in buttons_of(listing, ActionId.OPEN_LINK)]
     assert all(url.startswith(f"{origin}/profile/") for url in profiles) and profiles
     assert await bot.writes() == []
 
@@ -70,7 +59,7 @@ async def test_every_page_is_read_and_ranked(bot: Bot) -> None:
 async def test_hire_from_the_list_opens_the_form_with_the_bid_and_posts_the_card(bot: Bot) -> None:
     await bot.command("proposals job_dashcam")
     listing = await bot.answer()
-    [grace] = [b for b in buttons(listing, ActionId.HIRE_PROPOSAL) if "prop_grace" in b["value"]]
+    [grace] = [b for b in buttons_of(listing, ActionId.HIRE_PROPOSAL) if "prop_grace" in b["value"]]
     seen = {v.id for v in bot.sandbox.slack.state.open_views()}
     await bot.click(listing, ActionId.HIRE_PROPOSAL, value=grace["value"])
     [view] = await wait_for(

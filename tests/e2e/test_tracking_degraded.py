@@ -6,7 +6,7 @@ the OpenTrain simulator's clock (which the bot follows), never by sleeping.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,12 +38,6 @@ from tests.support.wait import wait_for
 
 # `not_in_channel` is not among them: the bot joins again and retries (below).
 PERMANENT = ["channel_not_found", "is_archived", "message_not_found"]
-
-
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Deployment]:
-    async with deployment(tmp_path) as running:
-        yield running
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ the OpenTrain simulator, and time moves only when the simulator's clock does.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +22,6 @@ from tests.support.processes import (
     approval_reads,
     card,
     card_text,
-    deployment,
     effect_posts,
     hire_via_modal,
     outcome_replies,
@@ -33,12 +30,6 @@ from tests.support.processes import (
     track,
 )
 from tests.support.wait import wait_for
-
-
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Deployment]:
-    async with deployment(tmp_path) as running:
-        yield running
 
 
 @pytest.fixture

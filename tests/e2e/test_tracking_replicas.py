@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -23,7 +22,6 @@ from tests.support.processes import (
     Deployment,
     add_proposals,
     card,
-    deployment,
     effect_posts,
     outcome_replies,
     request_hire,
@@ -35,12 +33,6 @@ from tests.support.wait import wait_for
 
 # Scheduling noise on a loaded CI machine, on top of the lease and one poll interval.
 TAKEOVER_SLACK = timedelta(seconds=2)
-
-
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Deployment]:
-    async with deployment(tmp_path) as running:
-        yield running
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ its successor reply again.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +23,6 @@ from tests.support.processes import (
     Deployment,
     add_proposals,
     card_text,
-    deployment,
     effect_posts,
     outcome_replies,
     request_hire,
@@ -34,20 +31,6 @@ from tests.support.processes import (
     updates_requests,
 )
 from tests.support.wait import wait_for
-
-
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Deployment]:
-    async with deployment(tmp_path) as running:
-        yield running
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Settings overrides choosing the store: the deployment's SQLite file, or a real Redis."""
-    if request.param == "sqlite":
-        return {}
-    return {"redis_url": request.getfixturevalue("redis_url")}
 
 
 async def open_store(env: Deployment, store_settings: dict[str, Any]) -> Store:

@@ -12,9 +12,6 @@ Duplicated and reordered webhook deliveries: tests/e2e/test_webhooks.py.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from bot.sandbox.opentrain.cosign import APPROVAL_TTL
@@ -27,7 +24,6 @@ from tests.support.processes import (
     approval_reads,
     card,
     card_text,
-    deployment,
     effect_posts,
     hire_via_modal,
     outcome_replies,
@@ -38,12 +34,6 @@ from tests.support.processes import (
 from tests.support.wait import wait_for
 
 SUPERSEDED_STATUSES = ["declined", "superseded", "cancelled", "withdrawn_by_update"]
-
-
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Deployment]:
-    async with deployment(tmp_path) as running:
-        yield running
 
 
 @pytest.fixture

@@ -222,6 +222,17 @@ def buttons(message: Ephemeral | Message) -> dict[str, dict[str, Any]]:
     return found
 
 
+def buttons_of(message: Ephemeral | Message, action_id: ActionId) -> list[dict[str, Any]]:
+    """Every button with `action_id` in `message`'s actions blocks (lists repeat an id)."""
+    return [
+        element
+        for block in message.blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element.get("action_id") == action_id.value
+    ]
+
+
 def hire_values(
     *,
     name: str = "Batch 1",
