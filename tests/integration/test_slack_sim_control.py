@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.slack import SlackSim
+from tests.support.slack_sim import client_for
 
 
 @pytest.fixture
@@ -24,10 +24,6 @@ async def http(slack_sim: SlackSim) -> AsyncIterator[aiohttp.ClientSession]:
 async def post(http: aiohttp.ClientSession, path: str, body: Any) -> tuple[int, Any]:
     async with http.post(path, json=body) as response:
         return response.status, await response.json()
-
-
-def client_for(sim: SlackSim) -> AsyncWebClient:
-    return AsyncWebClient(token=sim.bot_token, base_url=sim.api_url)
 
 
 async def test_state_shows_the_demo_workspace(http: aiohttp.ClientSession) -> None:

@@ -17,31 +17,17 @@ from urllib.parse import parse_qs
 import aiohttp
 import pytest
 from aiohttp import web
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.config import DEFAULT_SCOPES
 from bot.sandbox.slack.errors import SimUsageError
-from tests.support.slack_sim import CARD_BLOCKS, MakeSlackSim, modal
+from tests.support.slack_sim import CARD_BLOCKS, MakeSlackSim, client_for, modal, slack_error
 
 pytestmark = pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 
 OURS, PARTNER = "T0SANDBOX", "T0PARTNER"
 GUEST, EXTERNAL = "U0GUEST", "U0EXT"
 HIDDEN = "W0WALT"  # Slack Connect, profile kept by the partner
-
-
-def client_for(sim: SlackSim) -> AsyncWebClient:
-    return AsyncWebClient(token=sim.bot_token, base_url=sim.api_url)
-
-
-async def slack_error(call: Any) -> dict[str, Any]:
-    with pytest.raises(SlackApiError) as raised:
-        await call
-    body: dict[str, Any] = raised.value.response.data
-    assert body["ok"] is False
-    return body
 
 
 @dataclass

@@ -6,30 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-import pytest
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.config import DEFAULT_SCOPES
 from bot.sandbox.slack.methods import METHODS
 from bot.sandbox.slack.model import Message
 from bot.sandbox.slack.ratelimit import Tier
-from tests.support.slack_sim import MakeSlackSim
+from tests.support.slack_sim import MakeSlackSim, client_for, slack_error
 
 CHECK = "white_check_mark"
-
-
-def client_for(sim: SlackSim) -> AsyncWebClient:
-    return AsyncWebClient(token=sim.bot_token, base_url=sim.api_url)
-
-
-async def slack_error(call: Any) -> dict[str, Any]:
-    with pytest.raises(SlackApiError) as raised:
-        await call
-    body: dict[str, Any] = raised.value.response.data
-    assert body["ok"] is False
-    return body
 
 
 def thread_with_reply(sim: SlackSim, channel_id: str = "C0HIRING") -> tuple[Message, Message]:

@@ -11,25 +11,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.config import DEFAULT_SCOPES
-from tests.support.slack_sim import MakeSlackSim, modal
+from tests.support.slack_sim import MakeSlackSim, client_for, modal, slack_error
 
 pytestmark = pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 
 HISTORY_SCOPES = DEFAULT_SCOPES | {"channels:history", "groups:history", "im:history", "im:read"}
 CARD_METADATA = {"event_type": "opentrain_approval", "event_payload": {"approvalId": "apr_1"}}
-
-
-def client_for(sim: SlackSim, token: str | None = None) -> AsyncWebClient:
-    return AsyncWebClient(token=token or sim.bot_token, base_url=sim.api_url)
-
-
-async def slack_error(call: Any) -> dict[str, Any]:
-    """The `{ok: false, …}` body of a call that must fail."""
-    with pytest.raises(SlackApiError) as raised:
-        await call
-    body: dict[str, Any] = raised.value.response.data
-    assert body["ok"] is False
-    return body
 
 
 def section(text: str) -> dict[str, Any]:

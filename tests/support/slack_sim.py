@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.slack import SlackSim
 
@@ -83,3 +85,17 @@ async def make_slack_sim() -> AsyncIterator[MakeSlackSim]:
 @pytest.fixture
 async def slack_sim(make_slack_sim: MakeSlackSim) -> SlackSim:
     return await make_slack_sim()
+
+
+def client_for(sim: SlackSim, token: str | None = None) -> AsyncWebClient:
+    """A Web API client of the simulator, as the bot (or with another `token`)."""
+    return AsyncWebClient(token=token or sim.bot_token, base_url=sim.api_url)
+
+
+async def slack_error(call: Awaitable[Any]) -> dict[str, Any]:
+    """The `{ok: false, …}` body of a call that must fail."""
+    with pytest.raises(SlackApiError) as raised:
+        await call
+    body: dict[str, Any] = raised.value.response.data
+    assert body["ok"] is False
+    return body
