@@ -17,46 +17,31 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from bot.abuse import FailureLimiter, SampledLog
-from bot.agent_asks import AgentAsk
-from bot.agent_gate import Awaiting, Denied, Done, RateLimited
+from bot.agent_desk import AgentDesk, Answer
 from bot.agent_http import (
     Refused,
     authenticate,
     client_address,
     invalid_body,
-    opentrain_refusal,
-    policy_refusal,
     read_json,
 )
 from bot.agent_models import (
-    CardRequest,
-    ContractEndedResponse,
     EndRequest,
     HandOverRequest,
     HireRequest,
     MilestoneRequest,
     ValidationContext,
-    approval_response,
     error_body,
-    policy_request_response,
 )
 from bot.agent_openapi import openapi_document
-from bot.audit_log import AuditEntry
-from bot.cosign import ChannelRefused, CoSignOutcome
 from bot.logs import log_kv
-from bot.opentrain import ContractEnded, OpenTrainError
-from bot.opentrain.models import HireTerms
-from bot.parsing import ID_PATTERN
 from bot.services import Services
-from bot.spend import Busy, UnknownSubject
-from bot.store import StoreUnavailable
-from bot.tracked_approvals import Requester
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +70,6 @@ class AgentCall:
     agent: str
     request_id: str
 
-    def requester(self, note: str | None) -> Requester:
-        return Requester(kind="agent", id=self.agent, note=note)
-
 
 Endpoint = Callable[[AgentCall], Awaitable[web.Response]]
 
@@ -102,6 +84,7 @@ class AgentApi:
         hold_seconds: float = BLOCKED_HOLD_SECONDS,
     ) -> None:
         self._services = services
+        self._desk = AgentDesk(services)
         self._hold_seconds = hold_seconds
         self._held = 0  # answers to blocked addresses being held back right now
         # Per process: enough to stop one address from guessing tokens or flooding the log.
@@ -116,80 +99,33 @@ class AgentApi:
 
     # --- endpoints ------------------------------------------------------------------
     async def hire(self, call: AgentCall) -> web.Response:
-        body = await self._body(call, HireRequest)
-        terms = HireTerms(
-            name=body.milestone.name,
-            description=body.milestone.description,
-            amount=body.milestone.amount,
-            due_date=body.milestone.due_date,
-            confirm_not_fit_override=body.confirm_not_fit_override,
+        return self._json(
+            call, await self._desk.hire(call.agent, await self._body(call, HireRequest))
         )
-        ask = AgentAsk(kind="hire", proposal_id=body.proposal_id, terms=terms)
-        return await self._submit(call, ask, body)
 
     async def fund(self, call: AgentCall) -> web.Response:
         body = await self._body(call, MilestoneRequest)
-        return await self._submit(call, AgentAsk(kind="fund", milestone_id=body.milestone_id), body)
+        return self._json(call, await self._desk.fund(call.agent, body))
 
     async def payout(self, call: AgentCall) -> web.Response:
         body = await self._body(call, MilestoneRequest)
-        ask = AgentAsk(kind="payout", milestone_id=body.milestone_id)
-        return await self._submit(call, ask, body)
+        return self._json(call, await self._desk.payout(call.agent, body))
 
     async def end(self, call: AgentCall) -> web.Response:
-        body = await self._body(call, EndRequest)
-        return await self._submit(call, AgentAsk(kind="end", contract_id=body.contract_id), body)
+        return self._json(
+            call, await self._desk.end(call.agent, await self._body(call, EndRequest))
+        )
 
     async def hand_over(self, call: AgentCall) -> web.Response:
         body = await self._body(call, HandOverRequest)
-        ask = AgentAsk(kind="track", approval_id=body.approval_id)
-        return await self._submit(call, ask, body)
+        return self._json(call, await self._desk.hand_over(call.agent, body))
 
     async def get_request(self, call: AgentCall) -> web.Response:
-        """An over-limit request waiting for an admin (only the agent that made it sees it)."""
         request_id = call.request.match_info["request_id"]
-        request = None
-        if ID_PATTERN.match(request_id):
-            request = await self._services.gate.requests.get(request_id)
-        if request is None or request.agent != call.agent:
-            raise Refused(
-                404,
-                "NOT_FOUND",
-                f"There is no request {request_id[:128]} of this agent.",
-                {"resource": "requests", "requestId": request_id[:128]},
-            )
-        approval = None
-        if request.approval_id is not None:
-            tracked = await self._services.store.get_approval(request.approval_id)
-            if tracked is not None:
-                placement = await self._services.cosign.card_placement(
-                    tracked.approval_id, wait=False
-                )
-                approval = approval_response(
-                    tracked, placement, opentrain_host=self._services.settings.opentrain_host
-                )
-        return self._json(call, policy_request_response(request, approval), 200)
+        return self._json(call, await self._desk.policy_request(call.agent, request_id))
 
     async def get_approval(self, call: AgentCall) -> web.Response:
-        approval_id = call.request.match_info["approval_id"]
-        if not ID_PATTERN.match(approval_id):
-            raise Refused(400, "BAD_REQUEST", "That is not an approval id.")
-        tracked = await self._services.store.get_approval(approval_id)
-        if tracked is None:
-            raise Refused(
-                404,
-                "NOT_FOUND",
-                f"The bot does not track approval {approval_id}.",
-                {"resource": "approvals", "approvalId": approval_id},
-            )
-        placement = await self._services.cosign.card_placement(approval_id, wait=False)
-        return self._json(
-            call,
-            approval_response(
-                tracked, placement, opentrain_host=self._services.settings.opentrain_host
-            ),
-            200,
-        )
+        return self._json(call, await self._desk.approval(call.request.match_info["approval_id"]))
 
     # --- plumbing -------------------------------------------------------------------
     def endpoint(self, handler: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -202,35 +138,9 @@ class AgentApi:
                 agent = await self._authenticate(request)
                 self._services.gate.admit(agent)  # every authenticated request counts
                 return await handler(AgentCall(request, agent, request_id))
-            except Refused as refused:
+            except Exception as exc:
+                refused = self._desk.refusal_of(exc, request_id)
                 return await self._refuse(request, agent, request_id, refused)
-            except (RateLimited, UnknownSubject, Busy) as exc:
-                return await self._refuse(request, agent, request_id, policy_refusal(exc))
-            except OpenTrainError as exc:
-                return await self._refuse(request, agent, request_id, opentrain_refusal(exc))
-            except ChannelRefused as exc:
-                channel = Refused(422, "CHANNEL_UNAVAILABLE", str(exc), {"reason": exc.error})
-                return await self._refuse(request, agent, request_id, channel)
-            except StoreUnavailable:
-                log.warning("agent request: store unavailable %s", log_kv(request_id=request_id))
-                outage = Refused(
-                    503,
-                    "UNAVAILABLE",
-                    "The bot's database is unavailable right now; try again shortly. Repeating "
-                    "the request is safe: OpenTrain answers it with the same approval.",
-                    headers={"Retry-After": "5"},
-                )
-                return await self._refuse(request, agent, request_id, outage)
-            except Exception:
-                log.exception("agent request failed %s", log_kv(request_id=request_id))
-                failure = Refused(
-                    500,
-                    "INTERNAL_ERROR",
-                    "The bot failed while handling this request (its logs have the details "
-                    "under this requestId). Repeating it is safe: OpenTrain answers a repeated "
-                    "co-sign request with the same approval.",
-                )
-                return await self._refuse(request, agent, request_id, failure)
 
         return handle
 
@@ -287,47 +197,19 @@ class AgentApi:
         except ValidationError as exc:
             raise invalid_body(exc) from None
 
-    async def _submit(self, call: AgentCall, ask: AgentAsk, body: CardRequest) -> web.Response:
-        """Through the spend policy (bot/agent_gate.py), then the answer for what came of it."""
-        ask = ask.model_copy(update={"channel": body.channel, "note": body.note})
-        await self._services.cosign.require_channel(body.channel)  # before any OpenTrain read
-        match await self._services.gate.submit(call.agent, ask):
-            case Done(outcome=ContractEnded() as ended):
-                return self._json(call, ContractEndedResponse(contract_id=ended.contract_id), 200)
-            case Done(outcome=CoSignOutcome() as outcome):
-                return self._card_requested(call, outcome)
-            case Awaiting(request=request):
-                return self._json(call, policy_request_response(request, None), 202)
-            case Denied(breach=breach):
-                raise Refused(
-                    403,
-                    "FORBIDDEN",
-                    f"Refused by the agent's spend policy: {breach.describe()}.",
-                    breach.details(),
-                )
-        raise AssertionError("every verdict is answered")
-
-    def _card_requested(self, call: AgentCall, outcome: CoSignOutcome) -> web.Response:
-        return self._json(
-            call,
-            approval_response(
-                outcome.approval,
-                outcome.card,
-                opentrain_host=self._services.settings.opentrain_host,
-            ),
-            202,
-        )
-
-    def _json(self, call: AgentCall, body: BaseModel, status: int) -> web.Response:
+    def _json(self, call: AgentCall, answer: Answer) -> web.Response:
         log.info(
             "agent request %s",
             log_kv(
-                agent=call.agent, path=call.request.path, status=status, request_id=call.request_id
+                agent=call.agent,
+                path=call.request.path,
+                status=answer.status,
+                request_id=call.request_id,
             ),
         )
         return web.json_response(
-            body.model_dump(mode="json", by_alias=True),
-            status=status,
+            answer.body.model_dump(mode="json", by_alias=True),
+            status=answer.status,
             headers={"X-Request-Id": call.request_id},
         )
 
@@ -335,19 +217,16 @@ class AgentApi:
         self, request: web.Request, agent: str | None, request_id: str, refused: Refused
     ) -> web.Response:
         if agent is None:
-            self._log_stranger(request, request_id, refused)
+            self._log_stranger(request, request_id, refused)  # never audited: see there
         else:
-            log.info(
-                "agent request refused %s",
-                log_kv(
-                    agent=agent,
-                    path=request.path,
-                    status=refused.status,
-                    code=refused.code,
-                    request_id=request_id,
-                ),
+            await self._desk.audit_refusal(
+                agent,
+                refused,
+                door="agent_api",
+                request_id=request_id,
+                method=request.method,
+                path=request.path,
             )
-            await self._audit_refusal(request, agent, request_id, refused)
         return web.json_response(
             error_body(refused.message, refused.code, request_id, refused.details),
             status=refused.status,
@@ -371,37 +250,6 @@ class AgentApi:
         if untold:
             fields["suppressed"] = untold  # lines about this address left out since its last
         log.info("agent request refused %s", log_kv(**fields))
-
-    async def _audit_refusal(
-        self, request: web.Request, agent: str | None, request_id: str, refused: Refused
-    ) -> None:
-        if agent is None:
-            return  # a stranger's refusal is only logged, sampled (`_log_stranger`)
-        if refused.details.get("source") == "opentrain":
-            return  # bot.cosign audited OpenTrain's refusal, with the request's terms
-        if refused.details.get("reason") == "policy_denied":
-            return  # bot.agent_gate audited it, with the rule and the amounts
-        details: dict[str, Any] = {
-            "door": "agent_api",
-            "method": request.method,
-            "path": request.path,
-            "status": refused.status,
-            "code": refused.code,
-            "requestId": request_id,
-        }
-        if isinstance(refused.details.get("reason"), str):
-            details["reason"] = refused.details["reason"]
-        entry = AuditEntry(
-            at=self._services.clock.now(),
-            action="refused",
-            actor=f"agent:{agent}",
-            details=details,
-        )
-        try:
-            await self._services.store.append_audit(entry)
-        except StoreUnavailable:
-            # The refusal itself must still reach the agent; the log line above keeps the trace.
-            log.warning("refusal not audited: store unavailable %s", log_kv(request_id=request_id))
 
 
 def install(app: web.Application, services: Services) -> None:
