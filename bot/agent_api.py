@@ -30,6 +30,7 @@ from bot.agent_http import (
     client_address,
     invalid_body,
     read_json,
+    wait_seconds,
 )
 from bot.agent_models import (
     EndRequest,
@@ -125,7 +126,9 @@ class AgentApi:
         return self._json(call, await self._desk.policy_request(call.agent, request_id))
 
     async def get_approval(self, call: AgentCall) -> web.Response:
-        return self._json(call, await self._desk.approval(call.request.match_info["approval_id"]))
+        wait = wait_seconds(call.request)  # before any read: a bad value waits for nothing
+        answer = await self._desk.approval(call.request.match_info["approval_id"], wait)
+        return self._json(call, answer)
 
     # --- plumbing -------------------------------------------------------------------
     def endpoint(self, handler: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -112,16 +112,18 @@ class AgentDesk:
         raise AssertionError("every verdict is answered")
 
     # --- reads ---------------------------------------------------------------------------
-    async def approval(self, approval_id: str) -> Answer:
-        tracked = await self.tracked(approval_id)
+    async def approval(self, approval_id: str, wait_seconds: float = 0) -> Answer:
+        """What the bot knows of an approval: at once, or once it ended within `wait_seconds`."""
+        tracked = await self.tracked(approval_id, wait_seconds)
         placement = await self._services.cosign.card_placement(approval_id, wait=False)
         return Answer(200, self._view(tracked, placement))
 
-    async def tracked(self, approval_id: str) -> TrackedApproval:
-        """A tracked approval by id; Refused 400 / 404 otherwise."""
+    async def tracked(self, approval_id: str, wait_seconds: float = 0) -> TrackedApproval:
+        """A tracked approval by id, as soon as it ended or once `wait_seconds` passed (waiting
+        on the bot's own outcomes, never on OpenTrain); Refused 400 / 404 at once otherwise."""
         if not ID_PATTERN.match(approval_id):
             raise Refused(400, "BAD_REQUEST", "That is not an approval id.")
-        tracked = await self._services.store.get_approval(approval_id)
+        tracked = await self._services.waits.wait(approval_id, wait_seconds)
         if tracked is None:
             raise Refused(
                 404,

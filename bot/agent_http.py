@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,10 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_PROBLEM = 200
 MAX_ISSUES = 20  # a body of 3000 unknown keys needs no 3000-line answer
 UNKNOWN_ADDRESS = "unknown"  # no peer address (a Unix socket): all such callers share one count
+# `GET /agent/v1/approvals/{id}?waitSeconds=N`: held until the approval ends or N seconds passed.
+WAIT_PARAMETER = "waitSeconds"
+MAX_WAIT_SECONDS = 60  # under the idle timeouts of the usual proxies and HTTP clients
+WHOLE_SECONDS = re.compile(r"[0-9]{1,3}")  # ASCII digits only: str.isdigit takes "²" and "٣"
 
 
 class Refused(Exception):
@@ -114,6 +119,24 @@ def client_address(request: web.Request) -> str:
     Behind a proxy every caller shares the proxy's address; limit strangers there instead.
     """
     return request.remote or UNKNOWN_ADDRESS
+
+
+def wait_seconds(request: web.Request) -> int:
+    """`?waitSeconds=`: whole seconds from 0 to MAX_WAIT_SECONDS (absent: 0); Refused otherwise."""
+    values = request.query.getall(WAIT_PARAMETER, [])
+    if not values:
+        return 0
+    if len(values) == 1 and WHOLE_SECONDS.fullmatch(values[0]):
+        seconds = int(values[0])
+        if seconds <= MAX_WAIT_SECONDS:
+            return seconds
+    problem = f"a whole number of seconds from 0 to {MAX_WAIT_SECONDS}, given once"
+    raise Refused(
+        400,
+        "BAD_REQUEST",
+        f"{WAIT_PARAMETER} must be {problem}.",
+        {"parameter": WAIT_PARAMETER, "problem": problem},
+    )
 
 
 def opentrain_refusal(exc: OpenTrainError) -> Refused:

@@ -24,6 +24,7 @@ from bot.home import Home
 from bot.job_activity import JobActivity
 from bot.notifier import Notifier
 from bot.opentrain import OpenTrainClient
+from bot.outcome_waits import OutcomeWaits
 from bot.people import People
 from bot.policy import load_policy
 from bot.policy_requests import PolicyRequests
@@ -115,6 +116,7 @@ async def build_services(
         clock=clock,
         opentrain_host=settings.opentrain_host,
     )
+    waits = OutcomeWaits(store)
     tracker = Tracker(
         store=store,
         opentrain=opentrain,
@@ -123,6 +125,7 @@ async def build_services(
         poll_interval=timedelta(seconds=settings.ot_poll_interval_seconds),
         on_effects=lambda: scheduler.kick(OUTBOX_JOB),
         on_activity=activity.on_event,
+        on_outcome=waits.notify,
     )
     cosign = CoSign(
         opentrain=opentrain,
@@ -169,6 +172,7 @@ async def build_services(
         channels=channels,
         notifier=notifier,
         tracker=tracker,
+        waits=waits,
         activity=activity,
         trainer_replies=TrainerReplies(
             store=store, opentrain=opentrain, notifier=notifier, roles=roles, slack=slack
@@ -247,6 +251,11 @@ async def create_services_and_bolt(
         services.scheduler.start()
         log.info("bot started owner=%s", services.owner)
 
+    async def answer_waiters(_: web.Application) -> None:
+        # on_shutdown runs before aiohttp waits for requests in flight: a waiter answered now
+        # (with what is stored) cannot hold the shutdown for up to its waitSeconds.
+        await services.waits.close()
+
     async def stop(_: web.Application) -> None:
         await services.scheduler.shutdown()
         try:
@@ -259,5 +268,6 @@ async def create_services_and_bolt(
         await services.store.close()
 
     app.on_startup.append(start)
+    app.on_shutdown.append(answer_waiters)
     app.on_cleanup.append(stop)
     return app, bolt

@@ -16,6 +16,7 @@ from bot.home import Home
 from bot.job_activity import JobActivity
 from bot.notifier import Notifier
 from bot.opentrain import OpenTrainClient
+from bot.outcome_waits import OutcomeWaits
 from bot.people import People
 from bot.reminders import Reminders
 from bot.roles import Roles
@@ -37,6 +38,7 @@ class Services:
     channels: Channels  # the one membership rule: check, join
     notifier: Notifier
     tracker: Tracker
+    waits: OutcomeWaits  # waiting for an approval's outcome without asking OpenTrain
     activity: JobActivity  # a job's news in its channel: subscriptions, notices, threads
     trainer_replies: TrainerReplies  # replies in a contract's thread, sent to its trainer
     cosign: CoSign

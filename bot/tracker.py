@@ -92,6 +92,7 @@ class Tracker:
         poll_interval: timedelta,
         on_effects: Callable[[], None],
         on_activity: Callable[[UpdateEvent], Awaitable[None]],
+        on_outcome: Callable[[str], None] = lambda _: None,  # wakes waiters (outcome_waits.py)
     ) -> None:
         self._store = store
         self._opentrain = opentrain
@@ -100,6 +101,7 @@ class Tracker:
         self._lease_ttl = feed_lease_ttl(poll_interval)
         self._on_effects = on_effects  # wakes the notifier's outbox drain
         self._on_activity = on_activity
+        self._on_outcome = on_outcome
         self._feed_errors = 0
         self._leading = False
 
@@ -390,6 +392,7 @@ class Tracker:
             if await self._store.transition(
                 approval_id, TrackedStatus.PENDING, updated, outcome_effects(updated, now)
             ):
+                self._on_outcome(approval_id)  # the one winner of this outcome, in any replica
                 return updated
         log.warning("transition kept racing %s", log_kv(approval_id=approval_id))
         return None
@@ -403,11 +406,9 @@ class Tracker:
         updated = await self._transition(approval_id, change, now)
         if updated is None:
             return False
-        await self._audit("outcome", updated, "opentrain", status=updated.status.value)
-        log.info(
-            "approval resolved %s",
-            log_kv(approval_id=approval_id, status=updated.status.value),
-        )
+        status = updated.status.value
+        await self._audit("outcome", updated, "opentrain", status=status)
+        log.info("approval resolved %s", log_kv(approval_id=approval_id, status=status))
         self._on_effects()
         return True
 
