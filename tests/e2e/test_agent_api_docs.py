@@ -12,8 +12,9 @@ from typing import Any
 
 import httpx
 
+from bot.agent_openapi import openapi_document
 from bot.sandbox.opentrain.seed import FULL_TOKEN
-from tests.e2e.test_agent_api import AGENT_TOKENS, PLANNER_TOKEN
+from tests.e2e.test_agent_api import AGENT_TOKENS, AUDITOR_TOKEN, PLANNER_TOKEN
 from tests.support.bot_harness import SandboxFactory
 
 DOC = Path(__file__).resolve().parents[2] / "README.md"
@@ -112,3 +113,109 @@ async def test_every_curl_example_in_the_docs(make_sandbox: SandboxFactory) -> N
                 assert_like(response.json(), example.body)
     handed_over = await sandbox.services.store.get_approval(variables["APPROVAL_ID"])
     assert handed_over is not None and handed_over.requester.note == "Payout for batch 1"
+
+
+# --- the OpenAPI document: every status each endpoint answers --------------------------------
+
+TIGHT_POLICY = "agents:\n  auditor: {requestsPerMinute: 1}\n"
+# What the code answers besides success on the reads: the endpoint wrapper's 401, 429, 500
+# and 503 (a store outage: tests/faults/test_store_faults.py), and each read's own refusals.
+READ_STATUSES = {"401", "429", "500", "503"}
+
+
+def operation(method: str, path: str) -> dict[str, Any]:
+    """The document's operation a request to `path` (a concrete URL path) falls under."""
+    for template, operations in openapi_document()["paths"].items():
+        pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path) and method.lower() in operations:
+            found: dict[str, Any] = operations[method.lower()]
+            return found
+    raise AssertionError(f"{method} {path} is not in the OpenAPI document")
+
+
+def documents(method: str, path: str, status: int) -> bool:
+    """The operation lists `status`, itself or by its range (`4XX`)."""
+    responses = operation(method, path)["responses"]
+    return str(status) in responses or f"{status // 100}XX" in responses
+
+
+def test_the_wait_is_documented_on_the_approval_read() -> None:
+    get_approval = operation("GET", "/agent/v1/approvals/apr_1")
+    [wait] = [p for p in get_approval["parameters"] if p["name"] == "waitSeconds"]
+    assert wait["in"] == "query" and wait["required"] is False
+    assert wait["schema"] == {"type": "integer", "minimum": 0, "maximum": 60, "default": 0}
+    assert "waitSeconds" in get_approval["responses"]["400"]["description"]
+    statuses = {"200", "400", "404", *READ_STATUSES}
+    assert set(get_approval["responses"]) == statuses
+    assert set(operation("GET", "/agent/v1/requests/r_1")["responses"]) == statuses - {"400"}
+    for action in ("hire", "fund", "payout", "end", "approvals"):
+        responses = operation("POST", f"/agent/v1/{action}")["responses"]
+        must = {"202", "400", "401", "403", "404", "413", "422", "429", "500", "502", "503"}
+        assert must <= set(responses), (action, must - set(responses))
+
+
+async def test_every_status_an_endpoint_answers_is_documented(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(TIGHT_POLICY, encoding="utf-8")
+    sandbox = await make_sandbox(agent_tokens=AGENT_TOKENS, agent_policy_file=str(policy))
+    async with httpx.AsyncClient(
+        base_url=sandbox.opentrain.api_base, headers={"Authorization": f"Bearer {FULL_TOKEN}"}
+    ) as opentrain:
+        # A hire the agent asked OpenTrain for itself: the bot cannot know its amount (403).
+        hire = await opentrain.post(
+            "/proposals/prop_ada/hire", json={"milestone": {"name": "B", "amount": 100}}
+        )
+    assert hire.status_code == 202, hire.text
+    planner = {"Authorization": f"Bearer {PLANNER_TOKEN}"}
+    auditor = {"Authorization": f"Bearer {AUDITOR_TOKEN}"}
+    funding = {"milestoneId": "ms_batch2"}
+    seen: list[tuple[str, str, int]] = []
+    async with httpx.AsyncClient(base_url=sandbox.bot_url, timeout=30.0) as http:
+
+        async def expect(
+            status: int, method: str, path: str, body: Any = None, headers: Any = None
+        ) -> httpx.Response:
+            content = body if isinstance(body, bytes) or body is None else json.dumps(body)
+            response = await http.request(
+                method,
+                path,
+                content=content,
+                headers={
+                    "Content-Type": "application/json",
+                    **(planner if headers is None else headers),
+                },
+            )
+            assert response.status_code == status, (method, path, response.text)
+            assert documents(method, path.partition("?")[0], status), (method, path, status)
+            seen.append((method, path, status))
+            return response
+
+        funded = await expect(202, "POST", "/agent/v1/fund", funding)
+        approval_id = funded.json()["approval"]["id"]
+        await expect(200, "POST", "/agent/v1/end", {"contractId": "ctr_margaret"})
+        await expect(400, "POST", "/agent/v1/fund", [])
+        await expect(401, "POST", "/agent/v1/fund", funding, {"Authorization": "Bearer no"})
+        hand_over = {"approvalId": hire.json()["approval"]["id"]}
+        await expect(403, "POST", "/agent/v1/approvals", hand_over)
+        await expect(404, "POST", "/agent/v1/fund", {"milestoneId": "ms_nobody_has"})
+        await expect(413, "POST", "/agent/v1/fund", b"{" + b" " * 70_000 + b"}")
+        await expect(422, "POST", "/agent/v1/fund", {**funding, "channel": "C0NOWHERE"})
+        await expect(409, "POST", "/agent/v1/payout", funding)  # OpenTrain's, passed through
+        await expect(202, "POST", "/agent/v1/fund", funding, auditor)
+        await expect(429, "POST", "/agent/v1/fund", funding, auditor)
+
+        approval = f"/agent/v1/approvals/{approval_id}"
+        await expect(200, "GET", approval)
+        await expect(200, "GET", f"{approval}?waitSeconds=0")
+        await expect(400, "GET", "/agent/v1/approvals/not%20an%20id")
+        await expect(400, "GET", f"{approval}?waitSeconds=61")
+        await expect(401, "GET", approval, headers={})
+        await expect(404, "GET", "/agent/v1/approvals/apr_nobody_tracks?waitSeconds=60")
+        await expect(429, "GET", approval, headers=auditor)
+        await expect(401, "GET", "/agent/v1/requests/req_1", headers={})
+        await expect(404, "GET", "/agent/v1/requests/req_nobody_made")
+        await expect(200, "GET", "/agent/v1/openapi.json", headers={"X": "no token"})
+    # Each provoked, and found documented; 500 and 503 need a failing bot or store.
+    assert {status for _, _, status in seen} == {200, 202, 400, 401, 403, 404, 409, 413, 422, 429}

@@ -29,6 +29,7 @@ from bot.deliveries import CLAIM_LEASE
 from bot.opentrain.webhooks import sign
 from bot.store import RedisStore
 from bot.tracker import FEED_LEASE
+from tests.e2e.test_agent_api_docs import documents
 from tests.support.durable_redis import DurableRedisServer
 from tests.support.processes import (
     CHANNEL,
@@ -278,8 +279,14 @@ async def test_an_agent_asking_while_redis_is_down_is_told_to_retry(
                 json={"milestoneId": "ms_batch2"},
                 headers={"Authorization": f"Bearer {AGENT_TOKEN}"},
             )
-        assert response.status_code == 503
-        assert response.json()["code"] == "UNAVAILABLE"
-        assert response.headers["Retry-After"] == "5"
+            assert response.status_code == 503
+            assert response.json()["code"] == "UNAVAILABLE"
+            assert response.headers["Retry-After"] == "5"
+            # Reads too, waiting or not: answered at once, as documented.
+            for path in ("/agent/v1/approvals/apr_1?waitSeconds=60", "/agent/v1/requests/r_1"):
+                read = await http.get(path, headers={"Authorization": f"Bearer {AGENT_TOKEN}"})
+                assert read.status_code == 503, (path, read.text)
+                assert read.json()["code"] == "UNAVAILABLE"
+                assert documents("GET", path.partition("?")[0], 503)
     finally:
         durable_redis.start()
