@@ -3,6 +3,7 @@ sandbox bot: the documented status, and the documented body's shape and key valu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shlex
@@ -16,6 +17,7 @@ from bot.agent_openapi import openapi_document
 from bot.sandbox.opentrain.seed import FULL_TOKEN
 from tests.e2e.test_agent_api import AGENT_TOKENS, AUDITOR_TOKEN, PLANNER_TOKEN
 from tests.support.bot_harness import SandboxFactory
+from tests.support.wait import wait_for
 
 DOC = Path(__file__).resolve().parents[2] / "README.md"
 FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
@@ -104,11 +106,20 @@ async def test_every_curl_example_in_the_docs(make_sandbox: SandboxFactory) -> N
     }
     documented = examples()
     assert len(documented) >= 9
-    async with httpx.AsyncClient(timeout=15.0) as http:
+    waits = sandbox.services.waits
+    async with httpx.AsyncClient(timeout=90.0) as http:
         for example in documented:
             method, url, headers, data = as_request(example.command, variables)
-            response = await http.request(method, url, headers=headers, content=data)
+            asked = asyncio.create_task(http.request(method, url, headers=headers, content=data))
+            waiting = "waitSeconds=" in url
+            if waiting:
+                # The example waits for the human: be the human, once the bot is waiting.
+                await wait_for(lambda: waits.waiting == 1, message="the example waiting")
+                sandbox.opentrain.state.confirm(variables["APPROVAL_ID"])
+            response = await asked
             assert response.status_code == example.status, (example.command, response.text)
+            if waiting:
+                assert response.json()["tracked"]["outcome"]["status"] == "confirmed"
             if example.body is not None:
                 assert_like(response.json(), example.body)
     handed_over = await sandbox.services.store.get_approval(variables["APPROVAL_ID"])
