@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from bench import ack_latency, common, idle_requests, outcome_latency
+from bench import ack_latency, common, idle_requests, outcome_latency, waiters
 from bot.cards.ids import APPROVAL_EVENT_TYPE, OUTCOME_EVENT_TYPE, ActionId
 from bot.sandbox.slack.transport import sign
 
@@ -150,3 +150,33 @@ async def test_wait_until_returns_the_value_or_times_out() -> None:
     with pytest.raises(TimeoutError):
         await common.wait_until(lambda: False, timeout=0.01, interval=0.001)
     assert time.monotonic() - started < 5
+
+
+def test_waiters_arithmetic() -> None:
+    confirmed_at = 100.0
+    answered = [100.05, 100.01, 100.2, 100.03]
+    assert waiters.latency_ms(answered, confirmed_at) == {
+        "n": 4,
+        "min": 10.0,
+        "p50": 40.0,
+        "p95": 177.5,
+        "max": 200.0,
+    }
+    kinds = waiters.opentrain_requests(
+        [
+            {"method": "GET", "path": "/updates"},
+            {"method": "GET", "path": "/approvals/apr_1"},
+            {"method": "GET", "path": "/approvals/apr_2"},
+            {"method": "POST", "path": "/milestones/ms_1/fund"},
+        ],
+        "apr_1",
+    )
+    assert kinds == {"approval_reads": 1, "feed_polls": 1, "other": 2}
+    assert waiters.opentrain_requests([], "apr_1") == {
+        "approval_reads": 0,
+        "feed_polls": 0,
+        "other": 0,
+    }
+    args = waiters.arguments(["--hold", "2", "--seed", "1"])
+    assert 2.0 <= waiters.held_for(args) <= 2.0 + waiters.WATCH_INTERVAL_SECONDS
+    assert waiters.TARGET_REPLICA_MS > waiters.TARGET_LEADER_MS
