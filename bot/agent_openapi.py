@@ -37,7 +37,8 @@ SUMMARIES = {
     "approvals": "Hand over an approval the agent created itself (re-read by id)",
 }
 ERRORS = {
-    "400": "Invalid body: unknown field, bad amount, date in the past, …",
+    "400": "Invalid body (unknown field, bad amount, date in the past, …) or a callbackUrl "
+    "refused (details.field callbackUrl, details.reason callback_url_…); nothing was done",
     "401": "Missing or wrong bearer token; nothing was done",
     "403": "Refused by the agent's spend policy (details.reason policy_denied); nothing was done",
     "413": "Body over 64 KiB",
