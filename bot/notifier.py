@@ -15,6 +15,9 @@ a channel we cannot post in (`channel_not_found`, `is_archived`, a private chann
 were removed from, a deleted card, …) is audited and the requester gets the message
 as a DM instead — never an endless loop.
 
+CALLBACK effects (an agent's `callbackUrl`) are not Slack's: they go to bot/callbacks.py,
+which decides their retries itself, in lanes of their own per host.
+
 What each effect does in Slack is bot/deliveries.py; this module decides what
 happens when that fails. Posts go through the gateway's client without automatic
 retries (bot/slack_gateway.py): the SDK's retry of a `chat.postMessage` that failed

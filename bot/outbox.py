@@ -35,7 +35,8 @@ class EffectKind(StrEnum):
 
 
 class Effect(BaseModel):
-    """One Slack side effect, delivered at least once and recorded so it lands once.
+    """One side effect (in Slack, or an agent's callback), delivered at least once and
+    recorded so it lands once.
 
     Its `subject` is what it is about: an approval id for approval effects, else
     `<kind>:<id>` (`policy:…`, `paste:…`, `digest:…`) for messages about something else.

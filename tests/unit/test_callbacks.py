@@ -1,10 +1,14 @@
-"""The callback's signature and its retry schedule (pure)."""
+"""The callback's signature, its retry schedule, and the README's way of verifying it."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from bot.callbacks import next_attempt, signature
 
@@ -48,3 +52,21 @@ def test_the_last_try_is_24_hours_after_the_outcome_then_it_gives_up() -> None:
     assert next_attempt(10, late, T0) == T0 + timedelta(hours=24)
     assert next_attempt(10, T0 + timedelta(hours=24), T0) is None
     assert next_attempt(0, T0 + timedelta(days=3), T0) is None
+
+
+def test_the_readmes_verification_snippet_accepts_the_bots_signature_only() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    [snippet] = [
+        block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "X-Cosign" in block
+    ]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # noqa: S102 - our own README, checked as documentation
+    genuine = namespace["cosign_callback_is_genuine"]
+    token, body, now = "agent-token-0123456789abcdef", b'{"status":"confirmed"}', int(time.time())
+    assert genuine({"X-Cosign-Signature": signature(token, now, body)}, body, token)
+    assert not genuine({"X-Cosign-Signature": signature(token, now, body)}, body + b" ", token)
+    assert not genuine({"X-Cosign-Signature": signature("other", now, body)}, body, token)
+    stale = signature(token, now - 301, body)
+    assert not genuine({"X-Cosign-Signature": stale}, body, token)
+    assert not genuine({"X-Cosign-Signature": "garbage"}, body, token)
+    assert not genuine({}, body, token)
