@@ -34,6 +34,7 @@ class AgentAsk(BaseModel):
     approval_id: str | None = None  # track: an approval the agent created itself
     channel: str | None = None
     note: str | None = None
+    callback_url: str | None = None  # checked when asked, and again at each delivery
 
     @model_validator(mode="after")
     def _names_its_subject(self) -> AgentAsk:

@@ -31,6 +31,7 @@ from bot.agent_models import (
     policy_request_response,
 )
 from bot.audit_log import AuditEntry
+from bot.callback_urls import CallbackRefused, vet
 from bot.cosign import CardPlacement, ChannelRefused, CoSignOutcome
 from bot.logs import log_kv
 from bot.opentrain import ContractEnded, OpenTrainError
@@ -93,7 +94,10 @@ class AgentDesk:
 
     async def _submit(self, agent: str, ask: AgentAsk, body: CardRequest) -> Answer:
         """Through the spend policy (bot/agent_gate.py), then the answer for what came of it."""
-        ask = ask.model_copy(update={"channel": body.channel, "note": body.note})
+        ask = ask.model_copy(
+            update={"channel": body.channel, "note": body.note, "callback_url": body.callback_url}
+        )
+        await self._check_callback(body.callback_url)  # before anything reaches OpenTrain
         await self._services.cosign.require_channel(body.channel)  # before any OpenTrain read
         match await self._services.gate.submit(agent, ask):
             case Done(outcome=ContractEnded() as ended):
@@ -110,6 +114,15 @@ class AgentDesk:
                     breach.details(),
                 )
         raise AssertionError("every verdict is answered")
+
+    async def _check_callback(self, url: str | None) -> None:
+        if url is None:
+            return
+        try:
+            await vet(url, allow_private=self._services.settings.callback_allow_private)
+        except CallbackRefused as exc:
+            details = {"field": "callbackUrl", "reason": exc.reason}
+            raise Refused(400, "BAD_REQUEST", f"callbackUrl: {exc.problem}.", details) from None
 
     # --- reads ---------------------------------------------------------------------------
     async def approval(self, approval_id: str, wait_seconds: float = 0) -> Answer:

@@ -31,6 +31,7 @@ from pydantic.alias_generators import to_camel
 
 from bot import slack_ids
 from bot.agent_asks import PolicyRequest
+from bot.callback_urls import MAX_URL_CHARS
 from bot.cards import approval_link_allowed
 from bot.cosign import CardPlacement
 from bot.forms import MAX_DESCRIPTION, MAX_NAME
@@ -110,6 +111,21 @@ Amount = Annotated[
         }
     ),
 ]
+CallbackUrl = Annotated[
+    str,
+    StringConstraints(max_length=MAX_URL_CHARS),
+    Field(
+        description=(
+            "Where the bot POSTs the outcome once the approval ends (or an admin decides an "
+            "over-limit request), signed with the agent's token (X-Cosign-Signature). An "
+            "absolute https URL without user name or password whose host is a public address "
+            "(loopback and private ones are refused unless the bot runs with "
+            "CALLBACK_ALLOW_PRIVATE=true, which also allows http). Redirects are not followed."
+        ),
+        json_schema_extra={"format": "uri"},
+        examples=["https://agent.example.com/cosign/callback"],
+    ),
+]
 DueDate = Annotated[
     date,
     BeforeValidator(_iso_date),
@@ -126,10 +142,12 @@ class RequestModel(BaseModel):
 
 
 class CardRequest(RequestModel):
-    """Fields every co-sign request may carry: where the card goes and why it was asked."""
+    """Fields every co-sign request may carry: where the card goes, why it was asked, and
+    where to tell the outcome."""
 
     channel: ChannelId | None = None
     note: Note | None = None
+    callback_url: CallbackUrl | None = None
 
 
 class HireMilestone(RequestModel):

@@ -48,7 +48,11 @@ RATE_LIMITED = (
 INTERNAL = "The bot failed (its logs have the details under requestId); repeating is safe"
 STORE_DOWN = "The bot's database is unavailable; Retry-After says when to try again"
 ERRORS = {
-    "400": "Invalid body: not JSON, unknown field, bad amount, date in the past, …",
+    "400": (
+        "Invalid body (not JSON, unknown field, bad amount, date in the past, …) or a "
+        "callbackUrl refused (details.field callbackUrl, details.reason callback_url_…); "
+        "nothing was done"
+    ),
     "401": UNAUTHORIZED,
     "403": (
         "Refused by the agent's spend policy (details.reason policy_denied), or by OpenTrain "

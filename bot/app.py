@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 import handlers
 from bot.agent_gate import AgentGate
 from bot.approver_lists import Approvers
+from bot.callbacks import Callbacks
 from bot.channels import Channels
 from bot.clock import Clock, make_clock
 from bot.config import Settings
@@ -107,6 +108,7 @@ async def build_services(
         ),
         clock=clock,
         owner=owner,
+        callbacks=Callbacks(store=store, clock=clock, settings=settings).deliver,
         on_effects=lambda: scheduler.kick(OUTBOX_JOB),
     )
     activity = JobActivity(

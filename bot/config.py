@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     allow_external_users: bool = False  # Slack Connect users of other teams may act
     agent_policy_file: Path | None = None  # YAML spend policy per agent (bot/policy.py)
     policy_channel: str | None = None  # where "ask" policy cards go; default DEFAULT_CHANNEL
+    # Agents' callbackUrl may be plain http and reach loopback/private addresses (development,
+    # tests). Off, such a URL is refused: no agent can make the bot call into its own network.
+    callback_allow_private: bool = False
     reminder_offsets: Annotated[list[timedelta], NoDecode] = Field(
         default_factory=lambda: [timedelta(hours=24), timedelta(hours=2)]
     )

@@ -35,12 +35,12 @@ from bot.opentrain import (
     OpenTrainError,
 )
 from bot.opentrain.models import HireTerms
-from bot.outbox import EffectKind
+from bot.outbox import EffectKind, callback_effect
 from bot.routing import Router
 from bot.store import Store
 from bot.store.kinds import HIRE_DRAFTS, HireDraftRecord
 from bot.store.retention import forget_stale
-from bot.tracked_approvals import ApprovalDetails, Requester, TrackedApproval
+from bot.tracked_approvals import ApprovalDetails, Callback, Requester, TrackedApproval
 from bot.tracker import Tracker, requester_actor
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CARD_WAIT_SECONDS = 5.0
+KEEP_CALLBACK_ATTEMPTS = 10
 
 
 class ChannelRefused(NotPossible):
@@ -252,6 +253,27 @@ class CoSign:
         placement = await self.card_placement(adopted.approval.approval_id, wait=True)
         tracked = await self._store.get_approval(approval.id) or adopted.approval
         return CoSignOutcome(tracked, adopted.created, placement)
+
+    async def keep_callback(self, tracked: TrackedApproval, callback: Callback) -> None:
+        """Remember an agent's `callbackUrl` on `tracked`, unless it has one already (the first
+        stays). An approval that has already ended has it queued at once, in the same write."""
+        for _ in range(KEEP_CALLBACK_ATTEMPTS):
+            if tracked.callback is not None:
+                return
+            updated = tracked.evolve(callback=callback)
+            if not tracked.status.is_terminal:
+                if await self._store.update_approval(updated) is not None:
+                    return  # its outcome's write queues the callback with the rest
+            else:
+                now, status = self._clock.now(), tracked.status
+                told = callback_effect(tracked.approval_id, callback.url, now, key=status.value)
+                if await self._store.transition(tracked.approval_id, status, updated, [told]):
+                    return  # the outbox's next periodic drain delivers it
+            current = await self._store.get_approval(tracked.approval_id)
+            if current is None:
+                return
+            tracked = current
+        raise RuntimeError(f"could not keep the callback of {tracked.approval_id}")
 
     async def require_channel(self, channel_id: str | None) -> None:
         """Refuse up front a channel no card can be posted in; join a public one (channels.py).

@@ -15,6 +15,9 @@ a channel we cannot post in (`channel_not_found`, `is_archived`, a private chann
 were removed from, a deleted card, …) is audited and the requester gets the message
 as a DM instead — never an endless loop.
 
+CALLBACK effects (an agent's `callbackUrl`) are not Slack's: they go to bot/callbacks.py,
+which decides their retries itself, in lanes of their own per host.
+
 What each effect does in Slack is bot/deliveries.py; this module decides what
 happens when that fails. Posts go through the gateway's client without automatic
 retries (bot/slack_gateway.py): the SDK's retry of a `chat.postMessage` that failed
@@ -31,7 +34,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -108,6 +111,7 @@ KIND_ORDER = [
     EffectKind.REMINDER_DM,
     EffectKind.RETIRE_DMS,
     EffectKind.REFRESH_HOME,
+    EffectKind.CALLBACK,
 ]
 
 
@@ -120,6 +124,7 @@ class Notifier:
         deliveries: Deliveries,
         clock: Clock,
         owner: str,
+        callbacks: Callable[[Effect], Awaitable[None]],
         on_effects: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
@@ -127,6 +132,7 @@ class Notifier:
         self._deliveries = deliveries
         self._clock = clock
         self._owner = owner
+        self._callbacks = callbacks  # CALLBACK effects are not Slack's: bot/callbacks.py
         self._on_effects = on_effects  # effects were queued: drain soon
         self._landed: dict[str, asyncio.Event] = {}  # only effects someone waits for
 
@@ -169,6 +175,8 @@ class Notifier:
             await lanes.close()
 
     async def _lane_of(self, item: Effect) -> str:
+        if item.kind is EffectKind.CALLBACK:  # a lane per receiving host, beside Slack's
+            return f"callback:{item.payload.get('host') or item.subject}"
         channel = await self._deliveries.channel_of(item)
         return f"channel:{channel}" if channel else f"dm:{item.payload.get('user', item.subject)}"
 
@@ -177,7 +185,10 @@ class Notifier:
         left = (item.due_at - self._clock.now() - POST_MARGIN).total_seconds()
         try:
             async with asyncio.timeout(max(left, 0)):
-                await self._work_once(item, claimed_at)
+                if item.kind is EffectKind.CALLBACK:
+                    await self._callbacks(item)  # its own retries and failures
+                else:
+                    await self._work_once(item, claimed_at)
         except (TimeoutError, ClaimLapsing):
             # Its claim ends soon: the next claim (here or elsewhere) looks before posting.
             log.warning("slack effect left at its claim's end %s", log_kv(effect=item.id))

@@ -1,5 +1,5 @@
-"""The outbox's items: each effect an approval (or a message) has on Slack, queued in the
-store and delivered exactly once by the notifier.
+"""The outbox's items: each effect an approval (or a message) has on Slack — or on an agent's
+callback URL — queued in the store and delivered exactly once by the notifier.
 """
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -28,10 +29,14 @@ class EffectKind(StrEnum):
     POST_MESSAGE = "post_message"  # payload {channel | user, thread_ts?, message}
     UPDATE_MESSAGE = "update_message"  # payload {channel, post (its POST_MESSAGE id), message}
     UNFURL = "unfurl"  # payload {channel, ts, unfurls}: previews of links in someone's message
+    # Not Slack: a signed POST of an outcome to the agent's callbackUrl (bot/callbacks.py),
+    # its body rendered when delivered. Payload {host (its lane), outcome_at (retries end 24 h on)}.
+    CALLBACK = "callback"
 
 
 class Effect(BaseModel):
-    """One Slack side effect, delivered at least once and recorded so it lands once.
+    """One side effect (in Slack, or an agent's callback), delivered at least once and
+    recorded so it lands once.
 
     Its `subject` is what it is about: an approval id for approval effects, else
     `<kind>:<id>` (`policy:…`, `paste:…`, `digest:…`) for messages about something else.
@@ -70,8 +75,15 @@ def effect(
     return Effect(id=effect_id, subject=subject, kind=kind, due_at=now, payload=payload or {})
 
 
+def callback_effect(subject: str, url: str, now: datetime, *, key: str) -> Effect:
+    """Tell the agent that asked for it (`callbackUrl`) what became of `subject`, once per `key`."""
+    payload = {"host": urlsplit(url).hostname or "", "outcome_at": now.isoformat()}
+    return effect(subject, EffectKind.CALLBACK, now, key=key, payload=payload)
+
+
 def outcome_effects(tracked: TrackedApproval, now: datetime) -> list[Effect]:
-    """What Slack must see once `tracked` reached a terminal status (enqueued by the CAS winner)."""
+    """What Slack (and the agent's callback) must see once `tracked` reached a terminal status
+    (enqueued by the CAS winner)."""
     status = tracked.status.value
     effects = [
         effect(tracked.approval_id, EffectKind.UPDATE_CARD, now, key=status),
@@ -81,4 +93,6 @@ def outcome_effects(tracked: TrackedApproval, now: datetime) -> list[Effect]:
         effects.append(effect(tracked.approval_id, EffectKind.REQUESTER_DM, now, key=status))
     effects.append(effect(tracked.approval_id, EffectKind.RETIRE_DMS, now, key=status))
     effects.append(effect(tracked.approval_id, EffectKind.REFRESH_HOME, now, key=status))
+    if tracked.callback is not None:
+        effects.append(callback_effect(tracked.approval_id, tracked.callback.url, now, key=status))
     return effects

@@ -26,12 +26,12 @@ from bot.cosign import CoSign, CoSignOutcome
 from bot.explain import NotPossible
 from bot.money import usd_text
 from bot.opentrain import Approval, ContractEnded, OpenTrainError
-from bot.outbox import EffectKind, effect
+from bot.outbox import Effect, EffectKind, callback_effect, effect
 from bot.policy import SpendPolicy
 from bot.spend import Breach, Quote, Spending, Usage
 from bot.store import Store
 from bot.store.kinds import POLICY_AWAITING, POLICY_REQUESTS
-from bot.tracked_approvals import AgentStanding, Requester
+from bot.tracked_approvals import AgentStanding, Callback, Requester
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,21 @@ class Decided:
 async def perform(
     cosign: CoSign, ask: AgentAsk, requester: Requester, *, just_read: Approval | None = None
 ) -> CoSignOutcome | ContractEnded:
-    """Make the OpenTrain call `ask` names, through the one co-sign service.
+    """Make the OpenTrain call `ask` names, through the one co-sign service; the approval
+    remembers the ask's `callbackUrl` (an approval already tracked keeps its first one).
 
     `just_read`: a handed-over approval as this request already read it (see `CoSign.track`).
     """
+    made = await _make(cosign, ask, requester, just_read)
+    if ask.callback_url and isinstance(made, CoSignOutcome):
+        callback = Callback(url=ask.callback_url, agent=requester.id)
+        await cosign.keep_callback(made.approval, callback)
+    return made
+
+
+async def _make(
+    cosign: CoSign, ask: AgentAsk, requester: Requester, just_read: Approval | None
+) -> CoSignOutcome | ContractEnded:
     channel = ask.channel
     match ask.kind:
         case "hire" if ask.proposal_id and ask.terms:
@@ -173,7 +184,7 @@ class PolicyRequests:
                         card_permalink=outcome.card.permalink,
                     )
         await self._save(request)
-        await self._queue_card(request, EffectKind.UPDATE_MESSAGE, key="done")
+        await self._tell_decision(request, card_key="done")
         return Decided(request, by_this=True)
 
     async def refuse(self, request_id: str, *, by_user: str) -> Decided:
@@ -223,8 +234,8 @@ class PolicyRequests:
         await self._store.delete_record(POLICY_AWAITING, request.request_id)
         actor = f"slack:{by_user}" if by_user else "bot"
         await self._audit(decided, f"policy_{status}", actor)
-        if status != "allowed":
-            await self._queue_card(decided, EffectKind.UPDATE_MESSAGE, key=status)
+        if status != "allowed":  # an allowed request is told once it has been made
+            await self._tell_decision(decided, card_key=status)
         return Decided(decided, by_this=status == wanted)
 
     # --- storing and telling ------------------------------------------------------------------
@@ -232,17 +243,31 @@ class PolicyRequests:
         await self._store.put_record(POLICY_REQUESTS, request.request_id, request)
 
     async def _queue_card(self, request: PolicyRequest, kind: EffectKind, key: str = "") -> None:
+        await self._queue([self._card(request, kind, key)])
+
+    async def _tell_decision(self, request: PolicyRequest, *, card_key: str) -> None:
+        """The policy card shows the decision and the agent's `callbackUrl` hears it (one write)."""
+        told = [self._card(request, EffectKind.UPDATE_MESSAGE, card_key)]
+        if request.ask.callback_url:
+            subject, now = f"policy:{request.request_id}", self._clock.now()
+            told.append(callback_effect(subject, request.ask.callback_url, now, key=request.status))
+        await self._queue(told)
+
+    def _card(self, request: PolicyRequest, kind: EffectKind, key: str) -> Effect | None:
         if request.channel_id is None:
-            return
+            return None
         subject = f"policy:{request.request_id}"
         message = policy_card(request, now=self._clock.now()).as_kwargs()
         payload = {"channel": request.channel_id, "message": message}
         if kind is EffectKind.UPDATE_MESSAGE:
             payload["post"] = f"{subject}:{EffectKind.POST_MESSAGE.value}"
-        await self._store.enqueue_effects(
-            [effect(subject, kind, self._clock.now(), key=key, payload=payload)]
-        )
-        self._on_effects()
+        return effect(subject, kind, self._clock.now(), key=key, payload=payload)
+
+    async def _queue(self, effects: list[Effect | None]) -> None:
+        queued = [item for item in effects if item is not None]
+        if queued:
+            await self._store.enqueue_effects(queued)
+            self._on_effects()
 
     async def _audit(
         self, request: PolicyRequest, action: str, actor: str, **extra: object

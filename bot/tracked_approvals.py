@@ -41,6 +41,15 @@ class Requester(BaseModel):
     standing: AgentStanding | None = None  # agents only
 
 
+class Callback(BaseModel):
+    """Where an agent asked to hear the outcome (`callbackUrl`), and whose token signs it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    agent: str  # a name in AGENT_TOKENS
+
+
 class ApprovalDetails(BaseModel):
     """What the card shows beyond OpenTrain's approval object (read when the request was made)."""
 
@@ -95,6 +104,7 @@ class TrackedApproval(BaseModel):
     card_permalink: str | None = None
     superseded_by: str | None = None
     opentrain_status: str | None = None  # OpenTrain's own word when it is not one we know
+    callback: Callback | None = None  # an agent's callbackUrl: the outcome is POSTed there
     next_check_at: AwareDatetime
     adopted_at: AwareDatetime
     version: int = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Set
 from datetime import UTC, datetime, timedelta
@@ -26,8 +27,9 @@ from bot.sandbox.faults import FaultSpec
 from bot.sandbox.slack import SlackSim
 from bot.slack_gateway import open_gateway
 from bot.store import SqliteStore, Store
-from bot.tracked_approvals import Requester, TrackedApproval, TrackedStatus
+from bot.tracked_approvals import Callback, Requester, TrackedApproval, TrackedStatus
 from tests.support.slack_sim import MakeSlackSim
+from tests.support.wait import wait_for
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 HOST = "app.opentrain.test"
@@ -65,7 +67,17 @@ class Harness:
             ),
             clock=self.clock,
             owner="test",
+            callbacks=self.callbacks,
         )
+        self.callbacks_sent: list[str] = []
+        self.receiver_answers = asyncio.Event()  # set: the agent's receiver answers at once
+        self.receiver_answers.set()
+
+    async def callbacks(self, item: Effect) -> None:
+        """bot/callbacks.py's part, played here: a receiver that answers when told to."""
+        self.callbacks_sent.append(item.id)
+        await self.receiver_answers.wait()
+        await self.store.complete_effect(item.id, {"delivered": True})
 
     async def approvers(self, approval: TrackedApproval) -> Expected:
         """The card's approvers lookup: also the hook tests use to act mid-delivery."""
@@ -90,7 +102,9 @@ class Harness:
         assert view is not None, "no Home tab published"
         return str(view.content["blocks"])
 
-    async def adopt(self, approval_id: str, channel: str = CHANNEL) -> TrackedApproval:
+    async def adopt(
+        self, approval_id: str, channel: str = CHANNEL, callback: Callback | None = None
+    ) -> TrackedApproval:
         tracked = TrackedApproval(
             approval_id=approval_id,
             type=ApprovalType.MILESTONE_FUND,
@@ -98,6 +112,7 @@ class Harness:
             expires_at=T0 + timedelta(days=3),
             requester=Requester(kind="slack", id=USER),
             channel_id=channel,
+            callback=callback,
             next_check_at=T0 + timedelta(days=3),
             adopted_at=T0,
         )
@@ -162,6 +177,39 @@ async def test_a_card_and_its_outcome_land_once_with_their_ts_recorded(harness: 
     assert reply.done and reply.result == {"channel": CHANNEL, "ts": replies[0].ts}
     assert harness.cards() == [card_ts]
     assert harness.notifier._landed == {}  # nothing kept for effects nobody waited for
+
+
+async def test_a_callback_has_a_lane_of_its_own_and_never_holds_up_slack(
+    harness: Harness,
+) -> None:
+    hook = Callback(url="https://agent.example/hook", agent="planner")
+    await harness.adopt("apr_1", callback=hook)
+    await harness.notifier.drain()
+    [card_ts] = harness.cards()
+    await harness.resolve("apr_1", TrackedStatus.CONFIRMED)
+    harness.receiver_answers.clear()  # the agent's receiver hangs
+
+    drain = asyncio.create_task(harness.notifier.drain())
+    callback_id = outcome_id("apr_1", EffectKind.CALLBACK)
+    # The thread reply goes out while the callback is still waiting for its receiver.
+    await wait_for(lambda: harness.slack.replies(CHANNEL, card_ts), message="the outcome reply")
+    assert harness.callbacks_sent == [callback_id]
+    assert not drain.done()
+    harness.receiver_answers.set()
+    await drain
+
+    sent = await harness.effect(callback_id)
+    assert sent.done and sent.payload["host"] == "agent.example"
+    assert await harness.store.count_effects(done=False) == 0
+
+
+async def test_an_approval_without_a_callback_queues_none(harness: Harness) -> None:
+    await harness.adopt("apr_1")
+    resolved = await harness.resolve("apr_1", TrackedStatus.DECLINED)
+    kinds = {item.kind for item in outcome_effects(resolved, T0)}
+    assert EffectKind.CALLBACK not in kinds
+    await harness.notifier.drain()
+    assert harness.callbacks_sent == []
 
 
 async def test_a_lane_starts_nothing_once_its_lease_is_about_to_lapse(harness: Harness) -> None:

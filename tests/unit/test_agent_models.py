@@ -327,3 +327,23 @@ def test_responses_validate_against_the_published_schema() -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
     assert ApprovalResponse.model_validate(body) == response
+
+
+def test_every_request_takes_a_callback_url_and_the_document_says_so() -> None:
+    url = "https://agent.example.com/cosign/callback?key=abc"
+    for model, body in [
+        (HireRequest, hire()),
+        (MilestoneRequest, {"milestoneId": "ms_1"}),
+        (EndRequest, {"contractId": "ctr_1"}),
+        (HandOverRequest, {"approvalId": "apr_1"}),
+    ]:
+        parsed = model.model_validate({**body, "callbackUrl": url}, context=CONTEXT)
+        assert parsed.callback_url == url
+        assert model.model_validate(body, context=CONTEXT).callback_url is None
+        too_long = {**body, "callbackUrl": url + "x" * 2048}
+        assert problems(model, too_long)["callbackUrl"].startswith("string_too_long")
+    schemas = openapi_document()["components"]["schemas"]
+    for name in ("HireRequest", "MilestoneRequest", "EndRequest", "HandOverRequest"):
+        [shape, _] = schemas[name]["properties"]["callbackUrl"]["anyOf"]
+        assert shape["format"] == "uri" and shape["maxLength"] == 2048
+        assert "X-Cosign-Signature" in shape["description"]
