@@ -1,4 +1,4 @@
-"""Command line: `python -m bot serve | socket | sandbox | run | doctor | webhooks | audit`."""
+"""Command line: `python -m bot <serve|socket|sandbox|run|doctor|webhooks|audit|mcp>`."""
 
 from __future__ import annotations
 
@@ -65,8 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit.add_argument("--since", default="7d", help="how far back, e.g. 24h, 7d")
     audit.add_argument("--format", choices=["jsonl", "text"], default="jsonl")
     audit.add_argument("--approval", help="only this approval id")
+    mcp = commands.add_parser("mcp", help="the bot's MCP tools on stdio, for a running bot")
+    mcp.add_argument("--stdio", action="store_true", required=True, help="serve on stdin/stdout")
     args = parser.parse_args(argv)
 
+    if args.command == "mcp":  # a client of a running bot: COSIGN_URL and COSIGN_AGENT_TOKEN only
+        from bot.mcp_stdio import run_stdio
+
+        return asyncio.run(run_stdio())
     settings = _settings(check_policy=args.command != "doctor")
     configure_logging(settings.log_level, settings.secret_values())
     command = args.command

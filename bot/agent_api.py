@@ -143,9 +143,23 @@ class AgentApi:
                 return await handler(AgentCall(request, agent, request_id))
             except Exception as exc:
                 refused = self._desk.refusal_of(exc, request_id)
-                return await self._refuse(request, agent, request_id, refused)
+                return await self.refuse(request, agent, request_id, refused)
 
         return handle
+
+    async def admit(self, request: web.Request) -> web.Response | None:
+        """For another door on the same tokens (MCP): None when the request's agent may go on
+        (authenticated, within its rate), else the refusal to answer with."""
+        request_id = str(uuid.uuid4())
+        agent: str | None = None
+        try:
+            agent = await self._authenticate(request)
+            self._services.gate.admit(agent)
+        except Exception as exc:
+            return await self.refuse(
+                request, agent, request_id, self._desk.refusal_of(exc, request_id)
+            )
+        return None
 
     async def _authenticate(self, request: web.Request) -> str:
         """The agent the request's token names; Refused (unheard, body unread) otherwise.
@@ -216,7 +230,7 @@ class AgentApi:
             headers={"X-Request-Id": call.request_id},
         )
 
-    async def _refuse(
+    async def refuse(
         self, request: web.Request, agent: str | None, request_id: str, refused: Refused
     ) -> web.Response:
         if agent is None:
@@ -255,7 +269,7 @@ class AgentApi:
         log.info("agent request refused %s", log_kv(**fields))
 
 
-def install(app: web.Application, services: Services) -> None:
+def install(app: web.Application, services: Services) -> AgentApi:
     """Add the agent API's routes to the bot's aiohttp application."""
     api = AgentApi(services)
     document = json.dumps(openapi_document(), ensure_ascii=False).encode()
@@ -271,3 +285,4 @@ def install(app: web.Application, services: Services) -> None:
     app.router.add_get(f"{PREFIX}/approvals/{{approval_id}}", api.endpoint(api.get_approval))
     app.router.add_get(f"{PREFIX}/requests/{{request_id}}", api.endpoint(api.get_request))
     app.router.add_get(f"{PREFIX}/openapi.json", openapi)
+    return api

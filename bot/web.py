@@ -2,7 +2,7 @@
 
 Routes: `POST /slack/events` (commands, interactions, events — bolt verifies
 Slack's signature), `GET /healthz`. The agent API and the OpenTrain webhook
-are added by `bot/agent_api.py` and `bot/webhook.py`.
+are added by `bot/agent_api.py`, `bot/agent_mcp.py` (`/mcp`) and `bot/webhook.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
-from bot import agent_api, webhook
+from bot import agent_api, agent_mcp, webhook
 from bot.logs import log_kv
 from bot.services import Services
 from bot.store import StoreUnavailable
@@ -61,6 +61,6 @@ def build_web_app(services: Services, bolt: AsyncApp) -> web.Application:
 
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
-    agent_api.install(app, services)
+    agent_mcp.install(app, services, agent_api.install(app, services))
     webhook.install(app, services)
     return app
