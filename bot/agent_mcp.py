@@ -32,6 +32,7 @@ from bot.agent_api import AgentApi
 from bot.agent_desk import AgentDesk, Answer
 from bot.agent_http import Refused, authenticate, invalid_body, read_body
 from bot.agent_models import (
+    ApprovalResponse,
     EndRequest,
     HandOverRequest,
     HireRequest,
@@ -79,8 +80,15 @@ class MilestoneTerms(BaseModel):
     dueDate: Annotated[str | None, Field(description="YYYY-MM-DD, today or later.")] = None
 
 
-Tool = Callable[..., Awaitable[dict[str, Any]]]
+class Pending(BaseModel):
+    """`list_pending`'s answer: this agent's pending approvals, as `get_approval` shows each."""
+
+    approvals: list[ApprovalResponse]
+
+
+Tool = Callable[..., Awaitable[Any]]
 B = TypeVar("B", bound=RequestModel)
+T = TypeVar("T")
 
 
 class McpDoor:
@@ -216,14 +224,14 @@ class McpDoor:
             data | {"channel": channel, "note": note, "callbackUrl": callbackUrl},
         )
 
-    async def get_approval(self, approvalId: str, ctx: Context) -> dict[str, Any]:
-        async def work(agent: str) -> Answer:
-            return await self._desk.approval(approvalId)
+    async def get_approval(self, approvalId: str, ctx: Context) -> ApprovalResponse:
+        async def work(agent: str) -> ApprovalResponse:
+            return _approval(await self._desk.approval(approvalId))
 
-        return await self._answer(ctx, "get_approval", work)
+        return await self._run(ctx, "get_approval", work)
 
-    async def list_pending(self, ctx: Context) -> dict[str, Any]:
-        async def work(agent: str) -> dict[str, Any]:
+    async def list_pending(self, ctx: Context) -> Pending:
+        async def work(agent: str) -> Pending:
             pending = await self._services.store.list_approvals(status=TrackedStatus.PENDING)
             host = self._services.settings.opentrain_host
             views = []
@@ -231,9 +239,8 @@ class McpDoor:
                 if tracked.requester.kind != "agent" or tracked.requester.id != agent:
                     continue
                 card = await self._services.cosign.card_placement(tracked.approval_id, wait=False)
-                view = approval_response(tracked, card, opentrain_host=host)
-                views.append(view.model_dump(mode="json", by_alias=True))
-            return {"approvals": views}
+                views.append(approval_response(tracked, card, opentrain_host=host))
+            return Pending(approvals=views)
 
         return await self._run(ctx, "list_pending", work)
 
@@ -244,8 +251,8 @@ class McpDoor:
         timeoutSeconds: Annotated[
             float, Field(ge=0, le=MAX_WAIT_SECONDS, description="At most 300.")
         ] = 60,
-    ) -> dict[str, Any]:
-        async def work(agent: str) -> Answer:
+    ) -> ApprovalResponse:
+        async def work(agent: str) -> ApprovalResponse:
             tracked = await self._desk.tracked(approvalId)
             waited = 0.0
             while not tracked.status.is_terminal and waited < timeoutSeconds:
@@ -258,9 +265,9 @@ class McpDoor:
                     await ctx.report_progress(
                         waited, timeoutSeconds, f"still {tracked.status.value} after {waited:g} s"
                     )
-            return await self._desk.approval(approvalId)
+            return _approval(await self._desk.approval(approvalId))
 
-        return await self._answer(ctx, "wait_for_outcome", work)
+        return await self._run(ctx, "wait_for_outcome", work)
 
     # --- plumbing -----------------------------------------------------------------------
     async def _request(
@@ -296,9 +303,7 @@ class McpDoor:
 
         return await self._run(ctx, tool, body)
 
-    async def _run(
-        self, ctx: Context, tool: str, work: Callable[[str], Awaitable[dict[str, Any]]]
-    ) -> dict[str, Any]:
+    async def _run(self, ctx: Context, tool: str, work: Callable[[str], Awaitable[T]]) -> T:
         """Run one tool for the agent whose token the request carries; a refusal as a tool
         error carrying the API's envelope (audited like the HTTP API's)."""
         request_id = str(uuid.uuid4())
@@ -320,6 +325,11 @@ class McpDoor:
     @property
     def _tokens(self) -> Any:
         return self._services.settings.agent_tokens
+
+
+def _approval(answer: Answer) -> ApprovalResponse:
+    assert isinstance(answer.body, ApprovalResponse)
+    return answer.body
 
 
 def install(app: web.Application, services: Services, api: AgentApi) -> None:

@@ -76,6 +76,11 @@ async def test_tools_say_a_human_confirms_and_the_bot_moves_no_money(sandbox: Sa
         assert "never moves money" in (tool.description or "")
     hire = tools["request_hire"].input_schema
     assert set(hire["required"]) == {"proposalId", "milestone"}
+    # Results are the HTTP API's bodies, schema and all (the client checks answers against it).
+    approval = tools["get_approval"].output_schema or {}
+    assert {"approval", "tracked", "card"} <= set(approval["properties"])
+    pending = tools["list_pending"].output_schema or {}
+    assert pending["properties"]["approvals"]["type"] == "array"
 
 
 async def test_request_fund_posts_the_card_and_get_approval_reads_it(sandbox: Sandbox) -> None:
