@@ -37,6 +37,7 @@ from bot.agent_models import (
     HandOverRequest,
     HireRequest,
     MilestoneRequest,
+    PolicyRequestResponse,
     RequestModel,
     ValidationContext,
     approval_response,
@@ -124,6 +125,12 @@ class McpDoor:
             ),
             ("get_approval", self.get_approval, "An approval's current state and card."),
             ("list_pending", self.list_pending, "This agent's approvals still pending."),
+            (
+                "get_request",
+                self.get_request,
+                "A request over the agent's spend limits, waiting for an admin in Slack: "
+                "awaiting, allowed (with its approval), refused or expired.",
+            ),
             (
                 "wait_for_outcome",
                 self.wait_for_outcome,
@@ -229,6 +236,14 @@ class McpDoor:
             return _approval(await self._desk.approval(approvalId))
 
         return await self._run(ctx, "get_approval", work)
+
+    async def get_request(self, requestId: str, ctx: Context) -> PolicyRequestResponse:
+        async def work(agent: str) -> PolicyRequestResponse:
+            answer = await self._desk.policy_request(agent, requestId)
+            assert isinstance(answer.body, PolicyRequestResponse)
+            return answer.body
+
+        return await self._run(ctx, "get_request", work)
 
     async def list_pending(self, ctx: Context) -> Pending:
         async def work(agent: str) -> Pending:

@@ -69,6 +69,7 @@ async def test_tools_say_a_human_confirms_and_the_bot_moves_no_money(sandbox: Sa
         "hand_over_approval",
         "get_approval",
         "list_pending",
+        "get_request",
         "wait_for_outcome",
     }
     for tool in tools.values():
@@ -104,8 +105,10 @@ async def test_refusals_carry_the_apis_envelope(sandbox: Sandbox) -> None:
             )
         )
         missing = envelope(await client.call_tool("get_approval", {"approvalId": "apr_nope"}))
+        other = envelope(await client.call_tool("get_request", {"requestId": "req_nope"}))
     assert bad["code"] == "BAD_REQUEST" and bad["status"] == 400
     assert missing["code"] == "NOT_FOUND" and missing["details"]["approvalId"] == "apr_nope"
+    assert other["code"] == "NOT_FOUND" and other["details"]["resource"] == "requests"
     assert await writes(sandbox) == []
 
 
