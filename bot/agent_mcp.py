@@ -19,6 +19,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
@@ -79,6 +80,18 @@ class MilestoneTerms(BaseModel):
         Field(description='USD as a string like "450.50" (exact cents) or a whole number.'),
     ]
     dueDate: Annotated[str | None, Field(description="YYYY-MM-DD, today or later.")] = None
+
+
+@dataclass(frozen=True)
+class CardFields:
+    """What every request may add: where the card goes, why, and where the outcome is sent."""
+
+    channel: str | None
+    note: str | None
+    callback_url: str | None
+
+    def wire(self) -> dict[str, str | None]:
+        return {"channel": self.channel, "note": self.note, "callbackUrl": self.callback_url}
 
 
 class Pending(BaseModel):
@@ -150,17 +163,18 @@ class McpDoor:
         note: Note = None,
         callbackUrl: CallbackUrl = None,
     ) -> dict[str, Any]:
-        data = {
-            "proposalId": proposalId,
-            "milestone": milestone.model_dump(exclude_none=True),
-            "confirmNotFitOverride": confirmNotFitOverride,
-        }
+        card = CardFields(channel, note, callbackUrl)
         return await self._request(
             ctx,
             "request_hire",
             self._desk.hire,
             HireRequest,
-            data | {"channel": channel, "note": note, "callbackUrl": callbackUrl},
+            {
+                "proposalId": proposalId,
+                "milestone": milestone.model_dump(exclude_none=True),
+                "confirmNotFitOverride": confirmNotFitOverride,
+            },
+            card,
         )
 
     async def request_fund(
@@ -171,13 +185,14 @@ class McpDoor:
         note: Note = None,
         callbackUrl: CallbackUrl = None,
     ) -> dict[str, Any]:
-        data = {"milestoneId": milestoneId}
+        card = CardFields(channel, note, callbackUrl)
         return await self._request(
             ctx,
             "request_fund",
             self._desk.fund,
             MilestoneRequest,
-            data | {"channel": channel, "note": note, "callbackUrl": callbackUrl},
+            {"milestoneId": milestoneId},
+            card,
         )
 
     async def request_payout(
@@ -188,13 +203,14 @@ class McpDoor:
         note: Note = None,
         callbackUrl: CallbackUrl = None,
     ) -> dict[str, Any]:
-        data = {"milestoneId": milestoneId}
+        card = CardFields(channel, note, callbackUrl)
         return await self._request(
             ctx,
             "request_payout",
             self._desk.payout,
             MilestoneRequest,
-            data | {"channel": channel, "note": note, "callbackUrl": callbackUrl},
+            {"milestoneId": milestoneId},
+            card,
         )
 
     async def request_end(
@@ -205,13 +221,9 @@ class McpDoor:
         note: Note = None,
         callbackUrl: CallbackUrl = None,
     ) -> dict[str, Any]:
-        data = {"contractId": contractId}
+        card = CardFields(channel, note, callbackUrl)
         return await self._request(
-            ctx,
-            "request_end",
-            self._desk.end,
-            EndRequest,
-            data | {"channel": channel, "note": note, "callbackUrl": callbackUrl},
+            ctx, "request_end", self._desk.end, EndRequest, {"contractId": contractId}, card
         )
 
     async def hand_over_approval(
@@ -222,13 +234,14 @@ class McpDoor:
         note: Note = None,
         callbackUrl: CallbackUrl = None,
     ) -> dict[str, Any]:
-        data = {"approvalId": approvalId}
+        card = CardFields(channel, note, callbackUrl)
         return await self._request(
             ctx,
             "hand_over_approval",
             self._desk.hand_over,
             HandOverRequest,
-            data | {"channel": channel, "note": note, "callbackUrl": callbackUrl},
+            {"approvalId": approvalId},
+            card,
         )
 
     async def get_approval(self, approvalId: str, ctx: Context) -> ApprovalResponse:
@@ -292,9 +305,10 @@ class McpDoor:
         submit: Callable[[str, B], Awaitable[Answer]],
         model: type[B],
         data: dict[str, Any],
+        card: CardFields,
     ) -> dict[str, Any]:
         """Validate `data` exactly as the HTTP API validates its body, then submit it."""
-        given = {key: value for key, value in data.items() if value is not None}
+        given = data | {key: value for key, value in card.wire().items() if value is not None}
         context = ValidationContext(
             today=self._services.clock.now().date(),
             max_amount=self._services.settings.max_amount_usd,
