@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -361,44 +361,49 @@ def _approval(answer: Answer) -> ApprovalResponse:
     return answer.body
 
 
-def install(app: web.Application, services: Services, api: AgentApi) -> None:
-    """Serve the MCP server at /mcp, behind the agent API's authentication."""
-    door = McpDoor(services, AgentDesk(services))
-    mcp = door.server()
-    mcp.streamable_http_app(
-        streamable_http_path=PATH,
-        stateless_http=True,
-        # Bearer tokens authenticate every request, so a rebinding page gains nothing:
-        # the Host header check would only refuse the bot's own public name.
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-    )
-    manager = mcp.session_manager
+class McpEndpoint:
+    """The MCP server's transport at /mcp, behind the agent API's authentication.
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        refused = await api.admit(request)
+    The SDK's task group lives in one task of its own (aiohttp answers requests and cleans
+    up in different tasks; an anyio scope cannot span them), from `start` to `stop`.
+    """
+
+    def __init__(self, services: Services, api: AgentApi) -> None:
+        mcp = McpDoor(services, AgentDesk(services)).server()
+        mcp.streamable_http_app(
+            streamable_http_path=PATH,
+            stateless_http=True,
+            # Bearer tokens authenticate every request, so a rebinding page gains nothing:
+            # the Host header check would only refuse the bot's own public name.
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+        self._manager = mcp.session_manager
+        self._api = api
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        started = asyncio.Event()
+
+        async def serve_sessions() -> None:
+            async with self._manager.run():
+                started.set()
+                await self._stop.wait()
+
+        self._task = asyncio.create_task(serve_sessions())
+        await started.wait()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        refused = await self._api.admit(request)
         if refused is not None:
             return refused
         try:
             body = await read_body(request, BODY_LIMIT)
         except Refused as too_big:
-            return await api.refuse(request, None, str(uuid.uuid4()), too_big)
-        return await asgi_bridge.serve(request, manager.handle_request, body)
-
-    async def running(_: web.Application) -> AsyncIterator[None]:
-        # The SDK's task group lives in one task of its own for the app's lifetime (aiohttp
-        # runs start-up and clean-up in different tasks; an anyio scope cannot span them).
-        started, stop = asyncio.Event(), asyncio.Event()
-
-        async def serve_sessions() -> None:
-            async with manager.run():
-                started.set()
-                await stop.wait()
-
-        task = asyncio.create_task(serve_sessions())
-        await started.wait()
-        yield
-        stop.set()
-        await task
-
-    app.cleanup_ctx.append(running)
-    app.router.add_route("*", PATH, handle)
+            return await self._api.refuse(request, None, str(uuid.uuid4()), too_big)
+        return await asgi_bridge.serve(request, self._manager.handle_request, body)

@@ -7,16 +7,21 @@ are added by `bot/agent_api.py`, `bot/agent_mcp.py` (`/mcp`) and `bot/webhook.py
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
-from bot import agent_api, agent_mcp, webhook
+from bot import agent_api, webhook
 from bot.logs import log_kv
 from bot.services import Services
 from bot.store import StoreUnavailable
+
+if TYPE_CHECKING:
+    from bot.agent_mcp import McpEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,30 @@ def build_web_app(services: Services, bolt: AsyncApp) -> web.Application:
 
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
-    agent_mcp.install(app, services, agent_api.install(app, services))
+    install_mcp(app, services, agent_api.install(app, services))
     webhook.install(app, services)
     return app
+
+
+def install_mcp(app: web.Application, services: Services, api: agent_api.AgentApi) -> None:
+    """`/mcp`, started on first use: the MCP SDK takes a second to import, which every bot
+    process would otherwise pay at start whether or not an agent ever speaks MCP."""
+    lock = asyncio.Lock()
+    started: list[McpEndpoint] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        async with lock:
+            if not started:
+                from bot.agent_mcp import McpEndpoint
+
+                endpoint = McpEndpoint(services, api)
+                await endpoint.start()
+                started.append(endpoint)
+        return await started[0].handle(request)
+
+    async def stop(_: web.Application) -> None:
+        for endpoint in started:
+            await endpoint.stop()
+
+    app.on_cleanup.append(stop)
+    app.router.add_route("*", "/mcp", handle)

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,3 +176,20 @@ async def test_wait_for_outcome_reports_progress_and_the_state_at_its_timeout(
     assert still["tracked"]["status"] == "pending"
     assert seen and all(total == 2 for _, total, _ in seen)
     assert "still pending" in (seen[0][2] or "")
+
+
+async def test_over_its_limit_an_agent_is_asked_to_wait_for_an_admin(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    """The spend policy is the HTTP API's: over a limit, `ask` holds the request for an admin."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("default:\n  maxPerRequestUsd: 600\n  overLimit: ask\n", encoding="utf-8")
+    sandbox = await make_sandbox(agent_tokens=AGENT_TOKENS, agent_policy_file=str(policy))
+    hire = {"proposalId": "prop_ada", "milestone": {"name": "Big batch", "amount": "700.00"}}
+    async with mcp_client(sandbox) as client:
+        asked = structured(await client.call_tool("request_hire", hire))
+        request_id = asked["requestId"]
+        read = structured(await client.call_tool("get_request", {"requestId": request_id}))
+    assert asked["status"] == read["status"] == "awaiting_policy_approval"
+    assert asked["policy"]["rule"] == "maxPerRequestUsd"
+    assert await writes(sandbox) == []  # nothing reaches OpenTrain before an admin allows it
