@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from bench import ack_latency, common, idle_requests, outcome_latency, waiters
+from bench import ack_latency, common, idle_requests, mcp_wait, outcome_latency, waiters
 from bot.cards.ids import APPROVAL_EVENT_TYPE, OUTCOME_EVENT_TYPE, ActionId
 from bot.sandbox.slack.transport import sign
 
@@ -180,3 +180,10 @@ def test_waiters_arithmetic() -> None:
     args = waiters.arguments(["--hold", "2", "--seed", "1"])
     assert 2.0 <= waiters.held_for(args) <= 2.0 + waiters.WATCH_INTERVAL_SECONDS
     assert waiters.TARGET_REPLICA_MS > waiters.TARGET_LEADER_MS
+
+
+def test_mcp_wait_arguments_and_targets() -> None:
+    args = mcp_wait.arguments(["--clients", "3", "--rounds", "2"])
+    assert (args.clients, args.rounds) == (3, 2)
+    assert mcp_wait.TIMEOUT_SECONDS > waiters.WAIT_SECONDS  # the timeout never decides a round
+    assert mcp_wait.PHASES == ("leader", "replica")
