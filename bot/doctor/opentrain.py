@@ -7,9 +7,11 @@ from urllib.parse import urlsplit
 
 from bot.doctor.check import Check
 from bot.money import format_usd
-from bot.opentrain import Forbidden, OpenTrainClient, OpenTrainError, Unauthorized
+from bot.opentrain import AuthMe, Forbidden, OpenTrainClient, OpenTrainError, Unauthorized
 
 HIRING_SCOPES = ("proposals:write", "payments:write", "payments:read")
+# Not needed to co-sign: `/opentrain jobs` and job subscriptions (proposals, trainers' messages).
+ACTIVITY_SCOPES = ("jobs:read", "proposals:read", "messages:read", "messages:write")
 WEBHOOK_PATH = "/opentrain/webhook"
 
 
@@ -71,11 +73,26 @@ async def opentrain_checks(
             else f"Claim the account first (above), then mint {mint}.",
         )
     )
+    checks.append(_activity_scopes(me))
     checks.append(await _features(client))
     checks.append(await _credits(client))
     if webhook_secret_set is not None:
         checks.append(await _webhook(client, webhook_secret_set))
     return checks
+
+
+def _activity_scopes(me: AuthMe) -> Check:
+    missing = [scope for scope in ACTIVITY_SCOPES if not me.has_scope(scope)]
+    if not missing:
+        return Check("Job activity scopes", True, ", ".join(ACTIVITY_SCOPES), required=False)
+    return Check(
+        "Job activity scopes",
+        False,
+        "missing " + ", ".join(missing),
+        "For /opentrain jobs and job subscriptions (new proposals, trainers' messages both ways), "
+        "mint a token with these scopes too.",
+        required=False,
+    )
 
 
 async def _features(client: OpenTrainClient) -> Check:

@@ -79,6 +79,7 @@ async def test_a_healthy_setup_passes_every_check(
         "✓ OpenTrain token: valid",
         "✓ Claimed account",
         "✓ Token scopes: proposals:write, payments:write, payments:read",
+        "✓ Job activity scopes: jobs:read, proposals:read, messages:read, messages:write",
         "✓ Features: public_api_hiring, public_api_payments_write",
         "✓ Credit balance: $5,000.00 available",
         "✓ Webhook: not used",
@@ -242,6 +243,18 @@ async def test_each_broken_precondition_fails_with_its_own_line(
     assert lines[failing + 1].startswith("      fix: "), output
     if break_it is opentrain_failing:
         assert "run the check again in a minute" in lines[failing + 1]
+
+
+async def test_a_token_without_the_messages_scopes_is_only_a_warning(
+    opentrain_sim: OpenTrainSimHandle, slack: SlackSim, tmp_path: Path
+) -> None:
+    values = healthy(opentrain_sim, slack, tmp_path)
+    values["ot_api_token"] = await opentrain_sim.token(
+        ["jobs:read", "proposals:write", "payments:write", "payments:read"]
+    )
+    code, output = await doctor(values)
+    assert code == 0, output
+    assert "⚠ Job activity scopes: missing messages:read, messages:write" in output, output
 
 
 async def test_no_credits_is_only_a_warning(
