@@ -265,3 +265,14 @@ async def test_sending_is_rate_limited_with_the_wait_in_the_body(
     assert limited.headers["Retry-After"] == str(wait)
     contents = [m.content for m in opentrain_sim.state.conversations["conv_linus"].messages]
     assert contents[-1] == "First" and "Second" not in contents
+
+
+async def test_an_ended_contracts_read_only_conversation_takes_nothing_from_the_trainer(
+    opentrain_sim: OpenTrainSimHandle,
+) -> None:
+    thread = opentrain_sim.state.conversations["conv_barbara"]
+    before = list(thread.messages)
+    refused = await _candidate_says(opentrain_sim, "conv_barbara")
+    assert refused.status_code == 409
+    assert refused.json()["reason"] == "read_only_conversation"
+    assert thread.messages == before

@@ -48,9 +48,13 @@ def conversations_of(
 
 
 def ensure_candidate_may_write(conversation: Conversation, owner_id: str) -> None:
-    """Proposal threads are employer-first (§14.2): the candidate cannot write before the
+    """A read-only conversation takes no message from either side; proposal threads are
+    employer-first (§14.2): the candidate cannot write before the
     employer has (§8.3 names the same reason among the conversation endpoint's 403s; §14.2,
     for a message, among the 409s)."""
+    if conversation.read_only:
+        # derived: a conversation read-only for the employer (its contract ended) is for both.
+        raise conflict("read_only_conversation", "This conversation is read-only")
     if conversation.bucket == "proposal" and not any(
         m.sender_user_id == owner_id for m in conversation.messages
     ):
