@@ -25,9 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
 from bench.common import check, fleet, load_average, progress, run_in_scratch, verdict
 from bench.outcome_latency import request_hires, track_all
@@ -44,6 +41,7 @@ from bench.waiters import (
     opentrain_requests,
     request_log,
 )
+from bot.mcp_stdio import bot_client
 
 TIMEOUT_SECONDS = 120
 PHASES = ("leader", "replica")
@@ -58,9 +56,7 @@ async def one_round(
 
     async def agent() -> None:
         nonlocal waiting
-        transport_http = create_mcp_http_client(headers={"Authorization": f"Bearer {AGENT_TOKEN}"})
-        transport = streamable_http_client(f"{bot_url}/mcp", http_client=transport_http)
-        async with transport_http, Client(transport) as client:
+        async with bot_client(bot_url, AGENT_TOKEN) as client:
             call = client.call_tool(
                 "wait_for_outcome", {"approvalId": approval_id, "timeoutSeconds": TIMEOUT_SECONDS}
             )

@@ -40,7 +40,7 @@ from bot.parsing import ID_PATTERN
 from bot.services import Services
 from bot.spend import Busy, UnknownSubject
 from bot.store import StoreUnavailable
-from bot.tracked_approvals import TrackedApproval
+from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,15 @@ class AgentDesk:
         tracked = await self.tracked(approval_id, wait_seconds)
         placement = await self._services.cosign.card_placement(approval_id, wait=False)
         return Answer(200, self._view(tracked, placement))
+
+    async def pending(self, agent: str) -> list[ApprovalResponse]:
+        """The approvals `agent` asked for that are still pending."""
+        views = []
+        for tracked in await self._services.store.list_approvals(status=TrackedStatus.PENDING):
+            if tracked.requester.kind == "agent" and tracked.requester.id == agent:
+                card = await self._services.cosign.card_placement(tracked.approval_id, wait=False)
+                views.append(self._view(tracked, card))
+        return views
 
     async def tracked(self, approval_id: str, wait_seconds: float = 0) -> TrackedApproval:
         """A tracked approval by id, as soon as it ended or once `wait_seconds` passed (waiting

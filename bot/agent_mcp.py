@@ -41,12 +41,10 @@ from bot.agent_models import (
     PolicyRequestResponse,
     RequestModel,
     ValidationContext,
-    approval_response,
     error_body,
 )
 from bot.logs import log_kv
 from bot.services import Services
-from bot.tracked_approvals import TrackedStatus
 
 log = logging.getLogger(__name__)
 
@@ -260,15 +258,7 @@ class McpDoor:
 
     async def list_pending(self, ctx: Context) -> Pending:
         async def work(agent: str) -> Pending:
-            pending = await self._services.store.list_approvals(status=TrackedStatus.PENDING)
-            host = self._services.settings.opentrain_host
-            views = []
-            for tracked in pending:
-                if tracked.requester.kind != "agent" or tracked.requester.id != agent:
-                    continue
-                card = await self._services.cosign.card_placement(tracked.approval_id, wait=False)
-                views.append(approval_response(tracked, card, opentrain_host=host))
-            return Pending(approvals=views)
+            return Pending(approvals=await self._desk.pending(agent))
 
         return await self._run(ctx, "list_pending", work)
 

@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
+from bot.mcp_stdio import bot_client
 from bot.sandbox.runner import Sandbox
 from tests.e2e.test_agent_api import AGENT_TOKENS, PLANNER_TOKEN, card_in
 from tests.support.bot_harness import ROOMY_POLICY, SandboxFactory
@@ -33,9 +32,7 @@ async def sandbox(make_sandbox: SandboxFactory) -> Sandbox:
 
 @asynccontextmanager
 async def mcp_client(sandbox: Sandbox, token: str = PLANNER_TOKEN) -> AsyncIterator[Client]:
-    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
-    transport = streamable_http_client(f"{sandbox.bot_url}/mcp", http_client=http)
-    async with http, Client(transport) as client:
+    async with bot_client(sandbox.bot_url, token) as client:
         yield client
 
 
