@@ -70,6 +70,10 @@ class PolicyRequest(BaseModel):
     created_at: AwareDatetime
     expires_at: AwareDatetime
     channel_id: str | None = None  # where its policy card is
+    # The admins of the approver tier its amount reaches, when that tier names any: only
+    # they decide it (else the admins do). `tier`: its amounts ("$1,000.00 and more").
+    deciders: tuple[str, ...] = ()
+    tier: str | None = None
     decided_by: str | None = None  # Slack user id of the admin
     decided_at: AwareDatetime | None = None
     approval_id: str | None = None  # once allowed: the co-sign approval it produced

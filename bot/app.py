@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.cosign import CoSign
 from bot.deliveries import Deliveries
 from bot.digest import Digest
+from bot.escalations import Escalations
 from bot.home import Home
 from bot.job_activity import JobActivity
 from bot.notifier import Notifier
@@ -35,6 +36,7 @@ from bot.routing import Router
 from bot.scheduler import (
     DIGEST_JOB,
     DUE_JOB,
+    ESCALATION_JOB,
     FEED_JOB,
     OUTBOX_JOB,
     POLICY_JOB,
@@ -86,7 +88,9 @@ async def build_services(
         clock=clock,
         workspace=InstalledWorkspace(slack, settings.slack_team_id),
     )
-    approvers = Approvers(store, clock, people, admins=roles.admin_ids)
+    approvers = Approvers(
+        store, clock, people, admins=roles.admin_ids, escalate_after=settings.escalate_after
+    )
     home = Home(
         store=store,
         clock=clock,
@@ -147,6 +151,14 @@ async def build_services(
         people=people,
         on_effects=lambda: scheduler.kick(OUTBOX_JOB),
     )
+    escalations = Escalations(
+        store=store,
+        clock=clock,
+        settings=settings,
+        approvers=approvers,
+        people=people,
+        on_effects=lambda: scheduler.kick(OUTBOX_JOB),
+    )
     spending = Spending(store=store, clock=clock, opentrain=opentrain)
     policy = load_policy(settings.agent_policy_file, settings.agent_tokens)
     gate = AgentGate(
@@ -160,6 +172,8 @@ async def build_services(
             policy=policy,
             channel=settings.policy_channel or settings.default_channel,
             on_effects=lambda: scheduler.kick(OUTBOX_JOB),
+            approvers=approvers,
+            router=router,
         ),
         cosign=cosign,
         store=store,
@@ -186,6 +200,7 @@ async def build_services(
         people=people,
         approvers=approvers,
         reminders=reminders,
+        escalations=escalations,
         home=home,
         gate=gate,
         owner=owner,
@@ -201,6 +216,7 @@ def schedule(services: Services) -> None:
     services.scheduler.every(OUTBOX_JOB, outbox_interval, services.notifier.drain)
     reminder_interval = timedelta(seconds=services.settings.reminder_interval_seconds)
     services.scheduler.every(REMINDER_JOB, reminder_interval, services.reminders.tick)
+    services.scheduler.every(ESCALATION_JOB, reminder_interval, services.escalations.tick)
     services.scheduler.every(POLICY_JOB, reminder_interval, services.gate.requests.expire_due)
     services.scheduler.every(RETENTION_JOB, reminder_interval, services.forget_stale)
     settings = services.settings

@@ -105,6 +105,8 @@ class Settings(BaseSettings):
         default_factory=lambda: [timedelta(hours=24), timedelta(hours=2)]
     )
     quiet_hours: Annotated[str, NoDecode] = "20:00-08:00"
+    # Nobody acted this long after a card was posted: the next approver tier hears (off: unset).
+    escalate_after: Annotated[timedelta | None, NoDecode] = None
     digest_channel: str | None = None
     digest_time: time | None = None
 
@@ -192,6 +194,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             offsets = [parse_duration(item) for item in value.split(",") if item.strip()]
             return sorted(offsets, reverse=True)
+        return value
+
+    @field_validator("escalate_after", mode="before")
+    @classmethod
+    def _parse_escalate_after(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip().lower()
+            return None if text in ("", "off") else parse_duration(text)
         return value
 
     @field_validator("quiet_hours")

@@ -37,14 +37,12 @@ from bot.tracked_approvals import TrackedApproval
 
 log = logging.getLogger(__name__)
 
-# A claimed batch is this process's for CLAIM_LEASE; a delivery stops before posting
-# once less than POST_MARGIN is left (one post and its bookkeeping fit in that).
+# A claim lasts CLAIM_LEASE; no post starts with less than POST_MARGIN of it left.
 CLAIM_LEASE = timedelta(minutes=5)
 POST_MARGIN = timedelta(seconds=30)
 
 ApproversLookup = Callable[[TrackedApproval], Awaitable[Expected]]
-# A fresh Home tab, as (user id, view) pairs, for everyone who sees an approval, except
-# the users named (their tabs already show it).
+# Fresh Home tabs (user id, view) for everyone who sees an approval, but the users named.
 HomeViews = Callable[[TrackedApproval, Set[str]], Awaitable[list[tuple[str, View]]]]
 
 
@@ -224,6 +222,7 @@ class Deliveries:
             opentrain_host=self._opentrain_host,
             approvers=expected.configured,
             requester_alone=expected.requester_alone,
+            approvers_label=expected.label,
         )
 
     async def _permalink(self, channel: str, ts: str) -> str | None:
@@ -332,6 +331,7 @@ class Deliveries:
                 opentrain_host=self._opentrain_host,
                 card_permalink=item.payload.get("permalink"),
                 final=bool(item.payload.get("final")),
+                escalation=item.payload.get("escalation"),  # a level of approval.escalations
             )
         reason = item.payload.get("reason", "expired")
         return cards.requester_dm(

@@ -1,7 +1,7 @@
 """The App Home inbox: for one person, what waits on them, what they asked for, how things ended.
 
-"Waiting on you" lists pending approvals in channels where the person is an
-approver (named, or through a user group), most urgent first: those expiring
+"Waiting on you" lists pending approvals whose tier names the person (or a user
+group of theirs), or that were escalated to them, most urgent first: those expiring
 within 12 h, then by money at stake. The notifier publishes these views when
 someone opens the tab and, through `REFRESH_HOME` effects, when an approval
 they see resolves (`views_for_approval`).
@@ -16,7 +16,7 @@ from decimal import Decimal
 from slack_sdk.models.views import View
 
 from bot import cards
-from bot.approver_lists import Approvers
+from bot.approver_lists import Approvers, Lookups
 from bot.cards.facts import money_at_stake
 from bot.clock import Clock
 from bot.people import People
@@ -49,15 +49,15 @@ class Home:
     async def view_for(self, user_id: str) -> View:
         """The Home tab of `user_id` as of now."""
         snapshot = await self._snapshot()
-        return await self._render(user_id, snapshot, {})
+        return await self._render(user_id, snapshot, Lookups())
 
     async def views_for_approval(
         self, approval: TrackedApproval, up_to_date: Set[str] = frozenset()
     ) -> list[tuple[str, View]]:
         """A fresh Home tab for everyone who sees `approval` (its requester and its
         approvers) but the users in `up_to_date`; lists nothing when that is everyone."""
-        channels: dict[str | None, frozenset[str]] = {}
-        viewers = sorted(await self._people_for(approval.channel_id, channels))
+        seen = Lookups()
+        viewers = sorted(await self._approvers.people_of(approval, seen))
         if approval.requester.kind == "slack":
             viewers = [approval.requester.id, *viewers]
         stale = [user for user in dict.fromkeys(viewers) if user not in up_to_date]
@@ -67,7 +67,7 @@ class Home:
         views: list[tuple[str, View]] = []
         for user in stale:
             if (await self._people.person(user)).unreachable is None:
-                views.append((user, await self._render(user, snapshot, channels)))
+                views.append((user, await self._render(user, snapshot, seen)))
         return views
 
     async def _snapshot(self) -> list[TrackedApproval]:
@@ -79,7 +79,7 @@ class Home:
         self,
         user_id: str,
         approvals: Sequence[TrackedApproval],
-        channels: dict[str | None, frozenset[str]],
+        seen: Lookups,
     ) -> View:
         now = self._clock.now()
         waiting: list[TrackedApproval] = []
@@ -87,7 +87,7 @@ class Home:
         outcomes: list[TrackedApproval] = []
         for approval in approvals:
             asked = approval.requester.kind == "slack" and approval.requester.id == user_id
-            approver = user_id in await self._people_for(approval.channel_id, channels)
+            approver = user_id in await self._approvers.people_of(approval, seen)
             if approval.status.is_terminal:
                 if asked or approver:
                     outcomes.append(approval)
@@ -103,13 +103,6 @@ class Home:
             now=now,
             opentrain_host=self._opentrain_host,
         )
-
-    async def _people_for(
-        self, channel_id: str | None, cache: dict[str | None, frozenset[str]]
-    ) -> frozenset[str]:
-        if channel_id not in cache:
-            cache[channel_id] = frozenset(await self._approvers.people_for_channel(channel_id))
-        return cache[channel_id]
 
 
 def by_urgency(approvals: Iterable[TrackedApproval], now: datetime) -> list[TrackedApproval]:

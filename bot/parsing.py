@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 from bot import slack_ids
+from bot.durations import parse_duration
 from bot.money import parse_amount
 from bot.store.kinds import Topic
 
@@ -30,6 +32,7 @@ GROUP_PATTERN = re.compile(r"^<!subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>$|^(S[A-Z0-
 AMOUNT_LIKE = re.compile(r"^[-+$]*[\d.,]*\d[\d.,]*$")
 SLACK_TOKEN = re.compile(r"<([^<>]*)>")
 MAX_NAME = 200
+MIN_ESCALATE_AFTER = timedelta(minutes=5)
 
 
 class UsageError(ValueError):
@@ -105,9 +108,12 @@ class MyJobs:
 
 @dataclass(frozen=True)
 class Approvers:
-    action: str  # "show" | "set" | "add" | "remove"
+    action: str  # "show" | "set" | "add" | "remove" | "escalate" | "admins"
     scope: str | None = None  # channel id, or "global"; None = the current channel
     members: tuple[str, ...] = field(default_factory=tuple)  # U… users and S… groups
+    over: Decimal = Decimal(0)  # the tier: from this amount up (0: the base tier)
+    after: timedelta | None = None  # escalate: the tier's own delay
+    off: bool = False  # escalate: never (neither: ESCALATE_AFTER applies)
 
 
 @dataclass(frozen=True)
@@ -335,31 +341,72 @@ def my_jobs(words: Words) -> MyJobs:
     return MyJobs(status)
 
 
+APPROVER_ACTIONS = ("show", "set", "add", "remove", "escalate", "admins")
+
+
 def approvers(words: Words) -> Approvers:
+    """`[set|add|remove|escalate|admins] [#channel|global] [over <amount>] …`: mentions, or
+    for `escalate` `after <duration|off|default>`, for `admins` mentions or `none`."""
     args = words.args
     if not args:
         return Approvers("show")
-    action, rest = args[0].lower(), args[1:]
-    if action not in ("set", "add", "remove", "show"):
+    action, rest = args[0].lower(), list(args[1:])
+    if action not in APPROVER_ACTIONS:
         raise words.problem(f"`approvers {clip(action)}` is not known.")
     scope: str | None = None
     if rest and rest[0].lower() == "global":
-        scope, rest = "global", rest[1:]
+        scope = "global"
+        rest.pop(0)
     elif rest and parse_channel(rest[0]):
-        scope, rest = parse_channel(rest[0]), rest[1:]
-    members = []
-    for token in rest:
-        member = parse_member(token)
-        if member is None:
-            raise words.problem(f"“{clip(token)}” is not a @user or @group mention.")
-        members.append(member)
+        scope = parse_channel(rest.pop(0))
+    over = Decimal(0)
+    if action != "show" and rest and rest[0].lower() == "over":
+        if len(rest) < 2:
+            raise words.problem("`over` needs an amount, like `over 1000`.")
+        try:
+            over = parse_amount(rest[1], words.max_amount)
+        except ValueError as exc:
+            raise words.problem(f"Tier amount: {exc}.") from None
+        rest = rest[2:]
+    if action == "escalate":
+        after, off = _escalation(rest, words)
+        return Approvers(action, scope, over=over, after=after, off=off)
+    if action == "admins" and [word.lower() for word in rest] == ["none"]:
+        return Approvers(action, scope, over=over)
+    members = [_member(token, words) for token in rest]
     if action == "show":
         if members:
             raise words.problem("`approvers show` takes no mentions.")
     elif not members:
-        why = " (an empty list would stop every reminder)" if action == "set" else ""
+        why = {
+            "set": " (an empty list would stop every reminder)",
+            "admins": " (or `none`: the admins decide)",
+        }.get(action, "")
         raise words.problem(f"`approvers {action}` needs at least one @mention{why}.")
-    return Approvers(action, scope, tuple(dict.fromkeys(members)))
+    return Approvers(action, scope, tuple(dict.fromkeys(members)), over=over)
+
+
+def _escalation(rest: list[str], words: Words) -> tuple[timedelta | None, bool]:
+    """`after <duration|off|default>`: (the delay, off); (None, False) is the default."""
+    if len(rest) != 2 or rest[0].lower() != "after":
+        raise words.problem("`approvers escalate` needs `after` and a delay: 24h, off or default.")
+    delay = rest[1].lower()
+    if delay in ("off", "default"):
+        return None, delay == "off"
+    try:
+        after = parse_duration(delay)
+    except ValueError:
+        raise words.problem(f"“{clip(rest[1])}” is not a delay (use e.g. 24h, 90m, 2d).") from None
+    if after < MIN_ESCALATE_AFTER:
+        raise words.problem("Escalate after 5 minutes at the least.")
+    return after, False
+
+
+def _member(token: str, words: Words) -> str:
+    member = parse_member(token)
+    if member is None:
+        raise words.problem(f"“{clip(token)}” is not a @user or @group mention.")
+    return member
 
 
 def route(words: Words) -> Route:

@@ -19,6 +19,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from bot.agent_asks import AWAITING, AgentAsk, PolicyRequest, PolicyStatus
+from bot.approver_lists import Approvers
+from bot.approver_tiers import Tier
 from bot.audit_log import AuditEntry
 from bot.cards.policy import policy_card
 from bot.clock import Clock
@@ -28,7 +30,8 @@ from bot.money import usd_text
 from bot.opentrain import Approval, ContractEnded, OpenTrainError
 from bot.outbox import Effect, EffectKind, callback_effect, effect
 from bot.policy import SpendPolicy
-from bot.spend import Breach, Quote, Spending, Usage
+from bot.routing import Router
+from bot.spend import TYPE_OF_APPROVAL, Breach, Quote, Spending, Usage
 from bot.store import Store
 from bot.store.kinds import POLICY_AWAITING, POLICY_REQUESTS
 from bot.tracked_approvals import AgentStanding, Callback, Requester
@@ -36,6 +39,7 @@ from bot.tracked_approvals import AgentStanding, Callback, Requester
 log = logging.getLogger(__name__)
 
 ASK_FOR = timedelta(hours=24)
+APPROVAL_TYPE = {request_type: kind for kind, request_type in TYPE_OF_APPROVAL.items()}
 DECISION_TTL = timedelta(days=30)
 
 
@@ -105,6 +109,8 @@ class PolicyRequests:
         policy: SpendPolicy,
         channel: str | None,
         on_effects: Callable[[], None],
+        approvers: Approvers | None = None,
+        router: Router | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -113,6 +119,8 @@ class PolicyRequests:
         self._policy = policy
         self._channel = channel
         self._on_effects = on_effects
+        self._approvers = approvers
+        self._router = router
 
     @property
     def can_ask(self) -> bool:
@@ -124,6 +132,7 @@ class PolicyRequests:
     ) -> PolicyRequest:
         """Store a request and queue its policy card; nothing reaches OpenTrain."""
         now = self._clock.now()
+        tier = await self._tier(ask, quote)
         request = PolicyRequest(
             request_id=f"preq_{secrets.token_hex(10)}",
             agent=agent,
@@ -139,6 +148,8 @@ class PolicyRequests:
             created_at=now,
             expires_at=now + ASK_FOR,
             channel_id=self._channel,
+            deciders=tier.admins if tier else (),
+            tier=tier.amounts() if tier else None,
         )
         await self._save(request)
         await self._store.put_record(POLICY_AWAITING, request.request_id, True)
@@ -199,6 +210,16 @@ class PolicyRequests:
                 await self._store.delete_record(POLICY_AWAITING, request_id)
                 expired += int(request is not None and request.status == "expired")
         return expired
+
+    async def _tier(self, ask: AgentAsk, quote: Quote) -> Tier | None:
+        """The approver tier the request's card would have, when that tier names its admins."""
+        if self._approvers is None or self._router is None:
+            return None
+        channel = await self._router.resolve(
+            explicit=ask.channel, job_id=quote.job_id, approval_type=APPROVAL_TYPE[quote.type]
+        )
+        tier = (await self._approvers.placement_for(channel, quote.amount_usd)).tier
+        return tier if tier is not None and tier.admins else None
 
     # --- deciding once ----------------------------------------------------------------
     async def _require(self, request_id: str) -> PolicyRequest:

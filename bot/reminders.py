@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from slack_sdk.errors import SlackApiError
 
-from bot.approver_lists import Approvers
+from bot.approver_lists import Approvers, Lookups
 from bot.audit_log import AuditEntry
 from bot.clock import Clock
 from bot.config import Settings
@@ -87,13 +87,13 @@ class Reminders:
         now = self._clock.now()
         snoozes = await self._snoozes()
         settled: set[str] = set()
-        people_by_channel: dict[str | None, list[str]] = {}
+        seen = Lookups()
         queued = 0
         pending = await self._store.list_approvals(status=TrackedStatus.PENDING, limit=ALL_PENDING)
         for approval in pending:
             if now >= approval.expires_at:
                 continue
-            for user in await self._approvers.to_remind(approval, people_by_channel):
+            for user in await self._approvers.to_remind(approval, seen):
                 snooze = snoozes.get(f"{approval.approval_id}:{user}")
                 try:
                     queued += await self._remind_if_due(approval, user, now, snooze, settled)

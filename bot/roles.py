@@ -37,7 +37,7 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-Need = Literal["admin", "request", "read"]
+Need = Literal["admin", "request", "read", "listed"]  # listed: one of the `listed` ids
 
 # A demoted admin or a newly restricted guest loses their rights within this long.
 STANDING_MAX_AGE = timedelta(minutes=5)
@@ -89,9 +89,13 @@ class Roles:
         self._clock = clock
         self._workspace = workspace
 
-    async def require(self, actor: Actor, need: Need, action: str) -> None:
-        """Return if `actor` may do `action` (e.g. "change approvers"); else audit and raise."""
-        refusal = await self._refusal(actor, need, action)
+    async def require(
+        self, actor: Actor, need: Need, action: str, listed: Sequence[str] = ()
+    ) -> None:
+        """Return if `actor` may do `action` (e.g. "change approvers"); else audit and raise.
+
+        `listed` (need "listed"): the users and groups who may, such as a tier's admins."""
+        refusal = await self._refusal(actor, need, action, listed)
         if refusal is None:
             return
         why, denied = refusal
@@ -122,7 +126,7 @@ class Roles:
 
     # --- deciding ----------------------------------------------------------------------
     async def _refusal(
-        self, actor: Actor, need: Need, action: str
+        self, actor: Actor, need: Need, action: str, listed: Sequence[str] = ()
     ) -> tuple[str, AccessDenied] | None:
         """(why, the refusal) — or None when `actor` may do it."""
         try:
@@ -152,6 +156,10 @@ class Roles:
                 f"Guests can't {action} in this workspace. Ask a full member; an admin can "
                 "allow guests with ALLOW_GUESTS=true."
             )
+        if need == "listed":
+            if await self._listed(person.user_id, listed):
+                return None
+            return "not_listed", AccessDenied(f"Only these people can {action}:", listed)
         admin = await self._has_admin_role(person)
         if need == "admin":
             return None if admin else ("not_admin", self._admins_only(action))

@@ -35,6 +35,7 @@ FEED_JOB = "feed-poll"
 DUE_JOB = "due-checks"
 OUTBOX_JOB = "outbox-drain"
 REMINDER_JOB = "reminders"
+ESCALATION_JOB = "escalations"  # tell the next approver tier when nobody acted
 DIGEST_JOB = "digest"
 POLICY_JOB = "policy-requests"  # expire agents' over-limit requests nobody answered
 RETENTION_JOB = "retention"  # forget settings records that stopped mattering

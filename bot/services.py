@@ -12,6 +12,7 @@ from bot.channels import Channels
 from bot.clock import Clock
 from bot.config import Settings
 from bot.cosign import CoSign
+from bot.escalations import Escalations
 from bot.home import Home
 from bot.job_activity import JobActivity
 from bot.notifier import Notifier
@@ -48,6 +49,7 @@ class Services:
     people: People
     approvers: Approvers
     reminders: Reminders
+    escalations: Escalations
     home: Home
     gate: AgentGate  # the agents' spend policy, before any OpenTrain write
     owner: str  # this process's identity in leases and claims

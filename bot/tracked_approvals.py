@@ -62,6 +62,18 @@ class ApprovalDetails(BaseModel):
     amount_usd: Decimal | None = None  # hire: milestone amount; fund/payout: milestone; end: escrow
 
 
+class Escalation(BaseModel):
+    """Nobody acted for `waited`, so the next level was told (recorded once per level)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    level: int  # 1: the first tier above the approval's own
+    to: tuple[str, ...] = ()  # the users and groups of the tier told; empty: the admins
+    over: Decimal | None = None  # the amount that tier starts at (None: the admins)
+    waited: timedelta  # since the card was posted
+    at: AwareDatetime
+
+
 # --- tracked approvals --------------------------------------------------------
 
 
@@ -105,6 +117,7 @@ class TrackedApproval(BaseModel):
     superseded_by: str | None = None
     opentrain_status: str | None = None  # OpenTrain's own word when it is not one we know
     callback: Callback | None = None  # an agent's callbackUrl: the outcome is POSTed there
+    escalations: tuple[Escalation, ...] = ()  # oldest first
     next_check_at: AwareDatetime
     adopted_at: AwareDatetime
     version: int = 0

@@ -357,8 +357,15 @@ async def _refuse_policy_request(services: Services, click: Click, reply: Replie
 
 async def _decide(services: Services, click: Click, reply: Replier, *, allow: bool) -> None:
     verb = "allow" if allow else "refuse"
-    await services.roles.require(click.actor, "admin", f"{verb} an agent's request over its limits")
     requests = services.gate.requests
+    asked = await requests.get(click.value)
+    if asked is not None and asked.deciders:  # its approver tier names who decides
+        what = f"{verb} an agent's request of {asked.tier}"
+        await services.roles.require(click.actor, "listed", what, asked.deciders)
+    else:
+        await services.roles.require(
+            click.actor, "admin", f"{verb} an agent's request over its limits"
+        )
     if allow:
         decided = await with_progress(
             requests.allow(click.value, by_user=click.user_id),

@@ -20,13 +20,22 @@ CHANGES: dict[str, Change] = {"set": "set", "add": "add", "remove": "remove"}
 
 
 async def approvers(services: Services, parsed: parsing.Approvers, asked: Asked) -> None:
-    """Show the approvers, after setting, adding or removing some when asked to."""
+    """Show the approver tiers, after changing one when asked to (a tier's members, its
+    escalation delay, or who decides agents' requests over a limit at it)."""
+    scope, by_user, lists = parsed.scope or asked.channel_id, asked.user_id, services.approvers
     change = CHANGES.get(parsed.action)
     if change is not None:
-        scope = parsed.scope or asked.channel_id
-        await services.approvers.change(scope, change, parsed.members, by_user=asked.user_id)
-    configured = await services.approvers.all()
-    await asked.reply.send(cards.approvers_view(configured, channel_id=asked.channel_id))
+        await lists.change(scope, change, parsed.members, over=parsed.over, by_user=by_user)
+    elif parsed.action == "escalate":
+        after, off = parsed.after, parsed.off
+        await lists.set_escalation(scope, parsed.over, after, off=off, by_user=by_user)
+    elif parsed.action == "admins":
+        await lists.set_admins(scope, parsed.over, parsed.members, by_user=by_user)
+    configured = await lists.all()
+    view = cards.approvers_view(
+        configured, channel_id=asked.channel_id, escalate_after=lists.escalate_after
+    )
+    await asked.reply.send(view)
 
 
 async def audit(services: Services, parsed: parsing.ApprovalRef, asked: Asked) -> None:

@@ -263,8 +263,9 @@ def entry(verb: Verb) -> Entry[Any]:
             return Entry[parsing.Approvers](
                 verb,
                 SETUP,
-                "approvers [set|add|remove] [#channel|global] @user @group…",
-                "show or change who is reminded before expiry",
+                "approvers [set|add|remove|escalate|admins] [#channel|global] [over <amount>] "
+                "@user @group… | after 24h|off",
+                "show or change who approves which amounts, and who hears when nobody acts",
                 parsing.approvers,
                 admin.approvers,
                 lambda a: (
@@ -272,7 +273,12 @@ def entry(verb: Verb) -> Entry[Any]:
                     if a.action == "show"
                     else Role("admin", "change approvers")
                 ),
-                examples=("/opentrain approvers add #hiring @ana @finance",),
+                examples=(
+                    "/opentrain approvers add #hiring @ana @finance",
+                    "/opentrain approvers set global over 1000 @finance-team",
+                    "/opentrain approvers escalate global over 1000 after 24h",
+                    "/opentrain approvers admins global over 1000 @cfo",
+                ),
             )
         case Verb.ROUTE:
             return Entry[parsing.Route](

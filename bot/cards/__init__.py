@@ -9,6 +9,7 @@ from bot.cards.admin import approvers_view, routes_view
 from bot.cards.approval_card import (
     approval_card,
     composer_preview,
+    escalation_reply,
     outcome_reply,
     reminder_dm,
     reminder_dm_retired,
@@ -60,6 +61,7 @@ __all__ = [
     "contracts_list",
     "cosign_receipt",
     "digest_message",
+    "escalation_reply",
     "explanation_message",
     "help_message",
     "hire_modal",

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlock
 
+from bot.approver_tiers import GLOBAL, ScopeTiers, Tier
 from bot.cards.layout import packed_sections, plural
 from bot.cards.message import SlackMessage
 from bot.cards.text import CONTEXT_ELEMENT, channel_ref, code, esc, fallback, mention, mrkdwn
+from bot.durations import humanize
+from bot.money import format_usd
 from bot.opentrain.models import ApprovalType
 
-GLOBAL = "global"  # the approvers key that is not a channel
-APPROVERS_USAGE = "/opentrain approvers [set|add|remove] [#channel|global] @user @group…"
+APPROVERS_USAGE = (
+    "/opentrain approvers [set|add|remove] [#channel|global] [over <amount>] @user @group…"
+)
+ESCALATE_USAGE = "/opentrain approvers escalate [#channel|global] [over <amount>] after 24h|off"
 ROUTE_USAGE = "/opentrain route <jobId|hire|fund|payout|end> #channel"
 
 _ROUTED_TYPES = {
@@ -23,10 +29,12 @@ _ROUTED_TYPES = {
 }
 
 
-def approvers_view(approvers: Mapping[str, Sequence[str]], *, channel_id: str) -> SlackMessage:
-    """This channel's approvers first, then the global list, then every other channel's."""
-    howto = f"Change them with `{esc(APPROVERS_USAGE)}`."
-    if not any(approvers.values()):
+def approvers_view(
+    scopes: Mapping[str, ScopeTiers], *, channel_id: str, escalate_after: timedelta | None
+) -> SlackMessage:
+    """This channel's tiers first, then the global ones, then every other channel's."""
+    howto = f"Change them with `{esc(APPROVERS_USAGE)}`; escalation with `{esc(ESCALATE_USAGE)}`."
+    if not any(tiers.tiers for tiers in scopes.values()):
         return SlackMessage(
             text="No approvers are set, so nobody is reminded before approvals expire.",
             blocks=[
@@ -39,25 +47,58 @@ def approvers_view(approvers: Mapping[str, Sequence[str]], *, channel_id: str) -
                 ),
             ],
         )
-    others = sorted(key for key in approvers if key not in (channel_id, GLOBAL))
+    others = sorted(key for key in scopes if key not in (channel_id, GLOBAL))
+    empty = ScopeTiers()
+
+    def scope_lines(title: str, key: str) -> str:
+        tiers = scopes.get(key, empty).tiers
+        shown = [_tier_line(tier, escalate_after) for tier in tiers] or ["none set"]
+        if len(shown) == 1 and not (tiers and tiers[0].over):
+            return f"{title}: {shown[0]}"  # one tier for every amount, or none
+        return "\n".join([f"{title}:", *(f"• {line}" for line in shown)])
+
     lines = [
-        f"*This channel* ({channel_ref(channel_id)}): {_members(approvers.get(channel_id, ()))}",
-        f"*Global*: {_members(approvers.get(GLOBAL, ()))}",
-        *(f"{channel_ref(key)}: {_members(approvers[key])}" for key in others),
+        scope_lines(f"*This channel* ({channel_ref(channel_id)})", channel_id),
+        scope_lines("*Global*", GLOBAL),
+        *(scope_lines(channel_ref(key), key) for key in others),
     ]
+    escalation = (
+        f"Nobody acting for {humanize(escalate_after)} escalates to the next tier (ESCALATE_AFTER)."
+        if escalate_after
+        else "Escalation is off unless a tier sets it (ESCALATE_AFTER is not set)."
+    )
     blocks: list[Block] = [
         HeaderBlock(text="Approvers"),
         *packed_sections(lines, more=lambda hidden: f"…and {plural(hidden, 'more channel')}."),
         ContextBlock(
             elements=[
-                mrkdwn(f"Approvers get a DM before an approval expires. {howto}", CONTEXT_ELEMENT)
+                mrkdwn(
+                    "A request goes to the highest tier its amount reaches (a hire: with fees); "
+                    f"a channel's tiers replace the global ones from its lowest up. {escalation} "
+                    f"Approvers get a DM before an approval expires. {howto}",
+                    CONTEXT_ELEMENT,
+                )
             ]
         ),
     ]
-    configured = sum(1 for members in approvers.values() if members)
+    configured = sum(1 for tiers in scopes.values() if tiers.tiers)
     return SlackMessage(
         text=fallback(f"Approvers are set for {plural(configured, 'scope')}."), blocks=blocks
     )
+
+
+def _tier_line(tier: Tier, escalate_after: timedelta | None) -> str:
+    """ "$1,000.00 and more: @finance — escalates after 12 h; decides agents: @cfo"."""
+    amounts = f"{format_usd(tier.over)} and more: " if tier.over else ""
+    line = amounts + _members(tier.members)
+    delay = tier.delay(escalate_after)
+    if tier.never_escalate:
+        line += " — never escalates"
+    elif tier.escalate_after is not None and delay is not None:
+        line += f" — escalates after {humanize(delay)}"
+    if tier.admins:
+        line += f" — agents' requests over a limit decided by {_members(tier.admins)}"
+    return line
 
 
 def routes_view(routes: Mapping[str, str]) -> SlackMessage:

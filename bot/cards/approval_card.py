@@ -41,8 +41,9 @@ from bot.cards.text import (
     plain,
     utc_words,
 )
+from bot.durations import humanize
 from bot.opentrain.models import ApprovalType
-from bot.tracked_approvals import TrackedApproval, TrackedStatus
+from bot.tracked_approvals import Escalation, TrackedApproval, TrackedStatus
 
 # Why a card could not be posted, in words the requester can act on (Slack error codes).
 _CHANNEL_PROBLEMS = {
@@ -65,14 +66,22 @@ def approval_card(
     opentrain_host: str,
     approvers: Sequence[str] = (),
     requester_alone: bool = False,
+    approvers_label: str = "Approvers",
     card_permalink: str | None = None,
 ) -> SlackMessage:
     """The card in the channel: what is asked, what it costs, who asked, and where it stands.
 
     `requester_alone`: the requester is the only approver configured (four eyes: the
-    card says so, and the admins are reminded instead).
+    card says so, and the admins are reminded instead). `approvers_label` names the
+    approval's tier ("Approvers for $1,000.00 and more").
     """
-    blocks = _card_body(approval, now=now, approvers=approvers, requester_alone=requester_alone)
+    blocks = _card_body(
+        approval,
+        now=now,
+        approvers=approvers,
+        requester_alone=requester_alone,
+        approvers_label=approvers_label,
+    )
     if approval.status is TrackedStatus.PENDING:
         blocks += facts.review_blocks(
             approval,
@@ -209,14 +218,23 @@ def reminder_dm(
     opentrain_host: str,
     card_permalink: str | None,
     final: bool,
+    escalation: int | None = None,
 ) -> SlackMessage:
-    """A DM to one approver before expiry: what, how much, who asked, by when, and the link."""
+    """A DM to one approver before expiry: what, how much, who asked, by when, and the link.
+
+    `escalation`: the level of `approval.escalations` this DM tells (nobody acted)."""
     kind = "Last reminder" if final else "Reminder"
+    headline = f"⏰ *{kind}:* this is waiting"
+    escalated = next((e for e in approval.escalations if e.level == escalation), None)
+    if escalated is not None:
+        kind = "Escalated to you"
+        waited = humanize(escalated.waited)
+        headline = f"⏫ *{kind}:* nobody has acted on this for {waited}; it is waiting"
     blocks: list[Block] = [
         HeaderBlock(text=plain(facts.title(approval), HEADER_TEXT, multiline=False)),
         SectionBlock(
             text=mrkdwn(
-                f"⏰ *{kind}:* this is waiting for a human to confirm in OpenTrain and "
+                f"{headline} for a human to confirm in OpenTrain and "
                 f"{deadline(approval.expires_at, now)}."
             )
         ),
@@ -279,6 +297,13 @@ def reminder_dm_retired(
     )
 
 
+def escalation_reply(escalation: Escalation) -> SlackMessage:
+    """The one thread line under the card when nobody acted and the next level was told."""
+    waited, told = humanize(escalation.waited), facts.escalated_to(escalation)
+    text = f"⏫ Nobody has acted on this for {waited}, so it was escalated to {told}."
+    return SlackMessage(text=fallback(text), blocks=[ContextBlock(elements=[mrkdwn(text)])])
+
+
 def unfurl_blocks(
     approval: TrackedApproval, *, now: datetime, opentrain_host: str
 ) -> list[dict[str, Any]]:
@@ -336,6 +361,7 @@ def _card_body(
     now: datetime,
     approvers: Sequence[str] | None = None,
     requester_alone: bool = False,
+    approvers_label: str = "Approvers",
 ) -> list[Block]:
     """Everything the card says, without its buttons; `approvers=None` leaves that line out."""
     pending = approval.status is TrackedStatus.PENDING
@@ -360,7 +386,10 @@ def _card_body(
     blocks.append(facts.ids_context(approval))
     blocks += facts.requester_blocks(approval)
     if pending and approvers is not None:
-        blocks.append(facts.approvers_block(approvers, approval if requester_alone else None))
+        alone = approval if requester_alone else None
+        blocks.append(facts.approvers_block(approvers, alone, label=approvers_label))
+    if pending and approval.escalations:
+        blocks.append(facts.escalations_context(approval))
     blocks.append(SectionBlock(text=mrkdwn(outcomes.status_text(approval, now))))
     if approval.status is TrackedStatus.CONFIRMED:
         blocks += outcomes.result_blocks(approval)

@@ -40,9 +40,10 @@ from bot.cards.text import (
     mrkdwn,
     plain,
 )
+from bot.durations import humanize
 from bot.money import format_usd, hire_cost
 from bot.opentrain.models import ApprovalType
-from bot.tracked_approvals import AgentStanding, TrackedApproval
+from bot.tracked_approvals import AgentStanding, Escalation, TrackedApproval
 from bot.tracked_approvals import amount as amount
 from bot.tracked_approvals import money_at_stake as money_at_stake
 
@@ -196,8 +197,11 @@ def requester_field(approval: TrackedApproval, label: str) -> TextObject:
     return plain(f"{label}: agent {clip(requester.id, ID_DISPLAY)}", multiline=False)
 
 
-def approvers_block(approvers: Sequence[str], alone: TrackedApproval | None = None) -> SectionBlock:
-    """Who is expected to confirm; `alone`: its requester is the only one configured."""
+def approvers_block(
+    approvers: Sequence[str], alone: TrackedApproval | None = None, *, label: str = "Approvers"
+) -> SectionBlock:
+    """Who is expected to confirm (`label`: the tier); `alone`: its requester is the only one
+    configured."""
     if alone is not None:
         return SectionBlock(
             text=mrkdwn(
@@ -207,13 +211,28 @@ def approvers_block(approvers: Sequence[str], alone: TrackedApproval | None = No
             )
         )
     if approvers:
-        return SectionBlock(text=mrkdwn("*Approvers:* " + ", ".join(map(mention, approvers))))
+        return SectionBlock(text=mrkdwn(f"*{label}:* " + ", ".join(map(mention, approvers))))
     return SectionBlock(
         text=mrkdwn(
             "⚠️ *No approvers are set for this channel*, so nobody will be reminded before this "
             f"expires. Set them with `{APPROVERS_HOWTO}`."
         )
     )
+
+
+def escalations_context(approval: TrackedApproval) -> ContextBlock:
+    """ "⏫ Escalated to @cfo after 24 h": every level told because nobody acted."""
+    lines = [f"⏫ {escalation_text(escalation)}" for escalation in approval.escalations]
+    return ContextBlock(elements=[mrkdwn("\n".join(lines), CONTEXT_ELEMENT)])
+
+
+def escalation_text(escalation: Escalation) -> str:
+    """ "Escalated to @cfo after 24 h" (or to the admins, past the top tier)."""
+    return f"Escalated to {escalated_to(escalation)} after {humanize(escalation.waited)}"
+
+
+def escalated_to(escalation: Escalation) -> str:
+    return ", ".join(map(mention, escalation.to)) if escalation.to else "the admins"
 
 
 # --- buttons -------------------------------------------------------------------------

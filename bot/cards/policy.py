@@ -81,6 +81,10 @@ def policy_card(request: PolicyRequest, *, now: datetime) -> SlackMessage:
     if request.ask.note:
         blocks.append(SectionBlock(text=plain(f"“{clean(request.ask.note, multiline=True)}”")))
     blocks.append(ContextBlock(elements=[mrkdwn(f"Request {code(request.request_id)}")]))
+    if request.deciders and request.status == AWAITING:
+        who = ", ".join(map(mention, request.deciders))
+        line = f"Decided by {who}: the admins of the approver tier for {request.tier}."
+        blocks.append(ContextBlock(elements=[mrkdwn(line)]))
     blocks.append(SectionBlock(text=mrkdwn(_status(request, now))))
     if request.status == AWAITING:
         blocks.append(

@@ -22,6 +22,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from bot.agent_asks import PolicyRequest
+from bot.approver_tiers import ScopeTiers
 from bot.opentrain.models import HireTerms
 
 log = logging.getLogger(__name__)
@@ -155,8 +156,9 @@ class ContractThread(_Record):
     conversation_id: str | None = None
 
 
-# Who confirms, per scope: "global" or a channel id → user and user-group ids.
-APPROVERS: Kind[list[str]] = Kind("approvers", list[str])
+# Who confirms, per scope ("global" or a channel id): its tiers; a list of user and
+# user-group ids was stored before tiers existed (read as the base tier).
+APPROVERS: Kind[list[str] | ScopeTiers] = Kind("approvers", list[str] | ScopeTiers)
 # Per "<approval id>:<user id>".
 SNOOZES: Kind[SnoozeRecord] = Kind("snooze", SnoozeRecord, Retention(ends_with_approval=True))
 # Per approval id.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -34,6 +35,12 @@ async def approvers(sandbox: Sandbox, text: str, channel: str = CHANNEL) -> str:
     return json.dumps(answers[0].blocks)
 
 
+async def members(sandbox: Sandbox, scope: str, over: int = 0) -> tuple[str, ...] | None:
+    """The members of the tier from `over` dollars of `scope`, as stored."""
+    tier = (await sandbox.services.approvers.scope(scope)).at(Decimal(over))
+    return tier.members if tier else None
+
+
 async def test_set_add_remove_and_show(sandbox: Sandbox) -> None:
     shown = await approvers(sandbox, "")
     assert "No approvers are set" in shown
@@ -48,8 +55,8 @@ async def test_set_add_remove_and_show(sandbox: Sandbox) -> None:
     await approvers(sandbox, "set global <@U0LEI|lei>")
 
     store = sandbox.services.store
-    assert await store.get_record(APPROVERS, "C0HIRING") == ["S0FINANCE", "U0KAI"]
-    assert await store.get_record(APPROVERS, "global") == ["U0LEI"]
+    assert await members(sandbox, "C0HIRING") == ("S0FINANCE", "U0KAI")
+    assert await members(sandbox, "global") == ("U0LEI",)
 
     # From another channel: its own list (none, so global applies) first, then the others.
     shown = await approvers(sandbox, "show", channel=OTHER_CHANNEL)

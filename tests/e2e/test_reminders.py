@@ -86,10 +86,11 @@ async def set_approvers(sandbox: Sandbox, channel: str, *members: str) -> None:
         channel_id=channel,
     )
     assert result.status == 200
-    await wait_for(
-        lambda: sandbox.services.approvers.for_channel(channel),
-        message=f"approvers of {channel} stored",
-    )
+
+    async def stored() -> object:
+        return (await sandbox.services.approvers.scope(channel)).tiers
+
+    await wait_for(stored, message=f"approvers of {channel} stored")
 
 
 async def hire(

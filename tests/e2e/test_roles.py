@@ -13,6 +13,7 @@ import logging
 
 import pytest
 
+from bot.approver_tiers import ScopeTiers
 from bot.cards import ActionId
 from bot.sandbox.faults import FaultSpec
 from bot.sandbox.slack.model import Ephemeral
@@ -66,7 +67,8 @@ async def test_only_admins_change_approvers_and_routes(make_sandbox: SandboxFact
     assert "needs at least one @mention" in rendered(empty)
     ok = await answer_to(bot, "approvers set <@U0KAI|kai>", "U0ANA")
     assert "<@U0KAI>" in rendered(ok)
-    assert await store.get_record(APPROVERS, "C0HIRING") == ["U0KAI"]
+    stored = await store.get_record(APPROVERS, "C0HIRING")
+    assert isinstance(stored, ScopeTiers) and stored.tiers[0].members == ("U0KAI",)
     assert await bot.sent() == []
 
 

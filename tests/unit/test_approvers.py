@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,10 +15,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approver_lists import Approvers
 from bot.clock import FixedClock
+from bot.explain import NotPossible
+from bot.opentrain.models import HireTerms
 from bot.people import People, Person
 from bot.store import SqliteStore
+from bot.store.kinds import APPROVERS
+from bot.tracked_approvals import ApprovalDetails, Escalation, Requester, TrackedApproval
+from tests.unit.cards_helpers import fund, tracked
 
 T0 = datetime(2031, 11, 10, 9, 0, tzinfo=UTC)
+KAI = Requester(kind="slack", id="U0KAI")
 
 
 class FakeSlack:
@@ -88,19 +95,63 @@ def approvers(store: SqliteStore, people: People) -> Approvers:
 # --- configuration --------------------------------------------------------------------
 
 
+def approval(amount: str | None, channel: str | None = "C0HIRING", **extra: Any) -> TrackedApproval:
+    """A funding request of `amount` dollars carded in `channel`, asked by Kai."""
+    details = ApprovalDetails(amount_usd=Decimal(amount) if amount is not None else None)
+    return fund(channel_id=channel, details=details, requester=KAI, **extra)
+
+
+async def expected_members(
+    approvers: Approvers, amount: str | None, channel: str | None
+) -> list[str]:
+    return (await approvers.expected(approval(amount, channel))).configured
+
+
 async def test_nothing_configured_means_nobody(approvers: Approvers) -> None:
-    assert await approvers.for_channel("C0HIRING") == []
-    assert await approvers.for_channel(None) == []
+    assert await expected_members(approvers, "100", "C0HIRING") == []
+    assert await expected_members(approvers, "100", None) == []
     assert await approvers.all() == {}
+    assert await approvers.to_remind(approval("100")) == []
 
 
 async def test_a_channel_list_replaces_the_global_one(approvers: Approvers) -> None:
     await approvers.change("global", "set", ["U0BEN"], by_user="U0ANA")
     await approvers.change("C0HIRING", "set", ["U0ANA", "S0FINANCE"], by_user="U0ANA")
-    assert await approvers.for_channel("C0HIRING") == ["U0ANA", "S0FINANCE"]
-    assert await approvers.for_channel("C0GENERAL") == ["U0BEN"]
-    assert await approvers.for_channel(None) == ["U0BEN"]
-    assert await approvers.all() == {"C0HIRING": ["U0ANA", "S0FINANCE"], "global": ["U0BEN"]}
+    assert await expected_members(approvers, "100", "C0HIRING") == ["U0ANA", "S0FINANCE"]
+    assert await expected_members(approvers, "100", "C0GENERAL") == ["U0BEN"]
+    assert await expected_members(approvers, "100", None) == ["U0BEN"]
+    assert {scope: tiers.tiers[0].members for scope, tiers in (await approvers.all()).items()} == {
+        "C0HIRING": ("U0ANA", "S0FINANCE"),
+        "global": ("U0BEN",),
+    }
+
+
+async def test_tiers_by_amount_in_a_channel_else_globally(approvers: Approvers) -> None:
+    await approvers.change("global", "set", ["U0LEAD"], by_user="U0ANA")
+    await approvers.change("global", "set", ["S0FINANCE"], over=Decimal(1000), by_user="U0ANA")
+    await approvers.change("C0HIRING", "set", ["U0CFO"], over=Decimal(5000), by_user="U0ANA")
+    table = [
+        ("999.99", "C0HIRING", ["U0LEAD"], "Approvers"),
+        ("1000", "C0HIRING", ["S0FINANCE"], "Approvers for $1,000.00 and more"),
+        ("4999.99", "C0HIRING", ["S0FINANCE"], "Approvers for $1,000.00 and more"),
+        ("5000", "C0HIRING", ["U0CFO"], "Approvers for $5,000.00 and more"),
+        ("5000", "C0GENERAL", ["S0FINANCE"], "Approvers for $1,000.00 and more"),
+        (None, "C0GENERAL", ["S0FINANCE"], "Approvers for $1,000.00 and more"),
+        (None, "C0HIRING", ["U0CFO"], "Approvers for $5,000.00 and more"),
+    ]
+    for amount, channel, members, label in table:
+        expected = await approvers.expected(approval(amount, channel))
+        assert (expected.configured, expected.label) == (members, label), (amount, channel)
+
+
+async def test_a_hire_is_tiered_by_its_total_with_fees(approvers: Approvers) -> None:
+    await approvers.change("global", "set", ["U0LEAD"], by_user="U0ANA")
+    await approvers.change("global", "set", ["U0CFO"], over=Decimal(1000), by_user="U0ANA")
+    # $900 + $90 fee + $9.95 = $999.95: still the lead; $901 → $1,001.05: the CFO.
+    for amount, member in (("900", "U0LEAD"), ("901", "U0CFO")):
+        terms = HireTerms(name="Batch", description="Work", amount=Decimal(amount))
+        hire = tracked(channel_id="C0HIRING", terms=terms, requester=KAI)
+        assert (await approvers.expected(hire)).configured == [member]
 
 
 async def test_add_and_remove_keep_order_and_never_repeat(approvers: Approvers) -> None:
@@ -121,36 +172,89 @@ async def test_add_and_remove_keep_order_and_never_repeat(approvers: Approvers) 
 
 async def test_clearing_a_channel_falls_back_to_global(approvers: Approvers) -> None:
     await approvers.change("global", "set", ["U0BEN"], by_user="U0ANA")
-    await approvers.change("C1", "set", ["U0ANA"], by_user="U0ANA")
-    await approvers.change("C1", "set", [], by_user="U0ANA")
-    assert await approvers.for_channel("C1") == ["U0BEN"]
-    assert "C1" not in await approvers.all()
+    await approvers.change("C0HIRING", "set", ["U0ANA"], by_user="U0ANA")
+    await approvers.change("C0HIRING", "set", [], by_user="U0ANA")
+    assert await expected_members(approvers, "10", "C0HIRING") == ["U0BEN"]
+    assert "C0HIRING" not in await approvers.all()
+
+
+async def test_a_list_stored_before_tiers_reads_as_the_base_tier(
+    approvers: Approvers, store: SqliteStore
+) -> None:
+    await store.put_record(APPROVERS, "C0HIRING", ["U0ANA", "S0FINANCE"])
+    assert await expected_members(approvers, "50000", "C0HIRING") == ["U0ANA", "S0FINANCE"]
+    await approvers.change("C0HIRING", "add", ["U0CFO"], over=Decimal(1000), by_user="U0ANA")
+    assert await expected_members(approvers, "10", "C0HIRING") == ["U0ANA", "S0FINANCE"]
+    assert await expected_members(approvers, "1000", "C0HIRING") == ["U0CFO"]
+
+
+async def test_escalation_and_tier_admins_need_the_tier(approvers: Approvers) -> None:
+    with pytest.raises(NotPossible, match=r"No approvers are set from \$1,000.00 globally"):
+        await approvers.set_escalation(
+            "global", Decimal(1000), timedelta(hours=12), off=False, by_user="U0ANA"
+        )
+    await approvers.change("global", "set", ["S0FINANCE"], over=Decimal(1000), by_user="U0ANA")
+    tier = await approvers.set_escalation(
+        "global", Decimal(1000), timedelta(hours=12), off=False, by_user="U0ANA"
+    )
+    assert tier.escalate_after == timedelta(hours=12)
+    tier = await approvers.set_admins("global", Decimal(1000), ["U0CFO"], by_user="U0ANA")
+    assert (tier.admins, tier.escalate_after) == (("U0CFO",), timedelta(hours=12))
+    # Changing the members keeps the tier's escalation and admins.
+    await approvers.change("global", "add", ["U0KAI"], over=Decimal(1000), by_user="U0ANA")
+    kept = (await approvers.scope("global")).at(Decimal(1000))
+    assert kept is not None and kept.admins == ("U0CFO",) and kept.members == ("S0FINANCE", "U0KAI")
 
 
 async def test_every_change_is_audited_with_before_and_after(
     approvers: Approvers, store: SqliteStore
 ) -> None:
     await approvers.change("C1", "set", ["U0ANA"], by_user="U0ANA")
-    await approvers.change("C1", "add", ["S0FINANCE"], by_user="U0BEN")
+    await approvers.change("C1", "add", ["S0FINANCE"], over=Decimal(1000), by_user="U0BEN")
+    await approvers.set_escalation("C1", Decimal(1000), None, off=True, by_user="U0BEN")
+    await approvers.set_admins("C1", Decimal(1000), ["U0CFO"], by_user="U0BEN")
     entries = await store.read_audit()
     assert [(e.action, e.actor, e.details) for e in entries] == [
         (
             "approvers_changed",
             "slack:U0ANA",
-            {"scope": "C1", "change": "set", "before": [], "after": ["U0ANA"]},
+            {"scope": "C1", "over": "0.00", "change": "set", "before": [], "after": ["U0ANA"]},
         ),
         (
             "approvers_changed",
             "slack:U0BEN",
-            {"scope": "C1", "change": "add", "before": ["U0ANA"], "after": ["U0ANA", "S0FINANCE"]},
+            {
+                "scope": "C1",
+                "over": "1000.00",
+                "change": "add",
+                "before": [],
+                "after": ["S0FINANCE"],
+            },
+        ),
+        ("escalation_changed", "slack:U0BEN", {"scope": "C1", "over": "1000.00", "after": "off"}),
+        (
+            "tier_admins_changed",
+            "slack:U0BEN",
+            {"scope": "C1", "over": "1000.00", "before": [], "after": ["U0CFO"]},
         ),
     ]
     assert all(e.at == T0 for e in entries)
 
 
-async def test_people_for_a_channel_expand_groups(approvers: Approvers) -> None:
-    await approvers.change("C1", "set", ["U0LEI", "S0FINANCE", "S0OPS"], by_user="U0ANA")
-    assert await approvers.people_for_channel("C1") == ["U0LEI", "U0ANA", "U0BEN", "U0KAI"]
+async def test_people_expand_groups_and_follow_escalations(approvers: Approvers) -> None:
+    await approvers.change("C0HIRING", "set", ["U0LEI", "S0FINANCE", "S0OPS"], by_user="U0ANA")
+    assert await approvers.people_of(approval("10")) == ["U0LEI", "U0ANA", "U0BEN", "U0KAI"]
+    # Kai asked: four eyes keeps him out of the reminders.
+    assert await approvers.to_remind(approval("10")) == ["U0LEI", "U0ANA", "U0BEN"]
+    escalated = approval(
+        "10",
+        escalations=(
+            Escalation(
+                level=1, to=("U0CFO",), over=Decimal(1000), waited=timedelta(hours=24), at=T0
+            ),
+        ),
+    )
+    assert await approvers.people_of(escalated) == ["U0LEI", "U0ANA", "U0BEN", "U0KAI", "U0CFO"]
 
 
 # --- the Slack directory ------------------------------------------------------------------

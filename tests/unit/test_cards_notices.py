@@ -20,7 +20,8 @@ def test_help_lists_every_subcommand() -> None:
         "contracts [active|ended]",
         "contract &lt;contractId&gt;",
         "status",
-        "approvers [set|add|remove] [#channel|global] @user @group…",
+        "approvers [set|add|remove|escalate|admins] [#channel|global] [over &lt;amount&gt;] "
+        "@user @group… | after 24h|off",
         "route &lt;jobId|hire|fund|payout|end&gt; #channel",
         "route list",
         "route remove &lt;key&gt;",

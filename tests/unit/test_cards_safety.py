@@ -11,6 +11,7 @@ import pytest
 from slack_sdk.models.views import View
 
 from bot import cards
+from bot.approver_tiers import ScopeTiers, Tier
 from bot.audit_log import AuditEntry
 from bot.cards import ActionId
 from bot.cards.text import clip, clip_mrkdwn
@@ -404,8 +405,18 @@ def test_messages_hold_up_against_hostile_text(text: str) -> None:
     )
     assert_fits(
         cards.approvers_view(
-            {text: [text, "U0OK"] * 200, "global": [text], **{f"C{i}": [text] for i in range(300)}},
+            {
+                text: ScopeTiers.of(
+                    [
+                        Tier(members=(text, "U0OK") * 200),
+                        Tier(over=Decimal("99999.99"), members=(text,), admins=(text,) * 50),
+                    ]
+                ),
+                "global": ScopeTiers.of([Tier(members=(text,), escalate_after=timedelta(days=3))]),
+                **{f"C{i}": ScopeTiers.of([Tier(members=(text,))]) for i in range(300)},
+            },
             channel_id=text,
+            escalate_after=timedelta(hours=24),
         )
     )
     assert_fits(
