@@ -35,3 +35,16 @@ def humanize(delta: timedelta) -> str:
     if minutes:
         return f"{minutes} min"
     return f"{secs} s"
+
+
+def delay_words(delta: timedelta) -> str:
+    """A delay as people set one: "24 h", "36 h", "12 h 30 min", "90 min"; whole days from
+    two on ("3 days")."""
+    seconds = int(abs(delta.total_seconds()))
+    if seconds >= 2 * 86400 and seconds % 86400 == 0:
+        return humanize(delta)
+    hours, rest = divmod(seconds, 3600)
+    minutes = rest // 60
+    if not hours:
+        return f"{minutes} min" if minutes else f"{seconds} s"
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

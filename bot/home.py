@@ -85,6 +85,7 @@ class Home:
         waiting: list[TrackedApproval] = []
         requested: list[TrackedApproval] = []
         outcomes: list[TrackedApproval] = []
+        tiers: dict[str, str] = {}  # pending approval id → its tier, when above the base
         for approval in approvals:
             asked = approval.requester.kind == "slack" and approval.requester.id == user_id
             approver = user_id in await self._approvers.people_of(approval, seen)
@@ -96,12 +97,17 @@ class Home:
                 waiting.append(approval)
             if asked:
                 requested.append(approval)
+            if asked or approver:
+                tier = (await self._approvers.placement(approval, seen)).tier
+                if tier is not None and tier.over:
+                    tiers[approval.approval_id] = tier.amounts()
         return cards.home_view(
             waiting_on_you=by_urgency(waiting, now),
             requested_by_you=by_urgency(requested, now),
             recent_outcomes=latest_outcomes(outcomes),
             now=now,
             opentrain_host=self._opentrain_host,
+            tiers=tiers,
         )
 
 

@@ -11,7 +11,7 @@ from bot.approver_tiers import GLOBAL, ScopeTiers, Tier
 from bot.cards.layout import packed_sections, plural
 from bot.cards.message import SlackMessage
 from bot.cards.text import CONTEXT_ELEMENT, channel_ref, code, esc, fallback, mention, mrkdwn
-from bot.durations import humanize
+from bot.durations import delay_words
 from bot.money import format_usd
 from bot.opentrain.models import ApprovalType
 
@@ -62,11 +62,10 @@ def approvers_view(
         scope_lines("*Global*", GLOBAL),
         *(scope_lines(channel_ref(key), key) for key in others),
     ]
-    escalation = (
-        f"Nobody acting for {humanize(escalate_after)} escalates to the next tier (ESCALATE_AFTER)."
-        if escalate_after
-        else "Escalation is off unless a tier sets it (ESCALATE_AFTER is not set)."
-    )
+    escalation = "Escalation is off unless a tier sets it (ESCALATE_AFTER is not set)."
+    if escalate_after:
+        after = delay_words(escalate_after)
+        escalation = f"Nobody acting for {after} escalates to the next tier (ESCALATE_AFTER)."
     blocks: list[Block] = [
         HeaderBlock(text="Approvers"),
         *packed_sections(lines, more=lambda hidden: f"…and {plural(hidden, 'more channel')}."),
@@ -95,7 +94,7 @@ def _tier_line(tier: Tier, escalate_after: timedelta | None) -> str:
     if tier.never_escalate:
         line += " — never escalates"
     elif tier.escalate_after is not None and delay is not None:
-        line += f" — escalates after {humanize(delay)}"
+        line += f" — escalates after {delay_words(delay)}"
     if tier.admins:
         line += f" — agents' requests over a limit decided by {_members(tier.admins)}"
     return line

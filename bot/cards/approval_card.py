@@ -41,7 +41,7 @@ from bot.cards.text import (
     plain,
     utc_words,
 )
-from bot.durations import humanize
+from bot.durations import delay_words
 from bot.opentrain.models import ApprovalType
 from bot.tracked_approvals import Escalation, TrackedApproval, TrackedStatus
 
@@ -228,7 +228,7 @@ def reminder_dm(
     escalated = next((e for e in approval.escalations if e.level == escalation), None)
     if escalated is not None:
         kind = "Escalated to you"
-        waited = humanize(escalated.waited)
+        waited = delay_words(escalated.waited)
         headline = f"⏫ *{kind}:* nobody has acted on this for {waited}; it is waiting"
     blocks: list[Block] = [
         HeaderBlock(text=plain(facts.title(approval), HEADER_TEXT, multiline=False)),
@@ -260,7 +260,12 @@ def reminder_dm(
             f"{deadline(approval.expires_at, now, markup=False)}"
         ),
         blocks=blocks,
-        metadata=metadata(REMINDER_EVENT_TYPE, approvalId=approval.approval_id, final=final),
+        metadata=metadata(
+            REMINDER_EVENT_TYPE,
+            approvalId=approval.approval_id,
+            final=final,
+            **({"escalation": escalated.level} if escalated else {}),
+        ),
     )
 
 
@@ -299,9 +304,10 @@ def reminder_dm_retired(
 
 def escalation_reply(escalation: Escalation) -> SlackMessage:
     """The one thread line under the card when nobody acted and the next level was told."""
-    waited, told = humanize(escalation.waited), facts.escalated_to(escalation)
+    waited, told = delay_words(escalation.waited), facts.escalated_to(escalation)
     text = f"⏫ Nobody has acted on this for {waited}, so it was escalated to {told}."
-    return SlackMessage(text=fallback(text), blocks=[ContextBlock(elements=[mrkdwn(text)])])
+    short = f"Nobody has acted on this for {waited}: escalated to the next approvers."
+    return SlackMessage(text=fallback(short), blocks=[ContextBlock(elements=[mrkdwn(text)])])
 
 
 def unfurl_blocks(

@@ -40,7 +40,7 @@ from bot.cards.text import (
     mrkdwn,
     plain,
 )
-from bot.durations import humanize
+from bot.durations import delay_words
 from bot.money import format_usd, hire_cost
 from bot.opentrain.models import ApprovalType
 from bot.tracked_approvals import AgentStanding, Escalation, TrackedApproval
@@ -228,7 +228,7 @@ def escalations_context(approval: TrackedApproval) -> ContextBlock:
 
 def escalation_text(escalation: Escalation) -> str:
     """ "Escalated to @cfo after 24 h" (or to the admins, past the top tier)."""
-    return f"Escalated to {escalated_to(escalation)} after {humanize(escalation.waited)}"
+    return f"Escalated to {escalated_to(escalation)} after {delay_words(escalation.waited)}"
 
 
 def escalated_to(escalation: Escalation) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from slack_sdk.models.blocks import (
@@ -43,8 +43,13 @@ def home_view(
     recent_outcomes: Sequence[TrackedApproval],
     now: datetime,
     opentrain_host: str,
+    tiers: Mapping[str, str] | None = None,
 ) -> View:
-    """Three parts in the caller's order; rows expiring within 12 h are marked urgent."""
+    """Three parts in the caller's order; rows expiring within 12 h are marked urgent.
+
+    `tiers`: the approver tier of a pending approval by id ("$1,000.00 and more"), shown
+    with whether it was escalated."""
+    tiers = tiers or {}
     blocks: list[Block] = [
         ContextBlock(elements=[mrkdwn(f"Updated {date_token(now)}", CONTEXT_ELEMENT)]),
         *_part(
@@ -53,6 +58,7 @@ def home_view(
             "Nothing is waiting for you to confirm in OpenTrain.",
             now,
             opentrain_host,
+            tiers,
         ),
         *_part(
             "Requested by you",
@@ -60,6 +66,7 @@ def home_view(
             "Nothing you asked for is waiting for a human.",
             now,
             opentrain_host,
+            tiers,
         ),
         *_part(
             "Recent outcomes",
@@ -67,6 +74,7 @@ def home_view(
             "No request has been confirmed, declined or expired lately.",
             now,
             opentrain_host,
+            tiers,
         ),
     ]
     return View(type="home", blocks=blocks)
@@ -78,12 +86,13 @@ def _part(
     empty: str,
     now: datetime,
     opentrain_host: str,
+    tiers: Mapping[str, str],
 ) -> list[Block]:
     if not approvals:
         return [HeaderBlock(text=heading), ContextBlock(elements=[mrkdwn(empty, CONTEXT_ELEMENT)])]
     blocks: list[Block] = [HeaderBlock(text=f"{heading} ({len(approvals)})")]
     for approval in approvals[:MAX_ROWS]:
-        blocks += _row(approval, now, opentrain_host)
+        blocks += _row(approval, now, opentrain_host, tiers.get(approval.approval_id))
     hidden = len(approvals) - MAX_ROWS
     if hidden > 0:
         more = f"…and {hidden} more — `/opentrain pending` lists every pending one."
@@ -91,14 +100,21 @@ def _part(
     return blocks
 
 
-def _row(approval: TrackedApproval, now: datetime, opentrain_host: str) -> list[Block]:
+def _row(
+    approval: TrackedApproval, now: datetime, opentrain_host: str, tier: str | None
+) -> list[Block]:
     pending = approval.status is TrackedStatus.PENDING
     urgent = pending and timedelta(0) < approval.expires_at - now <= URGENT_WITHIN
     what = f"{clip(facts.title(approval), ENTRY_TEXT - 50)} — {facts.money_summary(approval)}"
+    fields = [facts.requester_field(approval, "Asked by"), facts.field(_when(approval, now))]
+    if pending and tier is not None:
+        fields.append(facts.field(f"*Approver tier*\n{tier}"))
+    if pending and approval.escalations:
+        fields.append(facts.field(f"*⏫ {facts.escalation_text(approval.escalations[-1])}*"))
     blocks: list[Block] = [
         SectionBlock(
             text=plain(f"🔴 Urgent: {what}" if urgent else what, ENTRY_TEXT, multiline=False),
-            fields=[facts.requester_field(approval, "Asked by"), facts.field(_when(approval, now))],
+            fields=fields,
         )
     ]
     buttons: list[ButtonElement] = []

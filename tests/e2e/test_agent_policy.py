@@ -31,6 +31,7 @@ from tests.e2e.test_agent_api import (
     card_in,
     hire_body,
 )
+from tests.e2e.test_escalations import say
 from tests.e2e.test_links import approval_made_elsewhere
 from tests.e2e.test_reminders import move_to
 from tests.support.bot_harness import SandboxFactory
@@ -331,3 +332,29 @@ async def test_a_handed_over_hire_is_over_the_limit_its_amount_unknown(
     assert answer.status_code == 202, answer.text
     usage = await sandbox.services.gate.spending.usage("planner")
     assert usage.requests_24h == 1 and usage.used_24h == 300
+
+
+async def test_an_approver_tier_with_admins_decides_its_requests(
+    sandbox: Sandbox, http: httpx.AsyncClient
+) -> None:
+    # Requests of $250 and more: Lei approves, and only Kai decides agents' requests over a limit.
+    await say(sandbox, "approvers set global over 250 <@U0LEI|lei>")
+    await say(sandbox, "approvers admins global over 250 <@U0KAI|kai>")
+    labeler = Agent(http, LABELER)
+    over = await over_the_daily_limit(sandbox, labeler)  # the $300 request is the one asked
+    request_id = over["response"].json()["requestId"]
+    card = await policy_card(sandbox, request_id, "Decided by <@U0KAI>")
+    assert "approver tier for $250.00 and more" in shown(card)
+
+    # Ana is the workspace's admin, but this tier names its own: refused, nothing reached.
+    refusal = await click(sandbox, card, ActionId.ALLOW_POLICY_REQUEST, "U0ANA")
+    assert "Only these people can allow an agent's request of $250.00 and more" in refusal
+    assert "U0KAI" in refusal
+    assert writes(sandbox, over["mark"]) == []
+    stored = await sandbox.services.gate.requests.get(request_id)
+    assert stored is not None and stored.status == "awaiting_policy_approval"
+
+    assert "Allowed once" in await click(sandbox, card, ActionId.ALLOW_POLICY_REQUEST, "U0KAI")
+    assert writes(sandbox, over["mark"]) == [("POST", "/milestones/ms_lidar1/fund")]
+    refused = [e for e in await sandbox.services.store.read_audit() if e.action == "refused"]
+    assert [(e.actor, e.details["need"]) for e in refused] == [("slack:U0ANA", "listed")]

@@ -55,7 +55,7 @@ def test_approvers_by_tier_with_escalation_and_admins() -> None:
         "• $10,000.00 and more: <@U0CFO> — never escalates — agents' requests over a limit "
         "decided by <@U0CFO>"
     )
-    assert "Nobody acting for 1 day escalates to the next tier (ESCALATE_AFTER)" in texts(message)
+    assert "Nobody acting for 24 h escalates to the next tier (ESCALATE_AFTER)" in texts(message)
 
 
 def test_approvers_when_this_channel_has_none() -> None:
