@@ -14,7 +14,13 @@ import pytest
 from bot import cards
 from bot.cards import ActionId, SlackMessage, outcomes
 from bot.cards.outcomes import aftermath
-from bot.tracked_approvals import ApprovalDetails, Requester, TrackedApproval, TrackedStatus
+from bot.tracked_approvals import (
+    ApprovalDetails,
+    Escalation,
+    Requester,
+    TrackedApproval,
+    TrackedStatus,
+)
 from tests.unit.cards_helpers import (
     EXPIRES_TOKEN,
     HOST,
@@ -31,6 +37,8 @@ from tests.unit.cards_helpers import (
     texts,
     tracked,
 )
+
+DAY = timedelta(hours=24)
 
 
 def card(approval: TrackedApproval, **kwargs: Any) -> SlackMessage:
@@ -189,6 +197,43 @@ def test_missing_approvers_are_a_visible_warning_with_the_fix() -> None:
     shown = texts(card(tracked()))
     assert "⚠️ *No approvers are set for this channel*" in shown
     assert "`/opentrain approvers set #channel @someone`" in shown
+
+
+def test_the_card_names_its_tier_and_every_escalation() -> None:
+    escalated = tracked(
+        escalations=(
+            Escalation(level=1, to=("S0FINANCE",), over=Decimal(1000), waited=DAY, at=NOW),
+            Escalation(level=2, waited=DAY + timedelta(hours=12), at=NOW),
+        )
+    )
+    message = card(
+        escalated, approvers=["U0LEAD"], approvers_label="Approvers for $250.00 and more"
+    )
+    shown = texts(message)
+    assert "*Approvers for $250.00 and more:* <@U0LEAD>" in shown
+    assert "⏫ Escalated to <!subteam^S0FINANCE> after 24 h" in shown
+    assert "⏫ Escalated to the admins after 36 h" in shown
+    # An ended card no longer says who is waited for.
+    assert "Escalated" not in texts(card(resolved(escalated, TrackedStatus.CONFIRMED)))
+
+
+def test_an_escalation_is_one_thread_line_and_a_dm_that_says_why() -> None:
+    escalation = Escalation(level=1, to=("U0CFO",), over=Decimal(5000), waited=DAY, at=NOW)
+    line = cards.escalation_reply(escalation)
+    assert texts(line) == "⏫ Nobody has acted on this for 24 h, so it was escalated to <@U0CFO>."
+    assert "<@" not in str(line.text)  # the notification text names nobody
+    approval = tracked(escalations=(escalation,))
+    dm = cards.reminder_dm(
+        approval, now=NOW, opentrain_host=HOST, card_permalink=PERMALINK, final=False, escalation=1
+    )
+    assert "⏫ *Escalated to you:* nobody has acted on this for 24 h" in texts(dm)
+    assert dm.metadata is not None and dm.metadata.event_payload["escalation"] == 1
+    reminder = cards.reminder_dm(
+        approval, now=NOW, opentrain_host=HOST, card_permalink=PERMALINK, final=False
+    )
+    assert (
+        "⏰ *Reminder:*" in texts(reminder) and "escalation" not in reminder.metadata.event_payload
+    )  # type: ignore[union-attr]
 
 
 def test_card_links_to_the_original_when_given_a_permalink() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -219,6 +220,29 @@ def test_approvers_and_routes_take_escaped_mentions() -> None:
     assert parse("route remove fund") == Route("remove", target="fund")
 
 
+def test_approver_tiers_escalation_and_tier_admins() -> None:
+    assert parse("approvers set global over 1,000 <!subteam^S0FINANCE|@finance>") == Approvers(
+        "set", "global", ("S0FINANCE",), over=Decimal("1000.00")
+    )
+    assert parse("approvers remove over $5000.50 U0CFO") == Approvers(
+        "remove", None, ("U0CFO",), over=Decimal("5000.50")
+    )
+    assert parse("approvers escalate global over 1000 after 24h") == Approvers(
+        "escalate", "global", over=Decimal("1000.00"), after=timedelta(hours=24)
+    )
+    assert parse("approvers escalate <#C0HIRING|hiring> after 1h30m") == Approvers(
+        "escalate", "C0HIRING", after=timedelta(minutes=90)
+    )
+    assert parse("approvers escalate after OFF") == Approvers("escalate", off=True)
+    assert parse("approvers escalate after default") == Approvers("escalate")
+    assert parse("approvers admins global over 1000 <@U0CFO|cfo>") == Approvers(
+        "admins", "global", ("U0CFO",), over=Decimal("1000.00")
+    )
+    assert parse("approvers admins global over 1000 none") == Approvers(
+        "admins", "global", over=Decimal("1000.00")
+    )
+
+
 # --- bad input → what to type instead ----------------------------------------------------
 
 
@@ -259,6 +283,14 @@ def test_approvers_and_routes_take_escaped_mentions() -> None:
         ("approvers promote U0BEN", "`approvers promote` is not known", "approvers"),
         ("approvers add", "`approvers add` needs at least one @mention", "approvers"),
         ("approvers set #general ben", "“#general” is not a @user or @group", "approvers"),
+        ("approvers set global over 1,50 U0CFO", "“1,50” uses a comma for cents", "approvers"),
+        ("approvers set over U0CFO", "“U0CFO” is not an amount", "approvers"),
+        ("approvers set over", "`over` needs an amount", "approvers"),
+        ("approvers set global over 0 U0CFO", "the amount must be more than $0", "approvers"),
+        ("approvers escalate global", "needs `after` and a delay", "approvers"),
+        ("approvers escalate after soon", "“soon” is not a delay", "approvers"),
+        ("approvers escalate after 1m", "5 minutes at the least", "approvers"),
+        ("approvers admins over 10", "`approvers admins` needs at least one @mention", "approvers"),
         ("route job_1", "`route` needs a job id or type and a #channel", "route"),
         ("route job_1 general", "“general” is not a #channel", "route"),
         ("route remove", "`route remove` needs the job id or type", "route"),
