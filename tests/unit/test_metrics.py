@@ -4,6 +4,7 @@ when the store fails) and the outcome latency — over a real SQLite store."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -359,3 +361,55 @@ async def test_a_delivered_card_update_of_an_ended_approval_is_observed(
     assert value(found, "cosign_outcome_latency_seconds_sum") == 2
     assert value(found, "cosign_outcome_latency_seconds_bucket", le="2.0") == 1
     assert value(found, "cosign_outcome_latency_seconds_bucket", le="1.0") == 0
+
+
+# --- the docs ------------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+README = DOCS.parent / "README.md"
+METRIC_NAME = re.compile(r"\bcosign_[a-z_]+[a-z]\b")
+
+
+def exposed(metrics: Metrics) -> set[str]:
+    """Every metric family the bot exposes, and the sample names each gives."""
+    names: set[str] = set()
+    suffixes = {"counter": ["", "_total"], "histogram": ["", "_bucket", "_count", "_sum"]}
+    for family in metrics.registry.collect():
+        names |= {family.name + suffix for suffix in suffixes.get(family.type, [""])}
+    return names
+
+
+def test_the_alerts_the_dashboard_and_the_readme_name_only_exposed_metrics(
+    metrics: Metrics,
+) -> None:
+    known = exposed(metrics)
+    alerts = yaml.safe_load((DOCS / "alerts.yml").read_text())
+    expressions = [rule["expr"] for group in alerts["groups"] for rule in group["rules"]]
+    assert {rule["alert"] for group in alerts["groups"] for rule in group["rules"]} >= {
+        "CosignOutboxBackingUp",
+        "CosignFeedLagging",
+        "CosignNoFeedLeader",
+        "CosignSlackRateLimited",
+        "CosignOpenTrainFailing",
+        "CosignWebhookSignatureFailures",
+    }
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    panels = dashboard["panels"]
+    assert len({panel["id"] for panel in panels}) == len(panels)
+    expressions += [target["expr"] for panel in panels for target in panel.get("targets", [])]
+    readme = README.read_text().split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    named = {name for text in [*expressions, readme] for name in METRIC_NAME.findall(text)}
+    assert named and named <= known, named - known
+    # and the README's Metrics section lists every family
+    for family in (
+        "cosign_pending_approvals",
+        "cosign_outbox_depth",
+        "cosign_outcome_latency_seconds",
+        "cosign_slack_api_calls_total",
+        "cosign_opentrain_api_calls_total",
+        "cosign_feed_lag_seconds",
+        "cosign_feed_leader",
+        "cosign_webhook_deliveries_total",
+        "cosign_agent_requests_total",
+    ):
+        assert f"`{family}`" in readme, family
