@@ -42,6 +42,7 @@ from bot.agent_models import (
 )
 from bot.agent_openapi import openapi_document
 from bot.logs import log_kv
+from bot.metrics import ACCEPTED, agent_result
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -215,6 +216,7 @@ class AgentApi:
             raise invalid_body(exc) from None
 
     def _json(self, call: AgentCall, answer: Answer) -> web.Response:
+        self._services.metrics.agent_request(call.agent, ACCEPTED)
         log.info(
             "agent request %s",
             log_kv(
@@ -233,6 +235,8 @@ class AgentApi:
     async def refuse(
         self, request: web.Request, agent: str | None, request_id: str, refused: Refused
     ) -> web.Response:
+        result = agent_result(refused.status, refused.code, refused.details)
+        self._services.metrics.agent_request(agent, result)  # no agent: `unknown`
         if agent is None:
             self._log_stranger(request, request_id, refused)  # never audited: see there
         else:

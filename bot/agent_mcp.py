@@ -44,6 +44,7 @@ from bot.agent_models import (
     error_body,
 )
 from bot.logs import log_kv
+from bot.metrics import ACCEPTED, agent_result
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -333,11 +334,15 @@ class McpDoor:
             result = await work(agent)
         except Exception as exc:
             refused = self._desk.refusal_of(exc, request_id)
+            self._services.metrics.agent_request(
+                agent, agent_result(refused.status, refused.code, refused.details)
+            )
             await self._desk.audit_refusal(
                 agent, refused, door="mcp", request_id=request_id, tool=tool
             )
             envelope = error_body(refused.message, refused.code, request_id, refused.details)
             raise ToolError(json.dumps(envelope | {"status": refused.status})) from None
+        self._services.metrics.agent_request(agent, ACCEPTED)
         log.info("agent request %s", log_kv(agent=agent, door="mcp", tool=tool))
         return result
 

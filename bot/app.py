@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 from slack_bolt.async_app import AsyncApp
 
 import handlers
@@ -24,6 +25,7 @@ from bot.digest import Digest
 from bot.escalations import Escalations
 from bot.home import Home
 from bot.job_activity import JobActivity
+from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.opentrain import OpenTrainClient
 from bot.outcome_waits import OutcomeWaits
@@ -69,12 +71,15 @@ async def build_services(
     clock = clock or make_clock(settings.sandbox_clock_url)
     store = store or await open_store(settings)
     owner = process_owner()
+    # This bot's own registry: a process may run several bots (the tests do).
+    metrics = Metrics(CollectorRegistry(auto_describe=True), store=store, clock=clock)
     opentrain = OpenTrainClient(
         settings.ot_api_base_url,
         settings.ot_api_token.get_secret_value() if settings.ot_api_token else "",
         timeout=settings.ot_timeout_seconds,
+        observe=metrics.opentrain_call,
     )
-    gateway = open_gateway(settings)
+    gateway = open_gateway(settings, observe=metrics.slack_call)
     slack = gateway.calls
     channels = Channels(slack)
     scheduler = Scheduler(clock)
@@ -114,6 +119,7 @@ async def build_services(
         owner=owner,
         callbacks=Callbacks(store=store, clock=clock, settings=settings).deliver,
         on_effects=lambda: scheduler.kick(OUTBOX_JOB),
+        on_delivered=metrics.effect_delivered,
     )
     activity = JobActivity(
         store=store,
@@ -133,6 +139,7 @@ async def build_services(
         on_activity=activity.on_event,
         on_outcome=waits.notify,
     )
+    metrics.watch_feed(tracker)
     cosign = CoSign(
         opentrain=opentrain,
         tracker=tracker,
@@ -203,6 +210,7 @@ async def build_services(
         escalations=escalations,
         home=home,
         gate=gate,
+        metrics=metrics,
         owner=owner,
     )
 

@@ -126,6 +126,7 @@ class Notifier:
         owner: str,
         callbacks: Callable[[Effect], Awaitable[None]],
         on_effects: Callable[[], None] = lambda: None,
+        on_delivered: Callable[[Effect], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._gateway = gateway
@@ -134,6 +135,7 @@ class Notifier:
         self._owner = owner
         self._callbacks = callbacks  # CALLBACK effects are not Slack's: bot/callbacks.py
         self._on_effects = on_effects  # effects were queued: drain soon
+        self._on_delivered = on_delivered  # the metrics' outcome latency (bot/metrics.py)
         self._landed: dict[str, asyncio.Event] = {}  # only effects someone waits for
 
     @property
@@ -250,6 +252,8 @@ class Notifier:
             await self._store.complete_effect(item.id, result)
             log.info("slack effect delivered %s", log_kv(effect=item.id, kind=item.kind.value))
             self._signal_landed(item.id)
+            if self._on_delivered is not None:
+                await self._on_delivered(item)
             return
 
     async def wait_landed(self, effect_id: str, within: float) -> Effect | None:

@@ -15,6 +15,7 @@ from bot.cosign import CoSign
 from bot.escalations import Escalations
 from bot.home import Home
 from bot.job_activity import JobActivity
+from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.opentrain import OpenTrainClient
 from bot.outcome_waits import OutcomeWaits
@@ -52,6 +53,7 @@ class Services:
     escalations: Escalations
     home: Home
     gate: AgentGate  # the agents' spend policy, before any OpenTrain write
+    metrics: Metrics  # what /metrics shows, on this bot's own registry
     owner: str  # this process's identity in leases and claims
 
     async def forget_stale(self) -> int:

@@ -10,11 +10,14 @@ one for posts, both paced and both honouring `Retry-After`.
 
 Every call waits for its turn in the shared `SlackPacer` (per method, and per channel
 for posts); a 429 is raised to the caller (the outbox waits it out or postpones the
-effect) and holds every caller of that method for `Retry-After`.
+effect) and holds every caller of that method for `Retry-After`. Each call's result is
+reported to the observer the composition root passes in (`/metrics`, bot/metrics.py):
+`ok`, `ratelimited`, `error` (Slack answered with an error) or `unreachable` (no answer).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +36,13 @@ from bot.pacing import SlackPacer, rate_limit_wait
 # One Slack call, including a slow answer; a post's outcome is looked up after this.
 CALL_TIMEOUT_SECONDS = 10
 
+# Told each call's Web API method and result (`ok`, `ratelimited`, `error`, `unreachable`).
+CallObserver = Callable[[str, str], None]
+
+
+def _unobserved(method: str, result: str) -> None:
+    pass
+
 
 @dataclass
 class SlackHealth:
@@ -44,10 +54,18 @@ class SlackHealth:
 class PacedClient(AsyncWebClient):
     """An `AsyncWebClient` whose every call takes its pacing turn and reports Slack's health."""
 
-    def __init__(self, *, pacer: SlackPacer, health: SlackHealth, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        pacer: SlackPacer,
+        health: SlackHealth,
+        observe: CallObserver = _unobserved,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.pacer = pacer
         self.health = health
+        self.observe = observe
 
     async def api_call(  # type: ignore[override]  # same signature, all keyword arguments
         self,
@@ -77,13 +95,16 @@ class PacedClient(AsyncWebClient):
         except SlackApiError as exc:
             self.health.failing = exc.response.status_code >= 500  # a 4xx is Slack answering
             retry_after = rate_limit_wait(exc)
+            self.observe(api_method, "error" if retry_after is None else "ratelimited")
             if retry_after is not None:
                 self.pacer.hold(api_method, channel, retry_after)
             raise
         except (TimeoutError, aiohttp.ClientError, OSError):
             self.health.failing = True
+            self.observe(api_method, "unreachable")
             raise
         self.health.failing = False
+        self.observe(api_method, "ok")
         return response
 
 
@@ -95,8 +116,14 @@ class SlackGateway:
     health: SlackHealth = field(default_factory=SlackHealth)
 
 
-def open_gateway(settings: Settings, *, timeout: float = CALL_TIMEOUT_SECONDS) -> SlackGateway:
-    """Both clients for the configured bot token and Slack API URL, sharing one pacer."""
+def open_gateway(
+    settings: Settings,
+    *,
+    timeout: float = CALL_TIMEOUT_SECONDS,
+    observe: CallObserver = _unobserved,
+) -> SlackGateway:
+    """Both clients for the configured bot token and Slack API URL, sharing one pacer;
+    `observe` is told every call's method and result."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     pacer = SlackPacer(settings.slack_rate_limit_scale)
     health = SlackHealth()
@@ -106,6 +133,7 @@ def open_gateway(settings: Settings, *, timeout: float = CALL_TIMEOUT_SECONDS) -
         "timeout": int(timeout),
         "pacer": pacer,
         "health": health,
+        "observe": observe,
     }
     calls = PacedClient(
         retry_handlers=[

@@ -208,6 +208,21 @@ def resolve(tracked: TrackedApproval, approval: Approval) -> TrackedApproval:
     )
 
 
+def may_be_superseded(approval: Approval) -> bool:
+    """A hire that did not go through — declined, or any status we do not know — may have
+    been replaced by newer terms (bot/tracker.py holds it for SUPERSEDE_GRACE)."""
+    return approval.type is ApprovalType.PROPOSAL_HIRE and approval.status in (
+        ApprovalStatus.DECLINED,
+        ApprovalStatus.UNKNOWN,
+    )
+
+
+def superseded(older: TrackedApproval, newer: TrackedApproval, now: datetime) -> TrackedApproval:
+    return older.evolve(
+        status=TrackedStatus.SUPERSEDED, superseded_by=newer.approval_id, resolved_at=now
+    )
+
+
 def amount(approval: TrackedApproval) -> Decimal | None:
     """The milestone amount: the hire terms we sent win over what was read for the card."""
     if approval.type is ApprovalType.PROPOSAL_HIRE and approval.terms is not None:

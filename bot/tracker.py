@@ -24,7 +24,6 @@ from bot.clock import Clock
 from bot.logs import log_kv
 from bot.opentrain import (
     Approval,
-    ApprovalStatus,
     ApprovalType,
     NotFound,
     OpenTrainClient,
@@ -42,10 +41,12 @@ from bot.tracked_approvals import (
     TrackedApproval,
     TrackedStatus,
     adopt,
+    may_be_superseded,
     next_check_at,
     outcome_of,
     overdue,
     resolve,
+    superseded,
 )
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ class Tracker:
         self._on_outcome = on_outcome
         self._feed_errors = 0
         self._leading = False
+        # The last poll that read the feed to its end (or taking the lead), for /metrics.
+        self.feed_read_at: datetime | None = None
 
     # --- adopting -------------------------------------------------------------
     async def adopt(
@@ -218,7 +221,13 @@ class Tracker:
             )
             self._leading = leading
             self._feed_errors = 0
+            self.feed_read_at = self._clock.now() if leading else None
         return leading
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process held the feed lease at its last poll."""
+        return self._leading
 
     @property
     def last_feed_poll_failed(self) -> bool:
@@ -253,6 +262,7 @@ class Tracker:
 
     async def _feed_succeeded(self) -> None:
         self._feed_errors = 0
+        self.feed_read_at = self._clock.now()
         await self._set_feed_health(True)
 
     async def _set_feed_health(self, healthy: bool) -> None:
@@ -429,21 +439,6 @@ class Tracker:
 def feed_lease_ttl(poll_interval: timedelta) -> timedelta:
     """How long the feed lease lasts: a standby takes over this long after the leader died."""
     return max(poll_interval * FEED_LEASE_POLLS, FEED_LEASE_MIN)
-
-
-def may_be_superseded(approval: Approval) -> bool:
-    """A hire that did not go through — declined, or any status we do not know — may have
-    been replaced by newer terms (see SUPERSEDE_GRACE)."""
-    return approval.type is ApprovalType.PROPOSAL_HIRE and approval.status in (
-        ApprovalStatus.DECLINED,
-        ApprovalStatus.UNKNOWN,
-    )
-
-
-def superseded(older: TrackedApproval, newer: TrackedApproval, now: datetime) -> TrackedApproval:
-    return older.evolve(
-        status=TrackedStatus.SUPERSEDED, superseded_by=newer.approval_id, resolved_at=now
-    )
 
 
 def requester_actor(requester: Requester) -> str:

@@ -1,7 +1,8 @@
 """The bot's HTTP surface: bolt's `/slack/events` beside our own aiohttp routes.
 
 Routes: `POST /slack/events` (commands, interactions, events — bolt verifies
-Slack's signature), `GET /healthz`. The agent API and the OpenTrain webhook
+Slack's signature), `GET /healthz`, `GET /metrics` (Prometheus; aggregate numbers only,
+so, like `/healthz`, no credentials). The agent API and the OpenTrain webhook
 are added by `bot/agent_api.py`, `bot/agent_mcp.py` (`/mcp`) and `bot/webhook.py`.
 """
 
@@ -64,8 +65,13 @@ def build_web_app(services: Services, bolt: AsyncApp) -> web.Application:
         # and catches up, so a load balancer should keep sending it traffic.
         return web.json_response(body, status=200 if store_ok else 503)
 
+    async def metrics(request: web.Request) -> web.Response:
+        body, content_type = await services.metrics.scrape(request.headers.get("Accept", ""))
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     install_mcp(app, services, agent_api.install(app, services))
     webhook.install(app, services)
     return app

@@ -18,6 +18,7 @@ from aiohttp import web
 from bot.agent_http import Refused, read_body
 from bot.agent_models import error_body
 from bot.logs import log_kv
+from bot.metrics import WebhookResult, webhook_signature_result
 from bot.opentrain.webhooks import WebhookSignatureError, verify
 from bot.scheduler import FEED_JOB
 from bot.services import Services
@@ -36,14 +37,17 @@ def install(app: web.Application, services: Services) -> None:
 
     async def receive(request: web.Request) -> web.Response:
         request_id = str(uuid.uuid4())
+        count = services.metrics.webhook_delivery
         # Read per request: without OT_WEBHOOK_SECRET the route does not exist.
         secret = services.settings.ot_webhook_secret
         if secret is None:
+            count(WebhookResult.NOT_CONFIGURED)
             return _error(404, "NOT_FOUND", "No webhook receiver is configured.", request_id)
         delivery = request.headers.get("X-OpenTrain-Delivery", "")
         try:
             body = await read_body(request, MAX_BODY_BYTES)
         except Refused as refused:
+            count(WebhookResult.MALFORMED)
             return _error(refused.status, refused.code, refused.message, request_id)
         try:
             verify(
@@ -57,8 +61,10 @@ def install(app: web.Application, services: Services) -> None:
                 "webhook delivery refused %s",
                 log_kv(reason=exc.reason, delivery=delivery[:MAX_DELIVERY_ID] or "-"),
             )
+            count(webhook_signature_result(exc.reason))
             return _error(400, "BAD_REQUEST", f"Signature rejected: {exc.reason}.", request_id)
         if len(delivery) > MAX_DELIVERY_ID:
+            count(WebhookResult.MALFORMED)
             return _error(400, "BAD_REQUEST", "X-OpenTrain-Delivery is too long.", request_id)
         # A delivery without an id cannot be deduplicated; ringing twice is harmless.
         if delivery:
@@ -66,11 +72,14 @@ def install(app: web.Application, services: Services) -> None:
                 first = await services.store.claim_key(f"webhook-delivery:{delivery}", DELIVERY_TTL)
             except StoreUnavailable:
                 # 5xx makes OpenTrain retry later, when the store (and a poll) can work again.
+                count(WebhookResult.UNAVAILABLE)
                 return _error(503, "UNAVAILABLE", "The bot's store is unavailable.", request_id)
             if not first:
                 log.info("webhook delivery repeated %s", log_kv(delivery=delivery))
+                count(WebhookResult.DUPLICATE)
                 return web.json_response({"ok": True, "duplicate": True})
         services.scheduler.kick(FEED_JOB)
+        count(WebhookResult.ACCEPTED)
         log.info(
             "webhook delivery accepted %s",
             log_kv(delivery=delivery or "-", event=request.headers.get("X-OpenTrain-Event", "-")),

@@ -15,6 +15,8 @@ once with `RateLimited`, without asking.
 A 403 naming a missing scope is checked against `/auth/me`: an unclaimed
 account's tokens hold only the pre-claim scopes (§2.2), so for such an account
 the error becomes `account_claim_required` — claiming is the fix, not a new token.
+
+Every attempt is told to `observe` (the bot's metrics, passed in by its composition root).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -79,6 +81,10 @@ CLAIM_CHECK_TTL = 60.0
 logger = logging.getLogger("bot.opentrain")
 
 
+# Told of every attempt: the path under API_PREFIX, and the HTTP status (None: no answer).
+CallObserver = Callable[[str, int | None], None]
+
+
 class _Retry(Enum):
     SAFE = "safe"  # a repeat cannot do anything twice
     UNSENT_ONLY = "unsent_only"  # only when the request never reached OpenTrain
@@ -102,8 +108,10 @@ class OpenTrainClient:
         retry_budget_seconds: float = 30.0,
         backoff_base: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
+        observe: CallObserver | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._observe = observe or (lambda path, status: None)
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         self._max_attempts = max(1, max_attempts)
         self._retry_budget = retry_budget_seconds
@@ -332,6 +340,7 @@ class OpenTrainClient:
                     method, path, params=query, content=body, headers=headers
                 )
             except httpx.TransportError as exc:
+                self._observe(path, None)
                 retryable = _UNSENT if retry is _Retry.UNSENT_ONLY else _TRANSIENT
                 delay = self._delay(attempt, deadline) if isinstance(exc, retryable) else None
                 if delay is None:
@@ -339,6 +348,7 @@ class OpenTrainClient:
                 _log_retry(method, path, attempt, type(exc).__name__, delay, None)
                 await asyncio.sleep(delay)
                 continue
+            self._observe(path, response.status_code)
             if response.is_success:
                 return decode(response)
             error = error_from_response(response.status_code, response.text, response.headers)

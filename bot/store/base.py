@@ -14,16 +14,19 @@ leases expire by themselves; settings records by their kind's rule
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from bot.audit_log import AuditEntry
-from bot.outbox import Effect
+from bot.opentrain.models import ApprovalType
+from bot.outbox import Effect, EffectKind
 from bot.store.kinds import Kind
 from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 T = TypeVar("T")
+E = TypeVar("E", bound=StrEnum)
 
 
 def approval_record(approval: TrackedApproval) -> str:
@@ -34,6 +37,19 @@ def approval_record(approval: TrackedApproval) -> str:
     of the memory of one with 22 (10 000 pending approvals read at once: 29 MB, not 55).
     """
     return approval.model_dump_json(exclude_defaults=True)
+
+
+def tally(counts: Iterable[tuple[object, int]], vocabulary: type[E]) -> dict[E, int]:
+    """Counts by a stored name, keyed by `vocabulary`'s members: a name it does not know is
+    left out (`ApprovalType` reads every such name as UNKNOWN, so those are summed there)."""
+    tallied: dict[E, int] = {}
+    for name, count in counts:
+        try:
+            member = vocabulary(str(name))
+        except ValueError:
+            continue
+        tallied[member] = tallied.get(member, 0) + int(count)
+    return tallied
 
 
 class StoreUnavailable(Exception):
@@ -91,6 +107,10 @@ class ApprovalStore(Protocol):
         ...
 
     async def count_approvals(self, *, status: TrackedStatus | None = None) -> int: ...
+
+    async def count_pending_by_type(self) -> dict[ApprovalType, int]:
+        """Pending approvals per type (types with none left out); read when `/metrics` is."""
+        ...
 
     async def approvals_for_proposal(self, proposal_id: str) -> list[TrackedApproval]: ...
 
@@ -177,6 +197,10 @@ class Outbox(Protocol):
     async def get_effect(self, effect_id: str) -> Effect | None: ...
 
     async def count_effects(self, *, done: bool | None = None) -> int: ...
+
+    async def count_undone_effects_by_kind(self) -> dict[EffectKind, int]:
+        """Effects not done yet per kind (kinds with none left out): the outbox's depth."""
+        ...
 
 
 class RouteTable(Protocol):

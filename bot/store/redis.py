@@ -8,7 +8,8 @@ primary with replicas), not for Redis Cluster.
 Layout under the prefix (default `cosign:`):
   approval:<id>          hash {json, status, version}; `version` is authoritative
   approvals              sorted set of every id, score = adopted_at (µs since epoch)
-  status:<status>        the same, per status (listing and counting by status)
+  status:<status>        the same, per status (listing and counting by status;
+                         counts are bot/store/redis_counts.py)
   due                    sorted set of pending ids, score = next check (µs); authoritative
                          over the JSON's next_check_at
   proposal:<id>          set of approval ids adopted for that proposal
@@ -44,6 +45,7 @@ from bot.outbox import Effect
 from bot.store.base import StoreUnavailable, approval_record
 from bot.store.kinds import RecordsOverText
 from bot.store.records import ParsedApprovals
+from bot.store.redis_counts import RedisCounts
 from bot.store.redis_scripts import (
     Arg,
     Scripts,
@@ -81,7 +83,7 @@ def _guarded(
     return run
 
 
-class RedisStore(RecordsOverText):
+class RedisStore(RecordsOverText, RedisCounts):
     """The `Store` on one Redis server; see the module docstring for the key layout."""
 
     def __init__(self, redis: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
@@ -201,11 +203,6 @@ class RedisStore(RecordsOverText):
             for found in listed.values()
             if found is not None and (status is None or found.status is status)
         ]
-
-    @_guarded
-    async def count_approvals(self, *, status: TrackedStatus | None = None) -> int:
-        index = self._key("approvals") if status is None else self._key("status", status.value)
-        return int(await self._redis.zcard(index))
 
     @_guarded
     async def approvals_for_proposal(self, proposal_id: str) -> list[TrackedApproval]:
@@ -344,16 +341,6 @@ class RedisStore(RecordsOverText):
             return None
         stored = Effect.model_validate_json(raw)
         return stored if due is None else stored.model_copy(update={"due_at": from_score(due)})
-
-    @_guarded
-    async def count_effects(self, *, done: bool | None = None) -> int:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hlen(self._key("outbox"))
-            pipe.zcard(self._key("outbox", "due"))
-            total, undone = await pipe.execute()
-        if done is None:
-            return int(total)
-        return int(total) - int(undone) if done else int(undone)
 
     # --- routes ---------------------------------------------------------------------------
     @_guarded

@@ -28,11 +28,14 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.audit_log import AuditEntry
-from bot.outbox import Effect
-from bot.store.base import StoreUnavailable
+from bot.opentrain.models import ApprovalType
+from bot.outbox import Effect, EffectKind
+from bot.store.base import StoreUnavailable, tally
 from bot.store.kinds import RecordsOverText
 from bot.store.records import ParsedApprovals
 from bot.store.sqlite_sql import (
+    COUNT_PENDING_BY_TYPE,
+    COUNT_UNDONE_BY_KIND,
     LIST_APPROVALS,
     LIST_APPROVALS_BY_STATUS,
     READ_AUDIT,
@@ -174,6 +177,10 @@ class SqliteStore(RecordsOverText):
         else:
             sql, params = "SELECT count(*) FROM approvals WHERE status = ?", (status.value,)
         return int(await self._read(lambda c: c.execute(sql, params).fetchone()[0]))
+
+    async def count_pending_by_type(self) -> dict[ApprovalType, int]:
+        rows = await self._read(lambda c: c.execute(COUNT_PENDING_BY_TYPE).fetchall())
+        return tally(rows, ApprovalType)
 
     async def approvals_for_proposal(self, proposal_id: str) -> list[TrackedApproval]:
         sql = (
@@ -344,6 +351,10 @@ class SqliteStore(RecordsOverText):
         else:
             sql, params = "SELECT count(*) FROM effects WHERE done = ?", (int(done),)
         return int(await self._read(lambda c: c.execute(sql, params).fetchone()[0]))
+
+    async def count_undone_effects_by_kind(self) -> dict[EffectKind, int]:
+        rows = await self._read(lambda c: c.execute(COUNT_UNDONE_BY_KIND).fetchall())
+        return tally(rows, EffectKind)
 
     # --- routes ---------------------------------------------------------------------------
     async def set_route(self, key: str, channel_id: str) -> None:

@@ -67,6 +67,14 @@ LIST_APPROVALS_BY_STATUS = (
     " WHERE status = ? AND adopted_at >= ?"
     " ORDER BY adopted_at DESC, approval_id DESC LIMIT ?"
 )
+# By the name inside each record: the JSON holds the type and kind (neither has a default).
+COUNT_PENDING_BY_TYPE = (
+    "SELECT json_extract(record, '$.type'), count(*) FROM approvals"
+    " WHERE status = 'pending' GROUP BY 1"
+)
+COUNT_UNDONE_BY_KIND = (
+    "SELECT json_extract(record, '$.kind'), count(*) FROM effects WHERE done = 0 GROUP BY 1"
+)
 READ_AUDIT = "SELECT record FROM audit WHERE at >= ? ORDER BY at, seq LIMIT ?"
 READ_AUDIT_OF_APPROVAL = (
     "SELECT record FROM audit WHERE approval_id = ? AND at >= ? ORDER BY at, seq LIMIT ?"

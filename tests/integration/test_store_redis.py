@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -77,6 +78,9 @@ OPERATIONS: list[tuple[str, Callable[[Store], Awaitable[object]]]] = [
     ("add_approval", lambda s: s.add_approval(approval())),
     ("claim_due", lambda s: s.claim_due(T0, "a", limit=5, lease=timedelta(seconds=5))),
     ("count_effects", lambda s: s.count_effects(done=True)),
+    ("count_approvals", lambda s: s.count_approvals()),
+    ("count_pending_by_type", lambda s: s.count_pending_by_type()),
+    ("count_undone_effects_by_kind", lambda s: s.count_undone_effects_by_kind()),
     ("get_effect", lambda s: s.get_effect("e1")),
     ("list_records", lambda s: s.list_records(APPROVERS)),
     ("read_audit", lambda s: s.read_audit()),
@@ -159,3 +163,21 @@ async def test_a_restarted_server_is_reconnected_to(
     assert await store.get_cursor() is None
     await store.set_cursor("c2")
     assert await store.get_cursor() == "c2"
+
+
+async def test_counts_by_type_and_kind_read_records_written_in_another_layout(
+    store: RedisStore, redis_server: RedisServer
+) -> None:
+    await store.add_approval(approval())
+    await store.enqueue_effects(
+        [Effect(id="e1", subject="apr_1", kind=EffectKind.UNFURL, due_at=T0)]
+    )
+    # Spaced JSON (as another writer might store it) is not matched by the scripts' pattern:
+    # it is decoded in full instead.
+    with redis_server.client() as client:
+        stored = client.hget("t1:approval:apr_1", "json")
+        client.hset("t1:approval:apr_1", "json", json.dumps(json.loads(stored or b"{}")))
+        effect = client.hget("t1:outbox", "e1")
+        client.hset("t1:outbox", "e1", json.dumps(json.loads(effect or b"{}")))
+    assert await store.count_pending_by_type() == {ApprovalType.MILESTONE_FUND: 1}
+    assert await store.count_undone_effects_by_kind() == {EffectKind.UNFURL: 1}

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.opentrain.models import HireTerms
+from bot.opentrain.models import ApprovalType, HireTerms
 from bot.outbox import EffectKind, effect
 from bot.store import Store
 from bot.tracked_approvals import ApprovalDetails, TrackedApproval, TrackedStatus
@@ -190,6 +190,27 @@ async def test_list_and_count_newest_adopted_first(store: Store) -> None:
     assert await store.count_approvals() == 5
     assert await store.count_approvals(status=TrackedStatus.PENDING) == 3
     assert await store.count_approvals(status=TrackedStatus.CONFIRMED) == 2
+
+
+async def test_count_pending_by_type_counts_only_pending_approvals(store: Store) -> None:
+    assert await store.count_pending_by_type() == {}
+    fund = ApprovalType.MILESTONE_FUND
+    await store.add_approval(tracked("apr_1"))
+    await store.add_approval(tracked("apr_2", adopted_at=T0 + TINY))
+    await store.add_approval(tracked("apr_3").evolve(type=fund, result={"type": "contract_end"}))
+    # An id that spells another type inside its own (escaped) JSON string counts by its type.
+    await store.add_approval(tracked('apr_"type":"contract_end"').evolve(type=fund))
+    await store.add_approval(tracked("apr_4").evolve(type=ApprovalType.UNKNOWN))
+    await store.add_approval(tracked("apr_5", status=TrackedStatus.CONFIRMED))
+    assert await store.count_pending_by_type() == {
+        ApprovalType.PROPOSAL_HIRE: 2,
+        fund: 2,
+        ApprovalType.UNKNOWN: 1,
+    }
+
+    ended = tracked("apr_1", status=TrackedStatus.DECLINED)
+    assert await store.transition("apr_1", TrackedStatus.PENDING, ended) is True
+    assert (await store.count_pending_by_type())[ApprovalType.PROPOSAL_HIRE] == 1
 
 
 async def test_list_since_keeps_those_adopted_at_or_after_it(store: Store) -> None:

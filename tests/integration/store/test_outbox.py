@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from bot.outbox import Effect, EffectKind
 from bot.store import Store
 from bot.tracked_approvals import TrackedStatus
 from tests.integration.store.support import (
@@ -83,6 +84,32 @@ async def test_complete_and_retry_effects(store: Store) -> None:
         await store.count_effects(done=True),
         await store.count_effects(done=False),
     ) == (2, 1, 1)
+
+
+async def test_count_undone_effects_by_kind_is_the_outbox_depth(store: Store) -> None:
+    assert await store.count_undone_effects_by_kind() == {}
+    await store.enqueue_effects(
+        [
+            outbox_item("e1"),
+            outbox_item("e2"),
+            Effect(id="e3", subject="apr_1", kind=EffectKind.POST_CARD, due_at=T0),
+            # Ids and payloads that spell another kind do not change what is counted.
+            Effect(
+                id='e4:"kind":"callback"',
+                subject='paste:"kind":"unfurl"',
+                kind=EffectKind.POST_MESSAGE,
+                due_at=T0,
+                payload={"kind": "callback"},
+            ),
+        ]
+    )
+    await store.complete_effect("e2", {"ts": "1.1"})
+    await store.claim_effects(T0, "a", limit=1, lease=LEASE)  # claimed is still undone
+    assert await store.count_undone_effects_by_kind() == {
+        EffectKind.UPDATE_CARD: 1,
+        EffectKind.POST_CARD: 1,
+        EffectKind.POST_MESSAGE: 1,
+    }
 
 
 async def test_postponing_an_effect_does_not_count_an_attempt(store: Store) -> None:
