@@ -23,6 +23,7 @@ from bot.cosign import CoSign
 from bot.deliveries import Deliveries
 from bot.digest import Digest
 from bot.escalations import Escalations
+from bot.feed_lease import FeedLease
 from bot.home import Home
 from bot.job_activity import JobActivity
 from bot.metrics import Metrics
@@ -40,6 +41,7 @@ from bot.scheduler import (
     DUE_JOB,
     ESCALATION_JOB,
     FEED_JOB,
+    LEASE_JOB,
     OUTBOX_JOB,
     POLICY_JOB,
     REMINDER_JOB,
@@ -134,7 +136,7 @@ async def build_services(
         opentrain=opentrain,
         clock=clock,
         owner=owner,
-        poll_interval=timedelta(seconds=settings.ot_poll_interval_seconds),
+        lease=FeedLease(store, owner, on_gained=lambda: scheduler.kick(FEED_JOB)),
         on_effects=lambda: scheduler.kick(OUTBOX_JOB),
         on_activity=activity.on_event,
         on_outcome=waits.notify,
@@ -218,6 +220,8 @@ async def build_services(
 def schedule(services: Services) -> None:
     interval = timedelta(seconds=services.settings.ot_poll_interval_seconds)
     services.scheduler.every(FEED_JOB, interval, services.tracker.poll_feed)
+    lease = services.tracker.lease
+    services.scheduler.every(LEASE_JOB, lease.heartbeat, lease.beat, synced=False)
     due_interval = timedelta(seconds=services.settings.due_check_interval_seconds)
     services.scheduler.every(DUE_JOB, due_interval, services.tracker.check_due)
     outbox_interval = timedelta(seconds=services.settings.outbox_interval_seconds)
@@ -285,7 +289,7 @@ async def create_services_and_bolt(
     async def stop(_: web.Application) -> None:
         await services.scheduler.shutdown()
         try:
-            await services.tracker.resign()
+            await services.tracker.lease.resign()
         except StoreUnavailable:
             # The lease then lapses on its own after one TTL; the rest must still close.
             log.warning("feed lease not released: the store is unavailable")

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=0, le=65535)
     database_url: str = "sqlite:///cosign.db"
     redis_url: SecretStr | None = None
+    # Start even when Redis may evict keys (maxmemory-policy other than noeviction): the bot
+    # then risks losing approvals and repeating posts (bot/store/redis_health.py).
+    redis_allow_eviction: bool = False
 
     # Routing, access, reminders
     default_channel: str | None = None

@@ -14,6 +14,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import create_app, create_services_and_bolt
 from bot.config import Settings
+from bot.store import StoreUnavailable
+from bot.store.redis_health import assess, read_config
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,7 @@ def serve(settings: Settings) -> None:
     """HTTP mode on $PORT; Slack, agents and OpenTrain's webhooks all reach this one server."""
     if settings.slack_bot_token is None or settings.slack_signing_secret is None:
         raise SystemExit("serve needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (see README).")
+    asyncio.run(check_redis(settings, "serve"))
     web.run_app(create_app(settings), host="0.0.0.0", port=settings.port, print=None)
 
 
@@ -32,6 +35,7 @@ async def socket_mode(settings: Settings) -> None:
     """
     if settings.slack_app_token is None or settings.slack_bot_token is None:
         raise SystemExit("socket needs SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN.")
+    await check_redis(settings, "socket")
     app, bolt = await create_services_and_bolt(settings)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -46,6 +50,35 @@ async def socket_mode(settings: Settings) -> None:
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()
+
+
+async def check_redis(settings: Settings, command: str) -> None:
+    """Refuse a Redis that may evict keys (unless REDIS_ALLOW_EVICTION), before anything starts;
+    warn loudly about one that keeps nothing across a restart. No-op on SQLite."""
+    if settings.redis_url is None:
+        return
+    try:
+        health = assess(await read_config(settings.redis_url.get_secret_value()))
+    except StoreUnavailable as exc:
+        raise SystemExit(f"{command}: the store is unavailable: {exc}") from None
+    refusal = health.refusal(allow_eviction=settings.redis_allow_eviction)
+    if refusal is not None:
+        raise SystemExit(f"{command}: refusing to start: Redis {refusal}")
+    eviction, persistence = health.eviction, health.persistence
+    if eviction.verdict == "bad":
+        log.warning(
+            "REDIS MAY EVICT KEYS; starting anyway (REDIS_ALLOW_EVICTION=true): %s — %s",
+            eviction.detail,
+            eviction.fix,
+        )
+    elif eviction.verdict == "unknown":
+        log.warning("Redis eviction policy %s — %s", eviction.detail, eviction.fix)
+    if persistence.verdict == "bad":
+        log.warning(
+            "REDIS KEEPS NOTHING ACROSS A RESTART: %s — %s", persistence.detail, persistence.fix
+        )
+    elif persistence.verdict == "unknown":
+        log.warning("Redis persistence %s — %s", persistence.detail, persistence.fix)
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -1,4 +1,4 @@
-"""The periodic ticks (feed poll, due checks, outbox drain, reminders) on APScheduler 3.x.
+"""The periodic ticks (feed poll and lease, due checks, outbox, reminders) on APScheduler 3.x.
 
 Thin on purpose: each job calls one service method. Jobs are in-memory; all
 cross-process coordination lives in the store (leases, claims), so any number
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 # The jobs `bot.app.schedule` registers; other modules kick them by these names.
 FEED_JOB = "feed-poll"
+LEASE_JOB = "feed-lease"  # the feed lease's heartbeat (bot/feed_lease.py)
 DUE_JOB = "due-checks"
 OUTBOX_JOB = "outbox-drain"
 REMINDER_JOB = "reminders"
@@ -126,17 +127,27 @@ class KickableJob:
                 return
 
 
+async def _no_sync() -> None:
+    return None
+
+
 class Scheduler:
     def __init__(self, clock: Clock) -> None:
         self._sync = ClockSync(clock)
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._jobs: dict[str, KickableJob] = {}
 
-    def every(self, name: str, interval: timedelta, tick: Tick) -> KickableJob:
-        """Run `tick` every `interval` (first run at start-up) and whenever `kick(name)` asks."""
+    def every(
+        self, name: str, interval: timedelta, tick: Tick, *, synced: bool = True
+    ) -> KickableJob:
+        """Run `tick` every `interval` (first run at start-up) and whenever `kick(name)` asks.
+
+        `synced=False`: a job that reads no time from the injected clock (the lease's
+        heartbeat, every second) does not sync it first.
+        """
         if interval <= timedelta(0):
             raise ValueError(f"job {name} needs a positive interval")
-        job = KickableJob(name, tick, self._sync)
+        job = KickableJob(name, tick, self._sync if synced else _no_sync)
         self._jobs[name] = job
         self._scheduler.add_job(
             job.scheduled,

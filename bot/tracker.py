@@ -1,6 +1,6 @@
 """Keeps every tracked approval in sync with OpenTrain, and applies each outcome exactly once.
 
-Feed first: one leader (a store lease) polls `GET /updates` and, for each
+Feed first: one leader (the feed lease, bot/feed_lease.py) polls `GET /updates` and, for each
 `approval.confirmed` event (it fires for every terminal status) about a
 tracked approval, reads `GET /approvals/{id}` and applies the transition.
 Due checks: every pending approval is also read just after it expires (the
@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from bot.audit_log import AuditEntry
 from bot.clock import Clock
+from bot.feed_lease import FeedLease
 from bot.logs import log_kv
 from bot.opentrain import (
     Approval,
@@ -51,11 +52,6 @@ from bot.tracked_approvals import (
 
 log = logging.getLogger(__name__)
 
-FEED_LEASE = "feed-leader"
-# The leader renews its lease on every poll (and after every page); a standby takes
-# over once the leader has missed this many polls, or FEED_LEASE_MIN, whichever is longer.
-FEED_LEASE_POLLS = 3
-FEED_LEASE_MIN = timedelta(seconds=2)
 # OpenTrain may report a hire request replaced by newer terms as `declined`, `superseded`,
 # `cancelled` or another word (opentrain-api.md §7.3 leaves it open). Such an end of a
 # hire is held this long before it reaches the card, so a newer request for the same
@@ -90,7 +86,7 @@ class Tracker:
         opentrain: OpenTrainClient,
         clock: Clock,
         owner: str,
-        poll_interval: timedelta,
+        lease: FeedLease,
         on_effects: Callable[[], None],
         on_activity: Callable[[UpdateEvent], Awaitable[None]],
         on_outcome: Callable[[str], None] = lambda _: None,  # wakes waiters (outcome_waits.py)
@@ -99,12 +95,11 @@ class Tracker:
         self._opentrain = opentrain
         self._clock = clock
         self._owner = owner
-        self._lease_ttl = feed_lease_ttl(poll_interval)
+        self.lease = lease  # who polls the feed; renewed on its own heartbeat (app.schedule)
         self._on_effects = on_effects  # wakes the notifier's outbox drain
         self._on_activity = on_activity
         self._on_outcome = on_outcome
         self._feed_errors = 0
-        self._leading = False
         # The last poll that read the feed to its end (or taking the lead), for /metrics.
         self.feed_read_at: datetime | None = None
 
@@ -179,24 +174,32 @@ class Tracker:
     async def poll_feed(self) -> int:
         """One feed poll if this process is (or becomes) the leader; returns events applied.
 
-        The lease is renewed before the poll and after every page; a leader that
-        lost it mid-poll (it stalled past the TTL and a standby took over) stops
-        without moving the cursor, which now belongs to the new leader.
+        The lease's heartbeat keeps it; a poll takes it only if it is free. A
+        leader that stops leading mid-poll (its renewals failed, or it stalled
+        and a standby took over) stops before the next event, and the lease is
+        renewed in the store before each cursor is saved, so a former leader never
+        moves the cursor, which now belongs to the new leader.
         """
-        if not await self._lead():
+        if not (self.lease.leading or await self.lease.hold()):
+            self._feed_errors = 0  # a follower has no feed news of its own
+            self.feed_read_at = None
             return 0
+        if self.feed_read_at is None:
+            self.feed_read_at = self._clock.now()  # the feed's lag counts from taking the lead
         applied = 0
         cursor = await self._store.get_cursor()
         try:
             async for page in self._opentrain.iter_updates(cursor, limit=FEED_PAGE):
                 for event in page.events:
+                    if not self.lease.leading:
+                        return applied
                     if event.type == "approval.confirmed":
                         approval_id = str(event.data.get("approvalId") or event.resource_id or "")
                         if approval_id and await self._on_outcome_event(approval_id):
                             applied += 1
                     else:
                         await self._on_activity(event)  # a job's news (bot/job_activity.py)
-                if not await self._lead():
+                if not await self.lease.hold():
                     return applied
                 # Saved only after the page is applied: a crash replays it, and
                 # replays are harmless because transitions are compare-and-set.
@@ -211,23 +214,10 @@ class Tracker:
             await self._feed_succeeded()
         return applied
 
-    async def _lead(self) -> bool:
-        """Take or renew the feed lease; True while this process is the leader."""
-        leading = await self._store.acquire_lease(FEED_LEASE, self._owner, self._lease_ttl)
-        if leading != self._leading:
-            log.info(
-                "feed leadership %s",
-                log_kv(owner=self._owner, leading=leading, ttl_s=self._lease_ttl.total_seconds()),
-            )
-            self._leading = leading
-            self._feed_errors = 0
-            self.feed_read_at = self._clock.now() if leading else None
-        return leading
-
     @property
     def leading(self) -> bool:
-        """Whether this process held the feed lease at its last poll."""
-        return self._leading
+        """Whether this process leads the feed now (/metrics)."""
+        return self.lease.leading
 
     @property
     def last_feed_poll_failed(self) -> bool:
@@ -235,13 +225,7 @@ class Tracker:
 
         Only the leader polls, so a follower has no news of its own: see `feed_healthy`.
         """
-        return self._leading and self._feed_errors > 0
-
-    async def resign(self) -> None:
-        """Give the feed lease up (shutdown), so a standby takes over without waiting the TTL."""
-        if self._leading:
-            self._leading = False
-            await self._store.release_lease(FEED_LEASE, self._owner)
+        return self.lease.leading and self._feed_errors > 0
 
     async def _on_outcome_event(self, approval_id: str) -> bool:
         tracked = await self._store.get_approval(approval_id)
@@ -434,11 +418,6 @@ class Tracker:
                 details=dict(details),
             )
         )
-
-
-def feed_lease_ttl(poll_interval: timedelta) -> timedelta:
-    """How long the feed lease lasts: a standby takes over this long after the leader died."""
-    return max(poll_interval * FEED_LEASE_POLLS, FEED_LEASE_MIN)
 
 
 def requester_actor(requester: Requester) -> str:

@@ -6,7 +6,7 @@ Their roles are checked before they run (the command table in handlers/commands.
 from __future__ import annotations
 
 from bot import cards, parsing
-from bot.doctor import opentrain_checks
+from bot.doctor import opentrain_checks, redis_checks
 from bot.my_jobs import my_jobs
 from bot.proposals import job_proposals
 from bot.services import Services
@@ -45,6 +45,7 @@ async def status(services: Services, args: parsing.NoArgs, asked: Asked) -> None
         services.settings.ot_api_base_url,
         webhook_secret_set=services.settings.ot_webhook_secret is not None,
     )
+    checks += await redis_checks(services.settings)  # a Redis store that keeps its data
     await asked.reply.send(cards.status_report(checks))
 
 

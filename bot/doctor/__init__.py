@@ -1,6 +1,6 @@
 """Preconditions, checked: what the bot needs from its settings, OpenTrain, Slack and its store.
 
-`/opentrain status` shows `opentrain_checks`; `python -m bot doctor` runs all
+`/opentrain status` shows `opentrain_checks` and `redis_checks`; `python -m bot doctor` runs all
 of them and exits 0 only when every required check passes. Each check says
 what it found and, when it fails, how to fix it. Secrets are never printed:
 settings are reported as set or not, and every line is redacted once more
@@ -9,9 +9,7 @@ before it is written, in case an error message ever quotes one.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 from bot.config import Settings
@@ -19,47 +17,21 @@ from bot.doctor.check import TIMEOUT_S, Check, Mode, verdict
 from bot.doctor.opentrain import opentrain_checks
 from bot.doctor.settings import settings_checks
 from bot.doctor.slack import MANIFEST, channels_to_check, slack_checks
+from bot.doctor.store import redis_checks, store_check
 from bot.logs import redact
 from bot.opentrain import OpenTrainClient
-from bot.store import Store, StoreUnavailable, open_store
 
 __all__ = [
     "Check",
     "channels_to_check",
     "opentrain_checks",
+    "redis_checks",
     "run_doctor",
     "settings_checks",
     "slack_checks",
     "store_check",
     "verdict",
 ]
-
-
-# --- store --------------------------------------------------------------------------------------
-
-
-async def store_check(settings: Settings) -> tuple[Check, dict[str, str]]:
-    """Whether the store answers and takes a write; also the routes it holds."""
-    uses_redis = settings.redis_url is not None
-    fix = (
-        "Check REDIS_URL (host, port, password; rediss:// for TLS) and that Redis is running."
-        if uses_redis
-        else "DATABASE_URL must name a file in a directory the bot may write, e.g. "
-        "sqlite:///cosign.db."
-    )
-    store: Store | None = None
-    try:
-        store = await open_store(settings)
-        description = await store.ping()
-        # A key that expires on its own: proof of a write that leaves nothing behind.
-        await store.claim_key(f"doctor:{uuid.uuid4().hex}", timedelta(minutes=1))
-        routes = await store.list_routes()
-    except (StoreUnavailable, ValueError) as exc:
-        return Check("Store", False, str(exc), fix), {}
-    finally:
-        if store is not None:
-            await store.close()
-    return Check("Store", True, f"{description}, writable"), routes
 
 
 # --- the whole check-up ---------------------------------------------------------------------------
@@ -80,7 +52,7 @@ async def run_doctor(
     store, routes = await store_check(settings)
     sections: list[tuple[str, list[Check]]] = [
         ("Settings", settings_checks(settings, mode)),
-        ("Store", [store]),
+        ("Store", [store, *(await redis_checks(settings) if store.ok else [])]),
         (f"OpenTrain ({settings.ot_api_base_url})", await _opentrain(settings)),
         (
             "Slack",

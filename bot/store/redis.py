@@ -46,6 +46,7 @@ from bot.store.base import StoreUnavailable, approval_record
 from bot.store.kinds import RecordsOverText
 from bot.store.records import ParsedApprovals
 from bot.store.redis_counts import RedisCounts
+from bot.store.redis_health import redis_address
 from bot.store.redis_scripts import (
     Arg,
     Scripts,
@@ -116,10 +117,7 @@ class RedisStore(RecordsOverText, RedisCounts):
     @property
     def address(self) -> str:
         """host:port (or the socket path) — never the URL, which may carry a password."""
-        kwargs = self._redis.connection_pool.connection_kwargs
-        if "path" in kwargs:
-            return str(kwargs["path"])
-        return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+        return redis_address(self._redis)
 
     def _key(self, *parts: str) -> str:
         return self._prefix + ":".join(parts)

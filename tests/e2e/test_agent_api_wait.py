@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.feed_lease import FEED_LEASE
 from bot.sandbox.runner import Sandbox
-from bot.tracker import FEED_LEASE
 from tests.e2e.test_agent_api import (
     AGENT_TOKENS,
     PLANNER_TOKEN,

@@ -17,7 +17,7 @@ from bot.doctor import channels_to_check, run_doctor, settings_checks
 from bot.sandbox.slack import SlackSim
 from bot.store import SqliteStore
 from tests.support.opentrain_sim import OpenTrainSimHandle
-from tests.support.redis_server import free_port
+from tests.support.redis_server import RedisServer, free_port
 from tests.support.slack_sim import SIGNING_SECRET, MakeSlackSim
 
 SLACK_TOKEN = "xoxb-doctor-test-7f3a91"
@@ -293,6 +293,32 @@ async def test_a_reachable_redis_is_reported_with_its_version(
     code, output = await doctor({**healthy(opentrain_sim, slack, tmp_path), "redis_url": redis_url})
     assert code == 0, output
     assert "✓ Store: redis 7." in output and ", writable" in output
+    assert "✓ Redis eviction policy: maxmemory-policy noeviction" in output
+    # The suite's Redis keeps nothing across a restart: a warning, never a failure.
+    assert "⚠ Redis persistence: no persistence (appendonly no, no save rules)" in output
+    assert "fix: Set `appendonly yes` (redis.conf) or run `CONFIG SET appendonly yes`" in output
+
+
+async def test_an_evicting_redis_fails_unless_eviction_is_allowed(
+    opentrain_sim: OpenTrainSimHandle,
+    slack: SlackSim,
+    tmp_path: Path,
+    throwaway_redis: RedisServer,
+) -> None:
+    with throwaway_redis.client() as client:
+        client.config_set("maxmemory-policy", "allkeys-lru")
+        client.config_set("appendonly", "yes")
+    values = {**healthy(opentrain_sim, slack, tmp_path), "redis_url": throwaway_redis.url}
+    code, output = await doctor(values)
+    assert code == 1, output
+    assert "✗ Redis eviction policy: maxmemory-policy is allkeys-lru" in output
+    assert "fix: Set `maxmemory-policy noeviction` (redis.conf) or run `CONFIG SET" in output
+    assert "✓ Redis persistence: append-only file on (appendonly yes)" in output
+
+    code, output = await doctor({**values, "redis_allow_eviction": True})
+    assert code == 0, output
+    assert "⚠ Redis eviction policy: maxmemory-policy is allkeys-lru" in output
+    assert "(REDIS_ALLOW_EVICTION=true: the bot starts anyway)" in output
 
 
 def test_settings_needed_depend_on_the_mode() -> None:

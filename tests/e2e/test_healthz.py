@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
+from bot.feed_lease import FEED_LEASE
 from bot.notifier import MAX_BACKOFF_SECONDS
 from bot.tracked_approvals import Requester
-from bot.tracker import FEED_LEASE
 from tests.support.bot_harness import SandboxFactory
 from tests.support.processes import Deployment
 from tests.support.redis_server import RedisServer

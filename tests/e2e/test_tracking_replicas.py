@@ -2,22 +2,21 @@
 
 Each outcome must produce exactly one card update and one thread reply whichever
 replica learns it; when the feed leader is SIGKILLed, the other replica takes
-the feed over within the lease time.
+the feed over within the lease's TTL and one heartbeat (bot/feed_lease.py),
+however long the poll interval, and polls at once.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import pytest
 
+from bot.feed_lease import FEED_LEASE, HEARTBEAT, LEASE_TTL
 from bot.store import RedisStore
-from bot.tracker import FEED_LEASE, feed_lease_ttl
 from tests.support.processes import (
     CHANNEL,
-    FAST,
     BotProcess,
     Deployment,
     add_proposals,
@@ -31,8 +30,10 @@ from tests.support.processes import (
 )
 from tests.support.wait import wait_for
 
-# Scheduling noise on a loaded CI machine, on top of the lease and one poll interval.
-TAKEOVER_SLACK = timedelta(seconds=2)
+# Scheduling noise on a loaded CI machine, on top of the lease and one heartbeat.
+TAKEOVER_SLACK_S = 2.0
+# Far longer than any wait below: whatever happens within them is not the poll schedule.
+SLOW_POLL_S = 600
 
 
 @pytest.fixture
@@ -71,9 +72,8 @@ async def test_two_replicas_share_the_work_and_a_standby_takes_over_the_feed(
         lambda: _leads(store, standby), timeout=30, interval=0.05, message="standby leads"
     )
     took_over = time.monotonic() - killed_at
-    ttl = feed_lease_ttl(timedelta(seconds=FAST["ot_poll_interval_seconds"]))
-    bound = ttl + timedelta(seconds=FAST["ot_poll_interval_seconds"]) + TAKEOVER_SLACK
-    assert took_over <= bound.total_seconds(), f"took {took_over:.2f} s, bound {bound}"
+    bound = (LEASE_TTL + HEARTBEAT).total_seconds() + TAKEOVER_SLACK_S
+    assert took_over <= bound, f"took {took_over:.2f} s, bound {bound} s"
 
     for approval_id in approvals[3:]:
         env.opentrain.state.confirm(approval_id)
@@ -93,6 +93,32 @@ async def test_two_replicas_share_the_work_and_a_standby_takes_over_the_feed(
         assert len(outcome_replies(env.slack, approval_id)) == 1
     assert all(count == 1 for count in effect_posts(env.slack, CHANNEL).values())
     assert "Traceback" not in standby.output()
+
+
+async def test_a_standby_takes_over_on_its_heartbeat_and_polls_at_once_whatever_the_interval(
+    env: Deployment, redis_url: str, store: RedisStore
+) -> None:
+    # Polls every 10 minutes: only the lease's heartbeat, and the poll a new leader kicks
+    # at once, can bring the outcome below within the waits' 30 s.
+    slow = {"ot_poll_interval_seconds": SLOW_POLL_S}
+    first = await env.spawn_bot(redis_url=redis_url, entry=True, **slow)
+    await wait_for(lambda: _leads(store, first), timeout=30, message="the first bot leads")
+    second = await env.spawn_bot(redis_url=redis_url, entry=False, **slow)
+    [approval_id] = [await request_hire(env.opentrain, p) for p in add_proposals(env.opentrain, 1)]
+    await track(env.slack, approval_id)
+    await wait_for(lambda: _outbox_empty(store), timeout=30, message="outbox drained")
+    since = len(env.opentrain.requests)
+
+    first.kill()
+    env.opentrain.state.confirm(approval_id)
+
+    await wait_for(lambda: _leads(store, second), timeout=30, message="the standby leads")
+    await wait_for(
+        lambda: resolved(env.slack, approval_id), timeout=30, message="the outcome after the kill"
+    )
+    assert updates_requests(env.opentrain, since)  # the new leader's own poll found it
+    assert len(outcome_replies(env.slack, approval_id)) == 1
+    assert "Traceback" not in second.output()
 
 
 async def _outbox_empty(store: RedisStore) -> bool:

@@ -26,9 +26,9 @@ import httpx
 import pytest
 
 from bot.deliveries import CLAIM_LEASE
+from bot.feed_lease import FEED_LEASE
 from bot.opentrain.webhooks import sign
 from bot.store import RedisStore
-from bot.tracker import FEED_LEASE
 from tests.e2e.test_agent_api_docs import documents
 from tests.support.durable_redis import DurableRedisServer
 from tests.support.processes import (

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from bot.feed_lease import FeedLease
 from bot.opentrain import Approval, OpenTrainClient, UpdateEvent
 from bot.opentrain.models import HireTerms
 from bot.outbox import EffectKind, effect
@@ -18,16 +20,13 @@ from bot.tracked_approvals import EXPIRY_GRACE, Requester, TrackedStatus
 from bot.tracker import (
     FALLBACK_SPREAD,
     FEED_ERRORS_BEFORE_FALLBACK,
-    FEED_LEASE_MIN,
     FEED_PAGE,
     SUPERSEDE_GRACE,
     Tracker,
-    feed_lease_ttl,
 )
 from tests.support.opentrain_sim import OpenTrainSimHandle
 
 REQUESTER = Requester(kind="slack", id="U0ANA")
-POLL = timedelta(seconds=1)
 
 
 class SimTime:
@@ -51,8 +50,11 @@ class Harness:
         self.clients: list[OpenTrainClient] = []
         self.wakeups = 0
         self.news: list[UpdateEvent] = []
+        self.after_news: Callable[[], None] = lambda: None
 
-    async def tracker(self, owner: str = "a") -> Tracker:
+    async def tracker(
+        self, owner: str = "a", *, monotonic: Callable[[], float] = time.monotonic
+    ) -> Tracker:
         store = await SqliteStore.open(self.path)
         client = OpenTrainClient(self.sim.origin, self.sim.full_token, max_attempts=1)
         self.stores.append(store)
@@ -62,7 +64,7 @@ class Harness:
             opentrain=client,
             clock=SimTime(self.sim),
             owner=owner,
-            poll_interval=POLL,
+            lease=FeedLease(store, owner, monotonic=monotonic),
             on_effects=self._wake,
             on_activity=self._news,
         )
@@ -72,6 +74,7 @@ class Harness:
 
     async def _news(self, event: UpdateEvent) -> None:
         self.news.append(event)
+        self.after_news()
 
     @property
     def store(self) -> Store:
@@ -98,11 +101,6 @@ async def harness(opentrain_sim: OpenTrainSimHandle, tmp_path: Path) -> AsyncIte
     await running.close()
 
 
-def test_the_feed_lease_outlives_a_few_missed_polls_but_never_drops_below_the_floor() -> None:
-    assert feed_lease_ttl(timedelta(seconds=10)) == timedelta(seconds=30)
-    assert feed_lease_ttl(timedelta(milliseconds=200)) == FEED_LEASE_MIN
-
-
 async def test_adopt_queues_the_card_with_the_record_and_is_idempotent(harness: Harness) -> None:
     tracker = await harness.tracker()
     approval = await harness.hire("prop_ada")
@@ -127,7 +125,7 @@ async def test_only_the_leader_polls_and_a_resigning_leader_hands_over_at_once(
     await leader.poll_feed()
     assert harness.updates_polls() == 2
 
-    await leader.resign()
+    await leader.lease.resign()
     await standby.poll_feed()
     await leader.poll_feed()
     assert harness.updates_polls() == 3
@@ -155,6 +153,26 @@ async def test_a_leader_that_lost_its_lease_mid_poll_leaves_the_cursor_alone(
     assert renewals == [True, False]
     assert harness.updates_polls() == 1
     assert await store.get_cursor() is None
+
+
+async def test_a_leader_whose_renewals_stopped_stops_before_the_next_event(
+    harness: Harness,
+) -> None:
+    state = harness.sim.state
+    for index in range(3):
+        state.emit(state.account().id, EventType.PROPOSAL_RECEIVED, f"prop_{index}", None, {})
+    now = [0.0]
+    tracker = await harness.tracker(monotonic=lambda: now[0])
+
+    def stalled_past_the_lease() -> None:
+        now[0] += tracker.lease.ttl.total_seconds()  # no heartbeat renewed it meanwhile
+
+    harness.after_news = stalled_past_the_lease
+    assert await tracker.poll_feed() == 0
+
+    assert len(harness.news) == 1  # the other two wait for whoever leads now
+    assert not tracker.lease.leading
+    assert await harness.store.get_cursor() is None
 
 
 async def test_feed_errors_switch_to_polling_and_recovery_switches_back(

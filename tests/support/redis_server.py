@@ -138,3 +138,20 @@ def redis_url(redis_server: RedisServer) -> str:
     with redis_server.client() as client:
         client.flushdb()
     return redis_server.url
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own (like the session's: no persistence), for tests that
+    change its configuration (CONFIG SET, ACL users) — never the shared one."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.fail("redis-server is not on PATH (see the session fixture)", pytrace=False)
+    workdir = tmp_path / "throwaway-redis"
+    workdir.mkdir()
+    server = RedisServer(executable, workdir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -6,12 +6,21 @@ from __future__ import annotations
 import json
 import math
 import time
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from bench import ack_latency, common, idle_requests, mcp_wait, outcome_latency, waiters
+from bench import (
+    ack_latency,
+    common,
+    failover,
+    idle_requests,
+    mcp_wait,
+    outcome_latency,
+    waiters,
+)
 from bot.cards.ids import APPROVAL_EVENT_TYPE, OUTCOME_EVENT_TYPE, ActionId
 from bot.sandbox.slack.transport import sign
 
@@ -187,3 +196,11 @@ def test_mcp_wait_arguments_and_targets() -> None:
     assert (args.clients, args.rounds) == (3, 2)
     assert mcp_wait.TIMEOUT_SECONDS > waiters.WAIT_SECONDS  # the timeout never decides a round
     assert mcp_wait.PHASES == ("leader", "replica")
+
+
+def test_the_failover_baseline_is_the_per_poll_lease() -> None:
+    assert failover.old_timing(10) == (timedelta(seconds=10), timedelta(seconds=30))
+    assert failover.old_timing(0.2)[1] == timedelta(seconds=2)
+    args = failover.parse_args([])
+    assert (args.rounds, args.baseline_rounds, args.poll_interval) == (5, 3, 10.0)
+    assert failover.parse_args(["serve-baseline"]).mode == "serve-baseline"
