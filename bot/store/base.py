@@ -14,7 +14,7 @@ leases expire by themselves; settings records by their kind's rule
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -27,6 +27,8 @@ from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
+
+AUDIT_PAGE = 500  # audit entries read at a time by `iter_audit`
 
 
 def approval_record(approval: TrackedApproval) -> str:
@@ -244,7 +246,22 @@ class AuditLog(Protocol):
         since: datetime | None = None,
         limit: int = 10_000,
     ) -> list[AuditEntry]:
-        """Oldest first by `at` (ties in append order); `since` is inclusive."""
+        """Oldest first by `at` (ties in append order); `since` is inclusive.
+
+        For small reads (one approval's history, a short window): at most `limit`
+        entries are read. On Redis, without `approval_id`, those are the first `limit`
+        entries appended at or after `since`, sorted.
+        """
+        ...
+
+    def iter_audit(
+        self, *, since: datetime | None = None, page: int = AUDIT_PAGE
+    ) -> AsyncIterator[AuditEntry]:
+        """Every entry at or after `since`, oldest first, read `page` entries at a time (the
+        export): never the whole log in memory. SQLite orders by `at` (ties in append
+        order); Redis by its stream, whose ids are the entries' times — an entry appended
+        after a later one (a replica's clock behind) follows it.
+        """
         ...
 
 
