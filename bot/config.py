@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=0, le=65535)
     database_url: str = "sqlite:///cosign.db"
     redis_url: SecretStr | None = None
+    # Ended approvals, done effects and audit entries older than this are pruned (hourly).
+    retention_days: int = Field(default=400, ge=1)
 
     # Routing, access, reminders
     default_channel: str | None = None

@@ -46,6 +46,7 @@ from bot.store.kinds import RecordsOverText
 from bot.store.records import ParsedApprovals
 from bot.store.redis_audit import RedisAudit
 from bot.store.redis_counts import RedisCounts
+from bot.store.redis_prune import RedisPrune
 from bot.store.redis_scripts import (
     Arg,
     Scripts,
@@ -82,7 +83,7 @@ def _guarded(
     return run
 
 
-class RedisStore(RecordsOverText, RedisCounts, RedisAudit):
+class RedisStore(RecordsOverText, RedisCounts, RedisAudit, RedisPrune):
     """The `Store` on one Redis server; see the module docstring for the key layout."""
 
     def __init__(self, redis: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:

@@ -8,8 +8,10 @@ Layout under the prefix:
                          approval's history never scans the whole stream
 
 Because an id is never earlier than its entry's time, a time is an id range: reads from
-`since` start at its id. Entries appended before ids were times (Redis' own clock then)
-read the same way, to within the clocks' skew.
+`since` start at its id, and pruning trims the stream below the cutoff's id (`XTRIM MINID`),
+a page at a time, removing each trimmed entry from its approval's list in the same script.
+Entries appended before ids were times (Redis' own clock then) read and trim the same way,
+to within the clocks' skew.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from redis.commands.core import AsyncScript
 
 from bot.audit_log import AuditEntry
 from bot.store.base import AUDIT_PAGE
+from bot.store.pruning import PRUNE_BATCH
 from bot.store.redis_part import RedisPart
 from bot.store.redis_scripts import Arg, score, text
 
@@ -44,6 +47,37 @@ if ms <= 0 and seq == 0 then ms, seq = 0, 1 end
 redis.call('XADD', key, string.format('%.0f-%.0f', ms, seq), 'json', record)
 if approval ~= '' then redis.call('RPUSH', p .. 'audit:approval:' .. approval, record) end
 return 1
+"""
+
+# ARGV: prefix, the last id to remove (inclusive: "<ms>" is every id of that ms), how many
+# at most. Removes the stream's oldest entries up to it, each also from its approval's list.
+TRIM = """
+local p = ARGV[1]
+local key = p .. 'audit'
+local page = redis.call('XRANGE', key, '-', ARGV[2], 'COUNT', ARGV[3])
+if #page == 0 then return 0 end
+for _, entry in ipairs(page) do
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'json' then
+      local ok, decoded = pcall(cjson.decode, fields[i + 1])
+      if ok and type(decoded) == 'table' and type(decoded.approval_id) == 'string' then
+        redis.call('LREM', p .. 'audit:approval:' .. decoded.approval_id, 1, fields[i + 1])
+      end
+    end
+  end
+end
+local last_ms, last_seq = string.match(page[#page][1], '^(%d+)-(%d+)$')
+redis.call('XTRIM', key, 'MINID', last_ms .. '-' .. string.format('%.0f', tonumber(last_seq) + 1))
+return #page
+"""
+
+# ARGV: the stream's key, first id (may be exclusive), last id, how many at most.
+# Answers how many there are and the last one's id, without sending the entries.
+COUNT = """
+local page = redis.call('XRANGE', ARGV[1], ARGV[2], ARGV[3], 'COUNT', ARGV[4])
+if #page == 0 then return {0, ''} end
+return {#page, page[#page][1]}
 """
 
 
@@ -121,6 +155,26 @@ class RedisAudit(RedisPart):
                 return
             first += count
 
+    async def _prune_audit(self, before: datetime, *, dry_run: bool) -> int:
+        last = stream_ms(before) - 1  # every id below the cutoff's: "<ms>" ends with that ms
+        if last < 0:
+            return 0
+        pruned = 0
+        start = "-"
+        while True:
+            async with self._guard():
+                args: list[Arg]
+                if dry_run:
+                    args = [self._key_audit, start, last, PRUNE_BATCH]
+                    found, last_id = await self._count_script(args=args)
+                    start = f"({text(last_id)}"
+                else:
+                    args = [self._prefix, last, PRUNE_BATCH]
+                    found = await self._trim_script(args=args)
+            pruned += int(found)
+            if int(found) < PRUNE_BATCH:
+                return pruned
+
     @property
     def _key_audit(self) -> str:
         return self._prefix + "audit"
@@ -128,3 +182,11 @@ class RedisAudit(RedisPart):
     @functools.cached_property
     def _append_script(self) -> AsyncScript:
         return self._redis.register_script(APPEND)
+
+    @functools.cached_property
+    def _trim_script(self) -> AsyncScript:
+        return self._redis.register_script(TRIM)
+
+    @functools.cached_property
+    def _count_script(self) -> AsyncScript:
+        return self._redis.register_script(COUNT)

@@ -86,6 +86,7 @@ OPERATIONS: list[tuple[str, Callable[[Store], Awaitable[object]]]] = [
     ("read_audit", lambda s: s.read_audit()),
     ("append_audit", lambda s: s.append_audit(AuditEntry(at=T0, action="a", actor="bot"))),
     ("iter_audit", lambda s: anext(s.iter_audit())),
+    ("prune", lambda s: s.prune(T0, dry_run=True)),
     ("acquire_lease", lambda s: s.acquire_lease("feed", "one", timedelta(seconds=5))),
     ("ping", lambda s: s.ping()),
 ]

@@ -1,5 +1,6 @@
 """RedisStore's audit log beyond the shared contract: stream ids are the entries' times, so
-reads from a time are id ranges."""
+reads from a time and pruning are id ranges, and each approval's history is trimmed with the
+stream."""
 
 from __future__ import annotations
 
@@ -55,7 +56,33 @@ async def test_an_entrys_id_is_its_time_or_just_after_the_last(
     assert since == ["next"]
 
 
-async def test_entries_appended_with_redis_own_ids_still_read(
+async def test_pruning_trims_the_stream_and_each_approvals_history_alike(
+    store: RedisStore, redis_server: RedisServer
+) -> None:
+    for minute in range(10):
+        approval_id = ("apr_1", "apr_2", None)[minute % 3]
+        await store.append_audit(entry(T0 + timedelta(minutes=minute), approval_id, f"m{minute}"))
+    cutoff = T0 + timedelta(minutes=4)
+
+    assert (await store.prune(cutoff, dry_run=True))["audit"] == 4
+    assert len(stream_ids(redis_server)) == 10
+    assert (await store.prune(cutoff))["audit"] == 4
+
+    assert stream_ids(redis_server)[0] == f"{MS + 4 * 60_000}-0"
+    assert history(redis_server, "apr_1") == ["m6", "m9"]
+    assert history(redis_server, "apr_2") == ["m4", "m7"]
+    assert [e.action for e in await store.read_audit(approval_id="apr_1")] == ["m6", "m9"]
+    # A history trimmed to nothing leaves no key behind.
+    assert (await store.prune(T0 + timedelta(minutes=8)))["audit"] == 4
+    assert history(redis_server, "apr_2") == []
+    with redis_server.client() as client:
+        assert client.exists("t1:audit:approval:apr_2") == 0
+    # Ids keep growing after a trim, whatever the entries' times.
+    await store.append_audit(entry(T0, "apr_2", "again"))
+    assert stream_ids(redis_server)[-1] == f"{MS + 9 * 60_000}-1"
+
+
+async def test_entries_appended_with_redis_own_ids_still_read_and_prune(
     store: RedisStore, redis_server: RedisServer
 ) -> None:
     now = datetime.now(UTC)
@@ -67,3 +94,7 @@ async def test_entries_appended_with_redis_own_ids_still_read(
 
     assert [e.action async for e in store.iter_audit()] == ["legacy", "new"]
     assert [e.action for e in await store.read_audit(approval_id="apr_1")] == ["new", "legacy"]
+    assert (await store.prune(now - timedelta(days=1)))["audit"] == 0
+    assert (await store.prune(now + timedelta(days=1)))["audit"] == 2
+    assert await store.read_audit() == []
+    assert history(redis_server, "apr_1") == []
