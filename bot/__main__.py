@@ -1,4 +1,4 @@
-"""Command line: `python -m bot <serve|socket|sandbox|run|doctor|webhooks|audit|mcp>`."""
+"""Command line: `python -m bot <serve|socket|sandbox|run|doctor|webhooks|audit|prune|mcp>`."""
 
 from __future__ import annotations
 
@@ -65,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit.add_argument("--since", default="7d", help="how far back, e.g. 24h, 7d")
     audit.add_argument("--format", choices=["jsonl", "text"], default="jsonl")
     audit.add_argument("--approval", help="only this approval id")
+    prune = commands.add_parser("prune", help="remove what ended longer ago than --older-than")
+    prune.add_argument("--older-than", help="e.g. 90d (default: RETENTION_DAYS); at least 1d")
+    prune.add_argument("--dry-run", action="store_true", help="only count what would go")
     mcp = commands.add_parser("mcp", help="the bot's MCP tools on stdio, for a running bot")
     mcp.add_argument("--stdio", action="store_true", required=True, help="serve on stdin/stdout")
     args = parser.parse_args(argv)
@@ -103,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.audit_cli import run_audit
 
             return asyncio.run(run_audit(settings, args))
+        case "prune":
+            from bot.prune_cli import run_prune
+
+            return asyncio.run(run_prune(settings, args))
     return 0
 
 

@@ -230,7 +230,7 @@ def schedule(services: Services) -> None:
     services.scheduler.every(REMINDER_JOB, reminder_interval, services.reminders.tick)
     services.scheduler.every(ESCALATION_JOB, reminder_interval, services.escalations.tick)
     services.scheduler.every(POLICY_JOB, reminder_interval, services.gate.requests.expire_due)
-    services.scheduler.every(RETENTION_JOB, reminder_interval, services.forget_stale)
+    services.scheduler.every(RETENTION_JOB, reminder_interval, services.apply_retention)
     settings = services.settings
     if settings.digest_channel and settings.digest_time is not None:
         digest = Digest(

@@ -3,6 +3,9 @@
 JSONL (the default) is one `AuditEntry` per line, oldest first, for tools;
 `--format text` lines it up for people. `--since` counts back from the bot's
 clock (the simulator's in the sandbox, so exported windows match the entries).
+The log is read a page at a time (`Store.iter_audit`) and each page written as it
+comes, so an export of any size holds one page in memory; `--approval` reads that
+approval's history at once (`Store.read_audit`).
 """
 
 from __future__ import annotations
@@ -10,13 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from typing import TextIO
 
 from bot.audit_log import AuditEntry
 from bot.clock import make_clock
 from bot.config import Settings
 from bot.durations import parse_duration
-from bot.store import StoreUnavailable, open_store
+from bot.store import Store, StoreUnavailable, open_store
+from bot.store.base import AUDIT_PAGE
 
 
 async def run_audit(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -26,20 +31,34 @@ async def run_audit(settings: Settings, args: argparse.Namespace, out: TextIO = 
         print(f"--since: {exc}", file=sys.stderr)
         return 2
     clock = make_clock(settings.sandbox_clock_url)
-    await clock.sync()
-    since = clock.now() - window
     try:
+        await clock.sync()
+        since = clock.now() - window
         store = await open_store(settings)
         try:
-            entries = await store.read_audit(approval_id=args.approval, since=since)
+            await _export(store, args, since, out)
         finally:
             await store.close()
     except (StoreUnavailable, ValueError) as exc:
         print(f"cannot read the audit log: {exc}", file=sys.stderr)
         return 1
-    for entry in entries:
-        print(entry.model_dump_json() if args.format == "jsonl" else text_line(entry), file=out)
+    finally:
+        await clock.aclose()
     return 0
+
+
+async def _export(store: Store, args: argparse.Namespace, since: datetime, out: TextIO) -> None:
+    line = AuditEntry.model_dump_json if args.format == "jsonl" else text_line
+    if args.approval is not None:
+        for entry in await store.read_audit(approval_id=args.approval, since=since):
+            print(line(entry), file=out)
+        return
+    written = 0
+    async for entry in store.iter_audit(since=since):
+        print(line(entry), file=out)
+        written += 1
+        if written % AUDIT_PAGE == 0:
+            out.flush()
 
 
 def text_line(entry: AuditEntry) -> str:

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     # Start even when Redis may evict keys (maxmemory-policy other than noeviction): the bot
     # then risks losing approvals and repeating posts (bot/store/redis_health.py).
     redis_allow_eviction: bool = False
+    # Ended approvals, done effects and audit entries older than this are pruned (hourly).
+    retention_days: int = Field(default=400, ge=1)
 
     # Routing, access, reminders
     default_channel: str | None = None

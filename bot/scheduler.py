@@ -39,7 +39,7 @@ REMINDER_JOB = "reminders"
 ESCALATION_JOB = "escalations"  # tell the next approver tier when nobody acted
 DIGEST_JOB = "digest"
 POLICY_JOB = "policy-requests"  # expire agents' over-limit requests nobody answered
-RETENTION_JOB = "retention"  # forget settings records that stopped mattering
+RETENTION_JOB = "retention"  # forget records that stopped mattering; prune hourly
 
 Tick = Callable[[], Awaitable[object]]
 SHUTDOWN_GRACE_SECONDS = 5.0

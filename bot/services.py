@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -25,7 +26,7 @@ from bot.roles import Roles
 from bot.routing import Router
 from bot.scheduler import Scheduler
 from bot.store import Store
-from bot.store.retention import forget_stale
+from bot.store.retention import forget_stale, prune_when_due
 from bot.tracker import Tracker
 from bot.trainer_replies import TrainerReplies
 
@@ -57,5 +58,12 @@ class Services:
     owner: str  # this process's identity in leases and claims
 
     async def forget_stale(self) -> int:
-        """Apply every settings record kind's retention (the scheduler calls this)."""
+        """Apply every settings record kind's retention; answers how many records went."""
         return await forget_stale(self.store, self.clock.now())
+
+    async def apply_retention(self) -> None:
+        """The `retention` job: `forget_stale`, and once an hour (across replicas) prune
+        what ended more than RETENTION_DAYS ago."""
+        await self.forget_stale()
+        keep = timedelta(days=self.settings.retention_days)
+        await prune_when_due(self.store, self.clock.now(), keep)

@@ -7,14 +7,16 @@ implementations share one contract suite per part (tests/integration/store/):
 `SqliteStore` (embedded default, one process) and `RedisStore` (several replicas).
 Records are pydantic models serialised as JSON — never pickles.
 
-What each part keeps: approvals, effects and audit entries are kept; once-keys and
-leases expire by themselves; settings records by their kind's rule
-(bot/store/kinds.py, applied by bot/store/retention.py).
+What each part keeps: approvals that ended, their done effects, other done effects and
+audit entries until `prune` removes them (RETENTION_DAYS after they ended, were done or
+were written; pending approvals and effects not done yet are never pruned); once-keys and
+leases expire by themselves; settings records by their kind's rule (bot/store/kinds.py,
+applied by bot/store/retention.py, which also runs `prune`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -27,6 +29,8 @@ from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
+
+AUDIT_PAGE = 500  # audit entries read at a time by `iter_audit`
 
 
 def approval_record(approval: TrackedApproval) -> str:
@@ -244,11 +248,42 @@ class AuditLog(Protocol):
         since: datetime | None = None,
         limit: int = 10_000,
     ) -> list[AuditEntry]:
-        """Oldest first by `at` (ties in append order); `since` is inclusive."""
+        """Oldest first by `at` (ties in append order); `since` is inclusive.
+
+        For small reads (one approval's history, a short window): at most `limit`
+        entries are read. On Redis, without `approval_id`, those are the first `limit`
+        entries appended at or after `since`, sorted.
+        """
+        ...
+
+    def iter_audit(
+        self, *, since: datetime | None = None, page: int = AUDIT_PAGE
+    ) -> AsyncIterator[AuditEntry]:
+        """Every entry at or after `since`, oldest first, read `page` entries at a time (the
+        export): never the whole log in memory. SQLite orders by `at` (ties in append
+        order); Redis by its stream, whose ids are the entries' times — an entry appended
+        after a later one (a replica's clock behind) follows it.
+        """
         ...
 
 
-class Store(ApprovalStore, Outbox, Coordination, RouteTable, Records, AuditLog, Protocol):
+class Pruning(Protocol):
+    """What the store forgets after RETENTION_DAYS (bot/store/pruning.py says exactly what)."""
+
+    async def prune(self, before: datetime, *, dry_run: bool = False) -> dict[str, int]:
+        """Remove approvals that ended before `before` with their done effects and the records
+        that end with them, done effects of other subjects done before it, and audit entries
+        written before it; pending approvals and effects not done are never removed.
+
+        Works in batches (bot/store/pruning.py: PRUNE_BATCH), each its own short write, so a
+        big store is never locked for long. Answers how many went per part (`approvals`,
+        `effects`, `audit`, and each record kind that ends with its approval, by name);
+        `dry_run` counts the same without removing anything.
+        """
+        ...
+
+
+class Store(ApprovalStore, Outbox, Coordination, RouteTable, Records, AuditLog, Pruning, Protocol):
     """Every part, on one backend."""
 
     async def ping(self) -> str:

@@ -48,6 +48,11 @@ class ParsedApprovals:
             return None
         return self._keep(approval_id, approval, next_check_at)
 
+    def forget(self, approval_ids: list[str]) -> None:
+        """Drop pruned approvals: one adopted again under its id starts again at version 0."""
+        for approval_id in approval_ids:
+            self._approvals.pop(approval_id, None)
+
     def _keep(
         self, approval_id: str, approval: TrackedApproval, next_check_at: datetime | None
     ) -> TrackedApproval:

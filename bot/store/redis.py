@@ -20,9 +20,9 @@ Layout under the prefix (default `cosign:`):
   key:<key>              a once-key, expiring by PX (real time)
   routes                 hash route key -> channel id
   config                 hash "<kind>:<key>" -> settings record JSON (bot/store/kinds.py)
-  audit                  stream of AuditEntry JSON (field `json`), append order
-  audit:approval:<id>    list of the same entries for one approval, so reading one
-                         approval's history never scans the whole stream
+  audit, audit:approval:<id>
+                         the audit log: a stream, and a list per approval
+                         (bot/store/redis_audit.py)
 
 Scores are integer microseconds: below 2**53, so doubles hold them exactly.
 """
@@ -40,13 +40,14 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from bot.audit_log import AuditEntry
 from bot.outbox import Effect
 from bot.store.base import StoreUnavailable, approval_record
 from bot.store.kinds import RecordsOverText
 from bot.store.records import ParsedApprovals
+from bot.store.redis_audit import RedisAudit
 from bot.store.redis_counts import RedisCounts
 from bot.store.redis_health import redis_address
+from bot.store.redis_prune import RedisPrune
 from bot.store.redis_scripts import (
     Arg,
     Scripts,
@@ -64,7 +65,6 @@ T = TypeVar("T")
 
 DEFAULT_PREFIX = "cosign:"
 SOCKET_TIMEOUT_SECONDS = 5.0
-AUDIT_PAGE = 1000
 LIST_PAGE = 500
 
 
@@ -84,7 +84,7 @@ def _guarded(
     return run
 
 
-class RedisStore(RecordsOverText, RedisCounts):
+class RedisStore(RecordsOverText, RedisCounts, RedisAudit, RedisPrune):
     """The `Store` on one Redis server; see the module docstring for the key layout."""
 
     def __init__(self, redis: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
@@ -381,48 +381,6 @@ class RedisStore(RecordsOverText, RedisCounts):
     @_guarded
     async def _text_delete(self, key: str) -> bool:
         return bool(await self._redis.hdel(self._key("config"), key))
-
-    # --- audit log ------------------------------------------------------------------------
-    @_guarded
-    async def append_audit(self, entry: AuditEntry) -> None:
-        record = entry.model_dump_json()
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(self._key("audit"), {"json": record})
-            if entry.approval_id is not None:
-                pipe.rpush(self._key("audit", "approval", entry.approval_id), record)
-            await pipe.execute()
-
-    @_guarded
-    async def read_audit(
-        self,
-        *,
-        approval_id: str | None = None,
-        since: datetime | None = None,
-        limit: int = 10_000,
-    ) -> list[AuditEntry]:
-        if approval_id is not None:
-            listed = await self._redis.lrange(self._key("audit", "approval", approval_id), 0, -1)
-            records = [text(record) for record in listed]
-        else:
-            records = await self._whole_stream()
-        entries = [AuditEntry.model_validate_json(r) for r in records]
-        if since is not None:
-            entries = [e for e in entries if e.at >= since]
-        # Stable: entries with the same time keep their append order.
-        entries.sort(key=lambda e: e.at)
-        return entries[: max(limit, 0)]
-
-    async def _whole_stream(self) -> list[str]:
-        # Entries carry the caller's clock, not the stream id's, so a time filter
-        # cannot be an id range; the stream is read in pages and filtered here.
-        records: list[str] = []
-        start = "-"
-        while True:
-            page = await self._redis.xrange(self._key("audit"), min=start, count=AUDIT_PAGE) or []
-            records.extend(text(fields["json"]) for _, fields in page if fields)
-            if len(page) < AUDIT_PAGE:
-                return records
-            start = f"({text(page[-1][0] or '')}"
 
     # --- lifecycle ------------------------------------------------------------------------
     @_guarded

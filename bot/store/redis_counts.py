@@ -11,18 +11,14 @@ decoded in full.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
 
 from bot.opentrain.models import ApprovalType
 from bot.outbox import EffectKind
-from bot.store.base import StoreUnavailable, tally
+from bot.store.base import tally
+from bot.store.redis_part import RedisPart
 from bot.tracked_approvals import TrackedStatus
 
 # ARGV: prefix; the index of the ids to count; where their records are: one hash of them
@@ -60,15 +56,8 @@ PENDING_BY_TYPE = ["status:pending", "", "approval:", '"type":"([^"]*)"', "type"
 UNDONE_BY_KIND = ["outbox:due", "outbox", "", '"kind":"([^"]*)"', "kind"]
 
 
-class RedisCounts:
+class RedisCounts(RedisPart):
     """The counting operations of `RedisStore` (whose client, prefix and address they use)."""
-
-    if TYPE_CHECKING:
-        _redis: Redis
-        _prefix: str
-
-        @property
-        def address(self) -> str: ...
 
     async def count_approvals(self, *, status: TrackedStatus | None = None) -> int:
         index = "approvals" if status is None else f"status:{status.value}"
@@ -98,11 +87,3 @@ class RedisCounts:
     @functools.cached_property
     def _tally_script(self) -> AsyncScript:
         return self._redis.register_script(TALLY)
-
-    @contextlib.asynccontextmanager
-    async def _guard(self) -> AsyncIterator[None]:
-        """Redis errors as StoreUnavailable, as every other operation of the store."""
-        try:
-            yield
-        except RedisError as exc:
-            raise StoreUnavailable(f"redis at {self.address}: {exc}") from exc

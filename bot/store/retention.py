@@ -1,19 +1,28 @@
-"""Applies every record kind's `Retention` (bot/store/kinds.py): the one clean-up of records.
+"""The store's clean-up, run by the `retention` job (bot/app.py): every record kind's
+`Retention` (bot/store/kinds.py) each tick, and `Store.prune` (bot/store/pruning.py) once
+an hour across every replica.
 
-Approvals, their effects and the audit log are kept (the audit trail is the record,
-and a done effect is what makes queuing the same effect id again a no-op);
-once-keys and leases expire by themselves.
+Approvals, their effects and the audit log are kept for RETENTION_DAYS after they ended
+(the audit trail is the record, and a done effect is what makes queuing the same effect
+id again a no-op); once-keys and leases expire by themselves.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from bot.logs import log_kv
 from bot.store.base import Store
 from bot.store.kinds import KINDS, Kind
 from bot.tracked_approvals import TrackedStatus
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY = timedelta(hours=1)
+PRUNE_KEY = "retention:prune"  # a once-key: one replica prunes per PRUNE_EVERY
 
 
 async def forget_stale(store: Store, now: datetime, kinds: Iterable[Kind[Any]] = KINDS) -> int:
@@ -41,3 +50,14 @@ async def forget_stale(store: Store, now: datetime, kinds: Iterable[Kind[Any]] =
             if stale and await store.delete_record(kind, key):
                 forgotten += 1
     return forgotten
+
+
+async def prune_when_due(store: Store, now: datetime, keep: timedelta) -> dict[str, int] | None:
+    """Prune what ended more than `keep` before `now`, at most once per PRUNE_EVERY whichever
+    replica asks (a once-key, so a restart does not prune again); None when not due."""
+    if not await store.claim_key(PRUNE_KEY, PRUNE_EVERY):
+        return None
+    before = now - keep
+    counts = await store.prune(before)
+    log.info("store pruned %s", log_kv(before=before.isoformat(), **counts))
+    return counts

@@ -27,19 +27,18 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from bot.audit_log import AuditEntry
 from bot.opentrain.models import ApprovalType
 from bot.outbox import Effect, EffectKind
 from bot.store.base import StoreUnavailable, tally
 from bot.store.kinds import RecordsOverText
 from bot.store.records import ParsedApprovals
+from bot.store.sqlite_audit import SqliteAudit
+from bot.store.sqlite_prune import SqlitePrune
 from bot.store.sqlite_sql import (
     COUNT_PENDING_BY_TYPE,
     COUNT_UNDONE_BY_KIND,
     LIST_APPROVALS,
     LIST_APPROVALS_BY_STATUS,
-    READ_AUDIT,
-    READ_AUDIT_OF_APPROVAL,
     ApprovalRow,
     add_approval,
     check_same_approval,
@@ -62,7 +61,7 @@ T = TypeVar("T")
 DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
 
 
-class SqliteStore(RecordsOverText):
+class SqliteStore(RecordsOverText, SqliteAudit, SqlitePrune):
     """The `Store` on one SQLite file (or `:memory:`); see the module docstring."""
 
     def __init__(
@@ -399,29 +398,6 @@ class SqliteStore(RecordsOverText):
     async def _text_delete(self, key: str) -> bool:
         sql = "DELETE FROM config WHERE key = ?"
         return await self._write(lambda c: c.execute(sql, (key,)).rowcount == 1)
-
-    # --- audit log ------------------------------------------------------------------------
-    async def append_audit(self, entry: AuditEntry) -> None:
-        sql = "INSERT INTO audit (at, approval_id, record) VALUES (?, ?, ?)"
-        params = (iso(entry.at), entry.approval_id, entry.model_dump_json())
-        await self._write(lambda c: c.execute(sql, params))
-
-    async def read_audit(
-        self,
-        *,
-        approval_id: str | None = None,
-        since: datetime | None = None,
-        limit: int = 10_000,
-    ) -> list[AuditEntry]:
-        # Every stored time sorts after "", so no `since` means "from the start".
-        after = "" if since is None else iso(since)
-        params: tuple[object, ...]
-        if approval_id is None:
-            sql, params = READ_AUDIT, (after, limit)
-        else:
-            sql, params = READ_AUDIT_OF_APPROVAL, (approval_id, after, limit)
-        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
-        return [AuditEntry.model_validate_json(record) for (record,) in rows]
 
     # --- lifecycle ------------------------------------------------------------------------
     async def ping(self) -> str:

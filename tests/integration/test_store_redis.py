@@ -85,6 +85,8 @@ OPERATIONS: list[tuple[str, Callable[[Store], Awaitable[object]]]] = [
     ("list_records", lambda s: s.list_records(APPROVERS)),
     ("read_audit", lambda s: s.read_audit()),
     ("append_audit", lambda s: s.append_audit(AuditEntry(at=T0, action="a", actor="bot"))),
+    ("iter_audit", lambda s: anext(s.iter_audit())),
+    ("prune", lambda s: s.prune(T0, dry_run=True)),
     ("acquire_lease", lambda s: s.acquire_lease("feed", "one", timedelta(seconds=5))),
     ("ping", lambda s: s.ping()),
 ]
