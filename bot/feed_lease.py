@@ -77,7 +77,9 @@ class FeedLease:
             try:
                 held = await self._store.acquire_lease(FEED_LEASE, self._owner, self.ttl)
             except StoreUnavailable:
-                self._record(held=False)
+                # Stop leading at once; the store may still name this process, so `resign`
+                # still tries to give the lease back at shutdown.
+                self._valid_until = -math.inf
                 raise
             if held:
                 self._valid_until = sent + (self.ttl - MARGIN).total_seconds()
@@ -85,8 +87,9 @@ class FeedLease:
             return self.leading
 
     async def beat(self) -> None:
-        """The heartbeat: renew the lease, or take it over; a new leader polls the feed at once."""
-        was_held = self._held
+        """The heartbeat: renew the lease, or take it over; a process that starts (or, after a
+        store outage, resumes) leading polls the feed at once."""
+        was_leading = self.leading
         try:
             leading = await self.hold()
         except StoreUnavailable as exc:
@@ -96,7 +99,7 @@ class FeedLease:
             self._store_failing = True
             return
         self._store_failing = False
-        if leading and not was_held:
+        if leading and not was_leading:
             self._on_gained()
 
     async def resign(self) -> None:
