@@ -7,7 +7,7 @@ next call is due (`tat`), with `tolerance` = what the bucket may bank. Time is t
 server's `TIME`, never a replica's clock. A take that finds no turn takes nothing and
 answers how long until there is one; the caller sleeps that long and asks again. Within
 a process callers queue per bucket in arrival order and only the first asks Redis, so
-a turn costs at most one ask per replica.
+a turn costs about one ask per replica waiting for it.
 
 A 429's `Retry-After` is written into the same hash (`held`): every replica's next take
 waits for it, and the first call after it starts Slack's window afresh — one call, then
@@ -221,8 +221,11 @@ class SharedPacer:
 
     async def _ask(self, script: AsyncScript, keys: list[str], *args: str | int | float) -> Any:
         """The script's answer, or None while Redis does not answer."""
-        if self._alone is not None and self._monotonic() < self._ask_again_at:
-            return None
+        if self._alone is not None:
+            if self._monotonic() < self._ask_again_at:
+                return None
+            # One caller finds out whether Redis is back; the others stay local meanwhile.
+            self._ask_again_at = self._monotonic() + RETRY_SHARED_AFTER
         try:
             answer = await script(keys=[self._prefix + key for key in keys], args=args)
         except (RedisError, OSError) as exc:

@@ -267,3 +267,27 @@ async def test_the_pacing_is_shared_when_the_store_is_redis(
         assert type(pacer) is kind
     finally:
         await pacer.aclose()
+
+
+async def test_while_one_caller_finds_out_whether_redis_is_back_the_others_stay_local(
+    redis: FakeRedis, time: FakeTime
+) -> None:
+    redis.answers["take"] = [RedisConnectionError("refused")]
+    pacer = shared(redis, time, scale=1000)
+    await pacer.acquire("chat.update")  # Redis away: alone from now on
+    time.now += RETRY_SHARED_AFTER
+    answering = asyncio.Event()
+    take = redis.register_script(TAKE)
+
+    async def slow(keys: list[str], args: tuple[Any, ...]) -> Any:
+        await answering.wait()  # a Redis that takes its time to answer the probe
+        return await take(keys=keys, args=args)
+
+    pacer._take = slow  # type: ignore[assignment]
+    probe = asyncio.create_task(pacer.acquire("chat.update"))
+    await asyncio.sleep(0)
+    await pacer.acquire(POST, "C1")  # meanwhile: local, without asking Redis
+    assert [name for name, _, _ in redis.asked] == ["take"]
+    answering.set()
+    await probe
+    assert pacer.shared
