@@ -61,6 +61,7 @@ from bot.sandbox.opentrain import OpenTrainSim
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.methods import METHODS
 from bot.sandbox.slack.ratelimit import POST_MESSAGE_BURST, POST_MESSAGE_PER_SECOND, Tier
+from bot.store import Store
 from bot.store.sqlite import SqliteStore
 from bot.tracked_approvals import TrackedStatus
 
@@ -282,17 +283,22 @@ async def home_publishes(database: Path, seeded: list[SeededApproval]) -> int:
     """Home tabs the outcomes re-published (each is one `views.publish`)."""
     store = await SqliteStore.open(database)
     try:
-        total = 0
-        now = datetime.now(UTC)  # effect ids do not depend on the time
-        for item in seeded:
-            refresh = effect(
-                item.approval_id, EffectKind.REFRESH_HOME, now, key=TrackedStatus.CONFIRMED.value
-            )
-            done = await store.get_effect(refresh.id)
-            total += len(((done.result if done else None) or {}).get("published", []))
-        return total
+        return await home_publishes_in(store, seeded)
     finally:
         await store.close()
+
+
+async def home_publishes_in(store: Store, seeded: list[SeededApproval]) -> int:
+    """Home tabs the outcomes re-published, as their done effects in `store` record them."""
+    total = 0
+    now = datetime.now(UTC)  # effect ids do not depend on the time
+    for item in seeded:
+        refresh = effect(
+            item.approval_id, EffectKind.REFRESH_HOME, now, key=TrackedStatus.CONFIRMED.value
+        )
+        done = await store.get_effect(refresh.id)
+        total += len(((done.result if done else None) or {}).get("published", []))
+    return total
 
 
 if __name__ == "__main__":

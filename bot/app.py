@@ -30,6 +30,7 @@ from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.opentrain import OpenTrainClient
 from bot.outcome_waits import OutcomeWaits
+from bot.pacing_redis import open_pacer
 from bot.people import People
 from bot.policy import load_policy
 from bot.policy_requests import PolicyRequests
@@ -81,7 +82,9 @@ async def build_services(
         timeout=settings.ot_timeout_seconds,
         observe=metrics.opentrain_call,
     )
-    gateway = open_gateway(settings, observe=metrics.slack_call)
+    # Shared with the other replicas through Redis when the store is Redis.
+    pacer = open_pacer(settings, owner=owner)
+    gateway = open_gateway(settings, observe=metrics.slack_call, pacer=pacer)
     slack = gateway.calls
     channels = Channels(slack)
     scheduler = Scheduler(clock)
@@ -194,6 +197,7 @@ async def build_services(
         store=store,
         opentrain=opentrain,
         slack=slack,
+        pacer=pacer,
         channels=channels,
         notifier=notifier,
         tracker=tracker,
@@ -294,6 +298,7 @@ async def create_services_and_bolt(
             # The lease then lapses on its own after one TTL; the rest must still close.
             log.warning("feed lease not released: the store is unavailable")
         await services.opentrain.aclose()
+        await services.pacer.aclose()
         await services.clock.aclose()
         await services.store.close()
 

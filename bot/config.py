@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     slack_team_id: str | None = None  # when set, requests from any other workspace are refused
     # >1 speeds up the notifier's pacing to match a time-scaled Slack simulator (benchmarks).
     slack_rate_limit_scale: float = Field(default=1.0, gt=0)
+    # With REDIS_URL, replicas take their Slack turns in buckets shared through Redis
+    # (bot/pacing_redis.py); off, each process paces alone (the benchmark's baseline).
+    slack_shared_pacing: bool = True
 
     # OpenTrain
     ot_api_token: SecretStr | None = Field(

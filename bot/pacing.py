@@ -14,6 +14,9 @@ Slack's holds at least one call fewer than the limit.
 When Slack answers 429 anyway (another app on the token, a limit we do not
 model), `hold` stops every caller of that bucket until `Retry-After` has passed,
 so parallel lanes do not keep hammering a limit that is already exhausted.
+
+`SlackPacer` keeps these buckets in this process; with several replicas on one Redis,
+bot/pacing_redis.py shares the same limits (`limit_of`) between them. Both are a `Pacer`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from slack_sdk.errors import SlackApiError
 
@@ -110,7 +115,48 @@ class TokenBucket:
         self._held_until = max(self._held_until, self._monotonic() + seconds)
 
 
+@dataclass(frozen=True)
+class Limit:
+    """One of Slack's limits as a token bucket; `key` names it (a method, or a channel's posts)."""
+
+    key: str
+    per_second: float  # a little under Slack's rate (HEADROOM), times the scale
+    burst: float  # the call about to be made and what may be banked beyond it (`catch_up`)
+
+
+def limit_of(method: str, channel: str | None, scale: float = 1.0) -> Limit | None:
+    """The bucket a call of `method` (in `channel`) takes its turn in; None: not paced."""
+    if method == POST_MESSAGE:
+        if channel is None:
+            return None
+        per_second = POSTS_PER_SECOND_PER_CHANNEL * HEADROOM * scale
+        return Limit(f"channel:{channel}", per_second, 1 + catch_up(POSTS_PER_SECOND_PER_CHANNEL))
+    tier = METHOD_TIERS.get(method)
+    if tier is None:
+        return None
+    per_minute = PER_MINUTE_BY_TIER[tier]
+    return Limit(f"method:{method}", per_minute / 60 * HEADROOM * scale, 1 + catch_up(per_minute))
+
+
+class Pacer(Protocol):
+    """What the Slack gateway asks of its pacing: in this process, or shared through Redis."""
+
+    async def acquire(self, method: str, channel: str | None = None) -> None:
+        """Until it is this call's turn (takes the turn)."""
+
+    async def unheld(self, method: str, channel: str | None = None) -> None:
+        """Until Slack's `Retry-After` for `method` (in `channel`) has passed; takes no turn."""
+
+    async def hold(self, method: str, channel: str | None, seconds: float) -> None:
+        """Slack answered 429 for `method` (in `channel`): pause its callers for `seconds`."""
+
+    async def aclose(self) -> None:
+        """Release what the pacing holds open (a Redis connection)."""
+
+
 class SlackPacer:
+    """This process's buckets: one per paced method, one per channel for posts."""
+
     def __init__(
         self,
         scale: float = 1.0,
@@ -121,8 +167,7 @@ class SlackPacer:
         self._scale = scale
         self._monotonic = monotonic
         self._sleep = sleep
-        self._methods: dict[str, TokenBucket] = {}
-        self._channels: dict[str, TokenBucket] = {}
+        self._buckets: dict[str, TokenBucket] = {}
 
     async def acquire(self, method: str, channel: str | None = None) -> None:
         bucket = self._bucket(method, channel)
@@ -138,44 +183,30 @@ class SlackPacer:
         if bucket is not None:
             await bucket.unheld()
 
-    def hold(self, method: str, channel: str | None, seconds: float) -> None:
+    async def hold(self, method: str, channel: str | None, seconds: float) -> None:
         """Slack answered 429 for `method` (in `channel`): pause its callers for `seconds`."""
         bucket = self._bucket(method, channel)
         if bucket is not None:
             bucket.hold(seconds)
 
+    async def aclose(self) -> None:
+        """Nothing to release: the buckets live in this process."""
+
     def _bucket(self, method: str, channel: str | None) -> TokenBucket | None:
-        if method == POST_MESSAGE:
-            return self._channel_bucket(channel) if channel is not None else None
-        tier = METHOD_TIERS.get(method)
-        return None if tier is None else self._method_bucket(method, tier)
-
-    def _method_bucket(self, method: str, tier: int) -> TokenBucket:
-        bucket = self._methods.get(method)
+        limit = limit_of(method, channel, self._scale)
+        if limit is None:
+            return None
+        bucket = self._buckets.get(limit.key)
         if bucket is None:
-            per_minute = PER_MINUTE_BY_TIER[tier]
-            per_second = per_minute / 60 * HEADROOM * self._scale
-            bucket = self._methods[method] = self._new_bucket(per_second, per_minute)
-        return bucket
-
-    def _channel_bucket(self, channel: str) -> TokenBucket:
-        bucket = self._channels.get(channel)
-        if bucket is None:
-            per_second = POSTS_PER_SECOND_PER_CHANNEL * HEADROOM * self._scale
-            bucket = self._channels[channel] = self._new_bucket(
-                per_second, POSTS_PER_SECOND_PER_CHANNEL
+            # Starts with one call; may bank `catch_up` more.
+            bucket = self._buckets[limit.key] = TokenBucket(
+                limit.per_second,
+                limit.burst,
+                tokens=1,
+                monotonic=self._monotonic,
+                sleep=self._sleep,
             )
         return bucket
-
-    def _new_bucket(self, per_second: float, limit: float) -> TokenBucket:
-        """A bucket that starts with one call and may bank `catch_up(limit)` more."""
-        return TokenBucket(
-            per_second,
-            burst=1 + catch_up(limit),
-            tokens=1,
-            monotonic=self._monotonic,
-            sleep=self._sleep,
-        )
 
 
 def catch_up(limit: float) -> float:

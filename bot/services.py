@@ -20,6 +20,7 @@ from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.opentrain import OpenTrainClient
 from bot.outcome_waits import OutcomeWaits
+from bot.pacing import Pacer
 from bot.people import People
 from bot.reminders import Reminders
 from bot.roles import Roles
@@ -38,6 +39,7 @@ class Services:
     store: Store
     opentrain: OpenTrainClient
     slack: AsyncWebClient  # the gateway's client for calls safe to repeat (bot/slack_gateway.py)
+    pacer: Pacer  # the gateway's Slack pacing (shared through Redis with the other replicas)
     channels: Channels  # the one membership rule: check, join
     notifier: Notifier
     tracker: Tracker

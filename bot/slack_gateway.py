@@ -8,9 +8,11 @@ one for posts, both paced and both honouring `Retry-After`.
   would post it again without looking. The outbox retries instead, after looking for
   the earlier post by its metadata.
 
-Every call waits for its turn in the shared `SlackPacer` (per method, and per channel
-for posts); a 429 is raised to the caller (the outbox waits it out or postpones the
-effect) and holds every caller of that method for `Retry-After`. Each call's result is
+Every call waits for its turn in the pacer both clients share (per method, and per channel
+for posts: bot/pacing.py in this process, or bot/pacing_redis.py across replicas on one
+Redis, as the composition root chooses); a 429 is raised to the caller (the outbox waits it
+out or postpones the effect) and holds every caller of that method for `Retry-After` — in
+every replica when the pacing is shared. Each call's result is
 reported to the observer the composition root passes in (`/metrics`, bot/metrics.py):
 `ok`, `ratelimited`, `error` (Slack answered with an error) or `unreachable` (no answer).
 """
@@ -31,7 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.config import Settings
-from bot.pacing import SlackPacer, rate_limit_wait
+from bot.pacing import Pacer, SlackPacer, rate_limit_wait
 
 # One Slack call, including a slow answer; a post's outcome is looked up after this.
 CALL_TIMEOUT_SECONDS = 10
@@ -57,7 +59,7 @@ class PacedClient(AsyncWebClient):
     def __init__(
         self,
         *,
-        pacer: SlackPacer,
+        pacer: Pacer,
         health: SlackHealth,
         observe: CallObserver = _unobserved,
         **kwargs: Any,
@@ -97,7 +99,7 @@ class PacedClient(AsyncWebClient):
             retry_after = rate_limit_wait(exc)
             self.observe(api_method, "error" if retry_after is None else "ratelimited")
             if retry_after is not None:
-                self.pacer.hold(api_method, channel, retry_after)
+                await self.pacer.hold(api_method, channel, retry_after)
             raise
         except (TimeoutError, aiohttp.ClientError, OSError):
             self.health.failing = True
@@ -112,7 +114,7 @@ class PacedClient(AsyncWebClient):
 class SlackGateway:
     calls: PacedClient  # safe to repeat: the SDK retries connection errors and 5xx
     posts: PacedClient  # posts: never retried by the SDK; the outbox retries after looking
-    pacer: SlackPacer
+    pacer: Pacer
     health: SlackHealth = field(default_factory=SlackHealth)
 
 
@@ -121,11 +123,13 @@ def open_gateway(
     *,
     timeout: float = CALL_TIMEOUT_SECONDS,
     observe: CallObserver = _unobserved,
+    pacer: Pacer | None = None,
 ) -> SlackGateway:
-    """Both clients for the configured bot token and Slack API URL, sharing one pacer;
-    `observe` is told every call's method and result."""
+    """Both clients for the configured bot token and Slack API URL, sharing one pacer
+    (`pacer`, else this process's own buckets); `observe` is told every call's method and
+    result."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    pacer = SlackPacer(settings.slack_rate_limit_scale)
+    pacer = pacer or SlackPacer(settings.slack_rate_limit_scale)
     health = SlackHealth()
     common: dict[str, Any] = {
         "token": token,

@@ -93,7 +93,7 @@ async def test_waiting_out_a_hold_takes_no_turn(time: FakeTime) -> None:
     slack = pacer(time)
     await slack.unheld("chat.postMessage", "C1")  # nothing held: no wait
     await slack.acquire("chat.postMessage", "C1")
-    slack.hold("chat.postMessage", "C1", 7)
+    await slack.hold("chat.postMessage", "C1", 7)
     await slack.unheld("chat.postMessage", "C1")
     assert time.sleeps == [7.0]
     await slack.acquire("chat.postMessage", "C1")  # the hold is over: one call at once
@@ -140,11 +140,11 @@ async def test_unknown_methods_and_channel_less_posts_are_not_paced(time: FakeTi
 
 async def test_a_429_holds_that_method_in_that_channel_only(time: FakeTime) -> None:
     slack = pacer(time, scale=1000)
-    slack.hold("chat.postMessage", "C1", 4)
+    await slack.hold("chat.postMessage", "C1", 4)
     await slack.acquire("chat.postMessage", "C2")
     assert time.sleeps == []
     await slack.acquire("chat.postMessage", "C1")
     assert time.sleeps == [4.0]
-    slack.hold("team.info", None, 9)  # not paced, so nothing to hold
+    await slack.hold("team.info", None, 9)  # not paced, so nothing to hold
     await slack.acquire("team.info")
     assert time.sleeps == [4.0]
