@@ -33,6 +33,7 @@ from bot.outbox import Effect, EffectKind
 from bot.store.base import StoreUnavailable, tally
 from bot.store.kinds import RecordsOverText
 from bot.store.records import ParsedApprovals
+from bot.store.sqlite_index import SqliteIndex
 from bot.store.sqlite_sql import (
     COUNT_PENDING_BY_TYPE,
     COUNT_UNDONE_BY_KIND,
@@ -62,7 +63,7 @@ T = TypeVar("T")
 DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
 
 
-class SqliteStore(RecordsOverText):
+class SqliteStore(RecordsOverText, SqliteIndex):
     """The `Store` on one SQLite file (or `:memory:`); see the module docstring."""
 
     def __init__(
