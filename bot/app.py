@@ -141,6 +141,7 @@ async def build_services(
         owner=owner,
         lease=FeedLease(store, owner, on_gained=lambda: scheduler.kick(FEED_JOB)),
         on_effects=lambda: scheduler.kick(OUTBOX_JOB),
+        on_more_due=lambda: scheduler.kick(DUE_JOB),
         on_activity=activity.on_event,
         on_outcome=waits.notify,
     )

@@ -9,6 +9,7 @@ someone must be reached. Every change is audited.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -145,6 +146,12 @@ class Approvers:
         stored = await self._store.list_records(APPROVERS)
         scopes = {scope: await self.scope(scope) for scope in stored}
         return {scope: tiers for scope, tiers in scopes.items() if tiers.tiers}
+
+    async def version(self) -> str:
+        """Text that changes whenever any scope's tiers change: a tick that keeps what the
+        tiers implied (bot/reminders.py, bot/escalations.py) then looks at everything again."""
+        scopes = await self.all()
+        return json.dumps({scope: tiers.model_dump(mode="json") for scope, tiers in scopes.items()})
 
     async def change(
         self,

@@ -1,7 +1,8 @@
 """Escalation: when nobody acts on an approval, the next approver tier hears of it.
 
 Each tick (only while some escalation delay is configured: ESCALATE_AFTER or a
-tier's own) looks at the pending approvals; an approval's tier ladder gives its
+tier's own) looks at the pending approvals whose next step may be due (the store's
+escalation watch: bot/store/pending_index.py); an approval's tier ladder gives its
 escalation steps (bot/approver_tiers.py). A step that is due and not yet recorded on
 the approval is recorded there by a compare-and-set write of the approval that
 enqueues, in the same write:
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 
@@ -33,12 +34,16 @@ from bot.money import usd_text
 from bot.outbox import Effect, EffectKind, effect
 from bot.people import People
 from bot.store import Store
+from bot.store.pending_index import Watch
 from bot.tracked_approvals import Escalation, TrackedApproval, TrackedStatus
 
 log = logging.getLogger(__name__)
 
-ALL_PENDING = 1_000_000
 WRITE_TRIES = 5
+# A tick reads the approvals whose escalation watch has come this many at a time.
+WATCH_BATCH = 500
+# An escalation postponed by an error is looked at again on the next tick.
+NEXT_TICK = timedelta(microseconds=1)
 
 
 class Escalations:
@@ -58,28 +63,57 @@ class Escalations:
         self._approvers = approvers
         self._people = people
         self._on_effects = on_effects  # wakes the notifier's outbox drain
+        self._tiers_version: str | None = None  # the tiers the escalation watches were set for
 
     async def tick(self) -> int:
-        """Escalate every level that is due; returns how many levels were escalated."""
+        """Escalate every level that is due; returns how many levels were escalated.
+
+        Looks only at the approvals whose escalation watch has come (the store's pending
+        index) and sets each one's to its next step; after the tiers changed (or when
+        this process starts) every pending approval is looked at once.
+        """
         if not await self._configured():
             return 0
         now = self._clock.now()
+        version = await self._approvers.version()
+        if version != self._tiers_version:
+            await self._store.watch_all(Watch.ESCALATIONS)
+            self._tiers_version = version
         seen = Lookups()
         escalated = 0
-        pending = await self._store.list_approvals(status=TrackedStatus.PENDING, limit=ALL_PENDING)
-        for approval in pending:
-            try:
-                if now < approval.expires_at and await self._due(approval, now, seen):
-                    escalated += await self._escalate(approval, now, seen)
-            except SlackApiError as exc:  # who is who could not be read: the next tick tries
-                error = exc.response.get("error")
-                log.warning(
-                    "escalation postponed %s",
-                    log_kv(approval_id=approval.approval_id, error=error),
-                )
+        while batch := await self._store.watched(Watch.ESCALATIONS, now, limit=WATCH_BATCH):
+            watches: dict[str, datetime | None] = {}
+            for approval in batch:
+                told, watches[approval.approval_id] = await self._look(approval, now, seen)
+                escalated += told
+            # Every time set is after `now`, so the loop ends.
+            await self._store.set_watches(Watch.ESCALATIONS, watches)
         if escalated:
             self._on_effects()
         return escalated
+
+    async def _look(
+        self, approval: TrackedApproval, now: datetime, seen: Lookups
+    ) -> tuple[int, datetime | None]:
+        """Escalate what is due of `approval`; and when its next step is due (None: never)."""
+        if now >= approval.expires_at:
+            return 0, None
+        try:
+            due = await self._due(approval, now, seen)
+            told = await self._escalate(approval, now, seen) if due else 0
+            later = await self._steps(approval, seen)
+        except SlackApiError as exc:  # who is who could not be read: the next tick tries
+            error = exc.response.get("error")
+            log.warning(
+                "escalation postponed %s", log_kv(approval_id=approval.approval_id, error=error)
+            )
+            return 0, now + NEXT_TICK
+        if due and not told:  # not written (or another process did): look again next tick
+            return 0, now + NEXT_TICK
+        if told:
+            # The levels told are reminded too, from the reminder just due for them on.
+            await self._store.set_watches(Watch.REMINDERS, {approval.approval_id: now})
+        return told, min((step.due_at for step in later if step.due_at > now), default=None)
 
     async def _configured(self) -> bool:
         """Whether any delay is set, so an idle bot reads no approvals for nothing."""
@@ -90,12 +124,15 @@ class Escalations:
 
     async def _due(self, approval: TrackedApproval, now: datetime, seen: Lookups) -> list[Step]:
         """The steps of `approval` that are due and not recorded yet."""
+        done = {escalation.level for escalation in approval.escalations}
+        steps = await self._steps(approval, seen)
+        return [step for step in steps if step.due_at <= now and step.level not in done]
+
+    async def _steps(self, approval: TrackedApproval, seen: Lookups) -> list[Step]:
         placement = await self._approvers.placement(approval, seen)
-        steps = escalation_steps(
+        return escalation_steps(
             placement.tiers, placement.level, approval.adopted_at, self._approvers.escalate_after
         )
-        done = {escalation.level for escalation in approval.escalations}
-        return [step for step in steps if step.due_at <= now and step.level not in done]
 
     async def _escalate(self, approval: TrackedApproval, now: datetime, seen: Lookups) -> int:
         """Record the due levels on `approval` with their effects; 0 if another process did."""

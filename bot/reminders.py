@@ -1,6 +1,7 @@
 """DM reminders to approvers before an approval expires.
 
-Every tick looks at the pending approvals, works out for each approver which
+Every tick looks at the pending approvals whose reminders may be due (the store's
+reminder watch: bot/store/pending_index.py), works out for each approver which
 reminder is due (`bot.reminder_times`, in their Slack time zone) and queues it
 as a `REMINDER_DM` outbox effect whose id names the approval, the approver and
 the reminder. Enqueuing is idempotent on that id, so each reminder is sent at
@@ -25,10 +26,11 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.logs import log_kv
 from bot.outbox import Effect, EffectKind, effect
-from bot.people import People
+from bot.people import People, Person
 from bot.reminder_times import Reminder, Snooze, due, plan
 from bot.store import Store
 from bot.store.kinds import REMIND_PRESSES, SNOOZES, Press, SnoozeRecord
+from bot.store.pending_index import Watch
 from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,10 @@ REMIND_NOW_EVERY = timedelta(hours=1)
 SKIP_AUDIT_TTL = timedelta(days=7)
 # A second replica pressing at the same moment loses this key and reports the throttle.
 REMIND_NOW_CLAIM_TTL = timedelta(hours=1)
-ALL_PENDING = 1_000_000
+# A tick reads the approvals whose reminder watch has come this many at a time.
+WATCH_BATCH = 500
+# A reminder postponed by an error is looked at again on the next tick.
+NEXT_TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -80,47 +85,87 @@ class Reminders:
         # Effect ids this process already queued (or skipped), so a tick does not
         # write the same reminder to the store again every 30 s until the next one.
         self._settled: set[str] = set()
+        self._tiers_version: str | None = None  # the tiers the reminder watches were set for
 
     # --- scheduled reminders --------------------------------------------------------
     async def tick(self) -> int:
-        """Queue every reminder that is due; returns how many were queued."""
+        """Queue every reminder that is due; returns how many were queued.
+
+        Looks only at the approvals whose reminder watch has come (the store's pending
+        index), and sets each one's watch to the next time one of its reminders can be
+        due. After the tiers changed (or when this process starts) every pending approval
+        is looked at once; snoozed ones are looked at every tick.
+        """
         now = self._clock.now()
         snoozes = await self._snoozes()
+        version = await self._approvers.version()
+        if version != self._tiers_version:
+            await self._store.watch_all(Watch.REMINDERS)
+            self._tiers_version = version
         settled: set[str] = set()
         seen = Lookups()
         queued = 0
-        pending = await self._store.list_approvals(status=TrackedStatus.PENDING, limit=ALL_PENDING)
-        for approval in pending:
-            if now >= approval.expires_at:
-                continue
-            for user in await self._approvers.to_remind(approval, seen):
-                snooze = snoozes.get(f"{approval.approval_id}:{user}")
-                try:
-                    queued += await self._remind_if_due(approval, user, now, snooze, settled)
-                except SlackApiError as exc:
-                    log.warning(
-                        "reminder postponed %s",
-                        log_kv(
-                            approval_id=approval.approval_id,
-                            user=user,
-                            error=exc.response.get("error"),
-                        ),
-                    )
+        looked: set[str] = set()
+        while batch := await self._store.watched(Watch.REMINDERS, now, limit=WATCH_BATCH):
+            watches: dict[str, datetime | None] = {}
+            for approval in batch:
+                looked.add(approval.approval_id)
+                sent, watches[approval.approval_id] = await self._look(
+                    approval, now, snoozes, seen, settled
+                )
+                queued += sent
+            # Every time set is after `now`, so the loop ends.
+            await self._store.set_watches(Watch.REMINDERS, watches)
+        # A snooze's end is a reminder time the watch may not have known when it was set.
+        for approval_id in sorted({key.rsplit(":", 1)[0] for key in snoozes} - looked):
+            snoozed = await self._store.get_approval(approval_id)
+            if snoozed is not None and snoozed.status is TrackedStatus.PENDING:
+                queued += (await self._look(snoozed, now, snoozes, seen, settled))[0]
         self._settled = settled
         if queued:
             self._on_effects()
         return queued
 
+    async def _look(
+        self,
+        approval: TrackedApproval,
+        now: datetime,
+        snoozes: dict[str, Snooze],
+        seen: Lookups,
+        settled: set[str],
+    ) -> tuple[int, datetime | None]:
+        """Queue the reminders of `approval` due at `now`; and the next time one can be due
+        (None: never again, unless an escalation or the tiers change who is reminded)."""
+        if now >= approval.expires_at:
+            return 0, None
+        queued = 0
+        # Before quiet hours and snoozes move them: no approver's reminder comes earlier.
+        upcoming = [approval.expires_at - offset for offset in self._settings.reminder_offsets]
+        try:
+            for user in await self._approvers.to_remind(approval, seen):
+                person = await self._people.person(user)
+                snooze = snoozes.get(f"{approval.approval_id}:{user}")
+                reminders = self._plan(approval, person.tz, snooze)
+                upcoming += [reminder.due_at for reminder in reminders]
+                queued += await self._remind_if_due(approval, user, person, reminders, now, settled)
+        except SlackApiError as exc:
+            log.warning(
+                "reminder postponed %s",
+                log_kv(approval_id=approval.approval_id, error=exc.response.get("error")),
+            )
+            upcoming.append(now + NEXT_TICK)
+        return queued, min((at for at in upcoming if at > now), default=None)
+
     async def _remind_if_due(
         self,
         approval: TrackedApproval,
         user: str,
+        person: Person,
+        reminders: list[Reminder],
         now: datetime,
-        snooze: Snooze | None,
         settled: set[str],
     ) -> int:
-        person = await self._people.person(user)
-        reminder = due(self._plan(approval, person.tz, snooze), now, approval.expires_at)
+        reminder = due(reminders, now, approval.expires_at)
         if reminder is None:
             return 0
         item = self._effect(approval, user, reminder.slot, final=reminder.final, now=now)

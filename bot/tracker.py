@@ -90,6 +90,7 @@ class Tracker:
         on_effects: Callable[[], None],
         on_activity: Callable[[UpdateEvent], Awaitable[None]],
         on_outcome: Callable[[str], None] = lambda _: None,  # wakes waiters (outcome_waits.py)
+        on_more_due: Callable[[], None] = lambda: None,  # runs the due checks again at once
     ) -> None:
         self._store = store
         self._opentrain = opentrain
@@ -99,6 +100,8 @@ class Tracker:
         self._on_effects = on_effects  # wakes the notifier's outbox drain
         self._on_activity = on_activity
         self._on_outcome = on_outcome
+        self._on_more_due = on_more_due
+        self._read_failures = 0  # reads of one approval that failed (an outage slows due checks)
         self._feed_errors = 0
         # The last poll that read the feed to its end (or taking the lead), for /metrics.
         self.feed_read_at: datetime | None = None
@@ -286,8 +289,15 @@ class Tracker:
 
     # --- due checks ---------------------------------------------------------------
     async def check_due(self) -> int:
-        """Read every approval whose next check is due; returns how many were read."""
+        """Read a batch of the approvals whose next check is due; returns how many were read.
+
+        A full batch read without errors asks for another run at once (`on_more_due`), so
+        a mass expiry drains as fast as OpenTrain answers — the Slack updates it queues are
+        paced by the notifier — rather than one batch per interval; while reads fail, one
+        batch per interval.
+        """
         now = self._clock.now()
+        failures = self._read_failures
         due = await self._store.claim_due(now, self._owner, limit=DUE_BATCH, lease=DUE_CLAIM_LEASE)
         if not due:
             return 0
@@ -298,6 +308,8 @@ class Tracker:
                 await self.refresh(tracked)
 
         await asyncio.gather(*(one(t) for t in due))
+        if len(due) >= DUE_BATCH and self._read_failures == failures:
+            self._on_more_due()
         return len(due)
 
     async def refresh(self, tracked: TrackedApproval) -> bool:
@@ -312,6 +324,7 @@ class Tracker:
 
             return await self._resolve(tracked.approval_id, gone, now)
         except OpenTrainError as exc:
+            self._read_failures += 1
             retry_at = now + READ_RETRY * (1 + random.random())  # noqa: S311
             log.warning(
                 "approval read failed %s",

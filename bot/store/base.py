@@ -25,6 +25,7 @@ from bot.audit_log import AuditEntry
 from bot.opentrain.models import ApprovalType
 from bot.outbox import Effect, EffectKind
 from bot.store.kinds import Kind
+from bot.store.pending_index import PendingIndex
 from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 T = TypeVar("T")
@@ -283,7 +284,17 @@ class Pruning(Protocol):
         ...
 
 
-class Store(ApprovalStore, Outbox, Coordination, RouteTable, Records, AuditLog, Pruning, Protocol):
+class Store(
+    ApprovalStore,
+    PendingIndex,
+    Outbox,
+    Coordination,
+    RouteTable,
+    Records,
+    AuditLog,
+    Pruning,
+    Protocol,
+):
     """Every part, on one backend."""
 
     async def ping(self) -> str:

@@ -23,6 +23,7 @@ Layout under the prefix (default `cosign:`):
   audit, audit:approval:<id>
                          the audit log: a stream, and a list per approval
                          (bot/store/redis_audit.py)
+  pi:…, watch:…          the pending index (bot/store/redis_index_scripts.py)
 
 Scores are integer microseconds: below 2**53, so doubles hold them exactly.
 """
@@ -47,6 +48,7 @@ from bot.store.records import ParsedApprovals
 from bot.store.redis_audit import RedisAudit
 from bot.store.redis_counts import RedisCounts
 from bot.store.redis_health import redis_address
+from bot.store.redis_index import RedisIndex
 from bot.store.redis_prune import RedisPrune
 from bot.store.redis_scripts import (
     Arg,
@@ -84,7 +86,7 @@ def _guarded(
     return run
 
 
-class RedisStore(RecordsOverText, RedisCounts, RedisAudit, RedisPrune):
+class RedisStore(RecordsOverText, RedisCounts, RedisAudit, RedisPrune, RedisIndex):
     """The `Store` on one Redis server; see the module docstring for the key layout."""
 
     def __init__(self, redis: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
@@ -109,6 +111,7 @@ class RedisStore(RecordsOverText, RedisCounts, RedisAudit, RedisPrune):
         store = cls(redis, prefix=prefix)
         try:
             await store.ping()
+            await store.ensure_index()
         except StoreUnavailable:
             await redis.aclose()
             raise

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from bot.outbox import Effect
+from bot.store.redis_index_scripts import PINDEX
 from bot.tracked_approvals import TrackedApproval
 
 Arg = str | int
@@ -45,8 +46,11 @@ end
 """
 
 # Writes the indexes of one approval record: ARGV from `first` are
-# id, status, adopted score, due score, proposal id ('' for none).
-INDEX = """
+# id, status, adopted score, due score, proposal id ('' for none); ARGV[2] is its JSON
+# (the pending index reads it: bot/store/redis_index_scripts.py).
+INDEX = (
+    PINDEX
+    + """
 local function index(p, first, old_status)
   local id, status, adopted, due, proposal =
     ARGV[first], ARGV[first + 1], ARGV[first + 2], ARGV[first + 3], ARGV[first + 4]
@@ -61,8 +65,10 @@ local function index(p, first, old_status)
     redis.call('ZREM', p .. 'due', id)
   end
   if proposal ~= '' then redis.call('SADD', p .. 'proposal:' .. proposal, id) end
+  pindex(p, id, ARGV[2], status, adopted)
 end
 """
+)
 
 # ARGV: prefix, json, version, then the index arguments, then effect quadruples.
 ADD = (
@@ -83,6 +89,7 @@ return 1
 # due index keeps its own time, so claims and reschedules are not undone here).
 UPDATE = (
     READ_APPROVAL
+    + PINDEX
     + """
 local p, id, status = ARGV[1], ARGV[4], ARGV[5]
 local key = p .. 'approval:' .. id
@@ -93,6 +100,7 @@ redis.call('HINCRBY', key, 'version', 1)
 redis.call('ZADD', p .. 'approvals', ARGV[6], id)
 redis.call('ZADD', p .. 'status:' .. status, ARGV[6], id)
 if ARGV[8] ~= '' then redis.call('SADD', p .. 'proposal:' .. ARGV[8], id) end
+pindex(p, id, ARGV[2], status, ARGV[6])
 local out = {}
 read(p, id, out)
 return out

@@ -33,6 +33,7 @@ from bot.store.base import StoreUnavailable, tally
 from bot.store.kinds import RecordsOverText
 from bot.store.records import ParsedApprovals
 from bot.store.sqlite_audit import SqliteAudit
+from bot.store.sqlite_index import SqliteIndex
 from bot.store.sqlite_prune import SqlitePrune
 from bot.store.sqlite_sql import (
     COUNT_PENDING_BY_TYPE,
@@ -61,7 +62,7 @@ T = TypeVar("T")
 DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
 
 
-class SqliteStore(RecordsOverText, SqliteAudit, SqlitePrune):
+class SqliteStore(RecordsOverText, SqliteAudit, SqlitePrune, SqliteIndex):
     """The `Store` on one SQLite file (or `:memory:`); see the module docstring."""
 
     def __init__(

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from bot.outbox import Effect
 from bot.store.base import StoreUnavailable, approval_record
+from bot.store.sqlite_index import ensure_index, index_approval
 from bot.tracked_approvals import TrackedApproval, TrackedStatus
 
 T = TypeVar("T")
@@ -94,6 +95,7 @@ def connect(name: str, busy_timeout: timedelta) -> tuple[sqlite3.Connection, str
     try:
         connection.execute("PRAGMA journal_mode = WAL")
         in_transaction(connection, lambda c: ensure_schema(c, location))
+        in_transaction(connection, ensure_index)
     except BaseException:
         connection.close()
         raise
@@ -141,7 +143,10 @@ def add_approval(c: sqlite3.Connection, approval: TrackedApproval) -> bool:
             approval_record(approval),
         ),
     )
-    return cursor.rowcount == 1
+    if cursor.rowcount != 1:
+        return False
+    index_approval(c, approval)
+    return True
 
 
 def update_approval(c: sqlite3.Connection, approval: TrackedApproval) -> TrackedApproval | None:
@@ -190,6 +195,7 @@ def save_approval(c: sqlite3.Connection, approval: TrackedApproval) -> None:
             approval.approval_id,
         ),
     )
+    index_approval(c, approval)
 
 
 def enqueue(c: sqlite3.Connection, effects: Sequence[Effect]) -> int:

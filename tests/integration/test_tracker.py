@@ -18,12 +18,14 @@ from bot.sandbox.opentrain.vocabulary import EventType
 from bot.store import SqliteStore, Store
 from bot.tracked_approvals import EXPIRY_GRACE, Requester, TrackedStatus
 from bot.tracker import (
+    DUE_BATCH,
     FALLBACK_SPREAD,
     FEED_ERRORS_BEFORE_FALLBACK,
     FEED_PAGE,
     SUPERSEDE_GRACE,
     Tracker,
 )
+from tests.integration.store.support import tracked
 from tests.support.opentrain_sim import OpenTrainSimHandle
 
 REQUESTER = Requester(kind="slack", id="U0ANA")
@@ -49,6 +51,7 @@ class Harness:
         self.stores: list[Store] = []
         self.clients: list[OpenTrainClient] = []
         self.wakeups = 0
+        self.more_due = 0
         self.news: list[UpdateEvent] = []
         self.after_news: Callable[[], None] = lambda: None
 
@@ -67,7 +70,11 @@ class Harness:
             lease=FeedLease(store, owner, monotonic=monotonic),
             on_effects=self._wake,
             on_activity=self._news,
+            on_more_due=self._more_due,
         )
+
+    def _more_due(self) -> None:
+        self.more_due += 1
 
     def _wake(self) -> None:
         self.wakeups += 1
@@ -274,6 +281,34 @@ async def test_a_404_is_shown_once_and_never_read_again(harness: Harness) -> Non
     assert await harness.store.get_effect(reply.id) is not None
     assert harness.wakeups == wakeups + 1
     assert await tracker.refresh(tracked) is False  # already terminal: nothing enqueued again
+
+
+async def test_a_full_batch_of_due_checks_runs_again_at_once(harness: Harness) -> None:
+    # A mass expiry: more approvals due than one batch (OpenTrain no longer knows them, so
+    # each read ends one; what matters is that the reads succeed).
+    tracker = await harness.tracker()
+    now = harness.sim.state.now()
+    for index in range(DUE_BATCH + 30):
+        due = tracked(f"apr_gone_{index:03d}", adopted_at=now, next_check_at=now)
+        await harness.store.add_approval(due.evolve(expires_at=now))
+
+    assert await tracker.check_due() == DUE_BATCH
+    assert harness.more_due == 1  # full: the scheduler runs it again right away
+    assert await tracker.check_due() == 30
+    assert harness.more_due == 1  # the rest fitted: back to the interval
+    assert await harness.store.count_approvals(status=TrackedStatus.PENDING) == 0
+
+
+async def test_due_checks_wait_for_the_interval_while_reads_fail(harness: Harness) -> None:
+    tracker = await harness.tracker()
+    now = harness.sim.state.now()
+    for index in range(DUE_BATCH):
+        due = tracked(f"apr_due_{index:03d}", adopted_at=now, next_check_at=now)
+        await harness.store.add_approval(due.evolve(expires_at=now))
+    await harness.sim.fault(path="/approvals/apr_due_007", status=503)
+
+    assert await tracker.check_due() == DUE_BATCH
+    assert harness.more_due == 0  # an outage is not hammered at full speed
 
 
 def _t() -> datetime:
