@@ -191,7 +191,10 @@ async def measure_one(
         )
         bot = await procs.bot(env, name=f"bot-{pending}")
         log = SimRequests(http, origin)
-        await log.wait_feed_polls(0, 2, timeout=args.poll_interval * 3 + 30)
+        # A bot starting on a big store first looks at every pending approval once (the
+        # reminder and escalation watches): allow a second per thousand approvals for it.
+        start_up = pending / 1000
+        await log.wait_feed_polls(0, 2, timeout=args.poll_interval * 3 + 30 + start_up)
 
         # The idle window.
         start = await log.mark()
