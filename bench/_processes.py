@@ -15,13 +15,15 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Awaitable, Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bench.common import HOST, OT_TOKEN, SIGNING_SECRET, Proc, free_port, wait_until
+from bench.common import HOST, OT_TOKEN, SIGNING_SECRET, Proc, free_port, progress, wait_until
 from bot import cards
 from bot.audit_log import AuditEntry
 from bot.cards.ids import OUTCOME_EVENT_TYPE
@@ -53,6 +55,40 @@ class SeededApproval:
     approval_id: str
     channel_id: str
     card_ts: str
+
+
+@asynccontextmanager
+async def limited_simulators(scale: float) -> AsyncIterator[tuple[OpenTrainSim, SlackSim]]:
+    """Both simulators in this process on loopback ports; Slack's rate limits enforced at
+    time scale `scale`."""
+    opentrain = OpenTrainSim(seed="demo")
+    await opentrain.start(HOST, 0)
+    slack = SlackSim(signing_secret=SIGNING_SECRET, rate_limits=True, rate_limit_scale=scale)
+    await slack.start(HOST, 0)
+    try:
+        yield opentrain, slack
+    finally:
+        await slack.stop()
+        await opentrain.stop()
+
+
+async def seed_sqlite(
+    opentrain: OpenTrainSim, slack: SlackSim, database: Path, *, approvals: int, channels: int
+) -> list[SeededApproval]:
+    """`approvals` pending approvals across `channels` new channels, with their cards posted,
+    adopted into a new SQLite store at `database` (closed again)."""
+    from bot.store.sqlite import SqliteStore  # the benchmarks on Redis never need it
+
+    store = await SqliteStore.open(database)
+    try:
+        started = time.monotonic()
+        seeded = await seed_pending(
+            opentrain, slack, store, count=approvals, channels=add_channels(slack, channels)
+        )
+        progress(f"seeded {len(seeded)} in {time.monotonic() - started:.1f} s")
+        return seeded
+    finally:
+        await store.close()
 
 
 def add_channels(slack: SlackSim, count: int) -> list[str]:

@@ -35,19 +35,17 @@ from typing import Any
 
 from bench._processes import (
     SeededApproval,
-    add_channels,
     all_landed,
     confirm,
     cpu_seconds,
     landing,
+    limited_simulators,
     proc_status,
-    seed_pending,
+    seed_sqlite,
     sim_bot_env,
     stop,
 )
 from bench.common import (
-    HOST,
-    SIGNING_SECRET,
     check,
     emit,
     load_average,
@@ -134,15 +132,8 @@ async def main() -> int:
 async def run(
     args: argparse.Namespace, workdir: Path, *, label: str, bot_scale: float
 ) -> dict[str, Any]:
-    opentrain = OpenTrainSim(seed="demo")
-    await opentrain.start(HOST, 0)
-    slack = SlackSim(signing_secret=SIGNING_SECRET, rate_limits=True, rate_limit_scale=args.scale)
-    await slack.start(HOST, 0)
-    try:
+    async with limited_simulators(args.scale) as (opentrain, slack):
         return await burst(args, workdir, opentrain, slack, label=label, bot_scale=bot_scale)
-    finally:
-        await slack.stop()
-        await opentrain.stop()
 
 
 async def burst(
@@ -155,16 +146,9 @@ async def burst(
     bot_scale: float,
 ) -> dict[str, Any]:
     database = workdir / f"{label}.db"
-    store = await SqliteStore.open(database)
-    try:
-        seed_started = time.monotonic()
-        channels = add_channels(slack, args.channels)
-        seeded = await seed_pending(
-            opentrain, slack, store, count=args.approvals, channels=channels
-        )
-        progress(f"seeded {len(seeded)} in {time.monotonic() - seed_started:.1f} s")
-    finally:
-        await store.close()
+    seeded = await seed_sqlite(
+        opentrain, slack, database, approvals=args.approvals, channels=args.channels
+    )
     env = sim_bot_env(
         opentrain,
         slack,

@@ -31,17 +31,15 @@ from typing import Any
 
 from bench._processes import (
     SeededApproval,
-    add_channels,
     cpu_seconds,
     landing,
+    limited_simulators,
     proc_status,
-    seed_pending,
+    seed_sqlite,
     sim_bot_env,
     stop,
 )
 from bench.common import (
-    HOST,
-    SIGNING_SECRET,
     check,
     emit,
     load_average,
@@ -55,7 +53,6 @@ from bot.sandbox.opentrain import OpenTrainSim
 from bot.sandbox.opentrain.cosign import APPROVAL_TTL
 from bot.sandbox.slack import SlackSim
 from bot.sandbox.slack.methods import METHODS
-from bot.store.sqlite import SqliteStore
 
 RATIO_TARGET = 1.2
 PAST_EXPIRY = timedelta(seconds=10)
@@ -66,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("mode", nargs="?", default="run", choices=["run", "serve-baseline"])
     parser.add_argument("--approvals", type=int, default=10_000)
     parser.add_argument("--channels", type=int, default=10)
-    parser.add_argument("--scale", type=float, default=40.0, help="time scale of Slack's limits")
+    parser.add_argument("--scale", type=float, default=10.0, help="time scale of Slack's limits")
     parser.add_argument("--keep-logs", action="store_true", help="keep the bots' logs")
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline run")
     return parser.parse_args(argv)
@@ -136,15 +133,8 @@ async def main(args: argparse.Namespace) -> int:
 async def run(
     args: argparse.Namespace, workdir: Path, *, label: str, baseline: bool
 ) -> dict[str, Any]:
-    opentrain = OpenTrainSim(seed="demo")
-    await opentrain.start(HOST, 0)
-    slack = SlackSim(signing_secret=SIGNING_SECRET, rate_limits=True, rate_limit_scale=args.scale)
-    await slack.start(HOST, 0)
-    try:
+    async with limited_simulators(args.scale) as (opentrain, slack):
         return await expire(args, workdir, opentrain, slack, label=label, baseline=baseline)
-    finally:
-        await slack.stop()
-        await opentrain.stop()
 
 
 async def expire(
@@ -157,16 +147,10 @@ async def expire(
     baseline: bool,
 ) -> dict[str, Any]:
     database = workdir / f"{label}.db"
-    store = await SqliteStore.open(database)
-    try:
-        seed_started = time.monotonic()
-        channels = add_channels(slack, args.channels)
-        seeded = await seed_pending(
-            opentrain, slack, store, count=args.approvals, channels=channels
-        )
-        progress(f"{label}: seeded {len(seeded)} in {time.monotonic() - seed_started:.1f} s")
-    finally:
-        await store.close()
+    progress(f"{label}: seeding")
+    seeded = await seed_sqlite(
+        opentrain, slack, database, approvals=args.approvals, channels=args.channels
+    )
     env = sim_bot_env(
         opentrain,
         slack,
