@@ -56,11 +56,11 @@ GONE = frozenset({"message_not_found", "channel_not_found", "cant_update_message
 
 
 def unreachable(kind: EffectKind, error: str) -> bool:
-    """Whether `error` means the person cannot get this, rather than that we failed.
-
-    `views.publish` answers `invalid_arguments` for a user the workspace does not know."""
-    home_unknown = kind is EffectKind.REFRESH_HOME and error == "invalid_arguments"
-    return error in RECIPIENT_UNREACHABLE or home_unknown
+    """Whether `error` means nobody (or nothing) is there to get this, not that we failed:
+    `views.publish` says `invalid_arguments` for a user unknown here, `chat.unfurl` says
+    `cannot_find_message` for a message deleted before its previews."""
+    gone = {EffectKind.REFRESH_HOME: "invalid_arguments", EffectKind.UNFURL: "cannot_find_message"}
+    return error in RECIPIENT_UNREACHABLE or gone.get(kind) == error
 
 
 class NotYet(Exception):

@@ -88,8 +88,6 @@ CHANNEL_GONE = frozenset(
         "thread_not_found",  # the card was deleted before its reply went out
     }
 )
-# An unfurl for a message deleted before it was delivered: nothing is left to preview.
-UNFURL_GONE = frozenset({"cannot_find_message"})
 UNDELIVERABLE = frozenset(
     {
         *RECIPIENT_UNREACHABLE,
@@ -360,9 +358,7 @@ class Notifier:
         if error in CHANNEL_GONE:
             await self._channel_unavailable(item, error)
             return
-        if unreachable(item.kind, error) or (
-            item.kind is EffectKind.UNFURL and error in UNFURL_GONE
-        ):
+        if unreachable(item.kind, error):
             await self._not_for_them(item, error)
             return
         if error in UNDELIVERABLE:
